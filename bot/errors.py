@@ -1,0 +1,78 @@
+"""The exception hierarchy of oscbot.
+
+Adapters translate vendor exceptions into these; handlers turn them into words
+for people in one place.
+"""
+
+from __future__ import annotations
+
+
+class OscbotError(Exception):
+    """Base class of every error oscbot raises on purpose."""
+
+
+class ConfigError(OscbotError):
+    """The team configuration is invalid; `problems` lists each one."""
+
+    def __init__(self, problems: list[ConfigProblem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+class ConfigProblem:
+    """One problem in a configuration file, located by file and line."""
+
+    def __init__(self, *, file: str, line: int | None, field: str, message: str) -> None:
+        self.file = file
+        self.line = line
+        self.field = field
+        self.message = message
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{where}: {self.field}: {self.message}"
+
+    def __repr__(self) -> str:
+        return f"ConfigProblem({self!s})"
+
+
+class InvalidInput(OscbotError):
+    """Input from a person or a webhook is not acceptable; says which field."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        self.field = field
+        super().__init__(message)
+
+
+class NotFound(OscbotError):
+    """A person, lead, coverage or other record does not exist."""
+
+
+class NotAllowed(OscbotError):
+    """The acting person may not do this (not responsible and not a manager)."""
+
+
+class CalendarError(OscbotError):
+    """A calendar could not be fetched or parsed; coverage must not change."""
+
+
+class RoutingError(OscbotError):
+    """A routing switch failed. `transient` says whether a retry may succeed."""
+
+    def __init__(self, message: str, *, transient: bool = False, manual_step: str = "") -> None:
+        self.transient = transient
+        self.manual_step = manual_step
+        super().__init__(message)
+
+
+class RoutingConflict(RoutingError):
+    """Routing was changed by hand since it was switched; reverting would clobber it."""
+
+
+class ChatError(OscbotError):
+    """A chat platform refused or failed a request."""
+
+    def __init__(self, message: str, *, transient: bool = False, retry_after: float = 0.0) -> None:
+        self.transient = transient
+        self.retry_after = retry_after
+        super().__init__(message)

@@ -1,0 +1,393 @@
+"""In-memory implementations of every port, for tests and offline runs."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Generic, TypeVar
+
+from bot.errors import NotFound
+from bot.messages import Message
+from bot.model import (
+    Activity,
+    Appointment,
+    Coverage,
+    CoverageStatus,
+    Lead,
+    LeadStatus,
+    Task,
+    TaskStatus,
+)
+from bot.ports import (
+    AuditEntry,
+    CalendarSyncState,
+    MessageRef,
+    OutboxItem,
+    OutboxStatus,
+    Repositories,
+    RoutingSwitch,
+)
+
+_T = TypeVar("_T")
+
+
+class FixedClock:
+    """A clock that only moves when told to."""
+
+    def __init__(self, now: datetime) -> None:
+        if now.tzinfo is None:
+            raise ValueError("FixedClock needs a timezone-aware datetime")
+        self._now = now
+
+    def now(self) -> datetime:
+        """The clock's current instant."""
+        return self._now
+
+    def set(self, now: datetime) -> None:
+        """Jump to an instant."""
+        self._now = now
+
+    def advance(self, by: timedelta) -> datetime:
+        """Move forward and return the new instant."""
+        self._now = self._now + by
+        return self._now
+
+
+@dataclasses.dataclass(frozen=True)
+class SentMessage:
+    """One message a RecordingChat received."""
+
+    kind: str
+    target: str
+    message: Message
+    ref: MessageRef
+
+
+class RecordingChat:
+    """A chat port that records a transcript instead of talking to a platform."""
+
+    def __init__(self) -> None:
+        self.transcript: list[SentMessage] = []
+        self._counter = 0
+
+    def _record(self, kind: str, target: str, message: Message, ref: MessageRef) -> MessageRef:
+        self.transcript.append(SentMessage(kind, target, message, ref))
+        return ref
+
+    def _next_ref(self, channel: str) -> MessageRef:
+        self._counter += 1
+        return MessageRef(channel=channel, id=str(self._counter))
+
+    def post(self, *, channel: str, message: Message) -> MessageRef:
+        """Record a channel post."""
+        return self._record("channel", channel, message, self._next_ref(channel))
+
+    def direct(self, *, email: str, message: Message) -> MessageRef:
+        """Record a DM."""
+        return self._record("direct", email, message, self._next_ref(f"dm:{email}"))
+
+    def update(self, *, ref: MessageRef, message: Message) -> None:
+        """Record an edit."""
+        self._record("update", ref.channel, message, ref)
+
+    def texts(self, kind: str | None = None) -> list[str]:
+        """Fallback texts of recorded messages, optionally of one kind."""
+        return [m.message.text for m in self.transcript if kind is None or m.kind == kind]
+
+
+class _Table(Generic[_T]):
+    def __init__(self) -> None:
+        self.rows: dict[int, _T] = {}
+        self.next_id = 1
+
+    def insert(self, row: _T) -> _T:
+        row = dataclasses.replace(row, id=self.next_id)  # type: ignore[type-var]
+        self.rows[self.next_id] = row
+        self.next_id += 1
+        return row
+
+    def update(self, row: _T) -> _T:
+        row_id = row.id  # type: ignore[attr-defined]
+        if row_id not in self.rows:
+            raise NotFound(f"no record {row_id}")
+        self.rows[row_id] = row
+        return row
+
+    def get(self, row_id: int, what: str) -> _T:
+        if row_id not in self.rows:
+            raise NotFound(f"no {what} with id {row_id}")
+        return self.rows[row_id]
+
+
+class InMemoryCoverages:
+    """CoverageRepository in memory."""
+
+    def __init__(self) -> None:
+        self._table: _Table[Coverage] = _Table()
+
+    def add(self, coverage: Coverage) -> Coverage:
+        """Store a new coverage."""
+        return self._table.insert(coverage)
+
+    def save(self, coverage: Coverage) -> Coverage:
+        """Update a coverage."""
+        return self._table.update(coverage)
+
+    def get(self, coverage_id: int) -> Coverage:
+        """One coverage."""
+        return self._table.get(coverage_id, "coverage")
+
+    def list(
+        self,
+        *,
+        osc_email: str | None = None,
+        backup_email: str | None = None,
+        statuses: Sequence[CoverageStatus] | None = None,
+    ) -> list[Coverage]:
+        """Filtered coverages by start."""
+        rows = [
+            c for c in self._table.rows.values()
+            if (osc_email is None or c.osc_email == osc_email)
+            and (backup_email is None or c.backup_email == backup_email)
+            and (statuses is None or c.status in statuses)
+        ]
+        return sorted(rows, key=lambda c: (c.start, c.id or 0))
+
+
+class InMemoryLeads:
+    """LeadRepository in memory."""
+
+    def __init__(self) -> None:
+        self._table: _Table[Lead] = _Table()
+
+    def add(self, lead: Lead) -> tuple[Lead, bool]:
+        """Store unless (source, external_id) exists."""
+        for existing in self._table.rows.values():
+            if (existing.source, existing.external_id) == (lead.source, lead.external_id):
+                return existing, False
+        return self._table.insert(lead), True
+
+    def get(self, lead_id: int) -> Lead:
+        """One lead."""
+        return self._table.get(lead_id, "lead")
+
+    def save(self, lead: Lead) -> Lead:
+        """Update a lead."""
+        return self._table.update(lead)
+
+    def uncontacted(self, *, received_before: datetime, limit: int = 500) -> list[Lead]:
+        """New leads received before the instant, oldest first."""
+        rows = [
+            lead for lead in self._table.rows.values()
+            if lead.status is LeadStatus.NEW and lead.received_at <= received_before
+        ]
+        return sorted(rows, key=lambda lead: (lead.received_at, lead.id or 0))[:limit]
+
+    def list(
+        self,
+        *,
+        assigned_to: str | None = None,
+        owner_email: str | None = None,
+        received_from: datetime | None = None,
+        received_to: datetime | None = None,
+    ) -> list[Lead]:
+        """Filtered leads by received time."""
+        rows = [
+            lead for lead in self._table.rows.values()
+            if (assigned_to is None or lead.assigned_to == assigned_to)
+            and (owner_email is None or lead.owner_email == owner_email)
+            and (received_from is None or lead.received_at >= received_from)
+            and (received_to is None or lead.received_at < received_to)
+        ]
+        return sorted(rows, key=lambda lead: (lead.received_at, lead.id or 0))
+
+    def count_open(self, *, assigned_to: str) -> int:
+        """Uncontacted leads held by a person."""
+        return sum(
+            1 for lead in self._table.rows.values()
+            if lead.assigned_to == assigned_to and lead.status is LeadStatus.NEW
+        )
+
+
+class InMemoryActivities:
+    """ActivityRepository in memory."""
+
+    def __init__(self) -> None:
+        self._table: _Table[Activity] = _Table()
+
+    def add(self, activity: Activity) -> Activity:
+        """Store an activity."""
+        return self._table.insert(activity)
+
+    def for_lead(self, lead_id: int) -> list[Activity]:
+        """A lead's activities, oldest first."""
+        rows = [a for a in self._table.rows.values() if a.lead_id == lead_id]
+        return sorted(rows, key=lambda a: (a.at, a.id or 0))
+
+
+class InMemoryTasks:
+    """TaskRepository in memory."""
+
+    def __init__(self) -> None:
+        self._table: _Table[Task] = _Table()
+
+    def add(self, task: Task) -> Task:
+        """Store a task."""
+        return self._table.insert(task)
+
+    def save(self, task: Task) -> Task:
+        """Update a task."""
+        return self._table.update(task)
+
+    def get(self, task_id: int) -> Task:
+        """One task."""
+        return self._table.get(task_id, "task")
+
+    def list(
+        self,
+        *,
+        assignee_email: str | None = None,
+        owner_email: str | None = None,
+        status: TaskStatus | None = None,
+        due_from: datetime | None = None,
+        due_before: datetime | None = None,
+        coverage_id: int | None = None,
+    ) -> list[Task]:
+        """Filtered tasks by due time."""
+        rows = [
+            t for t in self._table.rows.values()
+            if (assignee_email is None or t.assignee_email == assignee_email)
+            and (owner_email is None or t.owner_email == owner_email)
+            and (status is None or t.status is status)
+            and (due_from is None or t.due_at >= due_from)
+            and (due_before is None or t.due_at < due_before)
+            and (coverage_id is None or t.coverage_id == coverage_id)
+        ]
+        return sorted(rows, key=lambda t: (t.due_at, t.id or 0))
+
+
+class InMemoryAppointments:
+    """AppointmentRepository in memory."""
+
+    def __init__(self) -> None:
+        self._table: _Table[Appointment] = _Table()
+
+    def add(self, appointment: Appointment) -> Appointment:
+        """Store an appointment."""
+        return self._table.insert(appointment)
+
+    def list(
+        self, *, lead_id: int | None = None, coverage_id: int | None = None
+    ) -> list[Appointment]:
+        """Filtered appointments by time."""
+        rows = [
+            a for a in self._table.rows.values()
+            if (lead_id is None or a.lead_id == lead_id)
+            and (coverage_id is None or a.coverage_id == coverage_id)
+        ]
+        return sorted(rows, key=lambda a: (a.at, a.id or 0))
+
+
+class InMemorySwitches:
+    """RoutingSwitchRepository in memory."""
+
+    def __init__(self) -> None:
+        self._rows: dict[tuple[int, str], RoutingSwitch] = {}
+        self._next_id = 1
+
+    def get(self, *, coverage_id: int, channel: str) -> RoutingSwitch | None:
+        """The switch for a coverage and channel."""
+        return self._rows.get((coverage_id, channel))
+
+    def save(self, switch: RoutingSwitch) -> RoutingSwitch:
+        """Insert or update by (coverage_id, channel)."""
+        key = (switch.coverage_id, switch.channel)
+        existing = self._rows.get(key)
+        if existing is None:
+            switch = dataclasses.replace(switch, id=self._next_id)
+            self._next_id += 1
+        else:
+            switch = dataclasses.replace(switch, id=existing.id)
+        self._rows[key] = switch
+        return switch
+
+    def list(self, *, coverage_id: int) -> list[RoutingSwitch]:
+        """Every switch of a coverage."""
+        return [s for (cid, _), s in sorted(self._rows.items()) if cid == coverage_id]
+
+
+class InMemoryAudit:
+    """AuditLog in memory."""
+
+    def __init__(self) -> None:
+        self.entries: list[AuditEntry] = []
+
+    def record(self, entry: AuditEntry) -> None:
+        """Append an entry."""
+        self.entries.append(entry)
+
+    def list(self, *, subject: str | None = None) -> list[AuditEntry]:
+        """Entries, optionally for one subject."""
+        return [e for e in self.entries if subject is None or e.subject == subject]
+
+
+class InMemoryOutbox:
+    """OutboxRepository in memory."""
+
+    def __init__(self) -> None:
+        self._table: _Table[OutboxItem] = _Table()
+
+    def enqueue(self, item: OutboxItem) -> tuple[OutboxItem, bool]:
+        """Store unless the key exists."""
+        existing = self.get(item.key)
+        if existing is not None:
+            return existing, False
+        return self._table.insert(item), True
+
+    def get(self, key: str) -> OutboxItem | None:
+        """The item with this key."""
+        return next((i for i in self._table.rows.values() if i.key == key), None)
+
+    def due(self, *, now: datetime, limit: int = 100) -> list[OutboxItem]:
+        """Pending items due now, oldest first."""
+        rows = [
+            i for i in self._table.rows.values()
+            if i.status is OutboxStatus.PENDING
+            and (i.next_attempt_at is None or i.next_attempt_at <= now)
+        ]
+        return sorted(rows, key=lambda i: i.id or 0)[:limit]
+
+    def save(self, item: OutboxItem) -> OutboxItem:
+        """Update an item."""
+        return self._table.update(item)
+
+
+class InMemoryCalendarSync:
+    """CalendarSyncRepository in memory."""
+
+    def __init__(self) -> None:
+        self._rows: dict[str, CalendarSyncState] = {}
+
+    def get(self, osc_email: str) -> CalendarSyncState | None:
+        """State for an OSC."""
+        return self._rows.get(osc_email)
+
+    def save(self, state: CalendarSyncState) -> None:
+        """Insert or replace."""
+        self._rows[state.osc_email] = state
+
+
+def in_memory_repositories() -> Repositories:
+    """A fresh bundle of in-memory repositories."""
+    return Repositories(
+        coverages=InMemoryCoverages(),
+        leads=InMemoryLeads(),
+        activities=InMemoryActivities(),
+        tasks=InMemoryTasks(),
+        appointments=InMemoryAppointments(),
+        switches=InMemorySwitches(),
+        audit=InMemoryAudit(),
+        outbox=InMemoryOutbox(),
+        calendar_sync=InMemoryCalendarSync(),
+    )

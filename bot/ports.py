@@ -1,0 +1,403 @@
+"""Ports: the small Protocols the core talks through. Each has an in-memory fake
+in `bot.fakes`, used by the tests and the console demo.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Protocol
+
+from bot.config import PersonConfig
+from bot.messages import Message
+from bot.model import (
+    Absence,
+    Activity,
+    Appointment,
+    Coverage,
+    CoverageMode,
+    CoverageStatus,
+    Lead,
+    RoutingState,
+    SkippedEvent,
+    Task,
+    TaskStatus,
+)
+
+
+class Clock(Protocol):
+    """Where the current time comes from; always timezone-aware UTC."""
+
+    def now(self) -> datetime:
+        """The current instant."""
+        ...
+
+
+# --- chat -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MessageRef:
+    """Where a sent message lives, so it can be edited later."""
+
+    channel: str
+    id: str
+
+
+class ChatPort(Protocol):
+    """A chat platform: post to channels, DM people, edit what was posted."""
+
+    def post(self, *, channel: str, message: Message) -> MessageRef:
+        """Post `message` in a channel."""
+        ...
+
+    def direct(self, *, email: str, message: Message) -> MessageRef:
+        """Send `message` privately to the person with this email."""
+        ...
+
+    def update(self, *, ref: MessageRef, message: Message) -> None:
+        """Replace the content of an earlier message."""
+        ...
+
+
+# --- calendars --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CalendarRead:
+    """What one read of a calendar found."""
+
+    absences: tuple[Absence, ...]
+    skipped: tuple[SkippedEvent, ...] = ()
+    unchanged: bool = False
+    cursor: dict[str, str] = field(default_factory=dict)
+
+
+class CalendarSource(Protocol):
+    """One person's calendar. Raises CalendarError when it cannot be read."""
+
+    def read(
+        self, *, start: datetime, end: datetime, cursor: dict[str, str]
+    ) -> CalendarRead:
+        """Absences overlapping `[start, end)`; `cursor` carries ETag/sync tokens between reads.
+
+        When nothing changed since `cursor`, returns `unchanged=True` and no absences.
+        """
+        ...
+
+
+# --- routing ----------------------------------------------------------------
+
+
+class RoutingChannel(StrEnum):
+    """The ways a lead reaches an OSC."""
+
+    LEADS = "leads"
+    EMAIL = "email"
+    CALLS = "calls"
+
+
+class RoutingAdapter(Protocol):
+    """Switches one routing channel between an OSC and a backup, and back."""
+
+    name: str
+
+    def read(self, *, osc: PersonConfig) -> RoutingState:
+        """Where this channel routes the OSC's traffic right now."""
+        ...
+
+    def switch(
+        self, *, osc: PersonConfig, backup: PersonConfig, mode: CoverageMode
+    ) -> RoutingState:
+        """Route the OSC's traffic to the backup; idempotent. Returns the state after."""
+        ...
+
+    def restore(self, *, osc: PersonConfig, snapshot: RoutingState) -> RoutingState:
+        """Put routing back to `snapshot`; idempotent. Returns the state after."""
+        ...
+
+    def check(self, *, osc: PersonConfig, backup: PersonConfig) -> list[str]:
+        """Read-only rehearsal: problems a switch would hit (missing access, unknown ids)."""
+        ...
+
+
+# --- repositories -----------------------------------------------------------
+
+
+class CoverageRepository(Protocol):
+    """Stored coverages."""
+
+    def add(self, coverage: Coverage) -> Coverage:
+        """Store a new coverage; returns it with its id."""
+        ...
+
+    def save(self, coverage: Coverage) -> Coverage:
+        """Update a stored coverage."""
+        ...
+
+    def get(self, coverage_id: int) -> Coverage:
+        """One coverage; NotFound when missing."""
+        ...
+
+    def list(
+        self,
+        *,
+        osc_email: str | None = None,
+        backup_email: str | None = None,
+        statuses: Sequence[CoverageStatus] | None = None,
+    ) -> list[Coverage]:
+        """Coverages matching every given filter, ordered by start."""
+        ...
+
+
+class LeadRepository(Protocol):
+    """Stored leads; unique on (source, external_id)."""
+
+    def add(self, lead: Lead) -> tuple[Lead, bool]:
+        """Store a lead unless one with its source and external id exists; (lead, created)."""
+        ...
+
+    def get(self, lead_id: int) -> Lead:
+        """One lead; NotFound when missing."""
+        ...
+
+    def save(self, lead: Lead) -> Lead:
+        """Update a stored lead."""
+        ...
+
+    def uncontacted(self, *, received_before: datetime, limit: int = 500) -> list[Lead]:
+        """New leads received before the given instant and not contacted, oldest first."""
+        ...
+
+    def list(
+        self,
+        *,
+        assigned_to: str | None = None,
+        owner_email: str | None = None,
+        received_from: datetime | None = None,
+        received_to: datetime | None = None,
+    ) -> list[Lead]:
+        """Leads matching every given filter, ordered by received time."""
+        ...
+
+    def count_open(self, *, assigned_to: str) -> int:
+        """How many not-yet-contacted leads this person holds (their load)."""
+        ...
+
+
+class ActivityRepository(Protocol):
+    """Contacts, notes and ratings on leads."""
+
+    def add(self, activity: Activity) -> Activity:
+        """Store an activity."""
+        ...
+
+    def for_lead(self, lead_id: int) -> list[Activity]:
+        """A lead's activities, oldest first."""
+        ...
+
+
+class TaskRepository(Protocol):
+    """Follow-up tasks."""
+
+    def add(self, task: Task) -> Task:
+        """Store a task."""
+        ...
+
+    def save(self, task: Task) -> Task:
+        """Update a task."""
+        ...
+
+    def get(self, task_id: int) -> Task:
+        """One task; NotFound when missing."""
+        ...
+
+    def list(
+        self,
+        *,
+        assignee_email: str | None = None,
+        owner_email: str | None = None,
+        status: TaskStatus | None = None,
+        due_from: datetime | None = None,
+        due_before: datetime | None = None,
+        coverage_id: int | None = None,
+    ) -> list[Task]:
+        """Tasks matching every given filter, ordered by due time."""
+        ...
+
+
+class AppointmentRepository(Protocol):
+    """Appointments set on leads, with credit."""
+
+    def add(self, appointment: Appointment) -> Appointment:
+        """Store an appointment."""
+        ...
+
+    def list(
+        self, *, lead_id: int | None = None, coverage_id: int | None = None
+    ) -> list[Appointment]:
+        """Appointments matching the filters, ordered by time."""
+        ...
+
+
+class SwitchStatus(StrEnum):
+    """Journal states of one routing switch."""
+
+    PENDING = "pending"
+    APPLIED = "applied"
+    FAILED = "failed"
+    MANUAL = "manual"
+    REVERTING = "reverting"
+    REVERTED = "reverted"
+    CONFLICT = "conflict"
+
+
+@dataclass(frozen=True)
+class RoutingSwitch:
+    """The journal of one channel's switch for one coverage; unique on (coverage, channel)."""
+
+    id: int | None
+    coverage_id: int
+    channel: str
+    adapter: str
+    status: SwitchStatus
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    attempts: int
+    last_error: str
+    updated_at: datetime
+    actor: str
+    reason: str
+
+
+class RoutingSwitchRepository(Protocol):
+    """The routing journal."""
+
+    def get(self, *, coverage_id: int, channel: str) -> RoutingSwitch | None:
+        """The switch for this coverage and channel, if any."""
+        ...
+
+    def save(self, switch: RoutingSwitch) -> RoutingSwitch:
+        """Insert or update by (coverage_id, channel)."""
+        ...
+
+    def list(self, *, coverage_id: int) -> list[RoutingSwitch]:
+        """Every switch of a coverage."""
+        ...
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """Who did what, when, why, with before and after."""
+
+    at: datetime
+    actor: str
+    action: str
+    subject: str
+    reason: str = ""
+    before: dict[str, Any] | None = None
+    after: dict[str, Any] | None = None
+
+
+class AuditLog(Protocol):
+    """Append-only record of every switch and decision."""
+
+    def record(self, entry: AuditEntry) -> None:
+        """Append an entry."""
+        ...
+
+    def list(self, *, subject: str | None = None) -> list[AuditEntry]:
+        """Entries, oldest first, optionally for one subject."""
+        ...
+
+
+class OutboxStatus(StrEnum):
+    """Delivery state of an outgoing message."""
+
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    """One outgoing message; `key` makes enqueueing idempotent.
+
+    `target_kind` is `channel`, `direct` or `update`; for `update`, `target` is
+    the key of the item whose sent message is to be edited.
+    """
+
+    id: int | None
+    key: str
+    target_kind: str
+    target: str
+    message: Message
+    status: OutboxStatus
+    created_at: datetime
+    attempts: int = 0
+    next_attempt_at: datetime | None = None
+    ref: MessageRef | None = None
+    last_error: str = ""
+    sent_at: datetime | None = None
+
+
+class OutboxRepository(Protocol):
+    """Messages waiting to go out, and what was sent."""
+
+    def enqueue(self, item: OutboxItem) -> tuple[OutboxItem, bool]:
+        """Store unless the key exists; returns (stored item, created)."""
+        ...
+
+    def get(self, key: str) -> OutboxItem | None:
+        """The item with this key, if any."""
+        ...
+
+    def due(self, *, now: datetime, limit: int = 100) -> list[OutboxItem]:
+        """Pending items whose next attempt is due, oldest first."""
+        ...
+
+    def save(self, item: OutboxItem) -> OutboxItem:
+        """Update an item (status, attempts, ref, message)."""
+        ...
+
+
+@dataclass(frozen=True)
+class CalendarSyncState:
+    """Per-OSC memory of calendar reads: cursor, last good absences, failures."""
+
+    osc_email: str
+    cursor: dict[str, str]
+    absences: tuple[Absence, ...]
+    last_good_at: datetime | None
+    consecutive_failures: int = 0
+    last_error: str = ""
+    stale: bool = False
+
+
+class CalendarSyncRepository(Protocol):
+    """Calendar sync state per OSC."""
+
+    def get(self, osc_email: str) -> CalendarSyncState | None:
+        """The state for this OSC, if any."""
+        ...
+
+    def save(self, state: CalendarSyncState) -> None:
+        """Insert or replace the state for its OSC."""
+        ...
+
+
+@dataclass(frozen=True)
+class Repositories:
+    """Every repository, passed to services as one bundle."""
+
+    coverages: CoverageRepository
+    leads: LeadRepository
+    activities: ActivityRepository
+    tasks: TaskRepository
+    appointments: AppointmentRepository
+    switches: RoutingSwitchRepository
+    audit: AuditLog
+    outbox: OutboxRepository
+    calendar_sync: CalendarSyncRepository

@@ -1,0 +1,1 @@
+"""oscbot package."""
