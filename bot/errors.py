@@ -65,6 +65,10 @@ class RoutingError(OscbotError):
         super().__init__(message)
 
 
+class ManualStepRequired(RoutingError):
+    """The channel has no automatic switch; a person must do `manual_step` and confirm."""
+
+
 class RoutingConflict(RoutingError):
     """Routing was changed by hand since it was switched; reverting would clobber it."""
 

@@ -378,6 +378,24 @@ class InMemoryCalendarSync:
         self._rows[state.osc_email] = state
 
 
+class InMemoryRoutes:
+    """RouteRepository in memory."""
+
+    def __init__(self) -> None:
+        self._rows: dict[tuple[str, str], str] = {}
+
+    def get(self, *, osc_email: str, channel: str) -> str | None:
+        """Current target."""
+        return self._rows.get((osc_email, channel))
+
+    def set(self, *, osc_email: str, channel: str, target: str | None) -> None:
+        """Set or clear the target."""
+        if target is None:
+            self._rows.pop((osc_email, channel), None)
+        else:
+            self._rows[(osc_email, channel)] = target
+
+
 def in_memory_repositories() -> Repositories:
     """A fresh bundle of in-memory repositories."""
     return Repositories(
@@ -390,4 +408,5 @@ def in_memory_repositories() -> Repositories:
         audit=InMemoryAudit(),
         outbox=InMemoryOutbox(),
         calendar_sync=InMemoryCalendarSync(),
+        routes=InMemoryRoutes(),
     )

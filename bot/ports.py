@@ -123,6 +123,18 @@ class RoutingAdapter(Protocol):
         ...
 
 
+class RouteRepository(Protocol):
+    """oscbot's own routing table: who receives an OSC's traffic on a channel."""
+
+    def get(self, *, osc_email: str, channel: str) -> str | None:
+        """The person routed to, or None when traffic goes to the OSC."""
+        ...
+
+    def set(self, *, osc_email: str, channel: str, target: str | None) -> None:
+        """Route to `target`; None sends traffic back to the OSC."""
+        ...
+
+
 # --- repositories -----------------------------------------------------------
 
 
@@ -401,3 +413,4 @@ class Repositories:
     audit: AuditLog
     outbox: OutboxRepository
     calendar_sync: CalendarSyncRepository
+    routes: RouteRepository

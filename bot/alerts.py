@@ -1,0 +1,143 @@
+"""Content of lead cards, speed-to-lead alerts, escalations and reminders."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from bot.briefs import name_of
+from bot.config import AppConfig
+from bot.durations import humanize
+from bot.messages import ActionId, Actions, Button, Context, Header, Message, Section
+from bot.messages import mention as at
+from bot.model import Lead, Task
+from bot.timefmt import when
+
+
+def _contact_buttons(lead_id: int) -> Actions:
+    value = str(lead_id)
+    return Actions((
+        Button(ActionId.LEAD_CALLED, "Called", value, "primary"),
+        Button(ActionId.LEAD_EMAILED, "Emailed", value),
+        Button(ActionId.LEAD_TEXTED, "Texted", value),
+        Button(ActionId.LEAD_APPOINTMENT, "Appointment set", value),
+        Button(ActionId.LEAD_NOT_A_LEAD, "Not a lead", value, "danger"),
+    ))
+
+
+def _lead_section(lead: Lead, zone: str) -> Section:
+    fields: list[tuple[str, str]] = [("Received", when(lead.received_at, zone))]
+    if lead.phone:
+        fields.append(("Phone", lead.phone))
+    if lead.email:
+        fields.append(("Email", lead.email))
+    if lead.community:
+        fields.append(("Community", lead.community))
+    message = f"\n> {lead.message}" if lead.message else ""
+    return Section(f"*{lead.name}* via {lead.source}{message}", fields=tuple(fields))
+
+
+def lead_card(lead: Lead, *, config: AppConfig, zone: str, covering_for: str | None) -> Message:
+    """The DM a responsible person gets the moment a lead arrives."""
+    assert lead.id is not None
+    window = humanize(config.policies.speed_to_lead)
+    note = (f"You are covering for {name_of(config, covering_for)}: do the first outreach."
+            if covering_for else "")
+    return Message(
+        text=f"New lead: {lead.name} — contact within {window}.",
+        blocks=(
+            Header(f"New lead — contact within {window}"),
+            _lead_section(lead, zone),
+            *((Context(note),) if note else ()),
+            _contact_buttons(lead.id),
+        ),
+    )
+
+
+def uncontacted_alert(lead: Lead, *, config: AppConfig, zone: str, now: datetime) -> Message:
+    """The channel alert when nobody logged a contact inside the speed-to-lead window."""
+    assert lead.id is not None
+    waited = humanize(now - lead.received_at)
+    who = at(lead.assigned_to)
+    return Message(
+        text=f"Lead waiting {waited} with no contact — {name_of(config, lead.assigned_to)}.",
+        blocks=(
+            Header(f"⏰ Lead waiting {waited} with no contact"),
+            Section(f"{who}, this lead has not been contacted yet.", ()),
+            _lead_section(lead, zone),
+            Actions((
+                Button(ActionId.LEAD_CALLED, "Called", str(lead.id), "primary"),
+                Button(ActionId.LEAD_CLAIM, "I'll take it", str(lead.id)),
+                Button(ActionId.LEAD_NOT_A_LEAD, "Not a lead", str(lead.id), "danger"),
+            )),
+        ),
+        mentions=(lead.assigned_to,),
+    )
+
+
+def escalation(lead: Lead, *, config: AppConfig, zone: str, now: datetime) -> Message:
+    """The manager escalation after `escalate_after` with still no contact."""
+    assert lead.id is not None
+    waited = humanize(now - lead.received_at)
+    managers = " ".join(at(m) for m in config.team.managers)
+    return Message(
+        text=f"Escalation: lead uncontacted for {waited} "
+             f"(assigned to {name_of(config, lead.assigned_to)}).",
+        blocks=(
+            Header(f"🚨 Escalation: no contact after {waited}"),
+            Section(f"{managers} — assigned to {at(lead.assigned_to)}, still no contact logged."),
+            _lead_section(lead, zone),
+            Actions((Button(ActionId.LEAD_CLAIM, "I'll take it", str(lead.id), "primary"),)),
+        ),
+        mentions=(*config.team.managers, lead.assigned_to),
+    )
+
+
+def reminder(task: Task, *, lead: Lead | None, config: AppConfig, zone: str) -> Message:
+    """A DM reminding the assignee of a task that is due."""
+    assert task.id is not None
+    on_behalf = (f" (for {name_of(config, task.owner_email)})"
+                 if task.owner_email != task.assignee_email else "")
+    about = f" — {lead.name}, {lead.phone or lead.email}" if lead else ""
+    return Message(
+        text=f"Reminder: {task.title}{about}, due {when(task.due_at, zone)}.",
+        blocks=(
+            Section(f"📌 *{task.title}*{on_behalf}{about}\nDue {when(task.due_at, zone)}"),
+            Actions((
+                Button(ActionId.REMINDER_DONE, "Done", str(task.id), "primary"),
+                Button(ActionId.REMINDER_SNOOZE, "Snooze 1h", str(task.id)),
+            )),
+        ),
+    )
+
+
+def no_backup_alert(
+    *, osc_email: str, reasons: Sequence[str], config: AppConfig, zone: str,
+    start: datetime,
+) -> Message:
+    """Tell the managers nobody can cover; never route to nobody silently."""
+    managers = " ".join(at(m) for m in config.team.managers)
+    osc = name_of(config, osc_email)
+    why = "; ".join(reasons) or "no backups are listed"
+    return Message(
+        text=f"No eligible backup for {osc} from {when(start, zone)}.",
+        blocks=(
+            Header(f"⚠️ No eligible backup for {osc}"),
+            Section(f"{managers} — {osc} is away from {when(start, zone)} and nobody can "
+                    f"cover: {why}. Leads stay with {osc} until someone is assigned."),
+        ),
+        mentions=config.team.managers,
+    )
+
+
+def calendar_stale_alert(*, osc_email: str, failures: int, error: str,
+                         config: AppConfig) -> Message:
+    """Tell the managers a calendar keeps failing; coverage is left as it was."""
+    osc = name_of(config, osc_email)
+    return Message(
+        text=f"{osc}'s calendar failed to load {failures} times in a row.",
+        blocks=(Section(
+            f"⚠️ {osc}'s calendar failed to load {failures} times in a row ({error}). "
+            "Coverage is unchanged, using the last good copy."),),
+        mentions=config.team.managers,
+    )

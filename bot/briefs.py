@@ -1,0 +1,190 @@
+"""Content of the handoff brief and the return-to-office task list.
+
+Platform-neutral `Message`s; every time is shown in the reader's zone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from bot.config import AppConfig
+from bot.messages import ActionId, Actions, Bullets, Button, Context, Header, Message, Section
+from bot.messages import mention as at
+from bot.model import Appointment, Coverage, CoverageMode, CreditTo, Lead, Task
+from bot.ports import RoutingSwitch, SwitchStatus
+from bot.timefmt import when, window
+
+CREDIT_RULE = (
+    "Credit: an appointment the backup sets on a *new* lead earns the backup's appointment "
+    "bonus; on a lead the OSC already owned it stays with the OSC. Both count in the OSC's "
+    "monthly numbers, noted as set by the backup."
+)
+
+_MODE_TEXT = {
+    CoverageMode.SHORT_TERM: (
+        "Short-term: {backup} does the first outreach on new leads. If they connect, set an "
+        "appointment; otherwise update the rating, add notes and a task for {osc} on return. "
+        "{osc}'s existing leads stay with {osc}."
+    ),
+    CoverageMode.LONG_TERM: (
+        "Long-term: new leads are assigned to {backup} in the CRM and {backup} runs the "
+        "follow-up process."
+    ),
+}
+
+
+@dataclass(frozen=True)
+class BriefFacts:
+    """Everything a handoff brief shows, gathered by the coverage service."""
+
+    coverage: Coverage
+    switches: Sequence[RoutingSwitch] = ()
+    hot_leads: Sequence[Lead] = ()
+    uncontacted: Sequence[Lead] = ()
+    tasks: Sequence[Task] = ()
+    appointments: Sequence[Appointment] = ()
+    heads_up: bool = False
+
+
+@dataclass(frozen=True)
+class ReturnFacts:
+    """Everything a return-to-office list shows."""
+
+    coverage: Coverage
+    new_leads: Sequence[Lead] = ()
+    worked: Sequence[tuple[Lead, str]] = ()
+    appointments: Sequence[Appointment] = ()
+    tasks_for_osc: Sequence[Task] = ()
+    still_uncontacted: Sequence[Lead] = ()
+    switches: Sequence[RoutingSwitch] = ()
+    leads_by_id: dict[int, Lead] = field(default_factory=dict)
+
+
+def name_of(config: AppConfig, email: str | None) -> str:
+    """A person's display name, or their email when they are not on the team."""
+    if email is None:
+        return "nobody"
+    person = config.find_person(email)
+    return person.name if person else email
+
+
+def lead_line(lead: Lead, zone: str) -> str:
+    """One lead in a list: name, community, how to reach them, when it came in."""
+    reach = " · ".join(x for x in (lead.phone, lead.email) if x)
+    where = f" ({lead.community})" if lead.community else ""
+    return f"{lead.name}{where} — {reach} — in {when(lead.received_at, zone)}"
+
+
+def switch_line(switch: RoutingSwitch) -> str:
+    """How one routing channel stands, with the manual step when it needs a hand."""
+    label = switch.channel.capitalize()
+    target = (switch.after or {}).get("target", "")
+    if switch.status is SwitchStatus.APPLIED:
+        return f"✅ {label} → {target} ({switch.adapter})"
+    if switch.status is SwitchStatus.REVERTED:
+        return f"↩️ {label} back to {target} ({switch.adapter})"
+    if switch.status is SwitchStatus.MANUAL:
+        return f"✋ {label}: manual step — {switch.last_error or 'see below'}"
+    if switch.status is SwitchStatus.CONFLICT:
+        return f"⚠️ {label}: changed by hand meanwhile; not overwritten — {switch.last_error}"
+    if switch.status is SwitchStatus.REVERTING and switch.last_error:
+        return f"✋ {label}: put back by hand — {switch.last_error}"
+    if switch.status is SwitchStatus.FAILED:
+        return f"❌ {label}: {switch.last_error} (retrying)"
+    return f"⏳ {label}: {switch.status.value}"
+
+
+def _manual_buttons(switches: Sequence[RoutingSwitch]) -> tuple[Actions, ...]:
+    waiting = [s for s in switches if s.status in (SwitchStatus.MANUAL, SwitchStatus.FAILED)
+               or (s.status is SwitchStatus.REVERTING and s.last_error)]
+    if not waiting:
+        return ()
+    return (Actions(tuple(
+        Button(ActionId.ROUTING_STEP_DONE, f"{s.channel.capitalize()} done by hand",
+               f"{s.coverage_id}:{s.channel}", "primary")
+        for s in waiting
+    )),)
+
+
+def handoff_brief(facts: BriefFacts, *, config: AppConfig, zone: str) -> Message:
+    """The brief posted when coverage starts (or the day before, as a heads-up)."""
+    cov = facts.coverage
+    osc, backup = name_of(config, cov.osc_email), name_of(config, cov.backup_email)
+    title = (f"Heads-up: {osc} is out from tomorrow" if facts.heads_up
+             else f"{osc} is out — {backup} is covering")
+    if cov.backup_email is None:
+        title = f"{osc} is out — NO BACKUP is covering"
+    lines = [f"*{osc}* is away ({cov.kind.value.replace('_', ' ')}): "
+             f"{window(cov.start, cov.end, zone)}."]
+    if cov.backup_email is None:
+        managers = " ".join(at(m) for m in config.team.managers)
+        lines.append(f"No eligible backup — {managers} please assign someone now.")
+    else:
+        lines.append(f"Covering: {at(cov.backup_email)}. "
+                     + _MODE_TEXT[cov.mode].format(backup=backup, osc=osc))
+    if cov.notes:
+        lines.append(f"Notes from {name_of(config, cov.declared_by or cov.osc_email)}: "
+                     f"{cov.notes}")
+    why = ("first in the backup list" if not cov.skipped
+           else "passed over: " + "; ".join(f"{name_of(config, s.email)} {s.reason}"
+                                            for s in cov.skipped))
+    blocks: list[Header | Section | Bullets | Actions | Context] = [
+        Header(title),
+        Section("\n".join(lines), fields=(
+            ("Mode", "Long-term" if cov.mode is CoverageMode.LONG_TERM else "Short-term"),
+            ("Why this backup", why if cov.backup_email else "—"),
+        ) if cov.backup_email else (("Passed over", why),)),
+    ]
+    if facts.switches:
+        blocks.append(Bullets("Routing", tuple(switch_line(s) for s in facts.switches)))
+        blocks.extend(_manual_buttons(facts.switches))
+    blocks += [
+        Bullets("Hot leads", tuple(lead_line(lead, zone) for lead in facts.hot_leads)),
+        Bullets("Not contacted yet", tuple(lead_line(lead, zone) for lead in facts.uncontacted)),
+        Bullets("Tasks due while away (moved to the backup)",
+                tuple(f"{when(t.due_at, zone)} — {t.title}" for t in facts.tasks)),
+        Bullets("Appointments while away",
+                tuple(f"{when(a.at, zone)} — lead #{a.lead_id}" for a in facts.appointments)),
+        Context(CREDIT_RULE),
+    ]
+    mentions = tuple(e for e in (cov.backup_email, *config.team.managers) if e)
+    fallback = f"{title}. {window(cov.start, cov.end, zone)}."
+    return Message(text=fallback, blocks=tuple(blocks), mentions=mentions)
+
+
+def return_list(facts: ReturnFacts, *, config: AppConfig, zone: str) -> Message:
+    """The return-to-office task list for the OSC (and the channel)."""
+    cov = facts.coverage
+    osc, backup = name_of(config, cov.osc_email), name_of(config, cov.backup_email)
+    leads = facts.leads_by_id
+
+    def appointment_line(a: Appointment) -> str:
+        lead = leads.get(a.lead_id)
+        who = lead.name if lead else f"lead #{a.lead_id}"
+        credit = (f"{name_of(config, a.bonus_email)} earns the bonus"
+                  if a.credit_to is CreditTo.BACKUP else f"credit stays with {osc}")
+        return f"{when(a.at, zone)} — {who}, set by {name_of(config, a.set_by)}; {credit}"
+
+    unreverted = [s for s in facts.switches if s.status is not SwitchStatus.REVERTED]
+    routing = (("✅ Every route is back to you.",) if facts.switches and not unreverted
+               else tuple(switch_line(s) for s in facts.switches))
+    blocks: tuple[Header | Section | Bullets | Actions | Context, ...] = (
+        Header(f"Welcome back, {osc}"),
+        Section(f"{backup} covered {window(cov.start, cov.end, zone)}. Here is what to pick up."),
+        Bullets("New leads to start on your follow-up process",
+                tuple(lead_line(lead, zone) for lead in facts.new_leads)),
+        Bullets("Leads the backup worked",
+                tuple(f"{lead.name}: {notes}" for lead, notes in facts.worked)),
+        Bullets("Appointments set", tuple(appointment_line(a) for a in facts.appointments)),
+        Bullets("Tasks left for you",
+                tuple(f"{when(t.due_at, zone)} — {t.title}" for t in facts.tasks_for_osc)),
+        Bullets("Still not contacted — call these first",
+                tuple(lead_line(lead, zone) for lead in facts.still_uncontacted)),
+        Bullets("Routing", routing, empty="Nothing was switched."),
+        *_manual_buttons(unreverted),
+        Context(CREDIT_RULE),
+    )
+    text = (f"Welcome back, {osc}: {len(facts.new_leads)} new leads, "
+            f"{len(facts.appointments)} appointments, {len(facts.tasks_for_osc)} tasks.")
+    return Message(text=text, blocks=blocks, mentions=(cov.osc_email,))

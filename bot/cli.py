@@ -1,0 +1,137 @@
+"""The `oscbot` command line. The composition root: the only part of `bot/` that
+reaches out to adapters, and only inside the command that needs them.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from bot.settings import Settings
+
+app = typer.Typer(
+    name="oscbot", no_args_is_help=True, add_completion=False,
+    help="Keeps an online sales program running while its Online Sales Counselor is away.")
+db_app = typer.Typer(help="Database commands.", no_args_is_help=True)
+jobs_app = typer.Typer(help="Run scheduled jobs on demand.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(jobs_app, name="jobs")
+
+ConfigOption = Annotated[Path | None, typer.Option(
+    "--config", "-c", help="Path to app.yaml (default: $OSCBOT_CONFIG or ./app.yaml).")]
+
+
+class SystemClock:
+    """The real clock, used only here at the edge."""
+
+    def now(self) -> datetime:
+        """The current UTC instant."""
+        return datetime.now(UTC)
+
+
+def _settings(config: Path | None = None) -> Settings:
+    settings = Settings()
+    if config is not None:
+        settings = settings.model_copy(update={"config_path": config})
+    return settings
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    Console(stderr=True).print(f"[red]error:[/] {message}", highlight=False)
+    return typer.Exit(code)
+
+
+@app.command()
+def demo() -> None:
+    """Play a complete handoff offline on the bundled example team."""
+    from handlers.console.demo import play
+
+    raise typer.Exit(play(Console(), env=dict(os.environ)))
+
+
+@app.command()
+def shell(config: ConfigOption = None) -> None:
+    """Interactive console: type /going-on-leave, /coverage, /im-back; press buttons by number."""
+    from handlers.console.shell import run_shell
+
+    raise typer.Exit(run_shell(_settings(config), console=Console(), clock=SystemClock()))
+
+
+@app.command()
+def run(config: ConfigOption = None) -> None:
+    """Production: the HTTP server (Slack, Teams, lead intake, health, metrics) and scheduler."""
+    from handlers.http.server import serve
+
+    serve(_settings(config), clock=SystemClock())
+
+
+@app.command()
+def check(config: ConfigOption = None,
+          strict: Annotated[bool, typer.Option(help="Treat warnings as errors.")] = False,
+          ) -> None:
+    """Validate app.yaml and credentials; non-zero exit on problems."""
+    from bot.check import check_command
+
+    settings = _settings(config)
+    raise typer.Exit(check_command(settings.config_path, env=dict(os.environ), strict=strict))
+
+
+@app.command()
+def drill(osc_email: Annotated[str, typer.Argument(help="The OSC whose handoff to rehearse.")],
+          config: ConfigOption = None) -> None:
+    """Practice run of a handoff: plans every switch and reports what would fail; switches nothing."""
+    from handlers.console.shell import drill_report
+
+    code = drill_report(_settings(config), osc_email=osc_email, console=Console(),
+                        clock=SystemClock())
+    raise typer.Exit(code)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply database migrations to DATABASE_URL (default: a SQLite file)."""
+    from storage.migrate import current_revision, upgrade
+
+    url = _settings().database_url
+    upgrade(url)
+    Console().print(f"database at revision {current_revision(url)}")
+
+
+@jobs_app.command("list")
+def jobs_list() -> None:
+    """List the scheduled jobs."""
+    from schedules.jobs import JOBS
+
+    for entry in JOBS:
+        Console().print(f"{entry.name:16} every {entry.every.total_seconds():>5.0f}s  "
+                        f"{entry.description}")
+
+
+@jobs_app.command("run")
+def jobs_run(name: str, config: ConfigOption = None) -> None:
+    """Run one job now (jobs are idempotent; running twice does no harm)."""
+    from handlers.console.shell import run_job
+
+    raise typer.Exit(run_job(_settings(config), name=name, console=Console(),
+                             clock=SystemClock()))
+
+
+def _mount_calendar() -> None:
+    from calendars.cli import calendar_app
+
+    app.add_typer(calendar_app, name="calendar", help="Read calendars for absences.")
+
+
+def main() -> None:
+    """Entry point of the `oscbot` console script."""
+    _mount_calendar()
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)

@@ -1,0 +1,1 @@
+"""Use cases: services apply decisions of the core through ports."""

@@ -1,0 +1,366 @@
+"""Coverage use cases: declare, follow the calendar, start, end, come back early."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot import coverage as lifecycle
+from bot.alerts import no_backup_alert
+from bot.backups import BackupChoice, choose_backup
+from bot.briefs import BriefFacts, ReturnFacts, handoff_brief, name_of, return_list
+from bot.config import AppConfig, PersonConfig, Role
+from bot.errors import InvalidInput, NotAllowed, NotFound
+from bot.model import (
+    Absence,
+    AbsenceKind,
+    Coverage,
+    CoverageOrigin,
+    CoverageStatus,
+    LeadStatus,
+    TaskStatus,
+)
+from bot.ports import AuditEntry, Clock, Repositories
+from bot.routing_engine import RoutingEngine
+from bot.services.notify import Notifier
+
+OPEN = (CoverageStatus.PLANNED, CoverageStatus.ACTIVE)
+
+
+@dataclass(frozen=True)
+class TickReport:
+    """What one pass of the coverage job did."""
+
+    heads_up: int = 0
+    started: int = 0
+    resumed: int = 0
+    ended: int = 0
+
+
+class CoverageService:
+    """Runs the coverage lifecycle through storage, routing and the outbox."""
+
+    def __init__(self, *, config: AppConfig, repos: Repositories, clock: Clock,
+                 engine: RoutingEngine, notifier: Notifier) -> None:
+        self.config = config
+        self.repos = repos
+        self.clock = clock
+        self.engine = engine
+        self.notifier = notifier
+
+    # --- declaring ------------------------------------------------------------
+
+    def declare(
+        self, *, osc_email: str, start: datetime, end: datetime, kind: AbsenceKind,
+        actor: str, backup_email: str | None = None, notes: str = "",
+        emergency: bool = False,
+    ) -> Coverage:
+        """Declare an absence by hand (`/going-on-leave`); emergencies start now."""
+        now = self.clock.now()
+        osc = self._osc(osc_email)
+        if actor.lower() != osc.email and not self.config.is_manager(actor):
+            raise NotAllowed("only the OSC or a manager can declare this absence")
+        if emergency:
+            start = now
+        if end <= start:
+            raise InvalidInput("the end must be after the start", field="end")
+        if end <= now:
+            raise InvalidInput("that absence is already over", field="end")
+        for existing in self.repos.coverages.list(osc_email=osc.email, statuses=OPEN):
+            if existing.start < end and start < existing.end:
+                raise InvalidInput(
+                    f"{osc.name} already has coverage from {existing.start:%Y-%m-%d} "
+                    f"to {existing.end:%Y-%m-%d}; end it or pick other dates", field="start")
+        choice = self.choose(osc_email=osc.email, start=start, end=end, preferred=backup_email)
+        if backup_email and (choice.backup is None or choice.backup.email != backup_email.lower()):
+            why = next((s.reason for s in choice.skipped if s.email == backup_email.lower()),
+                       "cannot cover")
+            raise InvalidInput(f"{name_of(self.config, backup_email)} {why}", field="backup")
+        origin = CoverageOrigin.EMERGENCY if emergency else CoverageOrigin.MANUAL
+        coverage = self._create(
+            lifecycle.plan_coverage(
+                osc_email=osc.email, start=start, end=end, kind=kind, origin=origin,
+                choice=choice, policies=self.config.policies, declared_by=actor.lower(),
+                notes=notes),
+            actor=actor.lower(), reason=f"declared by {actor.lower()}")
+        if coverage.start <= now:
+            coverage = self.start(coverage)
+        return coverage
+
+    def choose(self, *, osc_email: str, start: datetime, end: datetime,
+               preferred: str | None = None) -> BackupChoice:
+        """Pick the backup for a window (used by declare, the modal and the drill)."""
+        open_leads = {email: self.repos.leads.count_open(assigned_to=email)
+                      for email in self.config.person(osc_email).backups}
+        return choose_backup(config=self.config, osc_email=osc_email, start=start, end=end,
+                             is_away=self.is_away, open_leads=open_leads, preferred=preferred)
+
+    def is_away(self, email: str, start: datetime, end: datetime) -> bool:
+        """True when the person has an open coverage or a calendar absence in the window."""
+        for c in self.repos.coverages.list(osc_email=email, statuses=OPEN):
+            if c.start < end and start < c.end:
+                return True
+        state = self.repos.calendar_sync.get(email)
+        return state is not None and any(a.overlaps(start, end) for a in state.absences)
+
+    # --- following the calendar ---------------------------------------------------
+
+    def apply_calendar(self, *, osc_email: str, absences: Sequence[Absence]) -> int:
+        """Bring one OSC's calendar coverages in line with their absences; returns changes."""
+        now = self.clock.now()
+        changes = lifecycle.reconcile(
+            absences=absences, now=now,
+            coverages=self.repos.coverages.list(osc_email=osc_email, statuses=OPEN))
+        for change in changes:
+            if isinstance(change, lifecycle.CreateCoverage):
+                a = change.absence
+                choice = self.choose(osc_email=osc_email, start=a.start, end=a.end)
+                self._create(lifecycle.plan_coverage(
+                    osc_email=osc_email, start=a.start, end=a.end, kind=a.kind,
+                    origin=CoverageOrigin.CALENDAR, choice=choice,
+                    policies=self.config.policies, notes=a.summary, source_uids=a.uids),
+                    actor="calendar", reason=f"calendar: {a.summary or a.kind.value}")
+            elif isinstance(change, lifecycle.RescheduleCoverage):
+                moved = lifecycle.reschedule(
+                    change.coverage, start=change.absence.start, end=change.absence.end,
+                    policies=self.config.policies, now=now)
+                moved = dataclasses.replace(moved, source_uids=change.absence.uids)
+                self._save(change.coverage, moved, actor="calendar", reason="absence changed")
+                self._refresh_brief(moved)
+            elif isinstance(change, lifecycle.CancelCoverage):
+                cancelled = lifecycle.cancel(change.coverage, now=now)
+                self._save(change.coverage, cancelled, actor="calendar",
+                           reason="absence removed from the calendar")
+                self._refresh_brief(cancelled)
+            else:
+                self.end(dataclasses.replace(change.coverage, end=min(change.coverage.end, now)),
+                         actor="calendar")
+        return len(changes)
+
+    # --- the clock moves ---------------------------------------------------------
+
+    def tick(self) -> TickReport:
+        """Heads-ups, due starts, unfinished switches and due ends; safe to run any time."""
+        now = self.clock.now()
+        report = TickReport()
+        for c in self.repos.coverages.list(statuses=OPEN):
+            if c.status is CoverageStatus.PLANNED and c.start <= now:
+                if c.end <= now:
+                    self._save(c, lifecycle.cancel(c, now=now), actor="scheduler",
+                               reason="absence passed before coverage could start")
+                    continue
+                self.start(c)
+                report = dataclasses.replace(report, started=report.started + 1)
+            elif c.status is CoverageStatus.PLANNED:
+                if c.start - self.config.policies.heads_up_before <= now and self._heads_up(c):
+                    report = dataclasses.replace(report, heads_up=report.heads_up + 1)
+            elif lifecycle.is_due_to_end(c, now):
+                self.end(c, actor="scheduler")
+                report = dataclasses.replace(report, ended=report.ended + 1)
+            elif (c.status is CoverageStatus.ACTIVE and c.id is not None and c.backup_email
+                  and not self.engine.is_complete(c.id)):
+                self._switch(c)
+                self._refresh_brief(c)
+                report = dataclasses.replace(report, resumed=report.resumed + 1)
+        return report
+
+    def start(self, coverage: Coverage) -> Coverage:
+        """Planned -> active: re-check the backup, switch routing, move tasks, post the brief."""
+        now = self.clock.now()
+        if coverage.backup_email:
+            backup = self.config.find_person(coverage.backup_email)
+            still_ok = backup is not None and not self.is_away(
+                backup.email, coverage.start, coverage.end)
+            if not still_ok:
+                choice = self.choose(osc_email=coverage.osc_email, start=coverage.start,
+                                     end=coverage.end)
+                coverage = dataclasses.replace(
+                    coverage, backup_email=choice.backup.email if choice.backup else None,
+                    skipped=choice.skipped)
+        active = lifecycle.activate(coverage, now=now)
+        active = self._save(coverage, active, actor="scheduler", reason="absence started")
+        if active.backup_email is None:
+            self._alert_no_backup(active)
+        else:
+            self._switch(active)
+            self._move_tasks(active)
+        self._post_brief(active)
+        return active
+
+    def end(self, coverage: Coverage, *, actor: str) -> Coverage:
+        """Active -> returned: revert routing, hand tasks back, post the return list."""
+        now = self.clock.now()
+        osc = self._osc(coverage.osc_email)
+        if coverage.status is CoverageStatus.PLANNED:
+            return self._save(coverage, lifecycle.cancel(coverage, now=now), actor=actor,
+                              reason="cancelled before it started")
+        self.engine.revert_all(coverage=coverage, osc=osc, actor=actor, reason="OSC returned")
+        self._return_tasks(coverage)
+        finished = self._save(coverage, lifecycle.finish(coverage, now=now), actor=actor,
+                              reason="OSC returned")
+        self._post_return_list(finished)
+        self._refresh_brief(finished)
+        return finished
+
+    def im_back(self, *, osc_email: str, actor: str) -> Coverage:
+        """End the OSC's current coverage now (or cancel a planned one that has not begun)."""
+        osc = self._osc(osc_email)
+        if actor.lower() != osc.email and not self.config.is_manager(actor):
+            raise NotAllowed("only the OSC or a manager can end this coverage")
+        now = self.clock.now()
+        open_now = [c for c in self.repos.coverages.list(osc_email=osc.email, statuses=OPEN)
+                    if c.start <= now]
+        if not open_now:
+            raise NotFound(f"{osc.name} has no coverage running right now")
+        return self.end(open_now[0], actor=actor.lower())
+
+    def open_coverages(self) -> list[Coverage]:
+        """Planned and active coverages, by start."""
+        return self.repos.coverages.list(statuses=OPEN)
+
+    def brief_for(self, coverage: Coverage, *, heads_up: bool = False) -> BriefFacts:
+        """Gather what the brief shows for a coverage."""
+        now = self.clock.now()
+        leads = self.repos.leads.list(owner_email=coverage.osc_email)
+        uncontacted = [lead for lead in leads if lead.status is LeadStatus.NEW]
+        hot = [lead for lead in leads if lead.rating == "hot"]
+        tasks = self.repos.tasks.list(owner_email=coverage.osc_email, status=TaskStatus.OPEN,
+                                      due_from=min(now, coverage.start), due_before=coverage.end)
+        appointments = [a for lead in leads if lead.id is not None
+                        for a in self.repos.appointments.list(lead_id=lead.id)
+                        if coverage.start <= a.at < coverage.end]
+        switches = self.repos.switches.list(coverage_id=coverage.id) if coverage.id else []
+        return BriefFacts(coverage=coverage, switches=switches, hot_leads=hot,
+                          uncontacted=uncontacted, tasks=tasks, appointments=appointments,
+                          heads_up=heads_up)
+
+    # --- internals -------------------------------------------------------------
+
+    def _osc(self, email: str) -> PersonConfig:
+        person = self.config.find_person(email)
+        if person is None:
+            raise NotFound(f"{email} is not on the team")
+        if person.role is not Role.OSC:
+            raise InvalidInput(f"{person.name} is not an OSC; only OSCs are covered",
+                               field="osc")
+        return person
+
+    def _create(self, coverage: Coverage, *, actor: str, reason: str) -> Coverage:
+        stored = self.repos.coverages.add(coverage)
+        self._audit(stored, actor=actor, action="coverage.planned", reason=reason)
+        if stored.backup_email is None:
+            self._alert_no_backup(stored)
+        return stored
+
+    def _save(self, old: Coverage, new: Coverage, *, actor: str, reason: str) -> Coverage:
+        saved = self.repos.coverages.save(new)
+        self._audit(saved, actor=actor, action=f"coverage.{saved.status.value}", reason=reason,
+                    before=_summary(old))
+        return saved
+
+    def _audit(self, coverage: Coverage, *, actor: str, action: str, reason: str,
+               before: dict[str, str] | None = None) -> None:
+        self.repos.audit.record(AuditEntry(
+            at=self.clock.now(), actor=actor, action=action, subject=f"coverage:{coverage.id}",
+            reason=reason, before=before, after=_summary(coverage)))
+
+    def _switch(self, coverage: Coverage) -> None:
+        if coverage.backup_email is None:
+            return
+        self.engine.switch_all(
+            coverage=coverage, osc=self._osc(coverage.osc_email),
+            backup=self.config.person(coverage.backup_email), actor="scheduler",
+            reason=f"coverage {coverage.id} started")
+
+    def _move_tasks(self, coverage: Coverage) -> None:
+        assert coverage.backup_email is not None
+        for task in self.repos.tasks.list(owner_email=coverage.osc_email, status=TaskStatus.OPEN,
+                                          due_before=coverage.end):
+            if task.assignee_email == coverage.osc_email:
+                self.repos.tasks.save(dataclasses.replace(
+                    task, assignee_email=coverage.backup_email, coverage_id=coverage.id))
+
+    def _return_tasks(self, coverage: Coverage) -> None:
+        for task in self.repos.tasks.list(coverage_id=coverage.id, status=TaskStatus.OPEN):
+            self.repos.tasks.save(dataclasses.replace(task, assignee_email=task.owner_email))
+
+    def _alert_no_backup(self, coverage: Coverage) -> None:
+        reasons = [f"{name_of(self.config, s.email)} {s.reason}" for s in coverage.skipped]
+        self.notifier.post(key=f"no-backup:{coverage.id}", message=no_backup_alert(
+            osc_email=coverage.osc_email, reasons=reasons, config=self.config,
+            zone=self.config.team.timezone, start=coverage.start))
+
+    def _heads_up(self, coverage: Coverage) -> bool:
+        message = handoff_brief(self.brief_for(coverage, heads_up=True), config=self.config,
+                                zone=self.config.team.timezone)
+        return self.notifier.post(key=f"heads-up:{coverage.id}", message=message)
+
+    def _post_brief(self, coverage: Coverage) -> None:
+        zone = self.config.team.timezone
+        message = handoff_brief(self.brief_for(coverage), config=self.config, zone=zone)
+        if not self.notifier.post(key=f"brief:{coverage.id}", message=message):
+            self.notifier.revise(key=f"brief:{coverage.id}", message=message)
+        if coverage.backup_email:
+            backup_zone = self.config.zone_of(coverage.backup_email)
+            self.notifier.direct(
+                key=f"brief-dm:{coverage.id}", email=coverage.backup_email,
+                message=handoff_brief(self.brief_for(coverage), config=self.config,
+                                      zone=backup_zone))
+
+    def refresh(self, coverage: Coverage) -> None:
+        """Re-render the coverage's brief in place after something changed."""
+        self._refresh_brief(self.repos.coverages.get(coverage.id) if coverage.id else coverage)
+
+    def _refresh_brief(self, coverage: Coverage) -> None:
+        for key in (f"brief:{coverage.id}", f"heads-up:{coverage.id}"):
+            if self.notifier.exists(key):
+                message = handoff_brief(self.brief_for(coverage), config=self.config,
+                                        zone=self.config.team.timezone)
+                if coverage.status is CoverageStatus.CANCELLED:
+                    message = dataclasses.replace(message, text="Cancelled: " + message.text)
+                self.notifier.revise(key=key, message=message)
+                return
+
+    def return_facts(self, coverage: Coverage) -> ReturnFacts:
+        """Gather what the return-to-office list shows."""
+        leads = self.repos.leads.list(owner_email=coverage.osc_email)
+        new = [lead for lead in leads if coverage.start <= lead.received_at < coverage.end]
+        worked = []
+        for lead in leads:
+            assert lead.id is not None
+            notes = [a.notes for a in self.repos.activities.for_lead(lead.id)
+                     if a.by_email == coverage.backup_email
+                     and coverage.start <= a.at < coverage.end and a.notes]
+            if notes:
+                rating = f" (rated {lead.rating})" if lead.rating else ""
+                worked.append((lead, "; ".join(notes) + rating))
+        appointments = self.repos.appointments.list(coverage_id=coverage.id)
+        tasks = [t for t in self.repos.tasks.list(owner_email=coverage.osc_email,
+                                                  status=TaskStatus.OPEN)
+                 if t.created_by == coverage.backup_email or t.coverage_id == coverage.id]
+        uncontacted = [lead for lead in leads if lead.status is LeadStatus.NEW]
+        switches = self.repos.switches.list(coverage_id=coverage.id) if coverage.id else []
+        return ReturnFacts(coverage=coverage, new_leads=new, worked=worked,
+                           appointments=appointments, tasks_for_osc=tasks,
+                           still_uncontacted=uncontacted, switches=switches,
+                           leads_by_id={lead.id: lead for lead in leads if lead.id is not None})
+
+    def _post_return_list(self, coverage: Coverage) -> None:
+        facts = self.return_facts(coverage)
+        self.notifier.direct(key=f"return-dm:{coverage.id}", email=coverage.osc_email,
+                             message=return_list(facts, config=self.config,
+                                                 zone=self.config.zone_of(coverage.osc_email)))
+        self.notifier.post(key=f"return:{coverage.id}", message=return_list(
+            facts, config=self.config, zone=self.config.team.timezone))
+
+
+
+def _summary(coverage: Coverage) -> dict[str, str]:
+    return {
+        "status": coverage.status.value, "start": coverage.start.isoformat(),
+        "end": coverage.end.isoformat(), "backup": coverage.backup_email or "",
+        "mode": coverage.mode.value,
+    }
+

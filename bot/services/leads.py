@@ -1,0 +1,259 @@
+"""Lead use cases: receive, route, chase until contacted, log contacts and appointments."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from bot.alerts import escalation, lead_card, reminder, uncontacted_alert
+from bot.briefs import name_of
+from bot.config import AppConfig, PersonConfig
+from bot.credit import credit_for_appointment
+from bot.errors import InvalidInput, NotAllowed
+from bot.model import (
+    Activity,
+    ActivityKind,
+    Appointment,
+    Coverage,
+    CoverageStatus,
+    Lead,
+    LeadStatus,
+    Task,
+    TaskStatus,
+)
+from bot.ports import AuditEntry, Clock, Repositories
+from bot.services.notify import Notifier
+
+SNOOZE = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class NewLead:
+    """A lead as it arrives, before routing."""
+
+    source: str
+    external_id: str
+    name: str
+    email: str | None
+    phone: str | None
+    community: str | None
+    message: str
+    received_at: datetime
+
+
+@dataclass(frozen=True)
+class SweepReport:
+    """What one speed-to-lead sweep raised."""
+
+    alerts: int = 0
+    escalations: int = 0
+
+
+class LeadService:
+    """Puts every lead in front of whoever is responsible now and chases it."""
+
+    def __init__(self, *, config: AppConfig, repos: Repositories, clock: Clock,
+                 notifier: Notifier) -> None:
+        self.config = config
+        self.repos = repos
+        self.clock = clock
+        self.notifier = notifier
+
+    def owner_for(self, community: str | None) -> tuple[PersonConfig, str]:
+        """The OSC who owns a community (round-robin when several share it), with why."""
+        if community is not None and community not in self.config.communities():
+            raise InvalidInput(f"unknown community or store {community!r}", field="community")
+        candidates = [p for p in self.config.oscs
+                      if (community is None or community in p.communities) and p.opt_in_new_leads]
+        if not candidates:
+            candidates = list(self.config.oscs)
+        if len(candidates) == 1:
+            return candidates[0], f"{candidates[0].name} owns {community or 'online leads'}"
+        counts = {p.email: len(self.repos.leads.list(owner_email=p.email)) for p in candidates}
+        chosen = min(candidates, key=lambda p: (counts[p.email], candidates.index(p)))
+        return chosen, f"round-robin across {len(candidates)} OSCs for {community or 'all'}"
+
+    def active_coverage(self, osc_email: str, at: datetime) -> Coverage | None:
+        """The coverage running for this OSC at the instant, if any."""
+        for c in self.repos.coverages.list(osc_email=osc_email,
+                                           statuses=(CoverageStatus.ACTIVE,)):
+            if c.covers(at) or c.start <= at:
+                return c
+        return None
+
+    def responsible_for(self, osc_email: str, at: datetime) -> tuple[str, Coverage | None]:
+        """Who answers this OSC's leads now: a routed-to person, the active backup, or the OSC."""
+        coverage = self.active_coverage(osc_email, at)
+        routed = self.repos.routes.get(osc_email=osc_email, channel="leads")
+        if routed:
+            return routed, coverage
+        if coverage is not None and coverage.backup_email:
+            return coverage.backup_email, coverage
+        return osc_email, None
+
+    def receive(self, new: NewLead) -> tuple[Lead, bool]:
+        """Store and route a lead (idempotent on source + external id) and DM the card."""
+        if not (new.email or new.phone):
+            raise InvalidInput("a lead needs an email or a phone number", field="email")
+        owner, why = self.owner_for(new.community)
+        now = self.clock.now()
+        assigned, coverage = self.responsible_for(owner.email, now)
+        if coverage is not None:
+            why += f"; {name_of(self.config, assigned)} covering for {owner.name}"
+        lead, created = self.repos.leads.add(Lead(
+            id=None, source=new.source, external_id=new.external_id, name=new.name,
+            email=new.email, phone=new.phone, community=new.community, message=new.message,
+            received_at=new.received_at, owner_email=owner.email, assigned_to=assigned,
+            assignment_reason=why, coverage_id=coverage.id if coverage else None))
+        if created:
+            self._audit(lead, "lead.received", actor="intake", reason=why)
+            self.notifier.direct(key=f"lead-card:{lead.id}", email=assigned, message=lead_card(
+                lead, config=self.config, zone=self.config.zone_of(assigned),
+                covering_for=owner.email if coverage else None))
+        return lead, created
+
+    def log_activity(self, *, lead_id: int, kind: ActivityKind, direction: str, by: str,
+                     at: datetime, two_way: bool = False, notes: str = "") -> Activity:
+        """Record a contact or note; an outbound or two-way contact stops the timer."""
+        lead = self.repos.leads.get(lead_id)
+        activity = self.repos.activities.add(Activity(
+            id=None, lead_id=lead_id, kind=kind, direction=direction, by_email=by.lower(),
+            at=at, two_way=two_way, notes=notes))
+        if activity.is_contact and lead.status is LeadStatus.NEW:
+            lead = self.repos.leads.save(dataclasses.replace(
+                lead, status=LeadStatus.CONTACTED, first_contact_at=at))
+            self._schedule_follow_up(lead, by=by.lower(), after=at)
+        return activity
+
+    def press(self, *, lead_id: int, kind: ActivityKind, by: str) -> Activity:
+        """A contact button pressed in chat by the responsible person or a manager."""
+        self._allowed(self.repos.leads.get(lead_id), by)
+        return self.log_activity(lead_id=lead_id, kind=kind, direction="outbound", by=by,
+                                 at=self.clock.now())
+
+    def set_appointment(self, *, lead_id: int, by: str, at: datetime,
+                        note: str = "") -> Appointment:
+        """Record an appointment with credit decided by the coverage rule."""
+        lead = self.repos.leads.get(lead_id)
+        self._allowed(lead, by)
+        coverage = self.active_coverage(lead.owner_email, at)
+        names = {p.email: p.name for p in self.config.people}
+        credit = credit_for_appointment(lead=lead, set_by=by.lower(), coverage=coverage,
+                                        names=names)
+        self.log_activity(lead_id=lead_id, kind=ActivityKind.APPOINTMENT, direction="outbound",
+                          by=by, at=self.clock.now(), two_way=True, notes=note)
+        return self.repos.appointments.add(Appointment(
+            id=None, lead_id=lead_id, set_by=by.lower(), at=at,
+            credit_email=credit.credit_email, credit_to=credit.credit_to,
+            bonus_email=credit.bonus_email, note=credit.note,
+            coverage_id=coverage.id if coverage and credit.note else None))
+
+    def mark_not_a_lead(self, *, lead_id: int, by: str) -> Lead:
+        """Take a job seeker, vendor or spam out of the speed-to-lead chase."""
+        lead = self.repos.leads.get(lead_id)
+        self._allowed(lead, by)
+        saved = self.repos.leads.save(dataclasses.replace(lead, status=LeadStatus.NOT_A_LEAD))
+        self._audit(saved, "lead.not_a_lead", actor=by.lower(), reason="marked not a lead")
+        return saved
+
+    def claim(self, *, lead_id: int, by: str) -> Lead:
+        """Someone on the team takes an uncontacted lead."""
+        lead = self.repos.leads.get(lead_id)
+        if self.config.find_person(by) is None:
+            raise NotAllowed("only people on the team can claim leads")
+        saved = self.repos.leads.save(dataclasses.replace(
+            lead, assigned_to=by.lower(), assignment_reason=f"claimed by {by.lower()}"))
+        self._audit(saved, "lead.claimed", actor=by.lower(), reason="claimed from an alert")
+        return saved
+
+    def rate(self, *, lead_id: int, by: str, rating: str, notes: str = "") -> Lead:
+        """Set a lead's rating (hot, warm, cold) with an optional note."""
+        lead = self.repos.leads.get(lead_id)
+        self._allowed(lead, by)
+        self.log_activity(lead_id=lead_id, kind=ActivityKind.RATING, direction="outbound",
+                          by=by, at=self.clock.now(), notes=notes)
+        return self.repos.leads.save(dataclasses.replace(lead, rating=rating))
+
+    def sweep(self) -> SweepReport:
+        """Alert on leads past the speed-to-lead window; escalate those past `escalate_after`."""
+        now = self.clock.now()
+        policies = self.config.policies
+        alerts = escalations = 0
+        for lead in self.repos.leads.uncontacted(received_before=now - policies.speed_to_lead):
+            zone = self.config.team.timezone
+            if self.notifier.post(key=f"lead-alert:{lead.id}", message=uncontacted_alert(
+                    lead, config=self.config, zone=zone, now=now)):
+                alerts += 1
+            if now - lead.received_at >= policies.escalate_after and self.notifier.post(
+                    key=f"lead-escalation:{lead.id}",
+                    message=escalation(lead, config=self.config, zone=zone, now=now)):
+                escalations += 1
+        return SweepReport(alerts, escalations)
+
+    def remind(self) -> int:
+        """DM each assignee the tasks that have come due; once per task and due time."""
+        now = self.clock.now()
+        sent = 0
+        # Half-open filter: a task due exactly now counts as due.
+        due_by = now + timedelta(microseconds=1)
+        for task in self.repos.tasks.list(status=TaskStatus.OPEN, due_before=due_by):
+            lead = self.repos.leads.get(task.lead_id) if task.lead_id else None
+            if self.notifier.direct(
+                    key=f"reminder:{task.id}:{task.due_at.isoformat()}", email=task.assignee_email,
+                    message=reminder(task, lead=lead, config=self.config,
+                                     zone=self.config.zone_of(task.assignee_email))):
+                sent += 1
+        return sent
+
+    def complete_task(self, *, task_id: int, by: str) -> Task:
+        """Mark a reminder done."""
+        task = self.repos.tasks.get(task_id)
+        self._allowed_task(task, by)
+        return self.repos.tasks.save(dataclasses.replace(task, status=TaskStatus.DONE))
+
+    def snooze_task(self, *, task_id: int, by: str) -> Task:
+        """Push a reminder back an hour."""
+        task = self.repos.tasks.get(task_id)
+        self._allowed_task(task, by)
+        return self.repos.tasks.save(dataclasses.replace(task, due_at=self.clock.now() + SNOOZE))
+
+    def add_task(self, *, title: str, due_at: datetime, owner: str, by: str,
+                 lead_id: int | None = None) -> Task:
+        """A future task, e.g. one the backup leaves for the OSC's return."""
+        assignee, coverage = self.responsible_for(owner, due_at)
+        if coverage is not None and due_at >= coverage.end:
+            assignee = owner
+        return self.repos.tasks.add(Task(
+            id=None, title=title, due_at=due_at, owner_email=owner, assignee_email=assignee,
+            lead_id=lead_id, created_by=by.lower(),
+            coverage_id=coverage.id if coverage and assignee != owner else None))
+
+    def _schedule_follow_up(self, lead: Lead, *, by: str, after: datetime) -> None:
+        steps = self.config.policies.follow_up
+        if steps and lead.id is not None:
+            self.add_task(title="Follow up (1st touch after first contact)",
+                          due_at=after + steps[0], owner=lead.owner_email, by=by,
+                          lead_id=lead.id)
+
+    def _allowed(self, lead: Lead, by: str) -> None:
+        who = by.lower()
+        if who in (lead.assigned_to, lead.owner_email) or self.config.is_manager(who):
+            return
+        covering = self.active_coverage(lead.owner_email, self.clock.now())
+        if covering is not None and covering.backup_email == who:
+            return
+        raise NotAllowed(f"this lead is {name_of(self.config, lead.assigned_to)}'s; "
+                         "only they or a manager can act on it")
+
+    def _allowed_task(self, task: Task, by: str) -> None:
+        who = by.lower()
+        if who not in (task.assignee_email, task.owner_email) and not self.config.is_manager(who):
+            raise NotAllowed("only the person it is assigned to or a manager can do that")
+
+    def _audit(self, lead: Lead, action: str, *, actor: str, reason: str) -> None:
+        # Lead details stay out of the audit subject; the id is enough to look them up.
+        self.repos.audit.record(AuditEntry(
+            at=self.clock.now(), actor=actor, action=action, subject=f"lead:{lead.id}",
+            reason=reason, after={"assigned_to": lead.assigned_to,
+                                  "status": lead.status.value}))

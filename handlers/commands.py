@@ -1,0 +1,158 @@
+"""Slash commands, the same for every chat platform: parse text, call one service, render."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from bot.briefs import name_of
+from bot.durations import parse_duration
+from bot.errors import InvalidInput
+from bot.messages import Bullets, Context, Header, Message, Section
+from bot.model import AbsenceKind, Coverage, CoverageMode, CoverageStatus
+from bot.timefmt import window
+from handlers.context import AppContext
+
+USAGE = ("Usage: /going-on-leave START END [kind] [backup:EMAIL] [for:OSC_EMAIL] [notes…] — "
+         "dates as YYYY-MM-DD, END is your last day off; or /going-on-leave now 2d sick "
+         "for an emergency. Kinds: " + ", ".join(k.value for k in AbsenceKind))
+
+
+@dataclass(frozen=True)
+class LeaveRequest:
+    """A parsed `/going-on-leave`."""
+
+    osc_email: str
+    start: datetime
+    end: datetime
+    kind: AbsenceKind
+    backup_email: str | None
+    notes: str
+    emergency: bool
+
+
+def parse_going_on_leave(text: str, *, actor: str, zone: str, now: datetime) -> LeaveRequest:
+    """Read `/going-on-leave` arguments; whole local days, END inclusive."""
+    words = text.split()
+    if len(words) < 2:
+        raise InvalidInput(USAGE)
+    tz = ZoneInfo(zone)
+    emergency = words[0].lower() == "now"
+    if emergency:
+        start = now
+        try:
+            end = now + parse_duration(words[1])
+        except InvalidInput:
+            end = _day_start(_date(words[1], "end"), tz) + timedelta(days=1)
+    else:
+        first, last = _date(words[0], "start"), _date(words[1], "end")
+        if last < first:
+            raise InvalidInput("the last day off is before the first", field="end")
+        start, end = _day_start(first, tz), _day_start(last, tz) + timedelta(days=1)
+    kind, backup, osc = AbsenceKind.VACATION, None, actor.lower()
+    notes: list[str] = []
+    for word in words[2:]:
+        lowered = word.lower()
+        if lowered.startswith("backup:"):
+            backup = lowered.removeprefix("backup:")
+        elif lowered.startswith("for:"):
+            osc = lowered.removeprefix("for:")
+        elif not notes and lowered in {k.value for k in AbsenceKind}:
+            kind = AbsenceKind(lowered)
+        else:
+            notes.append(word)
+    return LeaveRequest(osc, start, end, kind, backup, " ".join(notes), emergency)
+
+
+def going_on_leave(ctx: AppContext, *, text: str, actor: str) -> Message:
+    """Handle `/going-on-leave`: declare the absence and say what will happen."""
+    request = parse_going_on_leave(text, actor=actor, zone=ctx.config.zone_of(actor),
+                                   now=ctx.clock.now())
+    coverage = ctx.coverage.declare(
+        osc_email=request.osc_email, start=request.start, end=request.end, kind=request.kind,
+        actor=actor, backup_email=request.backup_email, notes=request.notes,
+        emergency=request.emergency)
+    return confirmation(ctx, coverage, zone=ctx.config.zone_of(actor))
+
+
+def confirmation(ctx: AppContext, coverage: Coverage, *, zone: str) -> Message:
+    """What the person who declared an absence sees."""
+    osc = name_of(ctx.config, coverage.osc_email)
+    backup = name_of(ctx.config, coverage.backup_email)
+    state = "started now" if coverage.status is CoverageStatus.ACTIVE else "planned"
+    mode = "long-term" if coverage.mode is CoverageMode.LONG_TERM else "short-term"
+    text = (f"Coverage {state} for {osc}: {window(coverage.start, coverage.end, zone)}, "
+            f"{backup} covering ({mode}).")
+    if coverage.backup_email is None:
+        text = (f"Coverage {state} for {osc}: {window(coverage.start, coverage.end, zone)}, "
+                "but NO eligible backup — the managers have been alerted.")
+    return Message(text=text, blocks=(Section(text),))
+
+
+def coverage_status(ctx: AppContext, *, zone: str) -> Message:
+    """Handle `/coverage`: who is out, who covers whom, until when."""
+    rows = []
+    for c in ctx.coverage.open_coverages():
+        state = "OUT now" if c.status is CoverageStatus.ACTIVE else "planned"
+        rows.append(f"{name_of(ctx.config, c.osc_email)} — {state}, "
+                    f"{window(c.start, c.end, zone)} — covered by "
+                    f"{name_of(ctx.config, c.backup_email)}")
+    return Message(text=f"{len(rows)} coverages open.", blocks=(
+        Header("Coverage"), Bullets("Who is out", tuple(rows), empty="Everyone is in."),
+    ))
+
+
+def im_back(ctx: AppContext, *, actor: str, text: str = "") -> Message:
+    """Handle `/im-back` (a manager may add `for:OSC_EMAIL`)."""
+    osc = actor
+    for word in text.split():
+        if word.lower().startswith("for:"):
+            osc = word[4:]
+    coverage = ctx.coverage.im_back(osc_email=osc, actor=actor)
+    return Message(text=f"Welcome back, {name_of(ctx.config, coverage.osc_email)} — routing "
+                        "is switching back and your return list is on its way.")
+
+
+def drill(ctx: AppContext, *, osc_email: str, days: int = 1) -> Message:
+    """Handle `/handoff-drill` and `oscbot drill`: rehearse a handoff, switching nothing."""
+    osc = ctx.config.find_person(osc_email)
+    if osc is None:
+        raise InvalidInput(f"{osc_email} is not on the team", field="osc")
+    now = ctx.clock.now()
+    choice = ctx.coverage.choose(osc_email=osc.email, start=now,
+                                 end=now + timedelta(days=days))
+    findings: list[str] = [f"{name_of(ctx.config, s.email)} would be skipped: {s.reason}"
+                           for s in choice.skipped]
+    checks: list[str] = []
+    if choice.backup is None:
+        findings.append("NO eligible backup: leads would stay with the OSC and managers "
+                        "would be alerted")
+    else:
+        for channel, adapter in ctx.engine.adapters.items():
+            problems = adapter.check(osc=osc, backup=choice.backup)
+            checks.extend(f"{channel} ({adapter.name}): {p}" for p in problems)
+            if not problems:
+                checks.append(f"{channel} ({adapter.name}): ready")
+    ready = choice.backup is not None and not any(
+        "manual" not in c and "ready" not in c for c in checks)
+    verdict = "READY" if ready else "NOT READY"
+    backup = name_of(ctx.config, choice.backup.email if choice.backup else None)
+    return Message(text=f"Drill for {osc.name}: {verdict}", blocks=(
+        Header(f"Practice run for {osc.name}: {verdict} (nothing was switched)"),
+        Section(f"Backup would be: {backup}"),
+        Bullets("What would be skipped or fail", tuple(findings), empty="Nothing."),
+        Bullets("Routing checks", tuple(checks), empty="No routing configured."),
+        Context("A drill changes nothing: no routing switched, no messages to the team."),
+    ))
+
+
+def _date(word: str, field: str) -> date:
+    try:
+        return date.fromisoformat(word)
+    except ValueError:
+        raise InvalidInput(f"{word!r} is not a date; write it as YYYY-MM-DD", field=field) from None
+
+
+def _day_start(day: date, tz: ZoneInfo) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=tz).astimezone(ZoneInfo("UTC"))

@@ -1,0 +1,1 @@
+"""Console chat adapter: try oscbot in a terminal."""

@@ -1,0 +1,63 @@
+"""A chat port that prints to the terminal, remembering buttons by number."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from rich.console import Console
+from rich.panel import Panel
+
+from bot.messages import Button, Message
+from bot.ports import MessageRef
+from handlers.console.render import render
+
+
+@dataclass(frozen=True)
+class PressableButton:
+    """A button shown on screen, with where it was shown."""
+
+    number: int
+    button: Button
+    ref: MessageRef
+
+
+class ConsoleChat:
+    """ChatPort for a terminal: channel posts, DMs and edits as panels."""
+
+    def __init__(self, *, console: Console, name_for: Callable[[str], str],
+                 stamp: Callable[[], str] = lambda: "") -> None:
+        self._console = console
+        self._name_for = name_for
+        self._stamp = stamp
+        self._count = 0
+        self.buttons: dict[int, PressableButton] = {}
+
+    def post(self, *, channel: str, message: Message) -> MessageRef:
+        """Print a channel post."""
+        return self._show(channel, f"{channel}", message, style="cyan")
+
+    def direct(self, *, email: str, message: Message) -> MessageRef:
+        """Print a DM."""
+        return self._show(f"dm:{email}", f"DM to {self._name_for(email)}", message,
+                          style="magenta")
+
+    def update(self, *, ref: MessageRef, message: Message) -> None:
+        """Print the edited version of an earlier message."""
+        self._print(ref, f"{ref.channel} (message #{ref.id} edited)", message, style="yellow")
+
+    def _show(self, channel: str, title: str, message: Message, *, style: str) -> MessageRef:
+        self._count += 1
+        ref = MessageRef(channel=channel, id=str(self._count))
+        self._print(ref, f"{title} · message #{ref.id}", message, style=style)
+        return ref
+
+    def _print(self, ref: MessageRef, title: str, message: Message, *, style: str) -> None:
+        first = len(self.buttons) + 1
+        rendered = render(message, name_for=self._name_for, first_button=first)
+        for offset, button in enumerate(rendered.buttons):
+            self.buttons[first + offset] = PressableButton(first + offset, button, ref)
+        stamp = self._stamp()
+        self._console.print(Panel("\n".join(rendered.lines), title=title,
+                                  subtitle=stamp or None, border_style=style,
+                                  title_align="left", expand=False))

@@ -1,0 +1,173 @@
+"""`oscbot demo`: the whole story offline, on the example team, with a compressed clock.
+
+Maria's calendar says vacation Tue Dec 1 – Fri Dec 4. oscbot plans coverage,
+posts a heads-up, switches routing to Jordan, sends leads to Jordan, chases
+the one nobody called, reminds Jordan of Maria's tasks, and hands everything
+back on Saturday with a return-to-office list.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from bot.config_loader import load_config
+from rich.console import Console
+from storage.engine import engine_from_url
+from storage.migrate import upgrade
+from storage.repositories import sql_repositories
+
+from bot.config import AppConfig
+from bot.fakes import FixedClock
+from bot.messages import ActionId
+from bot.model import ActivityKind, Lead, LeadStatus
+from bot.services.leads import NewLead
+from bot.timefmt import when
+from handlers.actions import press
+from handlers.console.chat import ConsoleChat
+from handlers.context import AppContext, build_context, ics_sources
+from schedules.jobs import run_all_due
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+ZONE = ZoneInfo("America/Chicago")
+MARIA = "maria@riverside-homes.example"
+JORDAN = "jordan@riverside-homes.example"
+DANA = "dana@riverside-homes.example"
+
+
+def local(text: str) -> datetime:
+    """A Central-time wall-clock moment of the demo week, as UTC."""
+    return datetime.fromisoformat(text).replace(tzinfo=ZONE).astimezone(ZoneInfo("UTC"))
+
+
+class Demo:
+    """Drives the scenario: moves the clock, runs the jobs, narrates."""
+
+    def __init__(self, *, console: Console, config: AppConfig, database_url: str) -> None:
+        self.console = console
+        self.clock = FixedClock(local("2026-11-30T08:00"))
+        upgrade(database_url)
+        self.engine = engine_from_url(database_url)
+        names = {p.email: p.name for p in config.people}
+        self.chat = ConsoleChat(console=console, name_for=lambda e: names.get(e, e),
+                                stamp=lambda: when(self.clock.now(), config.team.timezone))
+        self.ctx: AppContext = build_context(
+            config=config, repos=sql_repositories(self.engine), clock=self.clock,
+            chat=self.chat, sources=ics_sources(config, base=EXAMPLES), sleep=lambda _: None)
+
+    def close(self) -> None:
+        """Release the database."""
+        self.engine.dispose()
+
+    def at(self, moment: str, what: str) -> None:
+        """Move the clock, say what happens, run every job once."""
+        self.clock.set(local(moment))
+        self.console.rule(f"[bold]{when(self.clock.now(), 'America/Chicago')}[/] — {what}")
+        run_all_due(self.ctx)
+
+    def narrate(self, text: str) -> None:
+        """A line of story between messages."""
+        self.console.print(f"[dim]→ {text}[/]")
+
+    def press(self, label: str, action: ActionId, value: str, actor: str) -> None:
+        """Someone presses a button; show their reply and deliver what it queued."""
+        reply = press(self.ctx, action=action, value=value, actor=actor)
+        who = self.ctx.config.person(actor).name
+        self.console.print(f"[green]{who} presses [{label}][/] → {reply}")
+        self.ctx.delivery.deliver_due(self.clock.now())
+
+    def lead(self, external_id: str, name: str, community: str, message: str,
+             *, phone: str, email: str) -> Lead:
+        """A lead arrives from the website form."""
+        lead, _ = self.ctx.leads.receive(NewLead(
+            source="website", external_id=external_id, name=name, email=email, phone=phone,
+            community=community, message=message, received_at=self.clock.now()))
+        self.narrate(f"New web lead #{lead.id} ({community}) → {lead.assignment_reason}")
+        self.ctx.delivery.deliver_due(self.clock.now())
+        return lead
+
+    def seed(self) -> None:
+        """Maria's book before she leaves: a hot lead she owns, and a task due Wednesday."""
+        chen, _ = self.ctx.leads.receive(NewLead(
+            source="website", external_id="f-7001", name="Wei Chen", email="wei@example.com",
+            phone="+15125550177", community="Riverside", message="Lot 14 pricing?",
+            received_at=local("2026-11-20T11:00")))
+        self.ctx.leads.log_activity(lead_id=_id(chen), kind=ActivityKind.CALL,
+                                    direction="outbound", by=MARIA,
+                                    at=local("2026-11-20T11:03"), two_way=True,
+                                    notes="Loves lot 14; wants to bring parents")
+        self.ctx.leads.rate(lead_id=_id(chen), by=MARIA, rating="hot")
+        self.ctx.leads.add_task(title="Call Wei Chen about lot 14 with updated pricing",
+                                due_at=local("2026-12-02T10:00"), owner=MARIA, by=MARIA,
+                                lead_id=chen.id)
+        self.ctx.delivery.deliver_due(self.clock.now())
+        self.chen = chen
+
+
+def _id(lead: Lead) -> int:
+    assert lead.id is not None
+    return lead.id
+
+
+def play(console: Console, *, config_path: Path | None = None,
+         env: Mapping[str, str] | None = None) -> int:
+    """Play the demo in a throwaway SQLite database; returns the exit code."""
+    config = load_config(config_path or EXAMPLES / "app.yaml", env=dict(env or {}))
+    with tempfile.TemporaryDirectory(prefix="oscbot-demo-") as folder:
+        demo = Demo(console=console, config=config,
+                    database_url=f"sqlite:///{Path(folder) / 'demo.db'}")
+        try:
+            _story(demo)
+        finally:
+            demo.close()
+    return 0
+
+
+def _story(demo: Demo) -> None:
+    console = demo.console
+    console.print("[bold]oscbot demo[/] — Riverside Homes, online sales. Maria's calendar "
+                  "(an ICS feed) says: Vacation, Tue Dec 1 – Fri Dec 4.\n")
+    demo.clock.set(local("2026-11-30T07:55"))
+    demo.seed()
+    demo.at("2026-11-30T08:00", "calendar sync finds Maria's vacation; heads-up to the team")
+    demo.narrate("“Vacation planning with Jordan” (30 min) was ignored: too short to be an "
+                 "absence. Alex's Thursday day off (an Outlook feed) is planned too.")
+    demo.at("2026-12-01T00:00", "Maria's vacation starts: routing switches to Jordan")
+    calls_done = [b for b in demo.chat.buttons.values()
+                  if b.button.action is ActionId.ROUTING_STEP_DONE]
+    for pressable in calls_done:
+        demo.press(pressable.button.label, ActionId.ROUTING_STEP_DONE, pressable.button.value,
+                   JORDAN)
+    demo.at("2026-12-01T10:02", "a lead arrives from the website")
+    fast = demo.lead("f-8812", "Pat Doe", "Riverside", "Is the 3-bed plan still available?",
+                     phone="+15125550100", email="pat@example.com")
+    demo.clock.advance(timedelta(minutes=3))
+    demo.press("Called", ActionId.LEAD_CALLED, str(fast.id), JORDAN)
+    demo.press("Appointment set", ActionId.LEAD_APPOINTMENT, str(fast.id), JORDAN)
+    demo.at("2026-12-01T13:30", "another lead arrives; Jordan is with a walk-in")
+    slow = demo.lead("f-8813", "Sam Rivera", "Oak Hill", "Do you have quick move-in homes?",
+                     phone="+15125550111", email="sam.r@example.com")
+    demo.at("2026-12-01T13:36", "six minutes, no contact logged: channel alert")
+    demo.at("2026-12-01T13:46", "sixteen minutes: escalation to the manager")
+    demo.press("Called", ActionId.LEAD_CALLED, str(slow.id), JORDAN)
+    demo.ctx.leads.rate(lead_id=_id(slow), by=JORDAN, rating="warm",
+                        notes="Left voicemail, then reached her: wants quick move-ins in spring")
+    demo.ctx.leads.add_task(title="Start Sam Rivera on the follow-up process",
+                            due_at=local("2026-12-07T09:00"), owner=MARIA, by=JORDAN,
+                            lead_id=slow.id)
+    demo.narrate("Jordan rated the lead warm, added notes, and left Maria a task for Monday.")
+    demo.at("2026-12-02T10:00", "Maria's task comes due: Jordan gets a reminder")
+    demo.press("Appointment set", ActionId.LEAD_APPOINTMENT, str(demo.chen.id), JORDAN)
+    demo.at("2026-12-05T00:00", "Maria is back: routing reverts, return-to-office list")
+    for pressable in [b for b in demo.chat.buttons.values()
+                      if b.button.action is ActionId.ROUTING_STEP_DONE][len(calls_done):]:
+        demo.press(pressable.button.label, ActionId.ROUTING_STEP_DONE, pressable.button.value,
+                   MARIA)
+    contacted = sum(1 for lead in demo.ctx.repos.leads.list(owner_email=MARIA)
+                    if lead.status is LeadStatus.CONTACTED)
+    console.rule("[bold]the end")
+    console.print(f"Leads owned by Maria, contacted: {contacted}. Routing journal: "
+                  f"{len(demo.ctx.repos.audit.list())} audited steps. Nothing was left behind.")

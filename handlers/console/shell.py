@@ -1,0 +1,142 @@
+"""`oscbot shell`, `oscbot drill` and `oscbot jobs run`: the console adapter at work."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+from rich.console import Console
+
+from bot.errors import ConfigError, OscbotError
+from bot.messages import Message
+from bot.ports import Clock
+from bot.settings import Settings
+from handlers import commands
+from handlers.actions import press
+from handlers.console.chat import ConsoleChat
+from handlers.context import AppContext, production_context
+from schedules.jobs import job, run_all_due
+
+HELP = """Commands:
+  /going-on-leave START END [kind] [backup:EMAIL] [for:OSC]   declare an absence
+  /going-on-leave now 2d sick                                  an emergency, starting now
+  /coverage                  who is out and who covers
+  /im-back                   end your coverage now
+  /handoff-drill [EMAIL]     practice run, switches nothing
+  /as EMAIL                  act as someone else on the team
+  /tick                      run every job once (calendars, alerts, reminders)
+  NUMBER                     press the button with that number
+  /help, /quit"""
+
+
+def _context(settings: Settings, clock: Clock, console: Console) -> tuple[AppContext,
+                                                                          ConsoleChat]:
+    holder: dict[str, AppContext] = {}
+
+    def name_for(email: str) -> str:
+        ctx = holder.get("ctx")
+        person = ctx.config.find_person(email) if ctx else None
+        return person.name if person else email
+
+    chat = ConsoleChat(console=console, name_for=name_for)
+    ctx = production_context(config_path=settings.config_path,
+                             database_url=settings.database_url, env=dict(os.environ),
+                             clock=clock, chat=chat)
+    holder["ctx"] = ctx
+    return ctx, chat
+
+
+def _guarded(console: Console, action: Callable[[], int]) -> int:
+    try:
+        return action()
+    except ConfigError as exc:
+        for problem in exc.problems:
+            console.print(f"[red]{problem}[/]", highlight=False)
+        return 2
+    except (OscbotError, FileNotFoundError) as exc:
+        console.print(f"[red]error:[/] {exc}", highlight=False)
+        return 2
+
+
+def run_shell(settings: Settings, *, console: Console, clock: Clock) -> int:
+    """Read commands from the terminal until /quit."""
+    return _guarded(console, lambda: _loop(settings, console=console, clock=clock))
+
+
+def _loop(settings: Settings, *, console: Console, clock: Clock) -> int:
+    ctx, chat = _context(settings, clock, console)
+    actor = ctx.config.oscs[0].email if ctx.config.oscs else ctx.config.people[0].email
+    console.print(f"oscbot shell — {ctx.config.team.name}. You are {actor}. /help for help.")
+    while True:
+        try:
+            line = console.input(f"[bold]{actor}>[/] ").strip()
+        except EOFError:
+            return 0
+        if line in ("/quit", "/exit"):
+            return 0
+        actor = _handle(ctx, chat, console, line, actor)
+        ctx.delivery.deliver_due(clock.now())
+
+
+def _handle(ctx: AppContext, chat: ConsoleChat, console: Console, line: str, actor: str) -> str:
+    command, _, rest = line.partition(" ")
+    zone = ctx.config.zone_of(actor)
+    try:
+        reply: Message | str | None = None
+        if command.isdigit():
+            pressable = chat.buttons.get(int(command))
+            reply = (press(ctx, action=pressable.button.action, value=pressable.button.value,
+                           actor=actor) if pressable else f"No button {command}.")
+        elif command == "/going-on-leave":
+            reply = commands.going_on_leave(ctx, text=rest, actor=actor)
+        elif command == "/coverage":
+            reply = commands.coverage_status(ctx, zone=zone)
+        elif command == "/im-back":
+            reply = commands.im_back(ctx, actor=actor, text=rest)
+        elif command == "/handoff-drill":
+            reply = commands.drill(ctx, osc_email=rest.strip() or actor)
+        elif command == "/as":
+            if ctx.config.find_person(rest.strip()) is None:
+                reply = f"{rest.strip()!r} is not on the team."
+            else:
+                return rest.strip().lower()
+        elif command == "/tick":
+            reply = "; ".join(f"{name}: {summary}" for name, summary in run_all_due(ctx))
+        elif command in ("/help", ""):
+            reply = HELP
+        else:
+            reply = f"Unknown command {command!r}. /help lists them."
+    except OscbotError as exc:
+        reply = f"Sorry — {exc}"
+    if isinstance(reply, Message):
+        chat.direct(email=actor, message=reply)
+    elif reply:
+        console.print(reply, highlight=False)
+    return actor
+
+
+def drill_report(settings: Settings, *, osc_email: str, console: Console, clock: Clock) -> int:
+    """Print a practice-run report; exit 0 when ready, 1 when something would fail."""
+    def report() -> int:
+        ctx, chat = _context(settings, clock, console)
+        message = commands.drill(ctx, osc_email=osc_email)
+        chat.direct(email=osc_email, message=message)
+        return 0 if "NOT READY" not in message.text else 1
+
+    return _guarded(console, report)
+
+
+def run_job(settings: Settings, *, name: str, console: Console, clock: Clock) -> int:
+    """Run one named job now and print its summary."""
+    def one() -> int:
+        try:
+            entry = job(name)
+        except KeyError as exc:
+            console.print(f"[red]error:[/] {exc.args[0]}", highlight=False)
+            return 2
+        ctx, _ = _context(settings, clock, console)
+        console.print(f"{entry.name}: {entry.run(ctx)}")
+        ctx.delivery.deliver_due(clock.now())
+        return 0
+
+    return _guarded(console, one)

@@ -1,0 +1,103 @@
+"""The composition root: wires config, storage, chat, calendars and routing together."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.delivery import OutboxDelivery
+
+from bot.config import AppConfig
+from bot.ports import CalendarSource, ChatPort, Clock, Repositories, RoutingAdapter
+from bot.routing_engine import RoutingEngine
+from bot.services.calendar_sync import CalendarSyncService
+from bot.services.coverage import CoverageService
+from bot.services.leads import LeadService
+from bot.services.notify import Notifier
+from routing.builtin import BuiltinRouting
+from routing.manual import ManualRouting
+
+
+@dataclass
+class AppContext:
+    """Everything a handler or job needs, built once."""
+
+    config: AppConfig
+    repos: Repositories
+    clock: Clock
+    chat: ChatPort
+    notifier: Notifier
+    engine: RoutingEngine
+    coverage: CoverageService
+    leads: LeadService
+    calendars: CalendarSyncService
+    delivery: OutboxDelivery
+
+
+def routing_adapters(config: AppConfig, repos: Repositories) -> dict[str, RoutingAdapter]:
+    """The adapter per routing channel as app.yaml chooses (builtin or manual here)."""
+    adapters: dict[str, RoutingAdapter] = {}
+    for channel in ("leads", "email", "calls"):
+        choice = getattr(config.routing, channel)
+        if choice.adapter == "builtin":
+            adapters[channel] = BuiltinRouting(channel=channel, routes=repos.routes)
+        else:
+            adapters[channel] = ManualRouting(channel=channel, settings=choice.settings)
+    return adapters
+
+
+def ics_sources(config: AppConfig, *, base: Path) -> dict[str, CalendarSource]:
+    """An ICS calendar source for every OSC whose calendar is an ICS file or URL."""
+    from calendars.ics import IcsSource
+
+    sources: dict[str, CalendarSource] = {}
+    for osc in config.oscs:
+        if osc.calendar is not None and osc.calendar.ics:
+            location = osc.calendar.ics
+            if "://" not in location and not Path(location).is_absolute():
+                location = str(base / location)
+            sources[osc.email] = IcsSource(location, time_zone=config.zone_of(osc.email),
+                                           policies=config.policies)
+    return sources
+
+
+def build_context(
+    *,
+    config: AppConfig,
+    repos: Repositories,
+    clock: Clock,
+    chat: ChatPort,
+    sources: Mapping[str, CalendarSource],
+    adapters: Mapping[str, RoutingAdapter] | None = None,
+    sleep: Callable[[float], None] | None = None,
+) -> AppContext:
+    """Build the services around the given ports."""
+    notifier = Notifier(outbox=repos.outbox, clock=clock, channel=config.team.channel)
+    engine = RoutingEngine(adapters=adapters or routing_adapters(config, repos),
+                           switches=repos.switches, audit=repos.audit, clock=clock)
+    coverage = CoverageService(config=config, repos=repos, clock=clock, engine=engine,
+                               notifier=notifier)
+    return AppContext(
+        config=config, repos=repos, clock=clock, chat=chat, notifier=notifier, engine=engine,
+        coverage=coverage,
+        leads=LeadService(config=config, repos=repos, clock=clock, notifier=notifier),
+        calendars=CalendarSyncService(coverage=coverage, sources=sources),
+        delivery=OutboxDelivery(outbox=repos.outbox, chat=chat, clock=clock,
+                                **({"sleep": sleep} if sleep else {})),
+    )
+
+
+def production_context(*, config_path: Path, database_url: str | None, env: Mapping[str, str],
+                       clock: Clock, chat: ChatPort) -> AppContext:
+    """Load app.yaml, migrate and open the database, and build every service."""
+    from bot.config_loader import load_config
+    from storage.engine import engine_from_url
+    from storage.migrate import upgrade
+    from storage.repositories import sql_repositories
+
+    config = load_config(config_path, env=env)
+    upgrade(database_url)
+    repos = sql_repositories(engine_from_url(database_url))
+    return build_context(config=config, repos=repos, clock=clock, chat=chat,
+                         sources=ics_sources(config, base=config_path.resolve().parent))

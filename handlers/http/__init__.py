@@ -1,0 +1,1 @@
+"""HTTP: one ASGI app for Slack, Teams, lead intake, health and metrics."""

@@ -1,0 +1,45 @@
+"""The FastAPI application: health, metrics, and the routers of each feature."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.responses import PlainTextResponse
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
+
+from handlers.context import AppContext
+from handlers.http.leads import leads_router
+
+
+class Metrics:
+    """The Prometheus counters oscbot exposes, on a registry of its own."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter("oscbot_http_requests", "HTTP requests handled",
+                                ["route", "status"], registry=self.registry)
+        self.jobs = Counter("oscbot_job_runs", "Scheduled job runs", ["job", "outcome"],
+                            registry=self.registry)
+
+
+def create_app(ctx: AppContext, *, lead_secret: str | None,
+               metrics: Metrics | None = None) -> FastAPI:
+    """Build the ASGI app around a context."""
+    metrics = metrics or Metrics()
+    api = FastAPI(title="oscbot", docs_url=None, redoc_url=None, openapi_url=None)
+    api.state.ctx = ctx
+    api.state.metrics = metrics
+
+    @api.get("/healthz")
+    def healthz() -> dict[str, object]:
+        """Liveness plus how many coverages are open."""
+        return {"ok": True, "open_coverages": len(ctx.coverage.open_coverages())}
+
+    @api.get("/metrics")
+    def prometheus() -> PlainTextResponse:
+        """Prometheus exposition."""
+        return PlainTextResponse(generate_latest(metrics.registry),
+                                 media_type=CONTENT_TYPE_LATEST)
+
+    if lead_secret:
+        api.include_router(leads_router(ctx, secret=lead_secret))
+    return api

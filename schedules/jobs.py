@@ -1,0 +1,75 @@
+"""Named, idempotent jobs and their triggers: the one registry the scheduler and
+`oscbot jobs run NAME` share. Running a job twice does no harm: every message it
+queues carries a unique outbox key, and every switch a journal entry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from handlers.context import AppContext
+
+
+@dataclass(frozen=True)
+class Job:
+    """A named job, how often it runs, and what it does."""
+
+    name: str
+    every: timedelta
+    run: Callable[[AppContext], str]
+    description: str
+
+
+def sync_calendars(ctx: AppContext) -> str:
+    """Read every OSC calendar and keep coverages in step."""
+    report = ctx.calendars.sync_all()
+    return (f"read {report.read} calendars ({report.unchanged} unchanged, "
+            f"{report.failed} failed), {report.changes} coverage changes")
+
+
+def coverage_tick(ctx: AppContext) -> str:
+    """Heads-ups, starts, unfinished switches and returns that are due."""
+    report = ctx.coverage.tick()
+    return (f"{report.heads_up} heads-ups, {report.started} started, "
+            f"{report.resumed} resumed, {report.ended} ended")
+
+
+def sweep_leads(ctx: AppContext) -> str:
+    """Alert on uncontacted leads and escalate to the managers."""
+    report = ctx.leads.sweep()
+    return f"{report.alerts} alerts, {report.escalations} escalations"
+
+
+def send_reminders(ctx: AppContext) -> str:
+    """DM the tasks that have come due."""
+    return f"{ctx.leads.remind()} reminders"
+
+
+def deliver_outbox(ctx: AppContext) -> str:
+    """Send queued messages."""
+    result = ctx.delivery.deliver_due(ctx.clock.now())
+    return f"{result}"
+
+
+JOBS: tuple[Job, ...] = (
+    Job("sync_calendars", timedelta(seconds=60), sync_calendars, sync_calendars.__doc__ or ""),
+    Job("coverage_tick", timedelta(seconds=30), coverage_tick, coverage_tick.__doc__ or ""),
+    Job("sweep_leads", timedelta(seconds=15), sweep_leads, sweep_leads.__doc__ or ""),
+    Job("send_reminders", timedelta(seconds=60), send_reminders, send_reminders.__doc__ or ""),
+    Job("deliver_outbox", timedelta(seconds=2), deliver_outbox, deliver_outbox.__doc__ or ""),
+)
+
+
+def job(name: str) -> Job:
+    """The job with this name; KeyError listing the known names otherwise."""
+    for candidate in JOBS:
+        if candidate.name == name:
+            return candidate
+    raise KeyError(f"no job {name!r}; known jobs: {', '.join(j.name for j in JOBS)}")
+
+
+def run_all_due(ctx: AppContext) -> list[tuple[str, str]]:
+    """Run every job once in registry order (the demo and tests use this as one tick)."""
+    return [(j.name, j.run(ctx)) for j in JOBS]

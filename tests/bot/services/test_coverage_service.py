@@ -1,0 +1,164 @@
+"""Coverage service end to end on in-memory ports: declare, calendar, start, end."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bot.config import AppConfig
+from bot.errors import InvalidInput, NotAllowed, NotFound
+from bot.fakes import FixedClock
+from bot.model import Absence, AbsenceKind, CoverageOrigin, CoverageStatus, Task
+from bot.ports import CalendarSyncState, OutboxStatus, Repositories, SwitchStatus
+from bot.routing_engine import RoutingEngine
+from bot.services.coverage import CoverageService
+from bot.services.notify import Notifier
+from routing.builtin import BuiltinRouting
+from routing.manual import ManualRouting
+
+MARIA, JORDAN, SAM, DANA = ("maria@rh.example", "jordan@rh.example", "sam@rh.example",
+                            "dana@rh.example")
+START = datetime(2026, 12, 1, 6, tzinfo=UTC)
+END = START + timedelta(days=4)
+
+
+@pytest.fixture
+def service(config: AppConfig, repos: Repositories, clock: FixedClock) -> CoverageService:
+    engine = RoutingEngine(
+        adapters={"leads": BuiltinRouting(channel="leads", routes=repos.routes),
+                  "calls": ManualRouting(channel="calls")},
+        switches=repos.switches, audit=repos.audit, clock=clock)
+    return CoverageService(config=config, repos=repos, clock=clock, engine=engine,
+                           notifier=Notifier(outbox=repos.outbox, clock=clock,
+                                             channel="#online-sales"))
+
+
+def keys(repos: Repositories, clock: FixedClock) -> list[str]:
+    return [i.key for i in repos.outbox.due(now=clock.now() + timedelta(days=999), limit=999)]
+
+
+def vacation(days: int = 4, uid: str = "v1") -> Absence:
+    return Absence(START, START + timedelta(days=days), AbsenceKind.VACATION, True, "Vacation",
+                   (uid,))
+
+
+def test_calendar_absence_is_planned_then_started_then_ended(
+        service: CoverageService, repos: Repositories, clock: FixedClock) -> None:
+    repos.tasks.add(Task(id=None, title="Call the Chens", due_at=START + timedelta(days=1),
+                         owner_email=MARIA, assignee_email=MARIA))
+    assert service.apply_calendar(osc_email=MARIA, absences=[vacation()]) == 1
+    [planned] = repos.coverages.list(osc_email=MARIA)
+    assert planned.status is CoverageStatus.PLANNED and planned.backup_email == JORDAN
+    assert service.tick().heads_up == 1
+    assert keys(repos, clock) == ["heads-up:1"]
+    assert service.tick().heads_up == 0
+
+    clock.set(START)
+    assert service.tick().started == 1
+    active = repos.coverages.get(1)
+    assert active.status is CoverageStatus.ACTIVE
+    assert repos.routes.get(osc_email=MARIA, channel="leads") == JORDAN
+    switches = {s.channel: s.status for s in repos.switches.list(coverage_id=1)}
+    assert switches == {"leads": SwitchStatus.APPLIED, "calls": SwitchStatus.MANUAL}
+    [moved] = repos.tasks.list(assignee_email=JORDAN)
+    assert moved.coverage_id == 1
+    assert keys(repos, clock) == ["heads-up:1", "brief:1", "brief-dm:1"]
+
+    clock.set(END)
+    assert service.tick().ended == 1
+    assert repos.coverages.get(1).status is CoverageStatus.RETURNED
+    assert repos.routes.get(osc_email=MARIA, channel="leads") is None
+    [back] = repos.tasks.list(assignee_email=MARIA)
+    assert back.title == "Call the Chens"
+    assert {"return:1", "return-dm:1"} <= set(keys(repos, clock))
+    assert service.tick() == type(service.tick())()
+
+
+def test_changed_absence_edits_the_brief_instead_of_posting_again(
+        service: CoverageService, repos: Repositories, clock: FixedClock) -> None:
+    service.apply_calendar(osc_email=MARIA, absences=[vacation()])
+    clock.set(START)
+    service.tick()
+    brief = repos.outbox.get("brief:1")
+    assert brief is not None
+    repos.outbox.save(dataclasses.replace(brief, status=OutboxStatus.SENT))
+    service.apply_calendar(osc_email=MARIA, absences=[vacation(days=6)])
+    assert repos.coverages.get(1).end == START + timedelta(days=6)
+    [revision] = [k for k in keys(repos, clock) if k.startswith("brief:1:rev:")]
+    update = repos.outbox.get(revision)
+    assert update is not None and update.target_kind == "update" and update.target == "brief:1"
+    service.apply_calendar(osc_email=MARIA, absences=[vacation(days=6)])
+    assert [k for k in keys(repos, clock) if k.startswith("brief:1")] == [revision]
+
+
+def test_removed_absence_cancels_a_planned_coverage_but_not_a_manual_one(
+        service: CoverageService, repos: Repositories) -> None:
+    service.apply_calendar(osc_email=MARIA, absences=[vacation()])
+    service.apply_calendar(osc_email=MARIA, absences=[])
+    assert repos.coverages.get(1).status is CoverageStatus.CANCELLED
+    manual = service.declare(osc_email=MARIA, start=START, end=END, kind=AbsenceKind.LEAVE,
+                             actor=MARIA)
+    service.apply_calendar(osc_email=MARIA, absences=[])
+    assert repos.coverages.get(manual.id or 0).status is CoverageStatus.PLANNED
+
+
+def test_emergency_declared_by_a_manager_starts_now(
+        service: CoverageService, repos: Repositories, clock: FixedClock) -> None:
+    coverage = service.declare(osc_email=MARIA, start=START, end=END, kind=AbsenceKind.SICK,
+                               actor=DANA, emergency=True, notes="family emergency")
+    assert coverage.status is CoverageStatus.ACTIVE and coverage.start == clock.now()
+    assert coverage.origin is CoverageOrigin.EMERGENCY and coverage.declared_by == DANA
+    assert repos.routes.get(osc_email=MARIA, channel="leads") == JORDAN
+
+
+def test_only_the_osc_or_a_manager_may_declare(service: CoverageService) -> None:
+    with pytest.raises(NotAllowed):
+        service.declare(osc_email=MARIA, start=START, end=END, kind=AbsenceKind.VACATION,
+                        actor=SAM)
+
+
+def test_bad_declarations_are_refused_clearly(service: CoverageService) -> None:
+    with pytest.raises(InvalidInput, match="end must be after"):
+        service.declare(osc_email=MARIA, start=END, end=START, kind=AbsenceKind.VACATION,
+                        actor=MARIA)
+    with pytest.raises(InvalidInput, match="not an OSC"):
+        service.declare(osc_email=JORDAN, start=START, end=END, kind=AbsenceKind.VACATION,
+                        actor=DANA)
+    with pytest.raises(InvalidInput, match="Priya has not shadowed"):
+        service.declare(osc_email=MARIA, start=START, end=END, kind=AbsenceKind.VACATION,
+                        actor=MARIA, backup_email="priya@rh.example")
+    service.declare(osc_email=MARIA, start=START, end=END, kind=AbsenceKind.VACATION,
+                    actor=MARIA)
+    with pytest.raises(InvalidInput, match="already has coverage"):
+        service.declare(osc_email=MARIA, start=START + timedelta(days=1), end=END,
+                        kind=AbsenceKind.VACATION, actor=MARIA)
+
+
+def test_no_eligible_backup_alerts_the_managers(
+        service: CoverageService, repos: Repositories, clock: FixedClock) -> None:
+    repos.calendar_sync.save(CalendarSyncState(
+        osc_email=SAM, cursor={}, absences=(vacation(),), last_good_at=clock.now()))
+    lonely = service.declare(osc_email="alex@rh.example", start=START, end=END,
+                             kind=AbsenceKind.VACATION, actor=DANA)
+    assert lonely.backup_email is None
+    assert [s.reason for s in lonely.skipped] == ["is away during the absence",
+                                                  "has not shadowed the OSC yet"]
+    alert = repos.outbox.get(f"no-backup:{lonely.id}")
+    assert alert is not None
+    assert "<@dana@rh.example>" in alert.message.blocks[1].text  # type: ignore[union-attr]
+    assert "Sam is away during the absence" in alert.message.blocks[1].text  # type: ignore[union-attr]
+
+
+def test_im_back_ends_early_and_nothing_running_is_a_clear_error(
+        service: CoverageService, repos: Repositories, clock: FixedClock) -> None:
+    with pytest.raises(NotFound, match="no coverage running"):
+        service.im_back(osc_email=MARIA, actor=MARIA)
+    service.declare(osc_email=MARIA, start=START, end=END, kind=AbsenceKind.VACATION,
+                    actor=MARIA)
+    clock.set(START + timedelta(days=1))
+    service.tick()
+    back = service.im_back(osc_email=MARIA, actor=MARIA)
+    assert back.status is CoverageStatus.RETURNED and back.end == clock.now()
+    assert repos.routes.get(osc_email=MARIA, channel="leads") is None

@@ -1,0 +1,173 @@
+"""Leads with a controlled clock: DM, alert, escalation, contact in time, cadence handover."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bot.config import AppConfig
+from bot.errors import InvalidInput, NotAllowed
+from bot.fakes import FixedClock
+from bot.model import AbsenceKind, ActivityKind, CreditTo, LeadStatus
+from bot.ports import Repositories
+from bot.routing_engine import RoutingEngine
+from bot.services.coverage import CoverageService
+from bot.services.leads import LeadService, NewLead
+from bot.services.notify import Notifier
+from routing.builtin import BuiltinRouting
+
+MARIA, ALEX, JORDAN, SAM, DANA = ("maria@rh.example", "alex@rh.example", "jordan@rh.example",
+                                  "sam@rh.example", "dana@rh.example")
+T0 = datetime(2026, 11, 30, 16, tzinfo=UTC)
+
+
+@pytest.fixture
+def notifier(repos: Repositories, clock: FixedClock) -> Notifier:
+    return Notifier(outbox=repos.outbox, clock=clock, channel="#online-sales")
+
+
+@pytest.fixture
+def leads(config: AppConfig, repos: Repositories, clock: FixedClock,
+          notifier: Notifier) -> LeadService:
+    clock.set(T0)
+    return LeadService(config=config, repos=repos, clock=clock, notifier=notifier)
+
+
+@pytest.fixture
+def coverage(config: AppConfig, repos: Repositories, clock: FixedClock,
+             notifier: Notifier) -> CoverageService:
+    engine = RoutingEngine(adapters={"leads": BuiltinRouting(channel="leads",
+                                                             routes=repos.routes)},
+                           switches=repos.switches, audit=repos.audit, clock=clock)
+    return CoverageService(config=config, repos=repos, clock=clock, engine=engine,
+                           notifier=notifier)
+
+
+def new(external_id: str = "f-1", community: str | None = "Riverside",
+        at: datetime = T0) -> NewLead:
+    return NewLead(source="website", external_id=external_id, name="Pat Doe",
+                   email="pat@example.com", phone="+15125550100", community=community,
+                   message="3-bed?", received_at=at)
+
+
+def test_lead_goes_to_the_owning_osc_with_a_dm(leads: LeadService, repos: Repositories) -> None:
+    lead, created = leads.receive(new())
+    assert created and lead.assigned_to == MARIA and lead.owner_email == MARIA
+    assert lead.assignment_reason == "Maria owns Riverside"
+    card = repos.outbox.get(f"lead-card:{lead.id}")
+    assert card is not None and card.target == MARIA and card.target_kind == "direct"
+    again, created_again = leads.receive(new())
+    assert (again.id, created_again) == (lead.id, False)
+
+
+def test_unknown_community_is_refused(leads: LeadService) -> None:
+    with pytest.raises(InvalidInput, match="unknown community"):
+        leads.receive(new(community="Atlantis"))
+
+
+def test_shared_or_missing_community_round_robins(leads: LeadService) -> None:
+    owners = [leads.receive(new(f"f-{i}", community=None))[0].owner_email for i in range(4)]
+    assert owners == [MARIA, ALEX, MARIA, ALEX]
+
+
+def test_dm_then_alert_then_escalation(leads: LeadService, repos: Repositories,
+                                       clock: FixedClock) -> None:
+    lead, _ = leads.receive(new())
+    clock.set(T0 + timedelta(minutes=4, seconds=59))
+    assert leads.sweep().alerts == 0
+    clock.set(T0 + timedelta(minutes=5))
+    assert (leads.sweep().alerts, leads.sweep().alerts) == (1, 0)
+    alert = repos.outbox.get(f"lead-alert:{lead.id}")
+    assert alert is not None and alert.target == "#online-sales"
+    assert alert.message.mentions == (MARIA,)
+    clock.set(T0 + timedelta(minutes=14, seconds=59))
+    assert leads.sweep().escalations == 0
+    clock.set(T0 + timedelta(minutes=15))
+    assert leads.sweep().escalations == 1
+    escalation = repos.outbox.get(f"lead-escalation:{lead.id}")
+    assert escalation is not None and DANA in escalation.message.mentions
+    assert leads.sweep().escalations == 0
+
+
+def test_late_sweep_counts_from_the_received_time(leads: LeadService, repos: Repositories,
+                                                  clock: FixedClock) -> None:
+    lead, _ = leads.receive(new(at=T0 - timedelta(minutes=20)))
+    report = leads.sweep()
+    assert (report.alerts, report.escalations) == (1, 1)
+
+
+def test_contact_in_time_means_no_alert(leads: LeadService, repos: Repositories,
+                                        clock: FixedClock) -> None:
+    lead, _ = leads.receive(new())
+    clock.set(T0 + timedelta(minutes=3))
+    leads.press(lead_id=lead.id or 0, kind=ActivityKind.CALL, by=MARIA)
+    clock.set(T0 + timedelta(hours=1))
+    assert leads.sweep().alerts == 0
+    stored = repos.leads.get(lead.id or 0)
+    assert stored.status is LeadStatus.CONTACTED
+    assert stored.first_contact_at == T0 + timedelta(minutes=3)
+
+
+def test_inbound_note_does_not_stop_the_timer(leads: LeadService, repos: Repositories) -> None:
+    lead, _ = leads.receive(new())
+    leads.log_activity(lead_id=lead.id or 0, kind=ActivityKind.NOTE, direction="outbound",
+                       by=MARIA, at=T0, notes="left message?")
+    assert repos.leads.get(lead.id or 0).status is LeadStatus.NEW
+
+
+def test_only_the_responsible_person_or_a_manager_may_press(leads: LeadService) -> None:
+    lead, _ = leads.receive(new())
+    with pytest.raises(NotAllowed, match="Maria's"):
+        leads.press(lead_id=lead.id or 0, kind=ActivityKind.CALL, by=SAM)
+    leads.press(lead_id=lead.id or 0, kind=ActivityKind.CALL, by=DANA)
+
+
+def test_not_a_lead_stops_alerts(leads: LeadService, clock: FixedClock) -> None:
+    lead, _ = leads.receive(new())
+    leads.mark_not_a_lead(lead_id=lead.id or 0, by=MARIA)
+    clock.set(T0 + timedelta(hours=1))
+    assert leads.sweep().alerts == 0
+
+
+def test_during_coverage_leads_go_to_the_backup_and_credit_follows_the_rule(
+        leads: LeadService, coverage: CoverageService, repos: Repositories,
+        clock: FixedClock) -> None:
+    old, _ = leads.receive(new("f-old"))
+    cov = coverage.declare(osc_email=MARIA, start=T0 + timedelta(hours=1),
+                           end=T0 + timedelta(days=3), kind=AbsenceKind.VACATION, actor=MARIA)
+    clock.set(T0 + timedelta(hours=2))
+    coverage.tick()
+    fresh, _ = leads.receive(new("f-new", at=clock.now()))
+    assert fresh.assigned_to == JORDAN and fresh.owner_email == MARIA
+    assert fresh.coverage_id == cov.id
+    assert "Jordan covering for Maria" in fresh.assignment_reason
+    bonus = leads.set_appointment(lead_id=fresh.id or 0, by=JORDAN, at=clock.now())
+    kept = leads.set_appointment(lead_id=old.id or 0, by=JORDAN, at=clock.now())
+    assert (bonus.credit_to, bonus.bonus_email) == (CreditTo.BACKUP, JORDAN)
+    assert (kept.credit_to, kept.bonus_email, kept.credit_email) == (CreditTo.OSC, None, MARIA)
+
+
+def test_follow_up_reminders_go_to_the_backup_then_back_to_the_osc(
+        leads: LeadService, coverage: CoverageService, repos: Repositories,
+        clock: FixedClock) -> None:
+    coverage.declare(osc_email=MARIA, start=T0, end=T0 + timedelta(days=2),
+                     kind=AbsenceKind.VACATION, actor=MARIA)
+    fresh, _ = leads.receive(new("f-new"))
+    clock.set(T0 + timedelta(minutes=2))
+    leads.press(lead_id=fresh.id or 0, kind=ActivityKind.CALL, by=JORDAN)
+    [task] = repos.tasks.list(owner_email=MARIA)
+    assert task.due_at == T0 + timedelta(minutes=2, hours=24)
+    assert task.assignee_email == JORDAN
+    clock.set(task.due_at)
+    assert leads.remind() == 1 and leads.remind() == 0
+    reminder = repos.outbox.get(f"reminder:{task.id}:{task.due_at.isoformat()}")
+    assert reminder is not None and reminder.target == JORDAN
+    leads.snooze_task(task_id=task.id or 0, by=JORDAN)
+    clock.set(T0 + timedelta(days=2))
+    coverage.tick()
+    [back] = repos.tasks.list(owner_email=MARIA)
+    assert back.assignee_email == MARIA
+    assert leads.remind() == 1
+    second = repos.outbox.get(f"reminder:{back.id}:{back.due_at.isoformat()}")
+    assert second is not None and second.target == MARIA

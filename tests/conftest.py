@@ -1,0 +1,53 @@
+"""Shared fixtures: a small team, a controlled clock, in-memory ports."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from bot.config import AppConfig
+from bot.fakes import FixedClock, in_memory_repositories
+from bot.ports import Repositories
+
+TEAM = {
+    "team": {"name": "Riverside Homes", "timezone": "America/Chicago",
+             "channel": "#online-sales", "managers": ["dana@rh.example"]},
+    "people": [
+        {"email": "maria@rh.example", "name": "Maria", "role": "osc",
+         "communities": ["Riverside", "Oak Hill"], "phone": "+15125550101",
+         "backups": ["jordan@rh.example", "sam@rh.example"]},
+        {"email": "alex@rh.example", "name": "Alex", "role": "osc",
+         "communities": ["Lakeview"], "backups": ["sam@rh.example", "priya@rh.example"]},
+        {"email": "jordan@rh.example", "name": "Jordan", "role": "backup", "trained": True,
+         "shadowed": True, "max_active_leads": 2, "phone": "+15125550142"},
+        {"email": "sam@rh.example", "name": "Sam", "role": "backup", "trained": True,
+         "shadowed": True, "max_active_leads": 15},
+        {"email": "priya@rh.example", "name": "Priya", "role": "backup", "trained": True,
+         "shadowed": False},
+        {"email": "dana@rh.example", "name": "Dana", "role": "manager"},
+    ],
+}
+
+
+def make_config(**overrides: object) -> AppConfig:
+    """The test team, with top-level sections replaced as given."""
+    return AppConfig.model_validate({**TEAM, **overrides})
+
+
+@pytest.fixture
+def config() -> AppConfig:
+    """The test team."""
+    return make_config()
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    """Monday Nov 30 2026, 14:00 UTC (8:00 in Chicago)."""
+    return FixedClock(datetime(2026, 11, 30, 14, 0, tzinfo=UTC))
+
+
+@pytest.fixture
+def repos() -> Repositories:
+    """Fresh in-memory repositories."""
+    return in_memory_repositories()
