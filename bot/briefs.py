@@ -11,7 +11,16 @@ from dataclasses import dataclass, field
 from bot.config import AppConfig
 from bot.messages import ActionId, Actions, Bullets, Button, Context, Header, Message, Section
 from bot.messages import mention as at
-from bot.model import Appointment, Coverage, CoverageMode, CreditTo, Lead, Task
+from bot.model import (
+    Appointment,
+    Coverage,
+    CoverageMode,
+    CoverageOrigin,
+    CoverageStatus,
+    CreditTo,
+    Lead,
+    Task,
+)
 from bot.ports import RoutingSwitch, SwitchStatus
 from bot.timefmt import when, window
 
@@ -33,6 +42,17 @@ _MODE_TEXT = {
     ),
 }
 
+_BACKUP_MODE_TEXT = {
+    CoverageMode.SHORT_TERM: (
+        "Do the first outreach on new leads. If you connect, set an appointment; otherwise "
+        "update the rating, add notes and a task for {osc}'s return. {osc}'s existing leads "
+        "stay with {osc}."
+    ),
+    CoverageMode.LONG_TERM: (
+        "New leads are assigned to you in the CRM and you run the follow-up process."
+    ),
+}
+
 
 @dataclass(frozen=True)
 class BriefFacts:
@@ -45,6 +65,7 @@ class BriefFacts:
     tasks: Sequence[Task] = ()
     appointments: Sequence[Appointment] = ()
     heads_up: bool = False
+    leads_by_id: dict[int, Lead] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -76,14 +97,19 @@ def lead_line(lead: Lead, zone: str) -> str:
     return f"{lead.name}{where} — {reach} — in {when(lead.received_at, zone)}"
 
 
-def switch_line(switch: RoutingSwitch) -> str:
+def switch_line(switch: RoutingSwitch, *, config: AppConfig) -> str:
     """How one routing channel stands, with the manual step when it needs a hand."""
     label = switch.channel.capitalize()
-    target = (switch.after or {}).get("target", "")
+    after = switch.after or {}
+    target = name_of(config, str(after.get("target", "")))
+    confirmed = dict(after.get("details") or {}).get("confirmed_by")
+    if switch.status is SwitchStatus.APPLIED and confirmed:
+        return f"✅ {label} switched by hand (confirmed by {name_of(config, confirmed)})"
     if switch.status is SwitchStatus.APPLIED:
         return f"✅ {label} → {target} ({switch.adapter})"
     if switch.status is SwitchStatus.REVERTED:
-        return f"↩️ {label} back to {target} ({switch.adapter})"
+        back = name_of(config, str((switch.before or {}).get("target", "")))
+        return f"↩️ {label} back to {back} ({switch.adapter})"
     if switch.status is SwitchStatus.MANUAL:
         return f"✋ {label}: manual step — {switch.last_error or 'see below'}"
     if switch.status is SwitchStatus.CONFLICT:
@@ -107,6 +133,11 @@ def _manual_buttons(switches: Sequence[RoutingSwitch]) -> tuple[Actions, ...]:
     )),)
 
 
+def _lead_name(leads: dict[int, Lead], lead_id: int) -> str:
+    lead = leads.get(lead_id)
+    return lead.name if lead else f"lead #{lead_id}"
+
+
 def handoff_brief(facts: BriefFacts, *, config: AppConfig, zone: str) -> Message:
     """The brief posted when coverage starts (or the day before, as a heads-up)."""
     cov = facts.coverage
@@ -115,6 +146,10 @@ def handoff_brief(facts: BriefFacts, *, config: AppConfig, zone: str) -> Message
              else f"{osc} is out — {backup} is covering")
     if cov.backup_email is None:
         title = f"{osc} is out — NO BACKUP is covering"
+    if cov.status is CoverageStatus.RETURNED:
+        title = f"✅ {osc} is back — {backup} covered"
+    elif cov.status is CoverageStatus.CANCELLED:
+        title = f"Cancelled: {osc} is not away after all"
     lines = [f"*{osc}* is away ({cov.kind.value.replace('_', ' ')}): "
              f"{window(cov.start, cov.end, zone)}."]
     if cov.backup_email is None:
@@ -123,7 +158,9 @@ def handoff_brief(facts: BriefFacts, *, config: AppConfig, zone: str) -> Message
     else:
         lines.append(f"Covering: {at(cov.backup_email)}. "
                      + _MODE_TEXT[cov.mode].format(backup=backup, osc=osc))
-    if cov.notes:
+    if cov.origin is CoverageOrigin.CALENDAR:
+        lines.append(f"From {osc}'s calendar: “{cov.notes or cov.kind.value}”.")
+    elif cov.notes:
         lines.append(f"Notes from {name_of(config, cov.declared_by or cov.osc_email)}: "
                      f"{cov.notes}")
     why = ("first in the backup list" if not cov.skipped
@@ -137,7 +174,8 @@ def handoff_brief(facts: BriefFacts, *, config: AppConfig, zone: str) -> Message
         ) if cov.backup_email else (("Passed over", why),)),
     ]
     if facts.switches:
-        blocks.append(Bullets("Routing", tuple(switch_line(s) for s in facts.switches)))
+        routing = tuple(switch_line(s, config=config) for s in facts.switches)
+        blocks.append(Bullets("Routing", routing))
         blocks.extend(_manual_buttons(facts.switches))
     blocks += [
         Bullets("Hot leads", tuple(lead_line(lead, zone) for lead in facts.hot_leads)),
@@ -145,7 +183,8 @@ def handoff_brief(facts: BriefFacts, *, config: AppConfig, zone: str) -> Message
         Bullets("Tasks due while away (moved to the backup)",
                 tuple(f"{when(t.due_at, zone)} — {t.title}" for t in facts.tasks)),
         Bullets("Appointments while away",
-                tuple(f"{when(a.at, zone)} — lead #{a.lead_id}" for a in facts.appointments)),
+                tuple(f"{when(a.at, zone)} — {_lead_name(facts.leads_by_id, a.lead_id)}"
+                      for a in facts.appointments)),
         Context(CREDIT_RULE),
     ]
     mentions = tuple(e for e in (cov.backup_email, *config.team.managers) if e)
@@ -160,15 +199,14 @@ def return_list(facts: ReturnFacts, *, config: AppConfig, zone: str) -> Message:
     leads = facts.leads_by_id
 
     def appointment_line(a: Appointment) -> str:
-        lead = leads.get(a.lead_id)
-        who = lead.name if lead else f"lead #{a.lead_id}"
+        who = _lead_name(leads, a.lead_id)
         credit = (f"{name_of(config, a.bonus_email)} earns the bonus"
                   if a.credit_to is CreditTo.BACKUP else f"credit stays with {osc}")
         return f"{when(a.at, zone)} — {who}, set by {name_of(config, a.set_by)}; {credit}"
 
     unreverted = [s for s in facts.switches if s.status is not SwitchStatus.REVERTED]
     routing = (("✅ Every route is back to you.",) if facts.switches and not unreverted
-               else tuple(switch_line(s) for s in facts.switches))
+               else tuple(switch_line(s, config=config) for s in facts.switches))
     blocks: tuple[Header | Section | Bullets | Actions | Context, ...] = (
         Header(f"Welcome back, {osc}"),
         Section(f"{backup} covered {window(cov.start, cov.end, zone)}. Here is what to pick up."),
@@ -188,3 +226,19 @@ def return_list(facts: ReturnFacts, *, config: AppConfig, zone: str) -> Message:
     text = (f"Welcome back, {osc}: {len(facts.new_leads)} new leads, "
             f"{len(facts.appointments)} appointments, {len(facts.tasks_for_osc)} tasks.")
     return Message(text=text, blocks=blocks, mentions=(cov.osc_email,))
+
+
+def backup_note(facts: BriefFacts, *, config: AppConfig, zone: str) -> Message:
+    """The DM the backup gets when coverage starts: what is theirs until the OSC is back."""
+    cov = facts.coverage
+    osc = name_of(config, cov.osc_email)
+    text = f"You are covering for {osc}: {window(cov.start, cov.end, zone)}."
+    return Message(text=text, blocks=(
+        Header(f"You're covering for {osc}"),
+        Section(f"{text} {_BACKUP_MODE_TEXT[cov.mode].format(osc=osc)} New leads reach you "
+                f"here by DM; the brief is in {config.team.channel}."),
+        Bullets(f"{osc}'s tasks now on your list",
+                tuple(f"{when(t.due_at, zone)} — {t.title}" for t in facts.tasks)),
+        Bullets("Waiting on a contact", tuple(lead_line(lead, zone)
+                                              for lead in facts.uncontacted)),
+    ), mentions=(cov.backup_email,) if cov.backup_email else ())

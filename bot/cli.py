@@ -85,7 +85,7 @@ def check(config: ConfigOption = None,
 @app.command()
 def drill(osc_email: Annotated[str, typer.Argument(help="The OSC whose handoff to rehearse.")],
           config: ConfigOption = None) -> None:
-    """Practice run of a handoff: plans every switch and reports what would fail; switches nothing."""
+    """Practice run of a handoff: reports what would fail; switches nothing."""
     from handlers.console.shell import drill_report
 
     code = drill_report(_settings(config), osc_email=osc_email, console=Console(),

@@ -22,15 +22,23 @@ class ConfigError(OscbotError):
 class ConfigProblem:
     """One problem in a configuration file, located by file and line."""
 
-    def __init__(self, *, file: str, line: int | None, field: str, message: str) -> None:
+    def __init__(self, *, file: str, line: int | None, field: str, message: str,
+                 severity: str = "error") -> None:
         self.file = file
         self.line = line
         self.field = field
         self.message = message
+        self.severity = severity
+
+    @property
+    def is_error(self) -> bool:
+        """True for an error; False for a warning that does not stop oscbot."""
+        return self.severity == "error"
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file
-        return f"{where}: {self.field}: {self.message}"
+        label = "" if self.is_error else "warning: "
+        return f"{where}: {label}{self.field}: {self.message}"
 
     def __repr__(self) -> str:
         return f"ConfigProblem({self!s})"

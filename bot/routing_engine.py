@@ -96,7 +96,9 @@ class RoutingEngine:
         if journal.status is SwitchStatus.REVERTING:
             return self._save(journal, SwitchStatus.REVERTED, actor=actor,
                               reason="manual revert confirmed", last_error="")
-        after = dict(journal.before or {}, target=f"confirmed by {actor}")
+        before = journal.before or {}
+        after = {"channel": journal.channel, "target": before.get("target", ""),
+                 "details": {"confirmed_by": actor}}
         return self._save(journal, SwitchStatus.APPLIED, actor=actor, after=after,
                           reason="manual switch confirmed", last_error="")
 

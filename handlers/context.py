@@ -6,9 +6,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.delivery import OutboxDelivery
-
 from bot.config import AppConfig
+from bot.delivery import OutboxDelivery
 from bot.ports import CalendarSource, ChatPort, Clock, Repositories, RoutingAdapter
 from bot.routing_engine import RoutingEngine
 from bot.services.calendar_sync import CalendarSyncService
@@ -83,8 +82,7 @@ def build_context(
         coverage=coverage,
         leads=LeadService(config=config, repos=repos, clock=clock, notifier=notifier),
         calendars=CalendarSyncService(coverage=coverage, sources=sources),
-        delivery=OutboxDelivery(outbox=repos.outbox, chat=chat, clock=clock,
-                                **({"sleep": sleep} if sleep else {})),
+        delivery=OutboxDelivery(outbox=repos.outbox, chat=chat, clock=clock, sleep=sleep),
     )
 
 

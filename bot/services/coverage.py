@@ -10,7 +10,14 @@ from datetime import datetime
 from bot import coverage as lifecycle
 from bot.alerts import no_backup_alert
 from bot.backups import BackupChoice, choose_backup
-from bot.briefs import BriefFacts, ReturnFacts, handoff_brief, name_of, return_list
+from bot.briefs import (
+    BriefFacts,
+    ReturnFacts,
+    backup_note,
+    handoff_brief,
+    name_of,
+    return_list,
+)
 from bot.config import AppConfig, PersonConfig, Role
 from bot.errors import InvalidInput, NotAllowed, NotFound
 from bot.model import (
@@ -234,7 +241,8 @@ class CoverageService:
         switches = self.repos.switches.list(coverage_id=coverage.id) if coverage.id else []
         return BriefFacts(coverage=coverage, switches=switches, hot_leads=hot,
                           uncontacted=uncontacted, tasks=tasks, appointments=appointments,
-                          heads_up=heads_up)
+                          heads_up=heads_up,
+                          leads_by_id={lead.id: lead for lead in leads if lead.id is not None})
 
     # --- internals -------------------------------------------------------------
 
@@ -306,8 +314,8 @@ class CoverageService:
             backup_zone = self.config.zone_of(coverage.backup_email)
             self.notifier.direct(
                 key=f"brief-dm:{coverage.id}", email=coverage.backup_email,
-                message=handoff_brief(self.brief_for(coverage), config=self.config,
-                                      zone=backup_zone))
+                message=backup_note(self.brief_for(coverage), config=self.config,
+                                    zone=backup_zone))
 
     def refresh(self, coverage: Coverage) -> None:
         """Re-render the coverage's brief in place after something changed."""

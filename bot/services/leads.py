@@ -16,6 +16,7 @@ from bot.model import (
     ActivityKind,
     Appointment,
     Coverage,
+    CoverageMode,
     CoverageStatus,
     Lead,
     LeadStatus,
@@ -231,10 +232,19 @@ class LeadService:
 
     def _schedule_follow_up(self, lead: Lead, *, by: str, after: datetime) -> None:
         steps = self.config.policies.follow_up
-        if steps and lead.id is not None:
-            self.add_task(title="Follow up (1st touch after first contact)",
-                          due_at=after + steps[0], owner=lead.owner_email, by=by,
-                          lead_id=lead.id)
+        if not steps or lead.id is None:
+            return
+        coverage = self.active_coverage(lead.owner_email, after)
+        if (coverage is not None and coverage.mode is CoverageMode.SHORT_TERM
+                and coverage.backup_email and lead.coverage_id == coverage.id):
+            # Short-term cover: the OSC starts new leads on the follow-up process on return.
+            self.add_task(title=f"Start {lead.name} on your follow-up process",
+                          due_at=max(coverage.end, after + steps[0]),
+                          owner=lead.owner_email, by=by, lead_id=lead.id)
+            return
+        self.add_task(title=f"Follow up with {lead.name} (first follow-up)",
+                      due_at=after + steps[0], owner=lead.owner_email, by=by,
+                      lead_id=lead.id)
 
     def _allowed(self, lead: Lead, by: str) -> None:
         who = by.lower()

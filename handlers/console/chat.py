@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -31,6 +32,7 @@ class ConsoleChat:
         self._name_for = name_for
         self._stamp = stamp
         self._count = 0
+        self._shown: dict[str, tuple[str, ...]] = {}
         self.buttons: dict[int, PressableButton] = {}
 
     def post(self, *, channel: str, message: Message) -> MessageRef:
@@ -43,8 +45,9 @@ class ConsoleChat:
                           style="magenta")
 
     def update(self, *, ref: MessageRef, message: Message) -> None:
-        """Print the edited version of an earlier message."""
-        self._print(ref, f"{ref.channel} (message #{ref.id} edited)", message, style="yellow")
+        """Print what changed in an earlier message (a chat app edits it in place)."""
+        self._print(ref, f"{ref.channel} · message #{ref.id} edited — changed lines",
+                    message, style="yellow", changes_only=True)
 
     def _show(self, channel: str, title: str, message: Message, *, style: str) -> MessageRef:
         self._count += 1
@@ -52,12 +55,31 @@ class ConsoleChat:
         self._print(ref, f"{title} · message #{ref.id}", message, style=style)
         return ref
 
-    def _print(self, ref: MessageRef, title: str, message: Message, *, style: str) -> None:
+    def _print(self, ref: MessageRef, title: str, message: Message, *, style: str,
+               changes_only: bool = False) -> None:
         first = len(self.buttons) + 1
         rendered = render(message, name_for=self._name_for, first_button=first)
         for offset, button in enumerate(rendered.buttons):
             self.buttons[first + offset] = PressableButton(first + offset, button, ref)
+        lines = rendered.lines
+        before = self._shown.get(ref.id, ())
+        self._shown[ref.id] = _without_numbers(lines)
+        if changes_only:
+            lines = tuple(line for line in lines if _without_number(line) not in before)
+            if not lines:
+                return
         stamp = self._stamp()
-        self._console.print(Panel("\n".join(rendered.lines), title=title,
+        self._console.print(Panel("\n".join(lines), title=title,
                                   subtitle=stamp or None, border_style=style,
                                   title_align="left", expand=False))
+
+
+_NUMBER = re.compile(r"\[\d+\] ")
+
+
+def _without_number(line: str) -> str:
+    return _NUMBER.sub("[] ", line)
+
+
+def _without_numbers(lines: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(_without_number(line) for line in lines)

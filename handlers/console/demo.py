@@ -14,14 +14,12 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from bot.config_loader import load_config
 from rich.console import Console
-from storage.engine import engine_from_url
-from storage.migrate import upgrade
-from storage.repositories import sql_repositories
 
 from bot.config import AppConfig
-from bot.fakes import FixedClock
+from bot.config_loader import load_config
+from bot.delivery import OutboxDelivery
+from bot.fakes import FixedClock, RecordingChat
 from bot.messages import ActionId
 from bot.model import ActivityKind, Lead, LeadStatus
 from bot.services.leads import NewLead
@@ -30,6 +28,9 @@ from handlers.actions import press
 from handlers.console.chat import ConsoleChat
 from handlers.context import AppContext, build_context, ics_sources
 from schedules.jobs import run_all_due
+from storage.engine import engine_from_url
+from storage.migrate import upgrade
+from storage.repositories import sql_repositories
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 ZONE = ZoneInfo("America/Chicago")
@@ -100,10 +101,14 @@ class Demo:
                                     at=local("2026-11-20T11:03"), two_way=True,
                                     notes="Loves lot 14; wants to bring parents")
         self.ctx.leads.rate(lead_id=_id(chen), by=MARIA, rating="hot")
+        for task in self.ctx.repos.tasks.list(owner_email=MARIA):
+            self.ctx.leads.complete_task(task_id=task.id or 0, by=MARIA)
         self.ctx.leads.add_task(title="Call Wei Chen about lot 14 with updated pricing",
                                 due_at=local("2026-12-02T10:00"), owner=MARIA, by=MARIA,
                                 lead_id=chen.id)
-        self.ctx.delivery.deliver_due(self.clock.now())
+        # Maria's history before the story starts: delivered, but not shown.
+        OutboxDelivery(outbox=self.ctx.repos.outbox, chat=RecordingChat(),
+                       clock=self.clock).deliver_due(self.clock.now())
         self.chen = chen
 
 
@@ -136,9 +141,9 @@ def _story(demo: Demo) -> None:
     demo.narrate("“Vacation planning with Jordan” (30 min) was ignored: too short to be an "
                  "absence. Alex's Thursday day off (an Outlook feed) is planned too.")
     demo.at("2026-12-01T00:00", "Maria's vacation starts: routing switches to Jordan")
-    calls_done = [b for b in demo.chat.buttons.values()
-                  if b.button.action is ActionId.ROUTING_STEP_DONE]
-    for pressable in calls_done:
+    steps = {b.button.value: b for b in demo.chat.buttons.values()
+             if b.button.action is ActionId.ROUTING_STEP_DONE}
+    for pressable in steps.values():
         demo.press(pressable.button.label, ActionId.ROUTING_STEP_DONE, pressable.button.value,
                    JORDAN)
     demo.at("2026-12-01T10:02", "a lead arrives from the website")
@@ -155,17 +160,17 @@ def _story(demo: Demo) -> None:
     demo.press("Called", ActionId.LEAD_CALLED, str(slow.id), JORDAN)
     demo.ctx.leads.rate(lead_id=_id(slow), by=JORDAN, rating="warm",
                         notes="Left voicemail, then reached her: wants quick move-ins in spring")
-    demo.ctx.leads.add_task(title="Start Sam Rivera on the follow-up process",
+    demo.ctx.leads.add_task(title="Send Sam Rivera the spring quick move-in list",
                             due_at=local("2026-12-07T09:00"), owner=MARIA, by=JORDAN,
                             lead_id=slow.id)
     demo.narrate("Jordan rated the lead warm, added notes, and left Maria a task for Monday.")
     demo.at("2026-12-02T10:00", "Maria's task comes due: Jordan gets a reminder")
     demo.press("Appointment set", ActionId.LEAD_APPOINTMENT, str(demo.chen.id), JORDAN)
     demo.at("2026-12-05T00:00", "Maria is back: routing reverts, return-to-office list")
-    for pressable in [b for b in demo.chat.buttons.values()
-                      if b.button.action is ActionId.ROUTING_STEP_DONE][len(calls_done):]:
-        demo.press(pressable.button.label, ActionId.ROUTING_STEP_DONE, pressable.button.value,
-                   MARIA)
+    pending = {b.button.value: b.button for b in demo.chat.buttons.values()
+               if b.button.action is ActionId.ROUTING_STEP_DONE}
+    for value in sorted(pending):
+        demo.press(pending[value].label, ActionId.ROUTING_STEP_DONE, value, MARIA)
     contacted = sum(1 for lead in demo.ctx.repos.leads.list(owner_email=MARIA)
                     if lead.status is LeadStatus.CONTACTED)
     console.rule("[bold]the end")

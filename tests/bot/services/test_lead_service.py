@@ -92,7 +92,7 @@ def test_dm_then_alert_then_escalation(leads: LeadService, repos: Repositories,
 
 def test_late_sweep_counts_from_the_received_time(leads: LeadService, repos: Repositories,
                                                   clock: FixedClock) -> None:
-    lead, _ = leads.receive(new(at=T0 - timedelta(minutes=20)))
+    leads.receive(new(at=T0 - timedelta(minutes=20)))
     report = leads.sweep()
     assert (report.alerts, report.escalations) == (1, 1)
 
@@ -148,11 +148,11 @@ def test_during_coverage_leads_go_to_the_backup_and_credit_follows_the_rule(
     assert (kept.credit_to, kept.bonus_email, kept.credit_email) == (CreditTo.OSC, None, MARIA)
 
 
-def test_follow_up_reminders_go_to_the_backup_then_back_to_the_osc(
+def test_long_term_cadence_reminders_go_to_the_backup_then_back_to_the_osc(
         leads: LeadService, coverage: CoverageService, repos: Repositories,
         clock: FixedClock) -> None:
-    coverage.declare(osc_email=MARIA, start=T0, end=T0 + timedelta(days=2),
-                     kind=AbsenceKind.VACATION, actor=MARIA)
+    coverage.declare(osc_email=MARIA, start=T0, end=T0 + timedelta(days=20),
+                     kind=AbsenceKind.LEAVE, actor=MARIA)
     fresh, _ = leads.receive(new("f-new"))
     clock.set(T0 + timedelta(minutes=2))
     leads.press(lead_id=fresh.id or 0, kind=ActivityKind.CALL, by=JORDAN)
@@ -165,9 +165,21 @@ def test_follow_up_reminders_go_to_the_backup_then_back_to_the_osc(
     assert reminder is not None and reminder.target == JORDAN
     leads.snooze_task(task_id=task.id or 0, by=JORDAN)
     clock.set(T0 + timedelta(days=2))
-    coverage.tick()
+    coverage.im_back(osc_email=MARIA, actor=MARIA)
     [back] = repos.tasks.list(owner_email=MARIA)
     assert back.assignee_email == MARIA
     assert leads.remind() == 1
     second = repos.outbox.get(f"reminder:{back.id}:{back.due_at.isoformat()}")
     assert second is not None and second.target == MARIA
+
+
+def test_short_term_new_leads_wait_for_the_osc_to_start_follow_up(
+        leads: LeadService, coverage: CoverageService, repos: Repositories,
+        clock: FixedClock) -> None:
+    cov = coverage.declare(osc_email=MARIA, start=T0, end=T0 + timedelta(days=3),
+                           kind=AbsenceKind.VACATION, actor=MARIA)
+    fresh, _ = leads.receive(new("f-new"))
+    leads.press(lead_id=fresh.id or 0, kind=ActivityKind.CALL, by=JORDAN)
+    [task] = repos.tasks.list(owner_email=MARIA)
+    assert task.title == "Start Pat Doe on your follow-up process"
+    assert (task.due_at, task.assignee_email) == (cov.end, MARIA)

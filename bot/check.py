@@ -1,0 +1,86 @@
+"""`oscbot check`: every problem in app.yaml and the environment, with file:line."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from rich.console import Console
+
+from bot.config import AppConfig
+from bot.config_loader import read_document, validate
+from bot.errors import ConfigError, ConfigProblem
+
+ADAPTER_CREDENTIALS: dict[str, tuple[tuple[str, ...], ...]] = {
+    "hubspot": (("HUBSPOT_ACCESS_TOKEN",),),
+    "salesforce": (("SALESFORCE_USERNAME", "SALESFORCE_PASSWORD", "SALESFORCE_SECURITY_TOKEN"),
+                   ("SALESFORCE_ACCESS_TOKEN", "SALESFORCE_INSTANCE_URL")),
+    "lasso": (("LASSO_API_KEY",),),
+    "google_group": (("GOOGLE_APPLICATION_CREDENTIALS",),),
+    "gmail_filter": (("GOOGLE_APPLICATION_CREDENTIALS",),),
+    "callrail": (("CALLRAIL_API_KEY",),),
+    "twilio": (("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN"),),
+}
+
+
+def credential_problems(config: AppConfig, *, env: Mapping[str, str],
+                        file: str) -> list[ConfigProblem]:
+    """Missing environment variables for Slack, lead intake and each routing adapter."""
+    def missing(field: str, message: str, severity: str = "error") -> ConfigProblem:
+        return ConfigProblem(file="environment", line=None, field=field, message=message,
+                             severity=severity)
+
+    problems = []
+    has_http = "SLACK_BOT_TOKEN" in env and "SLACK_SIGNING_SECRET" in env
+    has_socket = "SLACK_BOT_TOKEN" in env and "SLACK_APP_TOKEN" in env
+    if not (has_http or has_socket):
+        problems.append(missing("SLACK_BOT_TOKEN", "Slack is not configured (set "
+                                "SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET, or SLACK_APP_TOKEN "
+                                "for Socket Mode); only the console adapter works",
+                                "warning"))
+    if "LEAD_WEBHOOK_SECRET" not in env:
+        problems.append(missing("LEAD_WEBHOOK_SECRET", "not set: POST /leads is disabled",
+                                "warning"))
+    for channel in ("leads", "email", "calls"):
+        adapter = getattr(config.routing, channel).adapter
+        options = ADAPTER_CREDENTIALS.get(adapter)
+        if options and not any(all(name in env for name in option) for option in options):
+            wanted = " or ".join("+".join(option) for option in options)
+            problems.append(missing(f"routing.{channel}",
+                                    f"adapter {adapter} needs {wanted} in the environment"))
+        if adapter == "callrail" and "account_id" not in getattr(config.routing,
+                                                                 channel).settings:
+            problems.append(ConfigProblem(file=file, line=None,
+                                          field=f"routing.{channel}.settings.account_id",
+                                          message="CallRail needs the account id"))
+    return problems
+
+
+def check_config(path: Path, *, env: Mapping[str, str]) -> list[ConfigProblem]:
+    """Every error and warning for this config file and environment."""
+    try:
+        doc = read_document(path)
+    except ConfigError as exc:
+        return list(exc.problems)
+    config, problems = validate(doc, env=env)
+    if config is not None:
+        problems += credential_problems(config, env=env, file=doc.name)
+    return problems
+
+
+def check_command(path: Path, *, env: Mapping[str, str], strict: bool = False,
+                  console: Console | None = None) -> int:
+    """Print every problem; 1 when there are errors (or warnings with `strict`), else 0."""
+    console = console or Console()
+    problems = check_config(path, env=env)
+    errors = [p for p in problems if p.is_error]
+    warnings = [p for p in problems if not p.is_error]
+    for problem in errors:
+        console.print(f"[red]✗[/] {problem}", highlight=False)
+    for problem in warnings:
+        console.print(f"[yellow]![/] {problem}", highlight=False)
+    if errors or (strict and warnings):
+        console.print(f"[red]{len(errors)} errors, {len(warnings)} warnings[/] in {path}")
+        return 1
+    console.print(f"[green]✓[/] {path} is valid ({len(warnings)} warnings)")
+    return 0

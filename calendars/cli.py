@@ -1,0 +1,103 @@
+"""`oscbot calendar scan`: the absences one ICS file or URL contains."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import typer
+import yaml
+from pydantic import ValidationError
+from rich.console import Console
+from rich.table import Table
+
+from bot.absences import is_long_term
+from bot.config import Policies
+from bot.errors import CalendarError
+from bot.ports import CalendarRead
+from bot.timefmt import when
+from calendars.ics import IcsSource
+
+calendar_app = typer.Typer(no_args_is_help=True)
+
+
+def scan_json(read: CalendarRead, policies: Policies) -> dict[str, Any]:
+    """The `calendar scan --json` document."""
+    return {
+        "absences": [{
+            "start": a.start.astimezone(UTC).isoformat(),
+            "end": a.end.astimezone(UTC).isoformat(),
+            "kind": a.kind.value, "all_day": a.all_day,
+            "long_term": is_long_term(a, policies), "summary": a.summary,
+            "uids": list(a.uids)} for a in read.absences],
+        "skipped": [{"uid": s.uid, "reason": s.reason} for s in read.skipped],
+    }
+
+
+def _die(message: str) -> typer.Exit:
+    sys.stderr.write(f"oscbot: {message}\n")
+    return typer.Exit(2)
+
+
+def _policies(config: Path | None) -> Policies:
+    if config is None:
+        return Policies()
+    try:
+        data = yaml.safe_load(config.read_text(encoding="utf-8")) or {}
+        return Policies.model_validate(data.get("policies") or {})
+    except (OSError, yaml.YAMLError, ValidationError, AttributeError) as exc:
+        raise _die(f"{config}: cannot read policies ({str(exc).splitlines()[0]})") from None
+
+
+def _day(text: str | None, zone: ZoneInfo, default: date) -> datetime:
+    try:
+        day = date.fromisoformat(text) if text else default
+    except ValueError:
+        raise _die(f"{text!r} is not a date; write YYYY-MM-DD") from None
+    return datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
+
+
+@calendar_app.command("scan")
+def scan(
+    source: Annotated[str, typer.Argument(help="An .ics file or an http(s) URL.")],
+    tz: Annotated[str, typer.Option("--tz", help="The person's IANA time zone.")],
+    from_: Annotated[str | None, typer.Option("--from", help="First day (default today).")]
+    = None,
+    to: Annotated[str | None, typer.Option("--to", help="Day after the last (default +365).")]
+    = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    config: Annotated[Path | None, typer.Option(help="Read policies from this app.yaml.")]
+    = None,
+) -> None:
+    """Print the absences found in one calendar, merged, each whole."""
+    try:
+        zone = ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise _die(f"unknown time zone {tz!r}; use an IANA name like America/Chicago") from None
+    policies = _policies(config)
+    today = datetime.now(zone).date()
+    start = _day(from_, zone, today)
+    end = _day(to, zone, start.astimezone(zone).date() + timedelta(days=365))
+    if end <= start:
+        raise _die("--to must be after --from")
+    try:
+        read = IcsSource(source, time_zone=tz, policies=policies).read(
+            start=start, end=end, cursor={})
+    except CalendarError as exc:
+        raise _die(str(exc)) from None
+    if as_json:
+        sys.stdout.write(json.dumps(scan_json(read, policies), indent=2) + "\n")
+        return
+    table = Table(title=f"Absences in {source} ({tz})")
+    for column in ("from", "until", "kind", "long-term", "summary"):
+        table.add_column(column)
+    for a in read.absences:
+        table.add_row(when(a.start, tz), when(a.end, tz), a.kind.value,
+                      "yes" if is_long_term(a, policies) else "", a.summary)
+    console = Console()
+    console.print(table)
+    console.print(f"{len(read.skipped)} events skipped (use --json to see why).")

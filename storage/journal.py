@@ -1,0 +1,226 @@
+"""SQL repositories for the routing journal, audit log, outbox, calendar state,
+routes and people."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, or_
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from bot.config import AppConfig
+from bot.errors import NotFound
+from bot.ports import AuditEntry, CalendarSyncState, OutboxItem, OutboxStatus, RoutingSwitch
+from storage import convert
+from storage.tables import (
+    AuditRow,
+    CalendarSyncRow,
+    OutboxRow,
+    PersonRow,
+    RouteRow,
+    RoutingSwitchRow,
+)
+
+
+class SqlSwitches:
+    """RoutingSwitchRepository on SQL; unique on (coverage_id, channel)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def get(self, *, coverage_id: int, channel: str) -> RoutingSwitch | None:
+        """The switch for a coverage and channel."""
+        with Session(self._engine) as session:
+            row = session.exec(select(RoutingSwitchRow).where(
+                RoutingSwitchRow.coverage_id == coverage_id,
+                RoutingSwitchRow.channel == channel)).first()
+            return convert.switch(row) if row else None
+
+    def save(self, switch: RoutingSwitch) -> RoutingSwitch:
+        """Insert or update by (coverage_id, channel)."""
+        values: dict[str, Any] = {
+            "adapter": switch.adapter, "status": switch.status.value, "before": switch.before,
+            "after": switch.after, "attempts": switch.attempts,
+            "last_error": switch.last_error, "updated_at": switch.updated_at,
+            "actor": switch.actor, "reason": switch.reason,
+        }
+        with Session(self._engine) as session:
+            row = session.exec(select(RoutingSwitchRow).where(
+                RoutingSwitchRow.coverage_id == switch.coverage_id,
+                RoutingSwitchRow.channel == switch.channel)).first()
+            if row is None:
+                row = RoutingSwitchRow(coverage_id=switch.coverage_id, channel=switch.channel,
+                                       **values)
+                session.add(row)
+            else:
+                row.sqlmodel_update(values)
+            session.commit()
+            session.refresh(row)
+            return convert.switch(row)
+
+    def list(self, *, coverage_id: int) -> list[RoutingSwitch]:
+        """Every switch of a coverage."""
+        with Session(self._engine) as session:
+            rows = session.exec(select(RoutingSwitchRow)
+                                .where(RoutingSwitchRow.coverage_id == coverage_id)
+                                .order_by(col(RoutingSwitchRow.channel)))
+            return [convert.switch(r) for r in rows]
+
+
+class SqlAudit:
+    """AuditLog on SQL."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def record(self, entry: AuditEntry) -> None:
+        """Append an entry."""
+        with Session(self._engine) as session:
+            session.add(AuditRow(at=entry.at, actor=entry.actor, action=entry.action,
+                                 subject=entry.subject, reason=entry.reason,
+                                 before=entry.before, after=entry.after))
+            session.commit()
+
+    def list(self, *, subject: str | None = None) -> list[AuditEntry]:
+        """Entries, oldest first."""
+        query = select(AuditRow)
+        if subject is not None:
+            query = query.where(AuditRow.subject == subject)
+        with Session(self._engine) as session:
+            return [AuditEntry(at=r.at, actor=r.actor, action=r.action, subject=r.subject,
+                               reason=r.reason, before=r.before, after=r.after)
+                    for r in session.exec(query.order_by(col(AuditRow.id)))]
+
+
+class SqlOutbox:
+    """OutboxRepository on SQL; the unique key makes queueing idempotent across processes."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def enqueue(self, item: OutboxItem) -> tuple[OutboxItem, bool]:
+        """Store unless the key exists."""
+        existing = self.get(item.key)
+        if existing is not None:
+            return existing, False
+        try:
+            with Session(self._engine) as session:
+                row = OutboxRow(**convert.outbox_row(item))
+                session.add(row)
+                session.commit()
+                session.refresh(row)
+                return convert.outbox_item(row), True
+        except IntegrityError:
+            winner = self.get(item.key)
+            if winner is None:
+                raise
+            return winner, False
+
+    def get(self, key: str) -> OutboxItem | None:
+        """The item with this key."""
+        with Session(self._engine) as session:
+            row = session.exec(select(OutboxRow).where(OutboxRow.key == key)).first()
+            return convert.outbox_item(row) if row else None
+
+    def due(self, *, now: datetime, limit: int = 100) -> list[OutboxItem]:
+        """Pending items due now, oldest first."""
+        query = (select(OutboxRow)
+                 .where(OutboxRow.status == OutboxStatus.PENDING.value,
+                        or_(col(OutboxRow.next_attempt_at).is_(None),
+                            col(OutboxRow.next_attempt_at) <= now))
+                 .order_by(col(OutboxRow.id)).limit(limit))
+        with Session(self._engine) as session:
+            return [convert.outbox_item(r) for r in session.exec(query)]
+
+    def save(self, item: OutboxItem) -> OutboxItem:
+        """Update an item."""
+        with Session(self._engine) as session:
+            row = session.get(OutboxRow, item.id)
+            if row is None:
+                raise NotFound(f"no outbox item with id {item.id}")
+            row.sqlmodel_update(convert.outbox_row(item))
+            session.commit()
+            session.refresh(row)
+            return convert.outbox_item(row)
+
+
+class SqlCalendarSync:
+    """CalendarSyncRepository on SQL."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def get(self, osc_email: str) -> CalendarSyncState | None:
+        """State for an OSC."""
+        with Session(self._engine) as session:
+            row = session.get(CalendarSyncRow, osc_email)
+            if row is None:
+                return None
+            return CalendarSyncState(
+                osc_email=row.osc_email, cursor=dict(row.cursor or {}),
+                absences=convert.absences_from_json(row.absences),
+                last_good_at=row.last_good_at, consecutive_failures=row.consecutive_failures,
+                last_error=row.last_error, stale=row.stale)
+
+    def save(self, state: CalendarSyncState) -> None:
+        """Insert or replace."""
+        values: dict[str, Any] = {
+            "cursor": state.cursor, "absences": convert.absences_json(state.absences),
+            "last_good_at": state.last_good_at,
+            "consecutive_failures": state.consecutive_failures,
+            "last_error": state.last_error, "stale": state.stale}
+        with Session(self._engine) as session:
+            row = session.get(CalendarSyncRow, state.osc_email)
+            if row is None:
+                session.add(CalendarSyncRow(osc_email=state.osc_email, **values))
+            else:
+                row.sqlmodel_update(values)
+            session.commit()
+
+
+class SqlRoutes:
+    """RouteRepository on SQL."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def get(self, *, osc_email: str, channel: str) -> str | None:
+        """Current target."""
+        with Session(self._engine) as session:
+            row = session.exec(select(RouteRow).where(RouteRow.osc_email == osc_email,
+                                                      RouteRow.channel == channel)).first()
+            return row.target if row else None
+
+    def set(self, *, osc_email: str, channel: str, target: str | None) -> None:
+        """Set or clear the target."""
+        with Session(self._engine) as session:
+            row = session.exec(select(RouteRow).where(RouteRow.osc_email == osc_email,
+                                                      RouteRow.channel == channel)).first()
+            if target is None and row is not None:
+                session.delete(row)
+            elif target is not None and row is None:
+                session.add(RouteRow(osc_email=osc_email, channel=channel, target=target))
+            elif target is not None and row is not None:
+                row.target = target
+            session.commit()
+
+
+def sync_people(engine: Engine, config: AppConfig) -> int:
+    """Upsert everyone in the config into the people table; returns how many changed."""
+    changed = 0
+    with Session(engine) as session:
+        for person in config.people:
+            values: dict[str, Any] = {"name": person.name, "role": person.role.value,
+                      "timezone": person.timezone, "slack_id": person.chat.slack,
+                      "teams_id": person.chat.teams}
+            row = session.exec(select(PersonRow).where(PersonRow.email == person.email)).first()
+            if row is None:
+                session.add(PersonRow(email=person.email, **values))
+                changed += 1
+            elif any(getattr(row, k) != v for k, v in values.items()):
+                row.sqlmodel_update(values)
+                changed += 1
+        session.commit()
+    return changed

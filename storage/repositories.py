@@ -1,0 +1,283 @@
+"""SQL repositories for coverages, leads, activities, tasks and appointments."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import Engine, func
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from bot.errors import NotFound
+from bot.model import (
+    Activity,
+    Appointment,
+    Coverage,
+    CoverageStatus,
+    Lead,
+    LeadStatus,
+    Task,
+    TaskStatus,
+)
+from bot.ports import Repositories
+from storage import convert
+from storage.journal import SqlAudit, SqlCalendarSync, SqlOutbox, SqlRoutes, SqlSwitches
+from storage.tables import ActivityRow, AppointmentRow, CoverageRow, LeadRow, TaskRow
+
+
+class SqlCoverages:
+    """CoverageRepository on SQL."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def add(self, coverage: Coverage) -> Coverage:
+        """Store a new coverage."""
+        with Session(self._engine) as session:
+            row = CoverageRow(**convert.coverage_row(coverage))
+            session.add(row)
+            session.commit()
+            session.refresh(row)
+            return convert.coverage(row)
+
+    def save(self, coverage: Coverage) -> Coverage:
+        """Update a coverage."""
+        with Session(self._engine) as session:
+            row = session.get(CoverageRow, coverage.id)
+            if row is None:
+                raise NotFound(f"no coverage with id {coverage.id}")
+            row.sqlmodel_update(convert.coverage_row(coverage))
+            session.commit()
+            session.refresh(row)
+            return convert.coverage(row)
+
+    def get(self, coverage_id: int) -> Coverage:
+        """One coverage."""
+        with Session(self._engine) as session:
+            row = session.get(CoverageRow, coverage_id)
+            if row is None:
+                raise NotFound(f"no coverage with id {coverage_id}")
+            return convert.coverage(row)
+
+    def list(self, *, osc_email: str | None = None, backup_email: str | None = None,
+             statuses: Sequence[CoverageStatus] | None = None) -> list[Coverage]:
+        """Filtered coverages by start."""
+        query = select(CoverageRow)
+        if osc_email is not None:
+            query = query.where(CoverageRow.osc_email == osc_email)
+        if backup_email is not None:
+            query = query.where(CoverageRow.backup_email == backup_email)
+        if statuses is not None:
+            query = query.where(col(CoverageRow.status).in_([s.value for s in statuses]))
+        with Session(self._engine) as session:
+            rows = session.exec(query.order_by(col(CoverageRow.start), col(CoverageRow.id)))
+            return [convert.coverage(r) for r in rows]
+
+
+class SqlLeads:
+    """LeadRepository on SQL; unique on (source, external_id)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def add(self, lead: Lead) -> tuple[Lead, bool]:
+        """Store unless it exists; a racing duplicate returns the winner."""
+        existing = self.find(source=lead.source, external_id=lead.external_id)
+        if existing is not None:
+            return existing, False
+        try:
+            with Session(self._engine) as session:
+                row = LeadRow(**convert.lead_row(lead))
+                session.add(row)
+                session.commit()
+                session.refresh(row)
+                return convert.lead(row), True
+        except IntegrityError:
+            winner = self.find(source=lead.source, external_id=lead.external_id)
+            if winner is None:
+                raise
+            return winner, False
+
+    def find(self, *, source: str, external_id: str) -> Lead | None:
+        """The lead with this source and external id."""
+        with Session(self._engine) as session:
+            row = session.exec(select(LeadRow).where(
+                LeadRow.source == source, LeadRow.external_id == external_id)).first()
+            return convert.lead(row) if row else None
+
+    def get(self, lead_id: int) -> Lead:
+        """One lead."""
+        with Session(self._engine) as session:
+            row = session.get(LeadRow, lead_id)
+            if row is None:
+                raise NotFound(f"no lead with id {lead_id}")
+            return convert.lead(row)
+
+    def save(self, lead: Lead) -> Lead:
+        """Update a lead."""
+        with Session(self._engine) as session:
+            row = session.get(LeadRow, lead.id)
+            if row is None:
+                raise NotFound(f"no lead with id {lead.id}")
+            row.sqlmodel_update(convert.lead_row(lead))
+            session.commit()
+            session.refresh(row)
+            return convert.lead(row)
+
+    def uncontacted(self, *, received_before: datetime, limit: int = 500) -> list[Lead]:
+        """New leads received by the instant, oldest first (uses ix_leads_status_received)."""
+        query = (select(LeadRow)
+                 .where(LeadRow.status == LeadStatus.NEW.value,
+                        col(LeadRow.received_at) <= received_before)
+                 .order_by(col(LeadRow.received_at), col(LeadRow.id)).limit(limit))
+        with Session(self._engine) as session:
+            return [convert.lead(r) for r in session.exec(query)]
+
+    def list(self, *, assigned_to: str | None = None, owner_email: str | None = None,
+             received_from: datetime | None = None,
+             received_to: datetime | None = None) -> list[Lead]:
+        """Filtered leads by received time."""
+        query = select(LeadRow)
+        if assigned_to is not None:
+            query = query.where(LeadRow.assigned_to == assigned_to)
+        if owner_email is not None:
+            query = query.where(LeadRow.owner_email == owner_email)
+        if received_from is not None:
+            query = query.where(col(LeadRow.received_at) >= received_from)
+        if received_to is not None:
+            query = query.where(col(LeadRow.received_at) < received_to)
+        with Session(self._engine) as session:
+            rows = session.exec(query.order_by(col(LeadRow.received_at), col(LeadRow.id)))
+            return [convert.lead(r) for r in rows]
+
+    def count_open(self, *, assigned_to: str) -> int:
+        """Uncontacted leads held by a person."""
+        query = select(func.count()).select_from(LeadRow).where(
+            LeadRow.assigned_to == assigned_to, LeadRow.status == LeadStatus.NEW.value)
+        with Session(self._engine) as session:
+            return int(session.exec(query).one())
+
+
+class SqlActivities:
+    """ActivityRepository on SQL."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def add(self, activity: Activity) -> Activity:
+        """Store an activity."""
+        with Session(self._engine) as session:
+            row = ActivityRow(lead_id=activity.lead_id, kind=activity.kind.value,
+                              direction=activity.direction, by_email=activity.by_email,
+                              at=activity.at, two_way=activity.two_way, notes=activity.notes)
+            session.add(row)
+            session.commit()
+            session.refresh(row)
+            return convert.activity(row)
+
+    def for_lead(self, lead_id: int) -> list[Activity]:
+        """A lead's activities, oldest first."""
+        query = (select(ActivityRow).where(ActivityRow.lead_id == lead_id)
+                 .order_by(col(ActivityRow.at), col(ActivityRow.id)))
+        with Session(self._engine) as session:
+            return [convert.activity(r) for r in session.exec(query)]
+
+
+class SqlTasks:
+    """TaskRepository on SQL."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def add(self, task: Task) -> Task:
+        """Store a task."""
+        with Session(self._engine) as session:
+            row = TaskRow(**convert.task_row(task))
+            session.add(row)
+            session.commit()
+            session.refresh(row)
+            return convert.task(row)
+
+    def save(self, task: Task) -> Task:
+        """Update a task."""
+        with Session(self._engine) as session:
+            row = session.get(TaskRow, task.id)
+            if row is None:
+                raise NotFound(f"no task with id {task.id}")
+            row.sqlmodel_update(convert.task_row(task))
+            session.commit()
+            session.refresh(row)
+            return convert.task(row)
+
+    def get(self, task_id: int) -> Task:
+        """One task."""
+        with Session(self._engine) as session:
+            row = session.get(TaskRow, task_id)
+            if row is None:
+                raise NotFound(f"no task with id {task_id}")
+            return convert.task(row)
+
+    def list(self, *, assignee_email: str | None = None, owner_email: str | None = None,
+             status: TaskStatus | None = None, due_from: datetime | None = None,
+             due_before: datetime | None = None,
+             coverage_id: int | None = None) -> list[Task]:
+        """Filtered tasks by due time."""
+        query = select(TaskRow)
+        if assignee_email is not None:
+            query = query.where(TaskRow.assignee_email == assignee_email)
+        if owner_email is not None:
+            query = query.where(TaskRow.owner_email == owner_email)
+        if status is not None:
+            query = query.where(TaskRow.status == status.value)
+        if due_from is not None:
+            query = query.where(col(TaskRow.due_at) >= due_from)
+        if due_before is not None:
+            query = query.where(col(TaskRow.due_at) < due_before)
+        if coverage_id is not None:
+            query = query.where(TaskRow.coverage_id == coverage_id)
+        with Session(self._engine) as session:
+            rows = session.exec(query.order_by(col(TaskRow.due_at), col(TaskRow.id)))
+            return [convert.task(r) for r in rows]
+
+
+class SqlAppointments:
+    """AppointmentRepository on SQL."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def add(self, appointment: Appointment) -> Appointment:
+        """Store an appointment."""
+        with Session(self._engine) as session:
+            row = AppointmentRow(
+                lead_id=appointment.lead_id, set_by=appointment.set_by, at=appointment.at,
+                credit_email=appointment.credit_email,
+                credit_to=appointment.credit_to.value, bonus_email=appointment.bonus_email,
+                note=appointment.note, coverage_id=appointment.coverage_id)
+            session.add(row)
+            session.commit()
+            session.refresh(row)
+            return convert.appointment(row)
+
+    def list(self, *, lead_id: int | None = None,
+             coverage_id: int | None = None) -> list[Appointment]:
+        """Filtered appointments by time."""
+        query = select(AppointmentRow)
+        if lead_id is not None:
+            query = query.where(AppointmentRow.lead_id == lead_id)
+        if coverage_id is not None:
+            query = query.where(AppointmentRow.coverage_id == coverage_id)
+        with Session(self._engine) as session:
+            rows = session.exec(query.order_by(col(AppointmentRow.at), col(AppointmentRow.id)))
+            return [convert.appointment(r) for r in rows]
+
+
+def sql_repositories(engine: Engine) -> Repositories:
+    """Every repository on one engine."""
+    return Repositories(
+        coverages=SqlCoverages(engine), leads=SqlLeads(engine),
+        activities=SqlActivities(engine), tasks=SqlTasks(engine),
+        appointments=SqlAppointments(engine), switches=SqlSwitches(engine),
+        audit=SqlAudit(engine), outbox=SqlOutbox(engine),
+        calendar_sync=SqlCalendarSync(engine), routes=SqlRoutes(engine))

@@ -1,0 +1,209 @@
+"""SQLModel tables. Repositories turn rows into domain records; nothing else sees rows."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from storage.types import UTCDateTime
+
+
+def _when(*, nullable: bool = False, index: bool = False) -> Any:
+    return Field(default=None, sa_type=UTCDateTime, nullable=nullable, index=index)
+
+
+def _json() -> Any:
+    return Field(default=None, sa_column=Column(JSON, nullable=True))
+
+
+class PersonRow(SQLModel, table=True):
+    """A person on the team, synced from app.yaml."""
+
+    __tablename__ = "people"
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(unique=True, max_length=254)
+    name: str = Field(max_length=200)
+    role: str = Field(max_length=20)
+    timezone: str | None = Field(default=None, max_length=64)
+    slack_id: str | None = Field(default=None, max_length=32)
+    teams_id: str | None = Field(default=None, max_length=200)
+
+
+class CoverageRow(SQLModel, table=True):
+    """One coverage."""
+
+    __tablename__ = "coverages"
+    __table_args__ = (Index("ix_coverages_osc_status", "osc_email", "status"),
+                      Index("ix_coverages_status_start", "status", "start"))
+    id: int | None = Field(default=None, primary_key=True)
+    osc_email: str = Field(max_length=254)
+    backup_email: str | None = Field(default=None, max_length=254, index=True)
+    start: datetime = _when()
+    end: datetime = _when()
+    kind: str = Field(max_length=20)
+    mode: str = Field(max_length=20)
+    origin: str = Field(max_length=20)
+    status: str = Field(max_length=20)
+    skipped: Any = _json()
+    declared_by: str | None = Field(default=None, max_length=254)
+    notes: str = Field(default="")
+    source_uids: Any = _json()
+    started_at: datetime | None = _when(nullable=True)
+    ended_at: datetime | None = _when(nullable=True)
+
+
+class RoutingSwitchRow(SQLModel, table=True):
+    """The journal of one channel's switch for one coverage."""
+
+    __tablename__ = "routing_switches"
+    __table_args__ = (UniqueConstraint("coverage_id", "channel",
+                                       name="uq_routing_switches_coverage_channel"),)
+    id: int | None = Field(default=None, primary_key=True)
+    coverage_id: int = Field(foreign_key="coverages.id")
+    channel: str = Field(max_length=20)
+    adapter: str = Field(max_length=40)
+    status: str = Field(max_length=20)
+    before: Any = _json()
+    after: Any = _json()
+    attempts: int = 0
+    last_error: str = ""
+    updated_at: datetime = _when()
+    actor: str = Field(default="", max_length=254)
+    reason: str = ""
+
+
+class RouteRow(SQLModel, table=True):
+    """oscbot's own routing table."""
+
+    __tablename__ = "routes"
+    __table_args__ = (UniqueConstraint("osc_email", "channel", name="uq_routes_osc_channel"),)
+    id: int | None = Field(default=None, primary_key=True)
+    osc_email: str = Field(max_length=254)
+    channel: str = Field(max_length=20)
+    target: str = Field(max_length=254)
+
+
+class AuditRow(SQLModel, table=True):
+    """Append-only audit log."""
+
+    __tablename__ = "audit_log"
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _when()
+    actor: str = Field(max_length=254)
+    action: str = Field(max_length=60)
+    subject: str = Field(max_length=120, index=True)
+    reason: str = ""
+    before: Any = _json()
+    after: Any = _json()
+
+
+class LeadRow(SQLModel, table=True):
+    """A lead; unique on (source, external_id)."""
+
+    __tablename__ = "leads"
+    __table_args__ = (
+        UniqueConstraint("source", "external_id", name="uq_leads_source_external_id"),
+        Index("ix_leads_status_received", "status", "received_at"),
+        Index("ix_leads_assigned_status", "assigned_to", "status"),
+        Index("ix_leads_owner_received", "owner_email", "received_at"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    source: str = Field(max_length=200)
+    external_id: str = Field(max_length=200)
+    name: str = Field(max_length=200)
+    email: str | None = Field(default=None, max_length=254)
+    phone: str | None = Field(default=None, max_length=32)
+    community: str | None = Field(default=None, max_length=200)
+    message: str = ""
+    received_at: datetime = _when()
+    owner_email: str = Field(max_length=254)
+    assigned_to: str = Field(max_length=254)
+    assignment_reason: str = ""
+    status: str = Field(max_length=20)
+    coverage_id: int | None = Field(default=None, foreign_key="coverages.id")
+    first_contact_at: datetime | None = _when(nullable=True)
+    rating: str | None = Field(default=None, max_length=20)
+
+
+class ActivityRow(SQLModel, table=True):
+    """A contact, note or rating on a lead."""
+
+    __tablename__ = "activities"
+    __table_args__ = (Index("ix_activities_lead_at", "lead_id", "at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    lead_id: int = Field(foreign_key="leads.id")
+    kind: str = Field(max_length=20)
+    direction: str = Field(max_length=20)
+    by_email: str = Field(max_length=254)
+    at: datetime = _when()
+    two_way: bool = False
+    notes: str = ""
+
+
+class TaskRow(SQLModel, table=True):
+    """A follow-up task."""
+
+    __tablename__ = "tasks"
+    __table_args__ = (Index("ix_tasks_assignee_status_due", "assignee_email", "status",
+                            "due_at"),
+                      Index("ix_tasks_status_due", "status", "due_at"))
+    id: int | None = Field(default=None, primary_key=True)
+    title: str = Field(max_length=500)
+    due_at: datetime = _when()
+    owner_email: str = Field(max_length=254, index=True)
+    assignee_email: str = Field(max_length=254)
+    lead_id: int | None = Field(default=None, foreign_key="leads.id")
+    status: str = Field(max_length=20)
+    coverage_id: int | None = Field(default=None, foreign_key="coverages.id", index=True)
+    created_by: str | None = Field(default=None, max_length=254)
+
+
+class AppointmentRow(SQLModel, table=True):
+    """An appointment with its credit."""
+
+    __tablename__ = "appointments"
+    id: int | None = Field(default=None, primary_key=True)
+    lead_id: int = Field(foreign_key="leads.id", index=True)
+    set_by: str = Field(max_length=254)
+    at: datetime = _when()
+    credit_email: str = Field(max_length=254)
+    credit_to: str = Field(max_length=20)
+    bonus_email: str | None = Field(default=None, max_length=254)
+    note: str = ""
+    coverage_id: int | None = Field(default=None, foreign_key="coverages.id", index=True)
+
+
+class OutboxRow(SQLModel, table=True):
+    """An outgoing message; unique key makes queueing idempotent."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_status_next", "status", "next_attempt_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(unique=True, max_length=200)
+    target_kind: str = Field(max_length=20)
+    target: str = Field(max_length=254)
+    message: Any = _json()
+    status: str = Field(max_length=20)
+    created_at: datetime = _when()
+    attempts: int = 0
+    next_attempt_at: datetime | None = _when(nullable=True)
+    ref_channel: str | None = Field(default=None, max_length=254)
+    ref_id: str | None = Field(default=None, max_length=64)
+    last_error: str = ""
+    sent_at: datetime | None = _when(nullable=True)
+
+
+class CalendarSyncRow(SQLModel, table=True):
+    """Per-OSC calendar memory: cursor and the last good absences."""
+
+    __tablename__ = "calendar_sync_state"
+    osc_email: str = Field(primary_key=True, max_length=254)
+    cursor: Any = _json()
+    absences: Any = _json()
+    last_good_at: datetime | None = _when(nullable=True)
+    consecutive_failures: int = 0
+    last_error: str = ""
+    stale: bool = False
