@@ -1,0 +1,172 @@
+"""`oscbot check` and config loading: every broken config gets a specific, located message."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from bot.check import check_config
+from bot.cli import app
+from bot.config_loader import load_config
+from bot.errors import ConfigError
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "app.yaml"
+
+GOOD = """\
+team:
+  name: Test Homes
+  timezone: America/Chicago
+  channel: "#sales"
+  managers: [dana@t.example]
+people:
+  - email: maria@t.example
+    name: Maria
+    role: osc
+    calendar: {ics: https://calendar.example/maria.ics}
+    backups: [jordan@t.example]
+  - email: jordan@t.example
+    name: Jordan
+    role: backup
+    trained: true
+    shadowed: true
+  - email: dana@t.example
+    name: Dana
+    role: manager
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "app.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def errors(tmp_path: Path, text: str) -> list[tuple[int | None, str, str]]:
+    problems = check_config(write(tmp_path, text), env={"SLACK_BOT_TOKEN": "x",
+                                                        "SLACK_SIGNING_SECRET": "y",
+                                                        "LEAD_WEBHOOK_SECRET": "z"})
+    return [(p.line, p.field, p.message) for p in problems if p.is_error]
+
+
+def test_good_config_has_no_problems(tmp_path: Path) -> None:
+    assert errors(tmp_path, GOOD) == []
+
+
+BROKEN = [
+    ("unknown backup",
+     GOOD.replace("backups: [jordan@t.example]", "backups: [jordan@t.example, kim@t.example]"),
+     11, "people[0].backups[1]", "unknown person 'kim@t.example'"),
+    ("osc without backups",
+     GOOD.replace("    backups: [jordan@t.example]\n", ""),
+     7, "people[0]", "has no backups"),
+    ("backup lists themselves",
+     GOOD.replace("backups: [jordan@t.example]", "backups: [maria@t.example, jordan@t.example]"),
+     11, "people[0].backups[0]", "cannot be their own backup"),
+    ("duplicate person",
+     GOOD + "  - email: Jordan@t.example\n    name: Jordan again\n    role: backup\n",
+     20, "people[3].email", "listed twice"),
+    ("bad duration",
+     GOOD + "policies:\n  speed_to_lead: five minutes\n",
+     21, "policies.speed_to_lead", "'five minutes' is not a duration"),
+    ("unknown time zone",
+     GOOD.replace("timezone: America/Chicago", "timezone: Central"),
+     3, "team.timezone", "unknown time zone 'Central'"),
+    ("unknown manager",
+     GOOD.replace("managers: [dana@t.example]", "managers: [dana@t.example, boss@t.example]"),
+     5, "team.managers[1]", "unknown person 'boss@t.example'"),
+    ("no trained backup",
+     GOOD.replace("    trained: true\n", ""),
+     11, "people[0].backups", "no trained backup"),
+    ("escalation not after speed to lead",
+     GOOD + "policies:\n  speed_to_lead: 15m\n  escalate_after: 10m\n",
+     22, "policies.escalate_after", "longer than speed_to_lead"),
+    ("follow-up steps not growing",
+     GOOD + "policies:\n  follow_up: [3d, 24h]\n",
+     21, "policies.follow_up", "steps must grow"),
+    ("unknown setting",
+     GOOD.replace("    shadowed: true\n", "    shadowed: true\n    shadowd: true\n"),
+     17, "people[1].shadowd", "unknown setting"),
+    ("unknown role",
+     GOOD.replace("role: manager", "role: boss"),
+     19, "people[2].role", "'boss' is not allowed"),
+    ("missing ics file",
+     GOOD.replace("https://calendar.example/maria.ics", "calendars/nope.ics"),
+     10, "people[0].calendar.ics", "calendar file calendars/nope.ics not found"),
+    ("unknown adapter",
+     GOOD + "routing:\n  calls: {adapter: ringcentral}\n",
+     21, "routing.calls.adapter", "unknown adapter 'ringcentral'"),
+    ("missing environment variable",
+     GOOD.replace("channel: \"#sales\"", "channel: ${SALES_CHANNEL}"),
+     4, "team.channel", "environment variable SALES_CHANNEL is not set"),
+    ("bad email",
+     GOOD.replace("email: dana@t.example", "email: dana at example"),
+     17, "people[2].email", "'dana at example' is not an email address"),
+    ("yaml syntax error",
+     GOOD.replace("  name: Test Homes", "  name: [Test Homes"),
+     3, "(yaml)", "not valid YAML"),
+    ("missing team",
+     GOOD.split("people:")[0].replace("team:", "teem:") + "people: []\n",
+     1, "teem", "unknown setting"),
+]
+
+
+@pytest.mark.parametrize(("text", "line", "field", "words"),
+                         [case[1:] for case in BROKEN], ids=[case[0] for case in BROKEN])
+def test_broken_config_is_located_and_explained(tmp_path: Path, text: str, line: int,
+                                                field: str, words: str) -> None:
+    found = errors(tmp_path, text)
+    assert any(f == field and words in m and ln == line for ln, f, m in found), found
+
+
+def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
+    text = GOOD.replace("timezone: America/Chicago", "timezone: Mars/Base") + (
+        "policies:\n  speed_to_lead: soon\n  min_absence: 0h\n")
+    fields = {f for _, f, _ in errors(tmp_path, text)}
+    assert {"team.timezone", "policies.speed_to_lead", "policies.min_absence"} <= fields
+
+
+def test_environment_interpolation_with_defaults(tmp_path: Path) -> None:
+    text = GOOD.replace('channel: "#sales"', "channel: ${SALES_CHANNEL:-#online-sales}")
+    config = load_config(write(tmp_path, text), env={})
+    assert config.team.channel == "#online-sales"
+    config = load_config(write(tmp_path, text), env={"SALES_CHANNEL": "#leads"})
+    assert config.team.channel == "#leads"
+
+
+def test_load_raises_with_every_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(write(tmp_path, GOOD.replace("role: manager", "role: boss")), env={})
+    assert "app.yaml:19: people[2].role" in str(caught.value)
+
+
+def test_missing_file_is_one_clear_problem(tmp_path: Path) -> None:
+    [problem] = check_config(tmp_path / "nope.yaml", env={})
+    assert "no such file" in problem.message
+
+
+def test_example_config_is_clean(tmp_path: Path) -> None:
+    problems = check_config(EXAMPLE, env={})
+    assert [p for p in problems if p.is_error] == []
+    assert {p.field for p in problems} == {"SLACK_BOT_TOKEN", "LEAD_WEBHOOK_SECRET"}
+
+
+def test_credentials_for_configured_adapters_are_required(tmp_path: Path) -> None:
+    text = GOOD + "routing:\n  calls: {adapter: callrail}\n  leads: {adapter: hubspot}\n"
+    found = errors(tmp_path, text)
+    messages = " ".join(m for _, _, m in found)
+    assert "CALLRAIL_API_KEY" in messages and "HUBSPOT_ACCESS_TOKEN" in messages
+    assert "account id" in messages
+
+
+def test_cli_exit_codes(tmp_path: Path) -> None:
+    runner = CliRunner()
+    bad = runner.invoke(app, ["check", "--config",
+                              str(write(tmp_path, GOOD.replace("role: manager", "role: x")))])
+    assert bad.exit_code == 1
+    assert "people[2].role" in bad.output
+    good = runner.invoke(app, ["check", "--config", str(EXAMPLE)])
+    assert good.exit_code == 0, good.output
+    strict = runner.invoke(app, ["check", "--config", str(EXAMPLE), "--strict"])
+    assert strict.exit_code == 1

@@ -1,0 +1,61 @@
+"""`oscbot demo` tells the whole story offline and leaves nothing behind."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from rich.console import Console
+
+from handlers.console.demo import play
+
+
+def test_demo_plays_the_whole_story() -> None:
+    before = set(Path(tempfile.gettempdir()).glob("oscbot-demo-*"))
+    console = Console(record=True, width=120, color_system=None)
+    assert play(console) == 0
+    text = console.export_text()
+    story = [
+        "Heads-up: Maria Lopez is out from tomorrow",
+        "Maria Lopez is out — Jordan Kim is covering",
+        "✅ Leads → Jordan Kim (builtin)",
+        "You're covering for Maria Lopez",
+        "New lead — contact within 5 minutes",
+        "Lead waiting 6 minutes with no contact",
+        "Escalation: no contact after 16 minutes",
+        "@Dana Brooks",
+        "Call Wei Chen about lot 14 with updated pricing* (for Maria Lopez)",
+        "Welcome back, Maria Lopez",
+        "Jordan Kim earns the bonus",
+        "credit stays with Maria Lopez",
+        "Start Sam Rivera on your follow-up process",
+        "↩️ Leads back to Maria Lopez (builtin)",
+        "✅ Maria Lopez is back — Jordan Kim covered",
+        "↩️ Calls back to Maria Lopez (manual)",
+    ]
+    positions = [text.find(line) for line in story]
+    assert all(p >= 0 for p in positions), [s for s, p in zip(story, positions, strict=True)
+                                            if p < 0]
+    assert positions == sorted(positions)
+    assert "Vacation planning" not in text.split("the end")[0].split("→")[0]
+    assert set(Path(tempfile.gettempdir()).glob("oscbot-demo-*")) == before
+
+
+def test_demo_command_exits_zero_and_writes_no_files(tmp_path: Path) -> None:
+    result = subprocess.run([sys.executable, "-c", "from bot.cli import main; main()", "demo"],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                            check=False)
+    assert result.returncode == 0, result.stderr
+    assert "Welcome back, Maria Lopez" in result.stdout
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_help_lists_every_command() -> None:
+    result = subprocess.run([sys.executable, "-c", "from bot.cli import main; main()",
+                             "--help"], capture_output=True, text=True, timeout=60,
+                            check=False)
+    assert result.returncode == 0
+    for command in ("demo", "shell", "run", "check", "calendar", "drill", "db", "jobs"):
+        assert f" {command} " in result.stdout, command

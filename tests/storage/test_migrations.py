@@ -1,0 +1,66 @@
+"""Migrations: the migrated schema matches the models; SQLite is WAL; the sweep uses its index."""
+
+from __future__ import annotations
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import text
+from sqlmodel import SQLModel
+
+import storage.tables  # noqa: F401
+from bot.config import AppConfig
+from storage.engine import engine_from_url, normalize_url
+from storage.journal import sync_people
+from storage.migrate import current_revision, upgrade
+
+
+def _diff(url: str) -> list[object]:
+    engine = engine_from_url(url)
+    try:
+        with engine.connect() as connection:
+            context = MigrationContext.configure(connection, opts={"compare_type": True})
+            return list(compare_metadata(context, SQLModel.metadata))
+    finally:
+        engine.dispose()
+
+
+def test_sqlite_schema_matches_models_and_upgrade_is_repeatable(sqlite_url: str) -> None:
+    assert _diff(sqlite_url) == []
+    upgrade(sqlite_url)
+    assert current_revision(sqlite_url) == "0001"
+
+
+def test_postgres_schema_matches_models(migrated_postgres: str) -> None:
+    assert _diff(migrated_postgres) == []
+    assert current_revision(migrated_postgres) == "0001"
+
+
+def test_sqlite_uses_wal_and_foreign_keys(sqlite_url: str) -> None:
+    engine = engine_from_url(sqlite_url)
+    with engine.connect() as connection:
+        assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
+    engine.dispose()
+
+
+def test_overdue_sweep_uses_the_status_received_index(sqlite_url: str) -> None:
+    engine = engine_from_url(sqlite_url)
+    with engine.connect() as connection:
+        plan = connection.execute(text(
+            "EXPLAIN QUERY PLAN SELECT * FROM leads WHERE status = 'new' "
+            "AND received_at <= '2026-11-30' ORDER BY received_at, id LIMIT 500")).all()
+    engine.dispose()
+    assert any("ix_leads_status_received" in str(row) for row in plan), plan
+
+
+def test_database_urls_are_normalised() -> None:
+    assert normalize_url(None) == "sqlite:///oscbot.db"
+    assert normalize_url("postgres://u@h/db") == "postgresql+psycopg://u@h/db"
+    assert normalize_url("postgresql://u@h/db") == "postgresql+psycopg://u@h/db"
+
+
+def test_people_sync_is_idempotent(sqlite_url: str, config: AppConfig) -> None:
+    engine = engine_from_url(sqlite_url)
+    assert sync_people(engine, config) == len(config.people)
+    assert sync_people(engine, config) == 0
+    engine.dispose()

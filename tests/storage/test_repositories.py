@@ -1,0 +1,223 @@
+"""The repository contract, the same on in-memory fakes, SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import Engine
+
+from bot.errors import NotFound
+from bot.messages import Header, Message
+from bot.model import (
+    Absence,
+    AbsenceKind,
+    Activity,
+    ActivityKind,
+    Appointment,
+    Coverage,
+    CoverageMode,
+    CoverageOrigin,
+    CoverageStatus,
+    CreditTo,
+    Lead,
+    LeadStatus,
+    SkippedBackup,
+    Task,
+    TaskStatus,
+)
+from bot.ports import (
+    AuditEntry,
+    CalendarSyncState,
+    MessageRef,
+    OutboxItem,
+    OutboxStatus,
+    Repositories,
+    RoutingSwitch,
+    SwitchStatus,
+)
+
+T0 = datetime(2026, 11, 30, 16, tzinfo=UTC)
+CHICAGO = timezone(timedelta(hours=-6))
+
+
+def a_coverage(**changes: object) -> Coverage:
+    base = Coverage(
+        id=None, osc_email="maria@rh.example", start=T0, end=T0 + timedelta(days=4),
+        kind=AbsenceKind.VACATION, mode=CoverageMode.SHORT_TERM,
+        origin=CoverageOrigin.CALENDAR, status=CoverageStatus.PLANNED,
+        backup_email="sam@rh.example",
+        skipped=(SkippedBackup("jordan@rh.example", "is away during the absence"),),
+        source_uids=("u1", "u2"), notes="Cabo")
+    return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
+
+
+def a_lead(external_id: str = "f-1", **changes: object) -> Lead:
+    base = Lead(id=None, source="website", external_id=external_id, name="Pat Doe",
+                email="pat@example.com", phone="+15125550100", community="Riverside",
+                message="3-bed?", received_at=T0, owner_email="maria@rh.example",
+                assigned_to="maria@rh.example", assignment_reason="owns Riverside")
+    return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
+
+
+def test_coverage_round_trip_filters_and_not_found(repos: Repositories) -> None:
+    stored = repos.coverages.add(a_coverage())
+    assert stored.id is not None
+    assert repos.coverages.get(stored.id) == stored
+    active = repos.coverages.save(dataclasses.replace(
+        stored, status=CoverageStatus.ACTIVE, started_at=T0))
+    assert repos.coverages.get(stored.id).status is CoverageStatus.ACTIVE
+    later = repos.coverages.add(a_coverage(start=T0 + timedelta(days=9),
+                                           end=T0 + timedelta(days=10), osc_email="alex@rh"))
+    assert repos.coverages.list() == [active, later]
+    assert repos.coverages.list(osc_email="alex@rh") == [later]
+    assert repos.coverages.list(backup_email="sam@rh.example") == [active, later]
+    assert repos.coverages.list(statuses=[CoverageStatus.PLANNED]) == [later]
+    with pytest.raises(NotFound):
+        repos.coverages.get(999)
+    with pytest.raises(NotFound):
+        repos.coverages.save(a_coverage(id=999))
+
+
+def test_datetimes_come_back_aware_and_equal(
+        backend: tuple[str, Repositories, Engine | None], repos: Repositories) -> None:
+    local = datetime(2026, 11, 30, 10, tzinfo=CHICAGO)
+    stored = repos.coverages.add(a_coverage(start=local, end=local + timedelta(hours=5)))
+    loaded = repos.coverages.get(stored.id or 0)
+    assert loaded.start == local and loaded.start.tzinfo is not None
+    if backend[0] != "memory":
+        assert loaded.start.utcoffset() == timedelta(0)
+
+
+def test_naive_datetimes_are_refused_by_the_database(
+        backend: tuple[str, Repositories, Engine | None], repos: Repositories) -> None:
+    if backend[0] == "memory":
+        pytest.skip("the in-memory fake stores whatever it is given")
+    with pytest.raises(Exception, match="naive datetime"):
+        repos.coverages.add(a_coverage(start=datetime(2026, 11, 30, 10)))
+
+
+def test_lead_add_is_idempotent_and_filters(repos: Repositories) -> None:
+    first, created = repos.leads.add(a_lead())
+    again, created_again = repos.leads.add(a_lead(name="Someone else"))
+    assert created and not created_again and again == first
+    second, _ = repos.leads.add(a_lead("f-2", received_at=T0 + timedelta(minutes=10),
+                                       assigned_to="jordan@rh.example"))
+    assert repos.leads.list(assigned_to="jordan@rh.example") == [second]
+    assert repos.leads.list(received_from=T0 + timedelta(minutes=1)) == [second]
+    assert repos.leads.list(received_to=T0 + timedelta(minutes=1)) == [first]
+    assert repos.leads.count_open(assigned_to="maria@rh.example") == 1
+    assert repos.leads.uncontacted(received_before=T0) == [first]
+    contacted = repos.leads.save(dataclasses.replace(
+        first, status=LeadStatus.CONTACTED, first_contact_at=T0 + timedelta(minutes=3)))
+    assert repos.leads.get(first.id or 0) == contacted
+    assert repos.leads.uncontacted(received_before=T0 + timedelta(hours=1)) == [second]
+    assert repos.leads.uncontacted(received_before=T0 + timedelta(hours=1), limit=0) == []
+    with pytest.raises(NotFound):
+        repos.leads.get(999)
+
+
+def test_racing_duplicate_leads_store_one(backend: tuple[str, Repositories, Engine | None],
+                                          repos: Repositories) -> None:
+    results: list[tuple[Lead, bool]] = []
+    barrier = threading.Barrier(4)
+
+    def add() -> None:
+        barrier.wait()
+        results.append(repos.leads.add(a_lead("race")))
+
+    threads = [threading.Thread(target=add) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(created for _, created in results) == 1
+    assert len({lead.id for lead, _ in results}) == 1
+    assert len(repos.leads.list()) == 1
+
+
+def test_activities_tasks_and_appointments(repos: Repositories) -> None:
+    lead, _ = repos.leads.add(a_lead())
+    assert lead.id is not None
+    coverage = repos.coverages.add(a_coverage())
+    later = repos.activities.add(Activity(None, lead.id, ActivityKind.CALL, "outbound",
+                                          "maria@rh.example", T0 + timedelta(minutes=5), True,
+                                          "connected"))
+    early = repos.activities.add(Activity(None, lead.id, ActivityKind.NOTE, "outbound",
+                                          "maria@rh.example", T0, False, "note"))
+    assert repos.activities.for_lead(lead.id) == [early, later]
+    task = repos.tasks.add(Task(None, "Call back", T0 + timedelta(days=1), "maria@rh.example",
+                                "sam@rh.example", lead.id, coverage_id=coverage.id,
+                                created_by="sam@rh.example"))
+    assert repos.tasks.get(task.id or 0) == task
+    assert repos.tasks.list(assignee_email="sam@rh.example", status=TaskStatus.OPEN,
+                            due_before=T0 + timedelta(days=2),
+                            coverage_id=coverage.id) == [task]
+    assert repos.tasks.list(due_from=T0 + timedelta(days=2)) == []
+    done = repos.tasks.save(dataclasses.replace(task, status=TaskStatus.DONE))
+    assert repos.tasks.list(owner_email="maria@rh.example") == [done]
+    appointment = repos.appointments.add(Appointment(
+        None, lead.id, "sam@rh.example", T0, "maria@rh.example", CreditTo.BACKUP,
+        "sam@rh.example", "note", coverage.id))
+    assert repos.appointments.list(lead_id=lead.id) == [appointment]
+    assert repos.appointments.list(coverage_id=coverage.id) == [appointment]
+
+
+def test_routing_switch_upsert_and_audit(repos: Repositories) -> None:
+    coverage = repos.coverages.add(a_coverage())
+    assert coverage.id is not None
+    assert repos.switches.get(coverage_id=coverage.id, channel="leads") is None
+    pending = repos.switches.save(RoutingSwitch(
+        None, coverage.id, "leads", "builtin", SwitchStatus.PENDING,
+        {"channel": "leads", "target": "maria", "details": {}}, None, 0, "", T0, "t", "r"))
+    applied = repos.switches.save(dataclasses.replace(
+        pending, id=None, status=SwitchStatus.APPLIED,
+        after={"channel": "leads", "target": "sam", "details": {}}))
+    assert applied.id == pending.id
+    assert repos.switches.list(coverage_id=coverage.id) == [applied]
+    repos.audit.record(AuditEntry(T0, "t", "routing.applied", "coverage:1:leads", "r",
+                                  {"a": 1}, {"b": 2}))
+    repos.audit.record(AuditEntry(T0, "t", "other", "lead:1"))
+    assert [e.action for e in repos.audit.list()] == ["routing.applied", "other"]
+    assert repos.audit.list(subject="lead:1")[0].before is None
+
+
+def test_outbox_is_idempotent_and_due_in_order(repos: Repositories) -> None:
+    message = Message(text="hi", blocks=(Header("Hello"),), mentions=("a@b.c",))
+    first, created = repos.outbox.enqueue(OutboxItem(None, "brief:1", "channel", "#sales",
+                                                     message, OutboxStatus.PENDING, T0))
+    again, created_again = repos.outbox.enqueue(OutboxItem(
+        None, "brief:1", "channel", "#sales", Message("other"), OutboxStatus.PENDING, T0))
+    assert created and not created_again and again == first
+    assert first.message == message
+    later, _ = repos.outbox.enqueue(OutboxItem(
+        None, "dm:1", "direct", "a@b.c", message, OutboxStatus.PENDING, T0,
+        next_attempt_at=T0 + timedelta(seconds=30)))
+    assert repos.outbox.due(now=T0) == [first]
+    assert repos.outbox.due(now=T0 + timedelta(seconds=30)) == [first, later]
+    sent = repos.outbox.save(dataclasses.replace(first, status=OutboxStatus.SENT,
+                                                 ref=MessageRef("C1", "123.4"), sent_at=T0,
+                                                 attempts=1))
+    assert repos.outbox.get("brief:1") == sent
+    assert repos.outbox.due(now=T0 + timedelta(days=1)) == [later]
+    assert repos.outbox.get("missing") is None
+
+
+def test_calendar_sync_state_replace_and_routes(repos: Repositories) -> None:
+    absence = Absence(T0, T0 + timedelta(days=1), AbsenceKind.DAY_OFF, True, "Day off",
+                      ("u1",))
+    state = CalendarSyncState("maria@rh.example", {"etag": '"abc"'}, (absence,), T0)
+    repos.calendar_sync.save(state)
+    assert repos.calendar_sync.get("maria@rh.example") == state
+    failing = dataclasses.replace(state, consecutive_failures=2, stale=True, last_error="504")
+    repos.calendar_sync.save(failing)
+    assert repos.calendar_sync.get("maria@rh.example") == failing
+    assert repos.calendar_sync.get("nobody") is None
+    assert repos.routes.get(osc_email="maria", channel="leads") is None
+    repos.routes.set(osc_email="maria", channel="leads", target="sam")
+    repos.routes.set(osc_email="maria", channel="leads", target="jordan")
+    assert repos.routes.get(osc_email="maria", channel="leads") == "jordan"
+    repos.routes.set(osc_email="maria", channel="leads", target=None)
+    assert repos.routes.get(osc_email="maria", channel="leads") is None
