@@ -61,9 +61,14 @@ class OutboxDelivery:
         sent = retried = failed = 0
         held: set[str] = set()
         progressed = False
-        for item in self._outbox.due(now=self._clock.now(), limit=self._batch):
+        now = self._clock.now()
+        for item in self._outbox.pending(limit=self._batch):
             channel = self._channel_of(item)
             if channel in held:
+                continue
+            if item.next_attempt_at is not None and item.next_attempt_at > now:
+                # Waiting for a retry: nothing after it in this channel may overtake it.
+                held.add(channel)
                 continue
             if not self._wait_for_pace(channel):
                 held.add(channel)

@@ -358,6 +358,11 @@ class InMemoryOutbox:
         ]
         return sorted(rows, key=lambda i: i.id or 0)[:limit]
 
+    def pending(self, *, limit: int = 100) -> list[OutboxItem]:
+        """Every pending item, oldest first."""
+        rows = [i for i in self._table.rows.values() if i.status is OutboxStatus.PENDING]
+        return sorted(rows, key=lambda i: i.id or 0)[:limit]
+
     def save(self, item: OutboxItem) -> OutboxItem:
         """Update an item."""
         return self._table.update(item)

@@ -370,6 +370,10 @@ class OutboxRepository(Protocol):
         """Pending items whose next attempt is due, oldest first."""
         ...
 
+    def pending(self, *, limit: int = 100) -> list[OutboxItem]:
+        """Every pending item, due or waiting for a retry, oldest first."""
+        ...
+
     def save(self, item: OutboxItem) -> OutboxItem:
         """Update an item (status, attempts, ref, message)."""
         ...

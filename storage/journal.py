@@ -134,6 +134,13 @@ class SqlOutbox:
         with Session(self._engine) as session:
             return [convert.outbox_item(r) for r in session.exec(query)]
 
+    def pending(self, *, limit: int = 100) -> list[OutboxItem]:
+        """Every pending item, oldest first."""
+        query = (select(OutboxRow).where(OutboxRow.status == OutboxStatus.PENDING.value)
+                 .order_by(col(OutboxRow.id)).limit(limit))
+        with Session(self._engine) as session:
+            return [convert.outbox_item(r) for r in session.exec(query)]
+
     def save(self, item: OutboxItem) -> OutboxItem:
         """Update an item."""
         with Session(self._engine) as session:

@@ -166,6 +166,9 @@ def _story(demo: Demo) -> None:
     demo.narrate("Jordan rated the lead warm, added notes, and left Maria a task for Monday.")
     demo.at("2026-12-02T10:00", "Maria's task comes due: Jordan gets a reminder")
     demo.press("Appointment set", ActionId.LEAD_APPOINTMENT, str(demo.chen.id), JORDAN)
+    reminder = next(b for b in reversed(demo.chat.buttons.values())
+                    if b.button.action is ActionId.REMINDER_DONE)
+    demo.press("Done", ActionId.REMINDER_DONE, reminder.button.value, JORDAN)
     demo.at("2026-12-05T00:00", "Maria is back: routing reverts, return-to-office list")
     pending = {b.button.value: b.button for b in demo.chat.buttons.values()
                if b.button.action is ActionId.ROUTING_STEP_DONE}

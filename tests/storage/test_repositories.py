@@ -196,6 +196,7 @@ def test_outbox_is_idempotent_and_due_in_order(repos: Repositories) -> None:
         None, "dm:1", "direct", "a@b.c", message, OutboxStatus.PENDING, T0,
         next_attempt_at=T0 + timedelta(seconds=30)))
     assert repos.outbox.due(now=T0) == [first]
+    assert repos.outbox.pending() == [first, later]
     assert repos.outbox.due(now=T0 + timedelta(seconds=30)) == [first, later]
     sent = repos.outbox.save(dataclasses.replace(first, status=OutboxStatus.SENT,
                                                  ref=MessageRef("C1", "123.4"), sent_at=T0,

@@ -1,0 +1,77 @@
+"""`oscbot shell`, `drill`, `jobs` and `db upgrade` as a person runs them."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "app.yaml"
+
+
+def oscbot(*args: str, cwd: Path, stdin: str = "",
+           env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    environment = {**os.environ, "OSCBOT_CONFIG": str(EXAMPLE),
+                   "DATABASE_URL": f"sqlite:///{cwd / 'shell.db'}", "COLUMNS": "120",
+                   **(env or {})}
+    return subprocess.run([sys.executable, "-c", "from bot.cli import main; main()", *args],
+                          cwd=cwd, input=stdin, capture_output=True, text=True, timeout=120,
+                          env=environment, check=False)
+
+
+def test_shell_declares_leave_shows_coverage_and_comes_back(tmp_path: Path) -> None:
+    script = "\n".join([
+        "/going-on-leave 2030-06-01 2030-06-05 vacation",
+        "/coverage",
+        "/going-on-leave now 2d sick",
+        "/as sam@riverside-homes.example",
+        "/going-on-leave 2030-07-01 2030-07-02 for:maria@riverside-homes.example",
+        "/as dana@riverside-homes.example",
+        "/handoff-drill alex@riverside-homes.example",
+        "/im-back for:maria@riverside-homes.example",
+        "/quit",
+    ])
+    result = oscbot("shell", cwd=tmp_path, stdin=script + "\n")
+    out = result.stdout
+    assert result.returncode == 0, result.stderr
+    assert "Coverage planned for Maria Lopez" in out and "Jordan Kim covering" in out
+    assert "Maria Lopez — planned" in out
+    assert "Coverage started now for Maria Lopez" in out
+    assert "Sorry — only the OSC or a manager can declare this absence" in out
+    assert "Practice run for Alex Chen" in out
+    assert "Welcome back" in out
+
+
+def test_drill_reports_what_would_fail_and_switches_nothing(tmp_path: Path) -> None:
+    result = oscbot("drill", "alex@riverside-homes.example", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "Sam Patel" in result.stdout
+    assert "leads (builtin): ready" in result.stdout
+    assert "calls (manual): manual:" in result.stdout
+    unknown = oscbot("drill", "nobody@example.com", cwd=tmp_path)
+    assert unknown.returncode == 2
+    assert "nobody@example.com is not on the team" in unknown.stdout
+
+
+def test_jobs_and_db_upgrade(tmp_path: Path) -> None:
+    upgraded = oscbot("db", "upgrade", cwd=tmp_path)
+    assert upgraded.returncode == 0 and "revision 0001" in upgraded.stdout
+    listed = oscbot("jobs", "list", cwd=tmp_path)
+    assert "sync_calendars" in listed.stdout and "sweep_leads" in listed.stdout
+    ran = oscbot("jobs", "run", "sync_calendars", cwd=tmp_path)
+    assert ran.returncode == 0, ran.stderr
+    assert "read 2 calendars" in ran.stdout
+    again = oscbot("jobs", "run", "sync_calendars", cwd=tmp_path)
+    assert "0 coverage changes" in again.stdout
+    missing = oscbot("jobs", "run", "nope", cwd=tmp_path)
+    assert missing.returncode == 2 and "known jobs" in missing.stdout
+
+
+def test_bad_config_is_reported_not_a_traceback(tmp_path: Path) -> None:
+    broken = tmp_path / "app.yaml"
+    broken.write_text("team: {name: x}\n", encoding="utf-8")
+    result = oscbot("shell", cwd=tmp_path, env={"OSCBOT_CONFIG": str(broken)})
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr + result.stdout
+    assert "app.yaml:1: team.channel: is required" in result.stdout
