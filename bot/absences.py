@@ -81,7 +81,9 @@ def classify(event: CalendarEvent, *, policies: Policies) -> AbsenceKind | Skipp
     kind = kind_of(event, policies.absence_keywords)
     if kind is None:
         return SkippedEvent(event.uid, "no absence keyword and not marked out of office")
-    if event.end <= event.start:
+    if event.end == event.start:
+        return SkippedEvent(event.uid, "has no length (no end time)")
+    if event.end < event.start:
         return SkippedEvent(event.uid, "ends before it starts")
     if not event.all_day and event.end - event.start < policies.min_absence:
         return SkippedEvent(event.uid,

@@ -25,6 +25,11 @@ from calendars.ics import IcsSource
 calendar_app = typer.Typer(no_args_is_help=True)
 
 
+@calendar_app.callback()
+def calendar() -> None:
+    """Read calendars for absences."""
+
+
 def scan_json(read: CalendarRead, policies: Policies) -> dict[str, Any]:
     """The `calendar scan --json` document."""
     return {

@@ -23,6 +23,7 @@ import x_wr_timezone
 from bot.absences import CalendarEvent, absences_from_events
 from bot.config import Policies
 from bot.errors import CalendarError
+from bot.model import SkippedEvent
 from bot.ports import CalendarRead
 
 TIMEOUT = httpx.Timeout(10.0, connect=5.0)
@@ -39,10 +40,14 @@ def parse_calendar(data: bytes, *, label: str) -> icalendar.Calendar:
     """Parse ICS bytes, or raise CalendarError with one clear line."""
     if not data.strip():
         raise CalendarError(f"{label}: the calendar is empty")
+    if data.lstrip()[:1] == b"<":
+        raise CalendarError(f"{label}: not a valid iCalendar file (it is an HTML page; is the "
+                            "address a sign-in page or a web view instead of the ICS link?)")
     try:
         calendar = icalendar.Calendar.from_ical(data)
     except (ValueError, IndexError, KeyError) as exc:
-        raise CalendarError(f"{label}: not a valid iCalendar file ({exc})") from None
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise CalendarError(f"{label}: not a valid iCalendar file ({first})") from None
     if calendar.name != "VCALENDAR":
         raise CalendarError(f"{label}: not a valid iCalendar file (no VCALENDAR)")
     try:
@@ -111,6 +116,19 @@ def events_between(calendar: icalendar.Calendar, *, start: datetime, end: dateti
             yield event
 
 
+def unreadable_events(calendar: icalendar.Calendar) -> list[SkippedEvent]:
+    """Events whose dates cannot be read; they are skipped, the rest of the calendar kept."""
+    bad = []
+    for component in calendar.walk("VEVENT"):
+        # icalendar keeps unparseable properties and lists them in `errors`.
+        problems = [f"{name}: {message}" for name, message in getattr(component, "errors", ())
+                    if name in ("DTSTART", "DTEND", "DURATION", "RECURRENCE-ID", "RRULE")]
+        if problems:
+            bad.append(SkippedEvent(_text(component, "UID") or "(no uid)",
+                                    f"unreadable date ({problems[0]})"))
+    return bad
+
+
 def read_absences(calendar: icalendar.Calendar, *, start: datetime, end: datetime,
                   zone: ZoneInfo, policies: Policies, label: str) -> CalendarRead:
     """Absences overlapping `[start, end)`, each whole, merged, sorted; plus skipped events.
@@ -124,7 +142,8 @@ def read_absences(calendar: icalendar.Calendar, *, start: datetime, end: datetim
     absences, skipped = absences_from_events(events, policies=policies)
     inside = tuple(a for a in absences if a.overlaps(start, end))
     seen = {e.uid for e in events if e.end > start and e.start < end}
-    return CalendarRead(absences=inside, skipped=tuple(s for s in skipped if s.uid in seen))
+    return CalendarRead(absences=inside, skipped=(
+        *unreadable_events(calendar), *(s for s in skipped if s.uid in seen)))
 
 
 class IcsSource:
