@@ -7,9 +7,10 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Generic, TypeVar
 
-from bot.errors import NotFound
+from bot.errors import CalendarError, NotFound
 from bot.messages import Message
 from bot.model import (
+    Absence,
     Activity,
     Appointment,
     Coverage,
@@ -21,6 +22,7 @@ from bot.model import (
 )
 from bot.ports import (
     AuditEntry,
+    CalendarRead,
     CalendarSyncState,
     MessageRef,
     OutboxItem,
@@ -94,6 +96,26 @@ class RecordingChat:
     def texts(self, kind: str | None = None) -> list[str]:
         """Fallback texts of recorded messages, optionally of one kind."""
         return [m.message.text for m in self.transcript if kind is None or m.kind == kind]
+
+
+class InMemoryCalendar:
+    """A calendar source holding absences in memory; can be told to fail."""
+
+    def __init__(self, absences: Sequence[Absence] = ()) -> None:
+        self.absences: list[Absence] = list(absences)
+        self.failure: str | None = None
+        self.reads = 0
+
+    def read(self, *, start: datetime, end: datetime, cursor: dict[str, str]) -> CalendarRead:
+        """The stored absences overlapping the window, or CalendarError when failing."""
+        self.reads += 1
+        if self.failure is not None:
+            raise CalendarError(self.failure)
+        version = str(hash(tuple(self.absences)))
+        if cursor.get("version") == version:
+            return CalendarRead(absences=(), unchanged=True, cursor=cursor)
+        return CalendarRead(absences=tuple(a for a in self.absences if a.overlaps(start, end)),
+                            cursor={"version": version})
 
 
 class _Table(Generic[_T]):
