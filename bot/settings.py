@@ -25,6 +25,8 @@ class Settings(BaseSettings):
     lead_webhook_secret: SecretStr | None = None
     google_application_credentials: Path | None = None
     port: int = 3000
+    public_url: str | None = Field(default=None,
+                                   validation_alias=AliasChoices("OSCBOT_PUBLIC_URL"))
 
     @property
     def slack_enabled(self) -> bool:

@@ -32,6 +32,7 @@ class AppContext:
     leads: LeadService
     calendars: CalendarSyncService
     delivery: OutboxDelivery
+    public_url: str | None = None
 
 
 def routing_adapters(config: AppConfig, repos: Repositories) -> dict[str, RoutingAdapter]:
@@ -46,18 +47,28 @@ def routing_adapters(config: AppConfig, repos: Repositories) -> dict[str, Routin
     return adapters
 
 
-def ics_sources(config: AppConfig, *, base: Path) -> dict[str, CalendarSource]:
-    """An ICS calendar source for every OSC whose calendar is an ICS file or URL."""
+def calendar_sources(config: AppConfig, *, base: Path,
+                     google_key: Path | None = None) -> dict[str, CalendarSource]:
+    """A calendar source for every OSC: their ICS file or URL, or their Google calendar
+    (read as them through the service account in `google_key`)."""
     from calendars.ics import IcsSource
 
     sources: dict[str, CalendarSource] = {}
     for osc in config.oscs:
-        if osc.calendar is not None and osc.calendar.ics:
+        if osc.calendar is None:
+            continue
+        zone = config.zone_of(osc.email)
+        if osc.calendar.ics:
             location = osc.calendar.ics
             if "://" not in location and not Path(location).is_absolute():
                 location = str(base / location)
-            sources[osc.email] = IcsSource(location, time_zone=config.zone_of(osc.email),
-                                           policies=config.policies)
+            sources[osc.email] = IcsSource(location, time_zone=zone, policies=config.policies)
+        elif osc.calendar.google and google_key is not None:
+            from calendars.google import GoogleCalendarSource, delegated_credentials
+
+            sources[osc.email] = GoogleCalendarSource(
+                calendar_id=osc.calendar.google, time_zone=zone, policies=config.policies,
+                credentials=delegated_credentials(google_key, subject=osc.email))
     return sources
 
 
@@ -87,7 +98,8 @@ def build_context(
 
 
 def production_context(*, config_path: Path, database_url: str | None, env: Mapping[str, str],
-                       clock: Clock, chat: ChatPort) -> AppContext:
+                       clock: Clock, chat: ChatPort, google_key: Path | None = None,
+                       public_url: str | None = None) -> AppContext:
     """Load app.yaml, migrate and open the database, and build every service."""
     from bot.config_loader import load_config
     from storage.engine import engine_from_url
@@ -97,5 +109,8 @@ def production_context(*, config_path: Path, database_url: str | None, env: Mapp
     config = load_config(config_path, env=env)
     upgrade(database_url)
     repos = sql_repositories(engine_from_url(database_url))
-    return build_context(config=config, repos=repos, clock=clock, chat=chat,
-                         sources=ics_sources(config, base=config_path.resolve().parent))
+    ctx = build_context(config=config, repos=repos, clock=clock, chat=chat,
+                        sources=calendar_sources(config, base=config_path.resolve().parent,
+                                                 google_key=google_key))
+    ctx.public_url = public_url
+    return ctx

@@ -53,12 +53,39 @@ def deliver_outbox(ctx: AppContext) -> str:
     return f"{result}"
 
 
+def renew_calendar_channels(ctx: AppContext) -> str:
+    """Open or renew Google push channels so calendar changes arrive within seconds."""
+    from calendars.google import GoogleCalendarSource
+    from calendars.google_push import WatchChannel, channels_to_renew, close_channel, open_channel
+
+    if not ctx.public_url:
+        return "push disabled (OSCBOT_PUBLIC_URL not set); polling only"
+    address = ctx.public_url.rstrip("/") + "/calendar/google/notifications"
+    renewed = 0
+    for osc_email, source in ctx.calendars.sources.items():
+        if not isinstance(source, GoogleCalendarSource):
+            continue
+        state = ctx.repos.calendar_sync.get(osc_email)
+        current = WatchChannel.from_cursor(osc_email, state.cursor) if state else None
+        if current is not None and not channels_to_renew([current], now=ctx.clock.now()):
+            continue
+        channel = open_channel(source.service, osc_email=osc_email,
+                               calendar_id=source.calendar_id, address=address)
+        ctx.calendars.remember(osc_email, channel.to_cursor())
+        if current is not None:
+            close_channel(source.service, current)
+        renewed += 1
+    return f"{renewed} channels opened or renewed"
+
+
 JOBS: tuple[Job, ...] = (
     Job("sync_calendars", timedelta(seconds=60), sync_calendars, sync_calendars.__doc__ or ""),
     Job("coverage_tick", timedelta(seconds=30), coverage_tick, coverage_tick.__doc__ or ""),
     Job("sweep_leads", timedelta(seconds=15), sweep_leads, sweep_leads.__doc__ or ""),
     Job("send_reminders", timedelta(seconds=60), send_reminders, send_reminders.__doc__ or ""),
     Job("deliver_outbox", timedelta(seconds=2), deliver_outbox, deliver_outbox.__doc__ or ""),
+    Job("renew_calendar_channels", timedelta(hours=1), renew_calendar_channels,
+        renew_calendar_channels.__doc__ or ""),
 )
 
 

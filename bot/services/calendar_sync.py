@@ -7,6 +7,7 @@ failures in a row.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -48,6 +49,13 @@ class CalendarSyncService:
                                total.failed + one.failed, total.changes + one.changes)
         return total
 
+    def remember(self, osc_email: str, entries: dict[str, str]) -> None:
+        """Add entries (e.g. a push channel) to an OSC's calendar cursor."""
+        repos = self.coverage.repos
+        state = repos.calendar_sync.get(osc_email) or CalendarSyncState(
+            osc_email=osc_email, cursor={}, absences=(), last_good_at=None)
+        repos.calendar_sync.save(dataclasses.replace(state, cursor={**state.cursor, **entries}))
+
     def sync_one(self, osc_email: str) -> SyncReport:
         """Read one OSC's calendar and apply the differences to their coverages."""
         repos = self.coverage.repos
@@ -71,7 +79,7 @@ class CalendarSyncService:
             return SyncReport(failed=1)
         absences = state.absences if read.unchanged else read.absences
         repos.calendar_sync.save(CalendarSyncState(
-            osc_email=osc_email, cursor=read.cursor or state.cursor, absences=absences,
+            osc_email=osc_email, cursor={**state.cursor, **read.cursor}, absences=absences,
             last_good_at=now))
         changes = self.coverage.apply_calendar(osc_email=osc_email, absences=absences)
         return SyncReport(read=1, unchanged=int(read.unchanged), changes=changes)

@@ -26,7 +26,7 @@ from bot.services.leads import NewLead
 from bot.timefmt import when
 from handlers.actions import press
 from handlers.console.chat import ConsoleChat
-from handlers.context import AppContext, build_context, ics_sources
+from handlers.context import AppContext, build_context, calendar_sources
 from schedules.jobs import run_all_due
 from storage.engine import engine_from_url
 from storage.migrate import upgrade
@@ -57,7 +57,7 @@ class Demo:
                                 stamp=lambda: when(self.clock.now(), config.team.timezone))
         self.ctx: AppContext = build_context(
             config=config, repos=sql_repositories(self.engine), clock=self.clock,
-            chat=self.chat, sources=ics_sources(config, base=EXAMPLES), sleep=lambda _: None)
+            chat=self.chat, sources=calendar_sources(config, base=EXAMPLES), sleep=lambda _: None)
 
     def close(self) -> None:
         """Release the database."""

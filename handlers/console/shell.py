@@ -41,7 +41,8 @@ def _context(settings: Settings, clock: Clock, console: Console) -> tuple[AppCon
     chat = ConsoleChat(console=console, name_for=name_for)
     ctx = production_context(config_path=settings.config_path,
                              database_url=settings.database_url, env=dict(os.environ),
-                             clock=clock, chat=chat)
+                             clock=clock, chat=chat,
+                             google_key=settings.google_application_credentials)
     holder["ctx"] = ctx
     return ctx, chat
 

@@ -7,6 +7,7 @@ from fastapi.responses import PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
 
 from handlers.context import AppContext
+from handlers.http.calendar_push import calendar_push_router
 from handlers.http.leads import leads_router
 
 
@@ -42,4 +43,5 @@ def create_app(ctx: AppContext, *, lead_secret: str | None,
 
     if lead_secret:
         api.include_router(leads_router(ctx, secret=lead_secret))
+    api.include_router(calendar_push_router(ctx))
     return api

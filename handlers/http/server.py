@@ -24,7 +24,9 @@ def serve(settings: Settings, *, clock: Clock) -> None:
     chat = ConsoleChat(console=Console(), name_for=lambda email: email)
     ctx = production_context(config_path=settings.config_path,
                              database_url=settings.database_url, env=dict(os.environ),
-                             clock=clock, chat=chat)
+                             clock=clock, chat=chat,
+                             google_key=settings.google_application_credentials,
+                             public_url=settings.public_url)
     scheduler = build_scheduler(ctx)
     scheduler.start()
     try:
