@@ -6,6 +6,7 @@ Pure: calendar adapters turn vendor events into `CalendarEvent`s and call
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -51,25 +52,35 @@ class CalendarEvent:
         return self.busy_status.upper() == "OOF" or self.event_type == "outOfOffice"
 
 
-def _phrase(words: str) -> re.Pattern[str]:
-    return re.compile(r"(?<![\w-])" + r"\s+".join(map(re.escape, words.split())) + r"(?![\w-])",
-                      re.IGNORECASE)
+@functools.cache
+def _matcher(keywords: tuple[str, ...]) -> re.Pattern[str]:
+    """One pattern matching any of the keywords as whole words (spaces flexible)."""
+    phrases = (r"\s+".join(map(re.escape, k.split())) for k in keywords if k.strip())
+    return re.compile(r"(?<![\w-])(?:" + "|".join(phrases) + r")(?![\w-])", re.IGNORECASE)
 
 
 def matches_keyword(text: str, keywords: Iterable[str]) -> bool:
     """True when any keyword appears in `text` as whole words, ignoring case."""
-    return any(_phrase(k).search(text) for k in keywords)
+    words = tuple(keywords)
+    return bool(words) and _matcher(words).search(text) is not None
+
+
+@functools.lru_cache(maxsize=4096)
+def _kind_by_words(text: str, keywords: tuple[str, ...]) -> AbsenceKind | None:
+    if not matches_keyword(text, keywords):
+        return None
+    for kind, words in KIND_WORDS:
+        if matches_keyword(text, words):
+            return kind
+    return AbsenceKind.OUT_OF_OFFICE
 
 
 def kind_of(event: CalendarEvent, keywords: Sequence[str]) -> AbsenceKind | None:
     """The absence kind of an event by its words, or OOO when only typed so; else None."""
-    text = " ".join((event.summary, *event.categories))
-    if matches_keyword(text, keywords):
-        for kind, words in KIND_WORDS:
-            if matches_keyword(text, words):
-                return kind
+    kind = _kind_by_words(" ".join((event.summary, *event.categories)), tuple(keywords))
+    if kind is None and event.typed_out_of_office:
         return AbsenceKind.OUT_OF_OFFICE
-    return AbsenceKind.OUT_OF_OFFICE if event.typed_out_of_office else None
+    return kind
 
 
 def classify(event: CalendarEvent, *, policies: Policies) -> AbsenceKind | SkippedEvent:

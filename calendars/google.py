@@ -11,6 +11,7 @@ exponential backoff; anything else becomes a CalendarError with one clear line.
 
 from __future__ import annotations
 
+import functools
 import json
 import random
 import time
@@ -20,6 +21,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import httplib2
+from google_auth_httplib2 import AuthorizedHttp
 from googleapiclient.discovery import build
 from googleapiclient.errors import HttpError
 
@@ -85,9 +88,10 @@ class GoogleCalendarSource:
         api_endpoint: str | None = None, sleep: Callable[[float], None] = time.sleep,
         max_tries: int = 5,
     ) -> None:
-        options = {"api_endpoint": api_endpoint} if api_endpoint else None
-        self._service = build("calendar", "v3", credentials=credentials, static_discovery=True,
-                              cache_discovery=False, client_options=options)
+        self._service = _service_for(api_endpoint)
+        self._events = _events_for(api_endpoint)
+        # One client serves every OSC; each source brings its own authorised transport.
+        self._http = AuthorizedHttp(credentials, http=httplib2.Http(timeout=30))
         self.calendar_id = calendar_id
         self.zone = ZoneInfo(time_zone)
         self.policies = policies
@@ -97,7 +101,7 @@ class GoogleCalendarSource:
     @property
     def service(self) -> Any:
         """The Calendar API client (push channels use it too)."""
-        return self._service
+        return _Bound(self._service, self._http)
 
     def read(self, *, start: datetime, end: datetime, cursor: dict[str, str]) -> CalendarRead:
         """Absences overlapping `[start, end)`; `unchanged=True` when nothing changed."""
@@ -141,10 +145,10 @@ class GoogleCalendarSource:
 
     def _execute(self, params: dict[str, Any]) -> dict[str, Any]:
         for attempt in self._attempts():
-            request = self._service.events().list(
+            request = self._events.list(
                 calendarId=self.calendar_id, singleEvents=True, maxResults=PAGE_SIZE, **params)
             try:
-                result: dict[str, Any] = request.execute(num_retries=0)
+                result: dict[str, Any] = request.execute(http=self._http, num_retries=0)
                 return result
             except HttpError as exc:
                 status, reason, message = _explain(exc)
@@ -166,6 +170,56 @@ class GoogleCalendarSource:
 
     def _attempts(self) -> Iterator[int]:
         return iter(range(self._max_tries))
+
+
+@functools.cache
+def _service_for(api_endpoint: str | None) -> Any:
+    options = {"api_endpoint": api_endpoint} if api_endpoint else None
+    return build("calendar", "v3", http=httplib2.Http(), static_discovery=True,
+                 cache_discovery=False, client_options=options)
+
+
+@functools.cache
+def _events_for(api_endpoint: str | None) -> Any:
+    return _service_for(api_endpoint).events()
+
+
+class _Bound:
+    """The shared client with one OSC's transport: `.events()`/`.channels()` requests
+    execute as that OSC."""
+
+    def __init__(self, service: Any, http: Any) -> None:
+        self._service = service
+        self._http = http
+
+    def events(self) -> _BoundCollection:
+        """events.* with this OSC's credentials."""
+        return _BoundCollection(self._service.events(), self._http)
+
+    def channels(self) -> _BoundCollection:
+        """channels.* with this OSC's credentials."""
+        return _BoundCollection(self._service.channels(), self._http)
+
+
+class _BoundCollection:
+    def __init__(self, collection: Any, http: Any) -> None:
+        self._collection = collection
+        self._http = http
+
+    def __getattr__(self, method: str) -> Callable[..., _BoundRequest]:
+        def call(**kwargs: Any) -> _BoundRequest:
+            return _BoundRequest(getattr(self._collection, method)(**kwargs), self._http)
+
+        return call
+
+
+class _BoundRequest:
+    def __init__(self, request: Any, http: Any) -> None:
+        self._request = request
+        self._http = http
+
+    def execute(self, num_retries: int = 0) -> Any:
+        return self._request.execute(http=self._http, num_retries=num_retries)
 
 
 class _Gone(Exception):

@@ -8,6 +8,7 @@ times and all-day dates are read in the person's own zone.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from importlib.metadata import PackageNotFoundError, version
@@ -27,6 +28,13 @@ from bot.model import SkippedEvent
 from bot.ports import CalendarRead
 
 TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+
+
+@functools.cache
+def shared_client() -> httpx.Client:
+    """One pooled client for every feed: building TLS contexts per fetch is slow."""
+    return httpx.Client(timeout=TIMEOUT, follow_redirects=True,
+                        limits=httpx.Limits(max_connections=50, max_keepalive_connections=20))
 
 
 def _user_agent() -> str:
@@ -180,15 +188,12 @@ class IcsSource:
             headers["If-None-Match"] = cursor["etag"]
         if cursor.get("last_modified"):
             headers["If-Modified-Since"] = cursor["last_modified"]
-        client = self._client or httpx.Client(timeout=TIMEOUT, follow_redirects=True)
+        client = self._client or shared_client()
         try:
             response = client.get(self.location.replace("webcal://", "https://", 1),
                                   headers=headers)
         except httpx.HTTPError as exc:
             raise CalendarError(f"{self.label}: fetch failed ({type(exc).__name__})") from None
-        finally:
-            if self._client is None:
-                client.close()
         if response.status_code == 304:
             return None, cursor
         if response.status_code != 200:
