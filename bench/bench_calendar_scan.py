@@ -16,8 +16,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.config import Policies  # noqa: E402
-from calendars.ics import IcsSource  # noqa: E402
+from bot.config import Policies
+from calendars.ics import IcsSource
 
 SUMMARIES = ["Vacation", "Team meeting", "PTO", "Lot walk", "Day off", "Closing", "Sick",
              "Model home tour", "Holiday", "Out of office", "Realtor lunch", "Vacation planning"]

@@ -20,20 +20,20 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from cryptography.hazmat.primitives import serialization  # noqa: E402
-from cryptography.hazmat.primitives.asymmetric import rsa  # noqa: E402
-from google.oauth2 import service_account  # noqa: E402
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from google.oauth2 import service_account
 
-from bot.config import AppConfig  # noqa: E402
-from bot.fakes import FixedClock, RecordingChat  # noqa: E402
-from bot.ports import CalendarSource  # noqa: E402
-from calendars.google import GoogleCalendarSource  # noqa: E402
-from calendars.ics import IcsSource  # noqa: E402
-from handlers.context import build_context  # noqa: E402
-from storage.engine import engine_from_url  # noqa: E402
-from storage.migrate import upgrade  # noqa: E402
-from storage.repositories import sql_repositories  # noqa: E402
-from tests.fakes.google_calendar import FakeGoogle  # noqa: E402
+from bot.config import AppConfig
+from bot.fakes import FixedClock, RecordingChat
+from bot.ports import CalendarSource
+from calendars.google import GoogleCalendarSource
+from calendars.ics import IcsSource
+from handlers.context import build_context
+from storage.engine import engine_from_url
+from storage.migrate import upgrade
+from storage.repositories import sql_repositories
+from tests.fakes.google_calendar import FakeGoogle
 
 OSCS = 500
 ICS = (b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//bench//EN\r\nBEGIN:VEVENT\r\nUID:v1\r\n"
