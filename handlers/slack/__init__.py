@@ -1,0 +1,1 @@
+"""Slack: Bolt listeners, Block Kit rendering and the Slack chat port."""

@@ -1,0 +1,118 @@
+"""The Slack chat port: posts, DMs and edits through the Web API, errors in our words.
+
+slack_sdk's own retry handlers are off: the outbox delivery owns retries, pacing
+and ordering. Tokens and message text never reach the logs.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+
+from bot.errors import ChatError
+from bot.messages import Message
+from bot.ports import MessageRef
+from handlers.slack.blocks import render
+
+PERMANENT = {
+    "not_in_channel": "oscbot is not in that channel; invite it with /invite @oscbot",
+    "channel_not_found": "the channel does not exist or oscbot cannot see it",
+    "users_not_found": "nobody in Slack has that email",
+    "invalid_auth": "the Slack token is invalid (check SLACK_BOT_TOKEN)",
+    "account_inactive": "the Slack token belongs to a deactivated app or user",
+    "not_authed": "no Slack token was sent (check SLACK_BOT_TOKEN)",
+    "msg_too_long": "the message is too long for Slack",
+    "is_archived": "the channel is archived",
+}
+
+
+class SlackChat:
+    """ChatPort on the Slack Web API."""
+
+    def __init__(self, *, token: str, api_url: str, names: Mapping[str, str],
+                 user_ids: Mapping[str, str] | None = None, timeout: int = 10) -> None:
+        self._client = WebClient(token=token, base_url=api_url, timeout=timeout,
+                                 retry_handlers=[])
+        self._names = dict(names)
+        self._user_ids: dict[str, str | None] = dict(user_ids or {})
+        self._dm_channels: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def post(self, *, channel: str, message: Message) -> MessageRef:
+        """chat.postMessage into a channel."""
+        text, blocks = self._render(message)
+        answer = self._call("chat.postMessage", channel=channel, text=text, blocks=blocks,
+                            unfurl_links=False)
+        return MessageRef(channel=str(answer["channel"]), id=str(answer["ts"]))
+
+    def direct(self, *, email: str, message: Message) -> MessageRef:
+        """A DM: look the person up, open the conversation, post."""
+        return self.post(channel=self.dm_channel(email), message=message)
+
+    def update(self, *, ref: MessageRef, message: Message) -> None:
+        """chat.update an earlier message in place."""
+        text, blocks = self._render(message)
+        self._call("chat.update", channel=ref.channel, ts=ref.id, text=text, blocks=blocks)
+
+    def user_id(self, email: str) -> str | None:
+        """The Slack id of a person, looked up once by email and cached."""
+        key = email.lower()
+        with self._lock:
+            if key in self._user_ids:
+                return self._user_ids[key]
+        try:
+            answer = self._call("users.lookupByEmail", email=key)
+            found: str | None = str(answer["user"]["id"])
+        except ChatError as exc:
+            if exc.transient:
+                raise
+            found = None
+        with self._lock:
+            self._user_ids[key] = found
+        return found
+
+    def dm_channel(self, email: str) -> str:
+        """The DM channel id with a person (conversations.open, cached)."""
+        with self._lock:
+            cached = self._dm_channels.get(email)
+        if cached:
+            return cached
+        user = self.user_id(email)
+        if user is None:
+            raise ChatError(f"no Slack account found for {self._names.get(email, 'a person')}")
+        channel = str(self._call("conversations.open", users=user)["channel"]["id"])
+        with self._lock:
+            self._dm_channels[email] = channel
+        return channel
+
+    def _render(self, message: Message) -> tuple[str, list[dict[str, object]]]:
+        return render(message, user_id_for=self._cached_user_id,
+                      name_for=lambda e: self._names.get(e, e))
+
+    def _cached_user_id(self, email: str) -> str | None:
+        try:
+            return self.user_id(email)
+        except ChatError:
+            return None
+
+    def _call(self, method: str, **args: object) -> dict[str, Any]:
+        try:
+            response = self._client.api_call(method, json=args)
+        except SlackApiError as exc:
+            status = exc.response.status_code
+            error = str(exc.response.get("error", "")) if exc.response else ""
+            if status == 429:
+                retry = float(exc.response.headers.get("Retry-After", "1"))
+                raise ChatError(f"Slack rate limit on {method}", transient=True,
+                                retry_after=retry) from None
+            if status >= 500:
+                raise ChatError(f"Slack {method}: HTTP {status}", transient=True) from None
+            raise ChatError(f"Slack {method}: {PERMANENT.get(error, error or status)}") from None
+        except (SlackClientError, OSError) as exc:
+            raise ChatError(f"Slack {method}: network error ({type(exc).__name__})",
+                            transient=True) from None
+        return dict(response.data) if isinstance(response.data, dict) else {}

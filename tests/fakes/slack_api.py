@@ -1,0 +1,149 @@
+"""A local fake of the Slack Web API over real HTTP: records every call, answers
+with Slack's response shapes, and can inject 429 (with Retry-After) or 500.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+from collections import defaultdict, deque
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs
+
+TOKEN = "xoxb-test-token"
+
+
+@dataclass
+class SlackCall:
+    """One Web API call the fake received."""
+
+    method: str
+    args: dict[str, Any]
+    headers: dict[str, str]
+    status: int = 200
+
+
+class FakeSlack:
+    """`with FakeSlack() as slack:`; point clients at `slack.url`."""
+
+    def __init__(self) -> None:
+        self.calls_made: list[SlackCall] = []
+        self.users: dict[str, dict[str, Any]] = {}
+        self._failures: dict[str, deque[tuple[int, float]]] = defaultdict(deque)
+        self._ts = itertools.count(1)
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        """Base URL of the fake Web API (ends with a slash, like Slack's)."""
+        return f"http://127.0.0.1:{self._server.server_address[1]}/api/"
+
+    def __enter__(self) -> FakeSlack:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def add_user(self, email: str, user_id: str, name: str = "") -> None:
+        """A workspace member the fake knows by email and id."""
+        self.users[user_id] = {"id": user_id, "name": name or email.split("@")[0],
+                               "real_name": name, "tz": "America/Chicago",
+                               "profile": {"email": email, "real_name": name}}
+
+    def fail_next(self, method: str, status: int, times: int = 1,
+                  retry_after: float = 1.0) -> None:
+        """Answer the next `times` calls of `method` with `status`."""
+        self._failures[method].extend([(status, retry_after)] * times)
+
+    def calls(self, method: str) -> list[dict[str, Any]]:
+        """Arguments of every call of one method that was answered 200, in order."""
+        return [c.args for c in self.calls_made if c.method == method and c.status == 200]
+
+    def attempts(self, method: str) -> int:
+        """How many times a method was called, failures included."""
+        return sum(1 for c in self.calls_made if c.method == method)
+
+    def _answer(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
+        if method == "auth.test":
+            return {"ok": True, "url": "https://riverside.slack.com/", "team": "Riverside",
+                    "user": "oscbot", "team_id": "T1", "user_id": "UBOT", "bot_id": "B1"}
+        if method in ("chat.postMessage", "chat.update"):
+            channel = args.get("channel", "")
+            ts = args.get("ts") or f"1700000000.{next(self._ts):06d}"
+            return {"ok": True, "channel": channel, "ts": ts,
+                    "message": {"type": "message", "text": args.get("text", ""), "ts": ts}}
+        if method == "chat.postEphemeral":
+            return {"ok": True, "message_ts": f"1700000000.{next(self._ts):06d}"}
+        if method == "conversations.open":
+            user = str(args.get("users", "")).split(",")[0]
+            return {"ok": True, "channel": {"id": "D" + user}}
+        if method == "users.lookupByEmail":
+            for user in self.users.values():
+                if user["profile"]["email"] == args.get("email"):
+                    return {"ok": True, "user": user}
+            return {"ok": False, "error": "users_not_found"}
+        if method == "users.info":
+            user = self.users.get(str(args.get("user")))
+            return {"ok": True, "user": user} if user else {"ok": False,
+                                                             "error": "user_not_found"}
+        if method in ("views.open", "views.publish", "views.update", "views.push"):
+            view = args.get("view")
+            view = json.loads(view) if isinstance(view, str) else view
+            return {"ok": True, "view": {"id": "V1", **(view or {})}}
+        return {"ok": False, "error": "unknown_method"}
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                method = self.path.split("/api/", 1)[-1].split("?")[0]
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length).decode() if length else ""
+                if "json" in (self.headers.get("Content-Type") or ""):
+                    args: dict[str, Any] = json.loads(raw or "{}")
+                else:
+                    args = {k: v[0] for k, v in parse_qs(raw).items()}
+                with fake._lock:
+                    failure = (fake._failures[method].popleft()
+                               if fake._failures[method] else None)
+                    fake.calls_made.append(SlackCall(method, args, dict(self.headers.items()),
+                                                     failure[0] if failure else 200))
+                if failure is not None:
+                    status, retry_after = failure
+                    body = {"ok": False, "error": "ratelimited" if status == 429 else "fatal"}
+                    self._send(status, body, {"Retry-After": str(int(retry_after))}
+                               if status == 429 else {})
+                    return
+                if self.headers.get("Authorization") != f"Bearer {TOKEN}":
+                    self._send(200, {"ok": False, "error": "invalid_auth"})
+                    return
+                with fake._lock:
+                    body = fake._answer(method, args)
+                self._send(200, body)
+
+            def _send(self, status: int, body: dict[str, Any],
+                      headers: dict[str, str] | None = None) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json; charset=utf-8")
+                self.send_header("Content-Length", str(len(data)))
+                for key, value in (headers or {}).items():
+                    self.send_header(key, value)
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        return Handler

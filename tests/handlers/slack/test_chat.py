@@ -1,0 +1,104 @@
+"""SlackChat and outbox delivery against the local fake Slack Web API."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bot.delivery import OutboxDelivery
+from bot.errors import ChatError
+from bot.fakes import FixedClock, InMemoryOutbox
+from bot.messages import ActionId, Actions, Bullets, Button, Header, Message, Section
+from bot.services.notify import Notifier
+from handlers.slack.blocks import render
+from handlers.slack.chat import SlackChat
+from tests.fakes.slack_api import TOKEN, FakeSlack
+
+NAMES = {"jordan@rh.example": "Jordan Kim", "dana@rh.example": "Dana Brooks"}
+
+
+@pytest.fixture
+def slack() -> Iterator[FakeSlack]:
+    with FakeSlack() as fake:
+        fake.add_user("jordan@rh.example", "UJORDAN", "Jordan Kim")
+        yield fake
+
+
+def chat(slack: FakeSlack, token: str = TOKEN) -> SlackChat:
+    return SlackChat(token=token, api_url=slack.url, names=NAMES)
+
+
+def test_post_dm_and_update_send_the_right_calls(slack: FakeSlack) -> None:
+    port = chat(slack)
+    message = Message(text="Lead for <@jordan@rh.example>", blocks=(
+        Header("New lead"), Section("<@jordan@rh.example> and <@dana@rh.example>"),
+        Actions((Button(ActionId.LEAD_CALLED, "Called", "7", "primary"),))))
+    ref = port.post(channel="#online-sales", message=message)
+    [posted] = slack.calls("chat.postMessage")
+    assert posted["channel"] == "#online-sales"
+    assert posted["text"] == "Lead for <@UJORDAN>"
+    assert posted["blocks"][1]["text"]["text"] == "<@UJORDAN> and *Dana Brooks*"
+    assert posted["blocks"][2]["elements"][0] == {
+        "type": "button", "action_id": "lead_called", "value": "7", "style": "primary",
+        "text": {"type": "plain_text", "text": "Called"}}
+    port.direct(email="jordan@rh.example", message=Message("hi"))
+    port.direct(email="jordan@rh.example", message=Message("again"))
+    assert len(slack.calls("users.lookupByEmail")) == 2  # jordan once, dana once
+    assert slack.calls("conversations.open") == [{"users": "UJORDAN"}]
+    assert slack.calls("chat.postMessage")[-1]["channel"] == "DUJORDAN"
+    port.update(ref=ref, message=Message("edited"))
+    assert slack.calls("chat.update") == [{"channel": "#online-sales", "ts": ref.id,
+                                           "text": "edited", "blocks": []}]
+
+
+def test_errors_become_chat_errors(slack: FakeSlack) -> None:
+    port = chat(slack)
+    slack.fail_next("chat.postMessage", 429, retry_after=7)
+    with pytest.raises(ChatError) as limited:
+        port.post(channel="#s", message=Message("x"))
+    assert limited.value.transient and limited.value.retry_after == 7
+    slack.fail_next("chat.postMessage", 500)
+    with pytest.raises(ChatError) as down:
+        port.post(channel="#s", message=Message("x"))
+    assert down.value.transient
+    with pytest.raises(ChatError, match="SLACK_BOT_TOKEN") as bad:
+        chat(slack, token="xoxb-wrong").post(channel="#s", message=Message("x"))
+    assert not bad.value.transient
+    with pytest.raises(ChatError, match="no Slack account found for a person"):
+        port.direct(email="ghost@rh.example", message=Message("x"))
+
+
+def test_limits_fallback_and_splitting() -> None:
+    long = "line\n" * 1000
+    message = Message(text="", blocks=(*(Bullets(f"T{n}", ("x",)) for n in range(60)),
+                                       Section(long)))
+    text, blocks = render(message, user_id_for=lambda e: None, name_for=str)
+    assert text == "oscbot"
+    assert len(blocks) == 50 and "more parts not shown" in str(blocks[-1])
+    _, split = render(Message("t", (Section(long),)), user_id_for=lambda e: None,
+                      name_for=str)
+    assert len(split) == 2 and all(len(b["text"]["text"]) <= 3000 for b in split)
+
+
+def test_burst_of_200_under_429s_arrives_once_each_in_order(slack: FakeSlack) -> None:
+    clock = FixedClock(datetime(2026, 12, 1, 16, tzinfo=UTC))
+    outbox = InMemoryOutbox()
+    notifier = Notifier(outbox=outbox, clock=clock, channel="#online-sales")
+
+    def sleep(seconds: float) -> None:
+        clock.advance(timedelta(seconds=seconds))
+
+    delivery = OutboxDelivery(outbox=outbox, chat=chat(slack), clock=clock, sleep=sleep,
+                              batch=25)
+    for n in range(200):
+        notifier.post(key=f"alert:{n}", message=Message(f"alert {n}"))
+    for tick in range(60):
+        if tick % 3 == 0:
+            slack.fail_next("chat.postMessage", 429, retry_after=2)
+        delivery.deliver_due(clock.now())
+        clock.advance(timedelta(seconds=1))
+    delivered = [c["text"] for c in slack.calls("chat.postMessage")]
+    assert delivered == [f"alert {n}" for n in range(200)]
+    assert slack.attempts("chat.postMessage") > 200
