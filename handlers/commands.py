@@ -98,7 +98,8 @@ def coverage_status(ctx: AppContext, *, zone: str) -> Message:
         rows.append(f"{name_of(ctx.config, c.osc_email)} — {state}, "
                     f"{window(c.start, c.end, zone)} — covered by "
                     f"{name_of(ctx.config, c.backup_email)}")
-    return Message(text=f"{len(rows)} coverages open.", blocks=(
+    count = f"{len(rows)} coverage{'' if len(rows) == 1 else 's'} open."
+    return Message(text=count, blocks=(
         Header("Coverage"), Bullets("Who is out", tuple(rows), empty="Everyone is in."),
     ))
 

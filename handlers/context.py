@@ -98,7 +98,8 @@ def build_context(
 
 
 def production_context(*, config_path: Path, database_url: str | None, env: Mapping[str, str],
-                       clock: Clock, chat: ChatPort, google_key: Path | None = None,
+                       clock: Clock, make_chat: Callable[[AppConfig], ChatPort],
+                       google_key: Path | None = None,
                        public_url: str | None = None) -> AppContext:
     """Load app.yaml, migrate and open the database, and build every service."""
     from bot.config_loader import load_config
@@ -109,7 +110,7 @@ def production_context(*, config_path: Path, database_url: str | None, env: Mapp
     config = load_config(config_path, env=env)
     upgrade(database_url)
     repos = sql_repositories(engine_from_url(database_url))
-    ctx = build_context(config=config, repos=repos, clock=clock, chat=chat,
+    ctx = build_context(config=config, repos=repos, clock=clock, chat=make_chat(config),
                         sources=calendar_sources(config, base=config_path.resolve().parent,
                                                  google_key=google_key))
     ctx.public_url = public_url

@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from rich.console import Console
 
+from bot.config import AppConfig
 from bot.errors import ConfigError, OscbotError
 from bot.messages import Message
 from bot.ports import Clock
@@ -29,22 +30,23 @@ HELP = """Commands:
   /help, /quit"""
 
 
+def console_chat(console: Console) -> Callable[[AppConfig], ConsoleChat]:
+    """A factory for a console chat that shows people by name."""
+    def make(config: AppConfig) -> ConsoleChat:
+        names = {p.email: p.name for p in config.people}
+        return ConsoleChat(console=console, name_for=lambda email: names.get(email, email))
+
+    return make
+
+
 def _context(settings: Settings, clock: Clock, console: Console) -> tuple[AppContext,
                                                                           ConsoleChat]:
-    holder: dict[str, AppContext] = {}
-
-    def name_for(email: str) -> str:
-        ctx = holder.get("ctx")
-        person = ctx.config.find_person(email) if ctx else None
-        return person.name if person else email
-
-    chat = ConsoleChat(console=console, name_for=name_for)
     ctx = production_context(config_path=settings.config_path,
                              database_url=settings.database_url, env=dict(os.environ),
-                             clock=clock, chat=chat,
+                             clock=clock, make_chat=console_chat(console),
                              google_key=settings.google_application_credentials)
-    holder["ctx"] = ctx
-    return ctx, chat
+    assert isinstance(ctx.chat, ConsoleChat)
+    return ctx, ctx.chat
 
 
 def _guarded(console: Console, action: Callable[[], int]) -> int:

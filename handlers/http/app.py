@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, Response
 from fastapi.responses import PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
+from slack_bolt.adapter.fastapi.async_handler import AsyncSlackRequestHandler
+from slack_bolt.async_app import AsyncApp
 
 from handlers.context import AppContext
 from handlers.http.calendar_push import calendar_push_router
@@ -22,7 +24,7 @@ class Metrics:
                             registry=self.registry)
 
 
-def create_app(ctx: AppContext, *, lead_secret: str | None,
+def create_app(ctx: AppContext, *, lead_secret: str | None, slack: AsyncApp | None = None,
                metrics: Metrics | None = None) -> FastAPI:
     """Build the ASGI app around a context."""
     metrics = metrics or Metrics()
@@ -44,4 +46,12 @@ def create_app(ctx: AppContext, *, lead_secret: str | None,
     if lead_secret:
         api.include_router(leads_router(ctx, secret=lead_secret))
     api.include_router(calendar_push_router(ctx))
+    if slack is not None:
+        handler = AsyncSlackRequestHandler(slack)
+
+        @api.post("/slack/events")
+        async def slack_events(request: Request) -> Response:
+            """Slack events, slash commands and interactivity (signature checked by Bolt)."""
+            response: Response = await handler.handle(request)
+            return response
     return api

@@ -106,14 +106,24 @@ class FakeSlack:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
+            def do_GET(self) -> None:
+                # Some Web API methods (users.info, ...) are sent as GET with a query string.
+                path, _, query = self.path.partition("?")
+                self._handle(path, {k: v[0] for k, v in parse_qs(query).items()})
+
             def do_POST(self) -> None:
-                method = self.path.split("/api/", 1)[-1].split("?")[0]
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length).decode() if length else ""
                 if "json" in (self.headers.get("Content-Type") or ""):
                     args: dict[str, Any] = json.loads(raw or "{}")
                 else:
                     args = {k: v[0] for k, v in parse_qs(raw).items()}
+                path, _, query = self.path.partition("?")
+                args.update({k: v[0] for k, v in parse_qs(query).items()})
+                self._handle(path, args)
+
+            def _handle(self, path: str, args: dict[str, Any]) -> None:
+                method = path.split("/api/", 1)[-1]
                 with fake._lock:
                     failure = (fake._failures[method].popleft()
                                if fake._failures[method] else None)

@@ -1,0 +1,216 @@
+"""The real Bolt app over HTTP on loopback, with signed Slack payloads and a fake Web API."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+import pytest
+import uvicorn
+
+from bot.config import AppConfig
+from bot.fakes import FixedClock, in_memory_repositories
+from bot.model import CoverageStatus, LeadStatus
+from bot.services.leads import NewLead
+from handlers.context import AppContext, build_context
+from handlers.http.app import create_app
+from handlers.slack.app import build_slack_app
+from handlers.slack.chat import SlackChat
+from tests.fakes.slack_api import TOKEN, FakeSlack
+
+SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+T0 = datetime(2026, 11, 30, 14, tzinfo=UTC)
+USERS = {"UMARIA": "maria@rh.example", "UJORDAN": "jordan@rh.example",
+         "USAM": "sam@rh.example", "UDANA": "dana@rh.example", "UOUT": "stranger@else.example"}
+
+
+class Server:
+    """uvicorn serving the app in a thread on a free loopback port."""
+
+    def __init__(self, app: Any) -> None:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port,
+                                                    log_level="warning", lifespan="off"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> str:
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return f"http://127.0.0.1:{self.port}"
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(5)
+
+
+@pytest.fixture
+def slack() -> Iterator[FakeSlack]:
+    with FakeSlack() as fake:
+        for user_id, email in USERS.items():
+            fake.add_user(email, user_id)
+        yield fake
+
+
+@pytest.fixture
+def ctx(config: AppConfig, slack: FakeSlack) -> AppContext:
+    chat = SlackChat(token=TOKEN, api_url=slack.url, names={p.email: p.name
+                                                           for p in config.people})
+    return build_context(config=config, repos=in_memory_repositories(), clock=FixedClock(T0),
+                         chat=chat, sources={}, sleep=lambda _: None)
+
+
+@pytest.fixture
+def base(ctx: AppContext, slack: FakeSlack) -> Iterator[str]:
+    app = build_slack_app(ctx, token=TOKEN, signing_secret=SECRET, api_url=slack.url)
+    with Server(create_app(ctx, lead_secret=None, slack=app)) as url:
+        yield url
+
+
+def signed(body: str, *, secret: str = SECRET, age: int = 0,
+           content_type: str = "application/x-www-form-urlencoded") -> dict[str, str]:
+    stamp = str(int(time.time()) - age)
+    digest = hmac.new(secret.encode(), f"v0:{stamp}:{body}".encode(), hashlib.sha256)
+    return {"X-Slack-Request-Timestamp": stamp, "X-Slack-Signature": "v0=" + digest.hexdigest(),
+            "Content-Type": content_type}
+
+
+def command(base: str, name: str, user: str, text: str = "", **extra: str) -> httpx.Response:
+    body = urlencode({"token": "legacy", "team_id": "T1", "team_domain": "riverside",
+                      "channel_id": "C1", "channel_name": "online-sales", "user_id": user,
+                      "user_name": user.lower(), "command": name, "text": text,
+                      "api_app_id": "A1", "response_url": "https://hooks.slack.com/x",
+                      "trigger_id": "13345224609.738474920.8088930838d88f008e0", **extra})
+    return httpx.post(f"{base}/slack/events", content=body, headers=signed(body), timeout=10)
+
+
+def interactive(base: str, payload: dict[str, Any]) -> httpx.Response:
+    body = urlencode({"payload": json.dumps(payload)})
+    return httpx.post(f"{base}/slack/events", content=body, headers=signed(body), timeout=10)
+
+
+def wait_for(check: Any, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.02)
+    raise AssertionError("condition not met in time")
+
+
+def test_bad_signature_and_stale_timestamp_are_rejected(base: str) -> None:
+    body = urlencode({"command": "/coverage", "user_id": "UMARIA", "text": ""})
+    assert httpx.post(f"{base}/slack/events", content=body,
+                      headers=signed(body, secret="wrong")).status_code == 401
+    assert httpx.post(f"{base}/slack/events", content=body,
+                      headers=signed(body, age=6 * 60)).status_code == 401
+
+
+def test_coverage_command_answers_ephemerally(base: str, ctx: AppContext) -> None:
+    ctx.coverage.declare(osc_email="maria@rh.example", start=T0 + timedelta(days=1),
+                         end=T0 + timedelta(days=3), kind=ctx_kind("vacation"),
+                         actor="maria@rh.example")
+    answer = command(base, "/coverage", "USAM")
+    assert answer.status_code == 200
+    assert "Maria — planned" in json.dumps(answer.json(), ensure_ascii=False)
+    stranger = command(base, "/coverage", "UOUT")
+    assert "not on the team" in stranger.text
+
+
+def test_going_on_leave_opens_a_modal_and_submission_plans_coverage(
+        base: str, ctx: AppContext, slack: FakeSlack) -> None:
+    assert command(base, "/going-on-leave", "UMARIA").status_code == 200
+    wait_for(lambda: slack.calls("views.open"))
+    [opened] = slack.calls("views.open")
+    assert opened["trigger_id"].startswith("13345224609")
+    view = opened["view"] if isinstance(opened["view"], dict) else json.loads(opened["view"])
+    labels = json.dumps(view, ensure_ascii=False)
+    assert "Jordan — available" in labels
+
+    def submit(start: str, end: str, backup: str | None = None) -> httpx.Response:
+        state = {"start": {"value": {"type": "datepicker", "selected_date": start}},
+                 "end": {"value": {"type": "datepicker", "selected_date": end}},
+                 "kind": {"value": {"type": "static_select",
+                                    "selected_option": {"value": "vacation"}}},
+                 "backup": {"value": {"type": "static_select", "selected_option":
+                                      {"value": backup} if backup else None}},
+                 "notes": {"value": {"type": "plain_text_input", "value": "Cabo"}},
+                 "emergency": {"value": {"type": "checkboxes", "selected_options": []}}}
+        return interactive(base, {"type": "view_submission", "team": {"id": "T1"},
+                                  "user": {"id": "UMARIA"}, "api_app_id": "A1",
+                                  "view": {"id": "V1", "type": "modal", "team_id": "T1",
+                                           "callback_id": "going_on_leave",
+                                           "private_metadata": "maria@rh.example",
+                                           "state": {"values": state}}})
+
+    bad = submit("2026-12-05", "2026-12-01")
+    assert bad.json() == {"response_action": "errors",
+                          "errors": {"end": "The last day is before the first day."}}
+    unfit = submit("2026-12-01", "2026-12-05", backup="priya@rh.example")
+    assert unfit.json()["errors"] == {"backup": "Priya has not shadowed the OSC yet"}
+    assert submit("2026-12-01", "2026-12-05").status_code == 200
+    [coverage] = ctx.repos.coverages.list(osc_email="maria@rh.example")
+    assert coverage.status is CoverageStatus.PLANNED and coverage.notes == "Cabo"
+    wait_for(lambda: any("Coverage planned" in c["text"]
+                         for c in slack.calls("chat.postMessage")))
+
+
+def test_lead_button_by_the_responsible_person_logs_contact(
+        base: str, ctx: AppContext, slack: FakeSlack) -> None:
+    lead, _ = ctx.leads.receive(NewLead(source="web", external_id="1", name="Pat",
+                                        email="pat@example.com", phone=None,
+                                        community="Riverside", message="", received_at=T0))
+
+    def click(user: str) -> httpx.Response:
+        return interactive(base, {
+            "type": "block_actions", "team": {"id": "T1"}, "user": {"id": user},
+            "api_app_id": "A1", "channel": {"id": "DUMARIA"}, "trigger_id": "1.2.3",
+            "container": {"type": "message", "message_ts": "1.1"},
+            "response_url": "https://hooks.slack.com/actions/x",
+            "actions": [{"action_id": "lead_called", "block_id": "b", "value": str(lead.id),
+                         "type": "button", "action_ts": "1.2"}]})
+
+    assert click("USAM").status_code == 200
+    wait_for(lambda: slack.calls("chat.postEphemeral"))
+    assert "only they or a manager" in slack.calls("chat.postEphemeral")[0]["text"]
+    assert ctx.repos.leads.get(lead.id or 0).status is LeadStatus.NEW
+    click("UMARIA")
+    wait_for(lambda: ctx.repos.leads.get(lead.id or 0).status is LeadStatus.CONTACTED)
+    click("UMARIA")
+    wait_for(lambda: len(slack.calls("chat.postEphemeral")) == 3)
+    assert len(ctx.repos.activities.for_lead(lead.id or 0)) == 2
+
+
+def test_app_home_and_event_retries_are_handled_once(base: str, slack: FakeSlack) -> None:
+    event = {"token": "x", "team_id": "T1", "api_app_id": "A1", "type": "event_callback",
+             "event_id": "Ev01", "event_time": 1, "event": {
+                 "type": "app_home_opened", "user": "UJORDAN", "channel": "D1", "tab": "home"}}
+    body = json.dumps(event)
+    headers = signed(body, content_type="application/json")
+    assert httpx.post(f"{base}/slack/events", content=body, headers=headers).status_code == 200
+    retry = {**signed(body, content_type="application/json"), "X-Slack-Retry-Num": "1",
+             "X-Slack-Retry-Reason": "http_timeout"}
+    assert httpx.post(f"{base}/slack/events", content=body, headers=retry).status_code == 200
+    wait_for(lambda: slack.calls("views.publish"))
+    time.sleep(0.2)
+    [published] = slack.calls("views.publish")
+    assert published["user_id"] == "UJORDAN"
+    assert "Your status" in json.dumps(published["view"], ensure_ascii=False)
+
+
+def ctx_kind(value: str) -> Any:
+    from bot.model import AbsenceKind
+
+    return AbsenceKind(value)
