@@ -141,3 +141,23 @@ def calendar_stale_alert(*, osc_email: str, failures: int, error: str,
             "Coverage is unchanged, using the last good copy."),),
         mentions=config.team.managers,
     )
+
+
+def protection_warning(lead: Lead, *, deadline: datetime, config: AppConfig,
+                       zone: str) -> Message:
+    """DM to the owner the day before credit protection on a lead lapses."""
+    assert lead.id is not None
+    return Message(
+        text=f"Credit protection on {lead.name} lapses {when(deadline, zone)}.",
+        blocks=(Section(
+            f"🛡️ *{lead.name}*: your credit protection lapses {when(deadline, zone)} "
+            f"unless there is two-way contact (a reply or a connected call) before then. "
+            f"Reach them: {lead.phone or lead.email}."),
+            Actions((Button(ActionId.LEAD_CALLED, "Called", str(lead.id), "primary"),))))
+
+
+def protection_lapsed(lead: Lead, *, config: AppConfig) -> Message:
+    """DM to the owner when protection on a lead has lapsed (recorded for reports)."""
+    window = humanize(config.policies.coverage_protection)
+    return Message(text=f"Credit protection on {lead.name} lapsed: no two-way contact in "
+                        f"{window}.")

@@ -206,6 +206,14 @@ class InMemoryLeads:
         ]
         return sorted(rows, key=lambda lead: (lead.received_at, lead.id or 0))[:limit]
 
+    def two_way_before(self, *, before: datetime, limit: int = 500) -> list[Lead]:
+        """Leads whose protection may be running out, oldest contact first."""
+        rows = [lead for lead in self._table.rows.values()
+                if lead.last_two_way_at is not None and lead.last_two_way_at <= before
+                and lead.protection_lapsed_at is None]
+        return sorted(rows, key=lambda lead: (lead.last_two_way_at or before,
+                                              lead.id or 0))[:limit]
+
     def list(
         self,
         *,

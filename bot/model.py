@@ -144,6 +144,8 @@ class Lead:
     coverage_id: int | None = None
     first_contact_at: datetime | None = None
     rating: str | None = None
+    last_two_way_at: datetime | None = None
+    protection_lapsed_at: datetime | None = None
 
 
 class ActivityKind(StrEnum):
@@ -198,6 +200,7 @@ class Task:
     status: TaskStatus = TaskStatus.OPEN
     coverage_id: int | None = None
     created_by: str | None = None
+    cadence_step: int | None = None
 
 
 class CreditTo(StrEnum):

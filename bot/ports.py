@@ -183,6 +183,10 @@ class LeadRepository(Protocol):
         """New leads received before the given instant and not contacted, oldest first."""
         ...
 
+    def two_way_before(self, *, before: datetime, limit: int = 500) -> list[Lead]:
+        """Leads whose last two-way contact is at or before `before` and not yet lapsed."""
+        ...
+
     def list(
         self,
         *,

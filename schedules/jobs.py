@@ -78,11 +78,18 @@ def renew_calendar_channels(ctx: AppContext) -> str:
     return f"{renewed} channels opened or renewed"
 
 
+def protect_coverage(ctx: AppContext) -> str:
+    """Warn before credit protection lapses on a lead; record lapses."""
+    return f"{ctx.leads.protect()} protection warnings or lapses"
+
+
 JOBS: tuple[Job, ...] = (
     Job("sync_calendars", timedelta(seconds=60), sync_calendars, sync_calendars.__doc__ or ""),
     Job("coverage_tick", timedelta(seconds=30), coverage_tick, coverage_tick.__doc__ or ""),
     Job("sweep_leads", timedelta(seconds=15), sweep_leads, sweep_leads.__doc__ or ""),
     Job("send_reminders", timedelta(seconds=60), send_reminders, send_reminders.__doc__ or ""),
+    Job("protect_coverage", timedelta(minutes=15), protect_coverage,
+        protect_coverage.__doc__ or ""),
     Job("deliver_outbox", timedelta(seconds=2), deliver_outbox, deliver_outbox.__doc__ or ""),
     Job("renew_calendar_channels", timedelta(hours=1), renew_calendar_channels,
         renew_calendar_channels.__doc__ or ""),

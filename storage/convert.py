@@ -68,7 +68,8 @@ def lead_row(lead: Lead) -> dict[str, Any]:
         "owner_email": lead.owner_email, "assigned_to": lead.assigned_to,
         "assignment_reason": lead.assignment_reason, "status": lead.status.value,
         "coverage_id": lead.coverage_id, "first_contact_at": lead.first_contact_at,
-        "rating": lead.rating,
+        "rating": lead.rating, "last_two_way_at": lead.last_two_way_at,
+        "protection_lapsed_at": lead.protection_lapsed_at,
     }
 
 
@@ -80,7 +81,8 @@ def lead(row: LeadRow) -> Lead:
         received_at=row.received_at, owner_email=row.owner_email,
         assigned_to=row.assigned_to, assignment_reason=row.assignment_reason,
         status=LeadStatus(row.status), coverage_id=row.coverage_id,
-        first_contact_at=row.first_contact_at, rating=row.rating)
+        first_contact_at=row.first_contact_at, rating=row.rating,
+        last_two_way_at=row.last_two_way_at, protection_lapsed_at=row.protection_lapsed_at)
 
 
 def activity(row: ActivityRow) -> Activity:
@@ -97,7 +99,7 @@ def task_row(task: Task) -> dict[str, Any]:
         "title": task.title, "due_at": task.due_at, "owner_email": task.owner_email,
         "assignee_email": task.assignee_email, "lead_id": task.lead_id,
         "status": task.status.value, "coverage_id": task.coverage_id,
-        "created_by": task.created_by,
+        "created_by": task.created_by, "cadence_step": task.cadence_step,
     }
 
 
@@ -106,7 +108,7 @@ def task(row: TaskRow) -> Task:
     return Task(id=row.id, title=row.title, due_at=row.due_at, owner_email=row.owner_email,
                 assignee_email=row.assignee_email, lead_id=row.lead_id,
                 status=TaskStatus(row.status), coverage_id=row.coverage_id,
-                created_by=row.created_by)
+                created_by=row.created_by, cadence_step=row.cadence_step)
 
 
 def appointment(row: AppointmentRow) -> Appointment:

@@ -134,6 +134,15 @@ class SqlLeads:
         with Session(self._engine) as session:
             return [convert.lead(r) for r in session.exec(query)]
 
+    def two_way_before(self, *, before: datetime, limit: int = 500) -> list[Lead]:
+        """Leads whose protection may be running out (uses the last_two_way_at index)."""
+        query = (select(LeadRow)
+                 .where(col(LeadRow.last_two_way_at) <= before,
+                        col(LeadRow.protection_lapsed_at).is_(None))
+                 .order_by(col(LeadRow.last_two_way_at), col(LeadRow.id)).limit(limit))
+        with Session(self._engine) as session:
+            return [convert.lead(r) for r in session.exec(query)]
+
     def list(self, *, assigned_to: str | None = None, owner_email: str | None = None,
              received_from: datetime | None = None,
              received_to: datetime | None = None) -> list[Lead]:

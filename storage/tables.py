@@ -126,6 +126,8 @@ class LeadRow(SQLModel, table=True):
     coverage_id: int | None = Field(default=None, foreign_key="coverages.id")
     first_contact_at: datetime | None = _when(nullable=True)
     rating: str | None = Field(default=None, max_length=20)
+    last_two_way_at: datetime | None = _when(nullable=True, index=True)
+    protection_lapsed_at: datetime | None = _when(nullable=True)
 
 
 class ActivityRow(SQLModel, table=True):
@@ -159,6 +161,7 @@ class TaskRow(SQLModel, table=True):
     status: str = Field(max_length=20)
     coverage_id: int | None = Field(default=None, foreign_key="coverages.id", index=True)
     created_by: str | None = Field(default=None, max_length=254)
+    cadence_step: int | None = None
 
 
 class AppointmentRow(SQLModel, table=True):

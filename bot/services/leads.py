@@ -6,7 +6,15 @@ import dataclasses
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.alerts import escalation, lead_card, reminder, uncontacted_alert
+from bot import cadence
+from bot.alerts import (
+    escalation,
+    lead_card,
+    protection_lapsed,
+    protection_warning,
+    reminder,
+    uncontacted_alert,
+)
 from bot.briefs import name_of
 from bot.config import AppConfig, PersonConfig
 from bot.credit import credit_for_appointment
@@ -125,6 +133,9 @@ class LeadService:
             lead = self.repos.leads.save(dataclasses.replace(
                 lead, status=LeadStatus.CONTACTED, first_contact_at=at))
             self._schedule_follow_up(lead, by=by.lower(), after=at)
+        if two_way and (lead.last_two_way_at is None or at > lead.last_two_way_at):
+            lead = self.repos.leads.save(dataclasses.replace(
+                lead, last_two_way_at=at, protection_lapsed_at=None))
         return activity
 
     def press(self, *, lead_id: int, kind: ActivityKind, by: str) -> Activity:
@@ -208,10 +219,53 @@ class LeadService:
         return sent
 
     def complete_task(self, *, task_id: int, by: str) -> Task:
-        """Mark a reminder done."""
+        """Mark a reminder done; a cadence step schedules the next one."""
         task = self.repos.tasks.get(task_id)
         self._allowed_task(task, by)
-        return self.repos.tasks.save(dataclasses.replace(task, status=TaskStatus.DONE))
+        if task.status is TaskStatus.DONE:
+            return task
+        done = self.repos.tasks.save(dataclasses.replace(task, status=TaskStatus.DONE))
+        if task.cadence_step is not None and task.lead_id is not None:
+            lead = self.repos.leads.get(task.lead_id)
+            if lead.status is LeadStatus.CONTACTED and lead.first_contact_at is not None:
+                step = task.cadence_step + 1
+                self.add_task(
+                    title=cadence.title_for(step, lead_name=lead.name,
+                                            policies=self.config.policies),
+                    due_at=cadence.next_due(task.cadence_step,
+                                            first_contact_at=lead.first_contact_at,
+                                            done_at=self.clock.now(),
+                                            policies=self.config.policies),
+                    owner=lead.owner_email, by=by, lead_id=lead.id, cadence_step=step)
+        return done
+
+    def protect(self) -> int:
+        """Warn owners a day before credit protection lapses; record lapses. Idempotent."""
+        now = self.clock.now()
+        policies = self.config.policies
+        changed = 0
+        horizon = now - policies.coverage_protection + cadence.WARN_BEFORE
+        for lead in self.repos.leads.two_way_before(before=horizon):
+            state = cadence.protection(last_two_way_at=lead.last_two_way_at, now=now,
+                                       policies=policies)
+            assert lead.last_two_way_at is not None
+            deadline = lead.last_two_way_at + policies.coverage_protection
+            zone = self.config.zone_of(lead.owner_email)
+            if state is cadence.Protection.EXPIRING:
+                changed += self.notifier.direct(
+                    key=f"protection-warning:{lead.id}:{lead.last_two_way_at.isoformat()}",
+                    email=lead.owner_email, message=protection_warning(
+                        lead, deadline=deadline, config=self.config, zone=zone))
+            elif state is cadence.Protection.LAPSED:
+                lapsed = self.repos.leads.save(dataclasses.replace(
+                    lead, protection_lapsed_at=deadline))
+                self._audit(lapsed, "lead.protection_lapsed", actor="scheduler",
+                            reason="no two-way contact within the protection window")
+                self.notifier.direct(key=f"protection-lapsed:{lead.id}:{deadline.isoformat()}",
+                                     email=lead.owner_email,
+                                     message=protection_lapsed(lead, config=self.config))
+                changed += 1
+        return changed
 
     def snooze_task(self, *, task_id: int, by: str) -> Task:
         """Push a reminder back an hour."""
@@ -220,14 +274,14 @@ class LeadService:
         return self.repos.tasks.save(dataclasses.replace(task, due_at=self.clock.now() + SNOOZE))
 
     def add_task(self, *, title: str, due_at: datetime, owner: str, by: str,
-                 lead_id: int | None = None) -> Task:
+                 lead_id: int | None = None, cadence_step: int | None = None) -> Task:
         """A future task, e.g. one the backup leaves for the OSC's return."""
         assignee, coverage = self.responsible_for(owner, due_at)
         if coverage is not None and due_at >= coverage.end:
             assignee = owner
         return self.repos.tasks.add(Task(
             id=None, title=title, due_at=due_at, owner_email=owner, assignee_email=assignee,
-            lead_id=lead_id, created_by=by.lower(),
+            lead_id=lead_id, created_by=by.lower(), cadence_step=cadence_step,
             coverage_id=coverage.id if coverage and assignee != owner else None))
 
     def _schedule_follow_up(self, lead: Lead, *, by: str, after: datetime) -> None:
@@ -240,11 +294,12 @@ class LeadService:
             # Short-term cover: the OSC starts new leads on the follow-up process on return.
             self.add_task(title=f"Start {lead.name} on your follow-up process",
                           due_at=max(coverage.end, after + steps[0]),
-                          owner=lead.owner_email, by=by, lead_id=lead.id)
+                          owner=lead.owner_email, by=by, lead_id=lead.id, cadence_step=0)
             return
-        self.add_task(title=f"Follow up with {lead.name} (first follow-up)",
+        self.add_task(title=cadence.title_for(0, lead_name=lead.name,
+                                              policies=self.config.policies),
                       due_at=after + steps[0], owner=lead.owner_email, by=by,
-                      lead_id=lead.id)
+                      lead_id=lead.id, cadence_step=0)
 
     def _allowed(self, lead: Lead, by: str) -> None:
         who = by.lower()

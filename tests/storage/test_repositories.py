@@ -222,3 +222,11 @@ def test_calendar_sync_state_replace_and_routes(repos: Repositories) -> None:
     assert repos.routes.get(osc_email="maria", channel="leads") == "jordan"
     repos.routes.set(osc_email="maria", channel="leads", target=None)
     assert repos.routes.get(osc_email="maria", channel="leads") is None
+
+
+def test_protection_query_finds_leads_whose_two_way_contact_is_old(repos: Repositories) -> None:
+    old, _ = repos.leads.add(a_lead("old", last_two_way_at=T0))
+    repos.leads.add(a_lead("fresh", last_two_way_at=T0 + timedelta(days=5)))
+    repos.leads.add(a_lead("lapsed", last_two_way_at=T0, protection_lapsed_at=T0))
+    repos.leads.add(a_lead("never"))
+    assert repos.leads.two_way_before(before=T0 + timedelta(days=1)) == [old]

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-24 20:43:18.192405
+Create Date: 2026-11-24
 """
 
 from __future__ import annotations
@@ -133,6 +133,8 @@ def upgrade() -> None:
         sa.Column("coverage_id", sa.Integer(), nullable=True),
         sa.Column("first_contact_at", UTCDateTime(), nullable=True),
         sa.Column("rating", sqlmodel.sql.sqltypes.AutoString(length=20), nullable=True),
+        sa.Column("last_two_way_at", UTCDateTime(), nullable=True),
+        sa.Column("protection_lapsed_at", UTCDateTime(), nullable=True),
         sa.ForeignKeyConstraint(
             ["coverage_id"],
             ["coverages.id"],
@@ -142,6 +144,9 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("leads", schema=None) as batch_op:
         batch_op.create_index("ix_leads_assigned_status", ["assigned_to", "status"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_leads_last_two_way_at"), ["last_two_way_at"], unique=False
+        )
         batch_op.create_index(
             "ix_leads_owner_received", ["owner_email", "received_at"], unique=False
         )
@@ -225,6 +230,7 @@ def upgrade() -> None:
         sa.Column("status", sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
         sa.Column("coverage_id", sa.Integer(), nullable=True),
         sa.Column("created_by", sqlmodel.sql.sqltypes.AutoString(length=254), nullable=True),
+        sa.Column("cadence_step", sa.Integer(), nullable=True),
         sa.ForeignKeyConstraint(
             ["coverage_id"],
             ["coverages.id"],
@@ -266,6 +272,7 @@ def downgrade() -> None:
     with op.batch_alter_table("leads", schema=None) as batch_op:
         batch_op.drop_index("ix_leads_status_received")
         batch_op.drop_index("ix_leads_owner_received")
+        batch_op.drop_index(batch_op.f("ix_leads_last_two_way_at"))
         batch_op.drop_index("ix_leads_assigned_status")
 
     op.drop_table("leads")

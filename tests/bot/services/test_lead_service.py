@@ -9,7 +9,7 @@ import pytest
 from bot.config import AppConfig
 from bot.errors import InvalidInput, NotAllowed
 from bot.fakes import FixedClock
-from bot.model import AbsenceKind, ActivityKind, CreditTo, LeadStatus
+from bot.model import AbsenceKind, ActivityKind, CreditTo, LeadStatus, TaskStatus
 from bot.ports import Repositories
 from bot.routing_engine import RoutingEngine
 from bot.services.coverage import CoverageService
@@ -183,3 +183,44 @@ def test_short_term_new_leads_wait_for_the_osc_to_start_follow_up(
     [task] = repos.tasks.list(owner_email=MARIA)
     assert task.title == "Start Pat Doe on your follow-up process"
     assert (task.due_at, task.assignee_email) == (cov.end, MARIA)
+
+
+def test_completing_a_follow_up_schedules_the_next_step_then_nurture(
+        leads: LeadService, repos: Repositories, clock: FixedClock) -> None:
+    lead, _ = leads.receive(new())
+    leads.press(lead_id=lead.id or 0, kind=ActivityKind.CALL, by=MARIA)
+    titles = []
+    for _ in range(4):
+        [task] = repos.tasks.list(owner_email=MARIA, status=TaskStatus.OPEN)
+        titles.append((task.title, task.due_at - T0))
+        clock.set(task.due_at)
+        leads.complete_task(task_id=task.id or 0, by=MARIA)
+        leads.complete_task(task_id=task.id or 0, by=MARIA)
+    assert titles == [("Follow up with Pat Doe (first follow-up)", timedelta(hours=24)),
+                      ("Follow up with Pat Doe (second follow-up)", timedelta(days=3)),
+                      ("Follow up with Pat Doe (third follow-up)", timedelta(days=7)),
+                      ("Nurture check-in with Pat Doe", timedelta(days=97))]
+    assert len(repos.tasks.list(owner_email=MARIA, status=TaskStatus.OPEN)) == 1
+
+
+def test_protection_warns_a_day_before_then_records_the_lapse_once(
+        leads: LeadService, repos: Repositories, clock: FixedClock) -> None:
+    lead, _ = leads.receive(new())
+    leads.log_activity(lead_id=lead.id or 0, kind=ActivityKind.EMAIL, direction="inbound",
+                       by=MARIA, at=T0, two_way=True, notes="replied")
+    clock.set(T0 + timedelta(days=5, hours=23))
+    assert leads.protect() == 0
+    clock.set(T0 + timedelta(days=6))
+    assert (leads.protect(), leads.protect()) == (1, 0)
+    warning = repos.outbox.get(f"protection-warning:{lead.id}:{T0.isoformat()}")
+    assert warning is not None and warning.target == MARIA
+    clock.set(T0 + timedelta(days=7))
+    assert (leads.protect(), leads.protect()) == (1, 0)
+    lapsed = repos.leads.get(lead.id or 0)
+    assert lapsed.protection_lapsed_at == T0 + timedelta(days=7)
+    assert [e.action for e in repos.audit.list(subject=f"lead:{lead.id}")][-1] == (
+        "lead.protection_lapsed")
+    leads.log_activity(lead_id=lead.id or 0, kind=ActivityKind.CALL, direction="outbound",
+                       by=MARIA, at=clock.now(), two_way=True)
+    renewed = repos.leads.get(lead.id or 0)
+    assert renewed.protection_lapsed_at is None and renewed.last_two_way_at == clock.now()
