@@ -93,6 +93,20 @@ def drill(osc_email: Annotated[str, typer.Argument(help="The OSC whose handoff t
     raise typer.Exit(code)
 
 
+@app.command()
+def report(
+    month: Annotated[str, typer.Option(help="The month, YYYY-MM.")],
+    csv_path: Annotated[Path | None, typer.Option("--csv", help="Where to write the CSV "
+                                                  "(default report-YYYY-MM.csv).")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Per-person numbers for a month: leads, time to first contact, contact rate, appointments."""
+    from handlers.console.shell import print_report
+
+    raise typer.Exit(print_report(_settings(config), month=month, csv_path=csv_path,
+                                  console=Console(), clock=SystemClock()))
+
+
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply database migrations to DATABASE_URL (default: a SQLite file)."""

@@ -71,6 +71,7 @@ class RecordingChat:
 
     def __init__(self) -> None:
         self.transcript: list[SentMessage] = []
+        self.uploads: list[tuple[str, str, bytes]] = []
         self._counter = 0
 
     def _record(self, kind: str, target: str, message: Message, ref: MessageRef) -> MessageRef:
@@ -92,6 +93,12 @@ class RecordingChat:
     def update(self, *, ref: MessageRef, message: Message) -> None:
         """Record an edit."""
         self._record("update", ref.channel, message, ref)
+
+    def upload(self, *, channel: str, filename: str, content: bytes, title: str) -> MessageRef:
+        """Record a file upload (its title as the text, its size in the file name)."""
+        ref = self._next_ref(channel)
+        self.uploads.append((channel, filename, content))
+        return self._record("upload", channel, Message(text=title), ref)
 
     def texts(self, kind: str | None = None) -> list[str]:
         """Fallback texts of recorded messages, optionally of one kind."""

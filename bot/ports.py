@@ -61,6 +61,10 @@ class ChatPort(Protocol):
         """Replace the content of an earlier message."""
         ...
 
+    def upload(self, *, channel: str, filename: str, content: bytes, title: str) -> MessageRef:
+        """Share a file (a chart) in a channel."""
+        ...
+
 
 # --- calendars --------------------------------------------------------------
 

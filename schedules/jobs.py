@@ -83,6 +83,37 @@ def protect_coverage(ctx: AppContext) -> str:
     return f"{ctx.leads.protect()} protection warnings or lapses"
 
 
+def weekly_digest(ctx: AppContext) -> str:
+    """Monday 9:00 (team time): last week's numbers and a chart in the team channel."""
+    import logging
+    from zoneinfo import ZoneInfo
+
+    from bot.errors import ChatError
+    from bot.services.reports import last_week, report_between
+    from handlers.reports import digest_chart, digest_message
+
+    now = ctx.clock.now()
+    local = now.astimezone(ZoneInfo(ctx.config.team.timezone))
+    if local.weekday() != 0 or local.hour < 9:
+        return "not due (Mondays from 9:00 team time)"
+    year, week, _ = local.isocalendar()
+    start, end = last_week(now)
+    rows = report_between(config=ctx.config, repos=ctx.repos, start=start, end=end)
+    period = f"week {week} of {year}"
+    if not ctx.notifier.post(key=f"digest:{year}-W{week:02d}",
+                             message=digest_message(rows, config=ctx.config, period=period)):
+        return "already posted"
+    try:
+        ctx.chat.upload(channel=ctx.config.team.channel, filename=f"digest-{year}-W{week}.png",
+                        content=digest_chart(rows, config=ctx.config, period=period),
+                        title=f"Speed to lead, {period}")
+    except ChatError as exc:
+        # The numbers are in the posted text; a missing chart is not worth a retry storm.
+        logging.getLogger(__name__).warning("digest chart not uploaded: %s", exc)
+    return f"digest for {period} posted ({len(rows)} rows)"
+
+
+
 JOBS: tuple[Job, ...] = (
     Job("sync_calendars", timedelta(seconds=60), sync_calendars, sync_calendars.__doc__ or ""),
     Job("coverage_tick", timedelta(seconds=30), coverage_tick, coverage_tick.__doc__ or ""),
@@ -93,6 +124,7 @@ JOBS: tuple[Job, ...] = (
     Job("deliver_outbox", timedelta(seconds=2), deliver_outbox, deliver_outbox.__doc__ or ""),
     Job("renew_calendar_channels", timedelta(hours=1), renew_calendar_channels,
         renew_calendar_channels.__doc__ or ""),
+    Job("weekly_digest", timedelta(hours=1), weekly_digest, weekly_digest.__doc__ or ""),
 )
 
 
@@ -107,3 +139,4 @@ def job(name: str) -> Job:
 def run_all_due(ctx: AppContext) -> list[tuple[str, str]]:
     """Run every job once in registry order (the demo and tests use this as one tick)."""
     return [(j.name, j.run(ctx)) for j in JOBS]
+

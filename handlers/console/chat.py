@@ -49,6 +49,13 @@ class ConsoleChat:
         self._print(ref, f"{ref.channel} · message #{ref.id} edited — changed lines",
                     message, style="yellow", changes_only=True)
 
+    def upload(self, *, channel: str, filename: str, content: bytes, title: str) -> MessageRef:
+        """Say that a file was shared (a terminal cannot show the image)."""
+        self._count += 1
+        self._console.print(f"[cyan]{channel}[/] 📎 {title} ({filename}, "
+                            f"{len(content) // 1024 + 1} KB)")
+        return MessageRef(channel=channel, id=str(self._count))
+
     def _show(self, channel: str, title: str, message: Message, *, style: str) -> MessageRef:
         self._count += 1
         ref = MessageRef(channel=channel, id=str(self._count))

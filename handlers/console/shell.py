@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from pathlib import Path
 
 from rich.console import Console
 
@@ -143,3 +144,30 @@ def run_job(settings: Settings, *, name: str, console: Console, clock: Clock) ->
         return 0
 
     return _guarded(console, one)
+
+
+def print_report(settings: Settings, *, month: str, csv_path: Path | None, console: Console,
+                 clock: Clock) -> int:
+    """`oscbot report`: the month's table on screen and as CSV."""
+    from datetime import date
+
+    from bot.services.reports import monthly_report
+    from handlers.reports import report_csv, report_table
+
+    try:
+        first = date.fromisoformat(f"{month}-01")
+    except ValueError:
+        console.print(f"[red]error:[/] {month!r} is not a month; write it as YYYY-MM",
+                      highlight=False)
+        return 2
+
+    def run() -> int:
+        ctx, _ = _context(settings, clock, console)
+        rows = monthly_report(config=ctx.config, repos=ctx.repos, month=first)
+        console.print(report_table(rows, config=ctx.config, title=f"Online sales, {month}"))
+        target = csv_path or Path(f"report-{month}.csv")
+        target.write_text(report_csv(rows), encoding="utf-8")
+        console.print(f"CSV written to {target}")
+        return 0
+
+    return _guarded(console, run)

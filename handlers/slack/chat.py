@@ -58,6 +58,20 @@ class SlackChat:
         text, blocks = self._render(message)
         self._call("chat.update", channel=ref.channel, ts=ref.id, text=text, blocks=blocks)
 
+    def upload(self, *, channel: str, filename: str, content: bytes, title: str) -> MessageRef:
+        """files.getUploadURLExternal, the upload, files.completeUploadExternal."""
+        try:
+            answer = self._client.files_upload_v2(channel=channel, content=content,
+                                                  filename=filename, title=title)
+        except SlackApiError as exc:
+            error = str(exc.response.get("error", "")) if exc.response else ""
+            raise ChatError(f"Slack file upload: {PERMANENT.get(error, error)}",
+                            transient=exc.response.status_code >= 500) from None
+        except (SlackClientError, OSError) as exc:
+            raise ChatError(f"Slack file upload: {type(exc).__name__}", transient=True) from None
+        files = answer.get("files") or [{}]
+        return MessageRef(channel=channel, id=str(files[0].get("id", "")))
+
     def user_id(self, email: str) -> str | None:
         """The Slack id of a person, looked up once by email and cached."""
         key = email.lower()

@@ -32,6 +32,7 @@ class FakeSlack:
     def __init__(self) -> None:
         self.calls_made: list[SlackCall] = []
         self.users: dict[str, dict[str, Any]] = {}
+        self.uploaded: list[int] = []
         self._failures: dict[str, deque[tuple[int, float]]] = defaultdict(deque)
         self._ts = itertools.count(1)
         self._lock = threading.Lock()
@@ -94,6 +95,14 @@ class FakeSlack:
             user = self.users.get(str(args.get("user")))
             return {"ok": True, "user": user} if user else {"ok": False,
                                                              "error": "user_not_found"}
+        if method == "files.getUploadURLExternal":
+            return {"ok": True, "file_id": "F1", "upload_url": self.url.replace(
+                "/api/", "/upload/F1")}
+        if method == "files.completeUploadExternal":
+            files = args.get("files")
+            files = json.loads(files) if isinstance(files, str) else files
+            return {"ok": True, "files": [{"id": f["id"], "title": f.get("title", "")}
+                                          for f in files or []]}
         if method in ("views.open", "views.publish", "views.update", "views.push"):
             view = args.get("view")
             view = json.loads(view) if isinstance(view, str) else view
@@ -113,7 +122,13 @@ class FakeSlack:
 
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length).decode() if length else ""
+                data = self.rfile.read(length) if length else b""
+                if self.path.startswith("/upload/"):
+                    with fake._lock:
+                        fake.uploaded.append(len(data))
+                    self._send(200, {"ok": True})
+                    return
+                raw = data.decode()
                 if "json" in (self.headers.get("Content-Type") or ""):
                     args: dict[str, Any] = json.loads(raw or "{}")
                 else:

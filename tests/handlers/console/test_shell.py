@@ -75,3 +75,12 @@ def test_bad_config_is_reported_not_a_traceback(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "Traceback" not in result.stderr + result.stdout
     assert "app.yaml:1: team.channel: is required" in result.stdout
+
+
+def test_report_prints_a_table_and_writes_csv(tmp_path: Path) -> None:
+    result = oscbot("report", "--month", "2026-11", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "Online sales, 2026-11" in result.stdout
+    assert (tmp_path / "report-2026-11.csv").read_text().startswith("person,segment")
+    bad = oscbot("report", "--month", "November", cwd=tmp_path)
+    assert bad.returncode == 2 and "write it as YYYY-MM" in bad.stdout

@@ -102,3 +102,13 @@ def test_burst_of_200_under_429s_arrives_once_each_in_order(slack: FakeSlack) ->
     delivered = [c["text"] for c in slack.calls("chat.postMessage")]
     assert delivered == [f"alert {n}" for n in range(200)]
     assert slack.attempts("chat.postMessage") > 200
+
+
+def test_chart_upload_uses_the_external_upload_flow(slack: FakeSlack) -> None:
+    ref = chat(slack).upload(channel="C0123", filename="digest.png",
+                             content=b"\x89PNG fake chart", title="Speed to lead")
+    assert ref.id == "F1"
+    assert slack.calls("files.getUploadURLExternal")[0]["filename"] == "digest.png"
+    assert slack.uploaded and slack.uploaded[0] > 0
+    complete = slack.calls("files.completeUploadExternal")[0]
+    assert complete["channel_id"] == "C0123"

@@ -1,0 +1,92 @@
+"""Rendering reports: the `oscbot report` table and CSV, the weekly digest and its chart."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+
+from rich.table import Table
+
+from bot.briefs import name_of
+from bot.config import AppConfig
+from bot.messages import Bullets, Context, Header, Message
+from bot.reports import ReportRow
+
+COLUMNS = ("person", "segment", "leads", "contacted", "median_minutes", "p90_minutes",
+           "within_window", "appointments", "backup_bonus_appointments", "lapses")
+
+
+def _num(value: float | None, digits: int = 1) -> str:
+    return "" if value is None else f"{value:.{digits}f}"
+
+
+def report_csv(rows: Sequence[ReportRow]) -> str:
+    """The report as CSV with a header row (times in minutes, share as 0..1)."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(COLUMNS)
+    for r in rows:
+        writer.writerow([r.person, r.segment, r.leads, r.contacted, _num(r.median_minutes),
+                         _num(r.p90_minutes), _num(r.within_window, 3), r.appointments,
+                         r.backup_bonus_appointments, r.lapses])
+    return out.getvalue()
+
+
+def report_table(rows: Sequence[ReportRow], *, config: AppConfig, title: str) -> Table:
+    """The report as a terminal table with people's names."""
+    table = Table(title=title)
+    for heading in ("person", "while", "leads", "contacted", "median min", "p90 min",
+                    "in window", "appts", "backup bonus", "lapses"):
+        table.add_column(heading, justify="left" if heading in ("person", "while") else "right")
+    for r in rows:
+        share = "" if r.within_window is None else f"{r.within_window:.0%}"
+        table.add_row(name_of(config, r.person), r.segment, str(r.leads), str(r.contacted),
+                      _num(r.median_minutes), _num(r.p90_minutes), share, str(r.appointments),
+                      str(r.backup_bonus_appointments), str(r.lapses))
+    return table
+
+
+def digest_message(rows: Sequence[ReportRow], *, config: AppConfig, period: str) -> Message:
+    """The weekly digest posted in the team channel."""
+    lines = []
+    for r in rows:
+        share = "–" if r.within_window is None else f"{r.within_window:.0%}"
+        median = "–" if r.median_minutes is None else f"{r.median_minutes:.0f} min"
+        lines.append(f"{name_of(config, r.person)} ({r.segment}): {r.leads} leads, "
+                     f"{share} contacted within {_minutes(config)}, median {median}, "
+                     f"{r.appointments} appointments, {r.lapses} lapses")
+    total = sum(r.leads for r in rows)
+    return Message(text=f"Weekly online sales digest ({period}): {total} leads.", blocks=(
+        Header(f"Weekly digest — {period}"),
+        Bullets("Speed to lead and results", tuple(lines), empty="No leads this week."),
+        Context("Coverage rows are leads handled while covering for someone."),
+    ))
+
+
+def _minutes(config: AppConfig) -> str:
+    return f"{int(config.policies.speed_to_lead.total_seconds() // 60)} min"
+
+
+def digest_chart(rows: Sequence[ReportRow], *, config: AppConfig, period: str) -> bytes:
+    """A PNG bar chart: share of leads contacted within the window, per person."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot
+
+    labels = [f"{name_of(config, r.person)}\n({r.segment})" for r in rows]
+    shares = [(r.within_window or 0.0) * 100 for r in rows]
+    figure, axes = pyplot.subplots(figsize=(8, 4), dpi=100)
+    try:
+        axes.bar(labels, shares, color="#1f3a5f")
+        axes.set_ylim(0, 100)
+        axes.set_ylabel(f"% contacted within {_minutes(config)}")
+        axes.set_title(f"Speed to lead — {period}")
+        axes.tick_params(axis="x", labelsize=8)
+        figure.tight_layout()
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png")
+        return buffer.getvalue()
+    finally:
+        pyplot.close(figure)
