@@ -10,8 +10,8 @@ from bot.briefs import name_of
 from bot.durations import parse_duration
 from bot.errors import InvalidInput
 from bot.messages import Bullets, Context, Header, Message, Section
-from bot.model import AbsenceKind, Coverage, CoverageMode, CoverageStatus
-from bot.timefmt import window
+from bot.model import AbsenceKind, Coverage, CoverageMode, CoverageStatus, TaskStatus
+from bot.timefmt import when, window
 from handlers.context import AppContext
 
 USAGE = ("Usage: /going-on-leave START END [kind] [backup:EMAIL] [for:OSC_EMAIL] [notes…] — "
@@ -157,3 +157,28 @@ def _date(word: str, field: str) -> date:
 
 def _day_start(day: date, tz: ZoneInfo) -> datetime:
     return datetime.combine(day, time(0), tzinfo=tz).astimezone(ZoneInfo("UTC"))
+
+
+def lead_calendar(ctx: AppContext, *, actor: str, person: str | None = None,
+                  days: int = 14) -> Message:
+    """A person's lead calendar: open follow-ups for the next `days` (managers: anyone's)."""
+    who = (person or actor).lower()
+    if who != actor.lower() and not ctx.config.is_manager(actor):
+        raise InvalidInput("only managers can see someone else's lead calendar", field="person")
+    if ctx.config.find_person(who) is None:
+        raise InvalidInput(f"{who} is not on the team", field="person")
+    now = ctx.clock.now()
+    zone = ctx.config.zone_of(actor)
+    tasks = ctx.repos.tasks.list(assignee_email=who, status=TaskStatus.OPEN,
+                                 due_before=now + timedelta(days=days))
+    overdue = [t for t in tasks if t.due_at < now]
+    upcoming = [t for t in tasks if t.due_at >= now]
+    return Message(text=f"Lead calendar of {name_of(ctx.config, who)}: {len(tasks)} open.",
+                   blocks=(
+        Header(f"Lead calendar — {name_of(ctx.config, who)}"),
+        Bullets("Overdue", tuple(f"{when(t.due_at, zone)} — {t.title}" for t in overdue),
+                empty="Nothing overdue."),
+        Bullets(f"Next {days} days",
+                tuple(f"{when(t.due_at, zone)} — {t.title}" for t in upcoming),
+                empty="Nothing scheduled."),
+    ))

@@ -25,6 +25,7 @@ HELP = """Commands:
   /coverage                  who is out and who covers
   /im-back                   end your coverage now
   /handoff-drill [EMAIL]     practice run, switches nothing
+  /lead-calendar [EMAIL]     open follow-ups (managers: anyone's)
   /as EMAIL                  act as someone else on the team
   /tick                      run every job once (calendars, alerts, reminders)
   NUMBER                     press the button with that number
@@ -97,6 +98,8 @@ def _handle(ctx: AppContext, chat: ConsoleChat, console: Console, line: str, act
             reply = commands.coverage_status(ctx, zone=zone)
         elif command == "/im-back":
             reply = commands.im_back(ctx, actor=actor, text=rest)
+        elif command == "/lead-calendar":
+            reply = commands.lead_calendar(ctx, actor=actor, person=rest.strip() or None)
         elif command == "/handoff-drill":
             reply = commands.drill(ctx, osc_email=rest.strip() or actor)
         elif command == "/as":

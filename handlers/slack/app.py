@@ -31,7 +31,8 @@ HELP = ("*oscbot* keeps leads covered while an OSC is away.\n"
         "• `/going-on-leave` — plan an absence (or an emergency starting now)\n"
         "• `/coverage` — who is out and who covers\n"
         "• `/im-back` — end your coverage now (managers: `/im-back for:EMAIL`)\n"
-        "• `/handoff-drill [EMAIL]` — practice run; switches nothing")
+        "• `/handoff-drill [EMAIL]` — practice run; switches nothing\n"
+        "• `/oscbot calendar [EMAIL]` — lead calendar (managers: anyone's)")
 
 
 class Directory:
@@ -138,8 +139,22 @@ def register(app: AsyncApp, ctx: AppContext) -> None:
             await ack(**_blocks(ctx, message))
 
     @app.command("/oscbot")
-    async def help_command(ack: AsyncAck) -> None:
-        await ack(text=HELP)
+    async def oscbot_command(ack: AsyncAck, command: dict[str, Any],
+                             client: AsyncWebClient) -> None:
+        words = (command.get("text") or "").split()
+        if not words or words[0] != "calendar":
+            await ack(text=HELP)
+            return
+        email = await who(client, command["user_id"], ack)
+        if email:
+            try:
+                message = await asyncio.to_thread(
+                    commands.lead_calendar, ctx, actor=email,
+                    person=words[1] if len(words) > 1 else None)
+            except OscbotError as exc:
+                await ack(text=_explain(exc))
+                return
+            await ack(**_blocks(ctx, message))
 
     @app.command("/going-on-leave")
     async def going_on_leave(ack: AsyncAck, command: dict[str, Any],

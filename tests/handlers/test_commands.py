@@ -49,3 +49,24 @@ def test_emergency_starts_now_for_a_duration() -> None:
 def test_bad_input_is_explained(text: str, words: str) -> None:
     with pytest.raises(InvalidInput, match=words):
         parse_going_on_leave(text, actor="maria@rh.example", zone="America/Chicago", now=NOW)
+
+
+def test_lead_calendar_is_personal_and_auditable_by_managers(config: object) -> None:
+    from datetime import timedelta
+
+    from bot.fakes import FixedClock, RecordingChat, in_memory_repositories
+    from bot.model import Task
+    from handlers.commands import lead_calendar
+    from handlers.context import build_context
+
+    ctx = build_context(config=config, repos=in_memory_repositories(),  # type: ignore[arg-type]
+                        clock=FixedClock(NOW), chat=RecordingChat(), sources={})
+    for hours, title in ((-2, "Call back Pat"), (30, "Send Lot 14 pricing")):
+        ctx.repos.tasks.add(Task(None, title, NOW + timedelta(hours=hours), "maria@rh.example",
+                                 "maria@rh.example"))
+    own = lead_calendar(ctx, actor="maria@rh.example")
+    assert "Call back Pat" in str(own.blocks[1]) and "Send Lot 14" in str(own.blocks[2])
+    audited = lead_calendar(ctx, actor="dana@rh.example", person="maria@rh.example")
+    assert audited.text == "Lead calendar of Maria: 2 open."
+    with pytest.raises(InvalidInput, match="only managers"):
+        lead_calendar(ctx, actor="sam@rh.example", person="maria@rh.example")
