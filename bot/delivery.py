@@ -9,6 +9,7 @@ overtake it; a permanent failure is recorded and delivery moves on.
 from __future__ import annotations
 
 import dataclasses
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -46,16 +47,21 @@ class OutboxDelivery:
         self._interval = per_channel_interval
         self._batch = batch
         self._last_sent: dict[str, datetime] = {}
+        # One pass at a time: the scheduler and an immediate kick after a new lead must
+        # never both send the same pending item.
+        self._lock = threading.Lock()
 
     def deliver_due(self, now: datetime | None = None) -> DeliveryReport:
         """Deliver everything due, one batch at a time, until nothing more can go now."""
         total = DeliveryReport()
-        while True:
-            report, progressed = self._pass()
-            total = DeliveryReport(total.sent + report.sent, total.retried + report.retried,
-                                   total.failed + report.failed)
-            if not progressed:
-                return total
+        with self._lock:
+            while True:
+                report, progressed = self._pass()
+                total = DeliveryReport(total.sent + report.sent,
+                                       total.retried + report.retried,
+                                       total.failed + report.failed)
+                if not progressed:
+                    return total
 
     def _pass(self) -> tuple[DeliveryReport, bool]:
         sent = retried = failed = 0

@@ -7,6 +7,7 @@ lead's id.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -14,7 +15,7 @@ import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
@@ -114,7 +115,7 @@ def leads_router(ctx: AppContext, *, secret: str) -> APIRouter:
     router = APIRouter()
 
     @router.post("/leads")
-    async def receive(request: Request) -> JSONResponse:
+    async def receive(request: Request, background: BackgroundTasks) -> JSONResponse:
         body = await _read_signed(request, secret)
         if isinstance(body, JSONResponse):
             return body
@@ -124,12 +125,15 @@ def leads_router(ctx: AppContext, *, secret: str) -> APIRouter:
         assert isinstance(parsed, LeadIn)
         try:
             new = _to_new_lead(parsed, now=ctx.clock.now())
-            lead, created = ctx.leads.receive(new)
+            lead, created = await asyncio.to_thread(ctx.leads.receive, new)
         except InvalidInput as exc:
             return _error(400, str(exc), exc.field)
+        if created:
+            # Speed to lead: the DM goes out now, not at the next delivery tick.
+            background.add_task(asyncio.to_thread, ctx.delivery.deliver_due, ctx.clock.now())
         return JSONResponse({"id": lead.id, "assigned_to": lead.assigned_to,
                              "reason": lead.assignment_reason},
-                            status_code=202 if created else 200)
+                            status_code=202 if created else 200, background=background)
 
     @router.post("/leads/{lead_id}/activities")
     async def activity(lead_id: int, request: Request) -> JSONResponse:

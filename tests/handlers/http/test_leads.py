@@ -51,7 +51,11 @@ def test_new_lead_is_accepted_routed_and_dm_queued(client: TestClient, ctx: AppC
                     "reason": "Maria owns Riverside"}
     lead = ctx.repos.leads.get(1)
     assert lead.received_at == datetime(2026, 11, 30, 15, 4, 5, tzinfo=UTC)
-    assert ctx.repos.outbox.get("lead-card:1") is not None
+    card = ctx.repos.outbox.get("lead-card:1")
+    assert card is not None and card.status.value == "sent"
+    assert isinstance(ctx.chat, RecordingChat)
+    assert ctx.chat.transcript[0].target == "maria@rh.example"
+    assert "contact within 5 minutes" in ctx.chat.transcript[0].message.text
 
 
 def test_duplicate_returns_the_first_leads_id_with_200(client: TestClient,
