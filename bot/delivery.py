@@ -50,18 +50,31 @@ class OutboxDelivery:
         # One pass at a time: the scheduler and an immediate kick after a new lead must
         # never both send the same pending item.
         self._lock = threading.Lock()
+        self._again = threading.Event()
+
+    def kick(self) -> None:
+        """Deliver now if no pass is running; otherwise make the running pass go again."""
+        self._again.set()
+        while self._again.is_set() and self._lock.acquire(blocking=False):
+            try:
+                self._again.clear()
+                self._drain()
+            finally:
+                self._lock.release()
 
     def deliver_due(self, now: datetime | None = None) -> DeliveryReport:
         """Deliver everything due, one batch at a time, until nothing more can go now."""
-        total = DeliveryReport()
         with self._lock:
-            while True:
-                report, progressed = self._pass()
-                total = DeliveryReport(total.sent + report.sent,
-                                       total.retried + report.retried,
-                                       total.failed + report.failed)
-                if not progressed:
-                    return total
+            return self._drain()
+
+    def _drain(self) -> DeliveryReport:
+        total = DeliveryReport()
+        while True:
+            report, progressed = self._pass()
+            total = DeliveryReport(total.sent + report.sent, total.retried + report.retried,
+                                   total.failed + report.failed)
+            if not progressed:
+                return total
 
     def _pass(self) -> tuple[DeliveryReport, bool]:
         sent = retried = failed = 0

@@ -239,6 +239,10 @@ class InMemoryLeads:
         ]
         return sorted(rows, key=lambda lead: (lead.received_at, lead.id or 0))
 
+    def count_owned(self, *, owner_email: str) -> int:
+        """Leads an OSC owns."""
+        return sum(1 for lead in self._table.rows.values() if lead.owner_email == owner_email)
+
     def count_open(self, *, assigned_to: str) -> int:
         """Uncontacted leads held by a person."""
         return sum(

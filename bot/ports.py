@@ -206,6 +206,10 @@ class LeadRepository(Protocol):
         """How many not-yet-contacted leads this person holds (their load)."""
         ...
 
+    def count_owned(self, *, owner_email: str) -> int:
+        """How many leads this OSC owns (for round-robin)."""
+        ...
+
 
 class ActivityRepository(Protocol):
     """Contacts, notes and ratings on leads."""

@@ -101,10 +101,7 @@ class SqlOutbox:
         self._engine = engine
 
     def enqueue(self, item: OutboxItem) -> tuple[OutboxItem, bool]:
-        """Store unless the key exists."""
-        existing = self.get(item.key)
-        if existing is not None:
-            return existing, False
+        """Store unless the key exists (insert first; the unique key decides)."""
         try:
             with Session(self._engine) as session:
                 row = OutboxRow(**convert.outbox_row(item))

@@ -82,10 +82,10 @@ class SqlLeads:
         self._engine = engine
 
     def add(self, lead: Lead) -> tuple[Lead, bool]:
-        """Store unless it exists; a racing duplicate returns the winner."""
-        existing = self.find(source=lead.source, external_id=lead.external_id)
-        if existing is not None:
-            return existing, False
+        """Store unless it exists; a racing duplicate returns the winner.
+
+        Insert first: new leads are the common case, and the unique key decides.
+        """
         try:
             with Session(self._engine) as session:
                 row = LeadRow(**convert.lead_row(lead))
@@ -159,6 +159,13 @@ class SqlLeads:
         with Session(self._engine) as session:
             rows = session.exec(query.order_by(col(LeadRow.received_at), col(LeadRow.id)))
             return [convert.lead(r) for r in rows]
+
+    def count_owned(self, *, owner_email: str) -> int:
+        """Leads an OSC owns (uses ix_leads_owner_received)."""
+        query = select(func.count()).select_from(LeadRow).where(
+            LeadRow.owner_email == owner_email)
+        with Session(self._engine) as session:
+            return int(session.exec(query).one())
 
     def count_open(self, *, assigned_to: str) -> int:
         """Uncontacted leads held by a person."""

@@ -79,7 +79,8 @@ class LeadService:
             candidates = list(self.config.oscs)
         if len(candidates) == 1:
             return candidates[0], f"{candidates[0].name} owns {community or 'online leads'}"
-        counts = {p.email: len(self.repos.leads.list(owner_email=p.email)) for p in candidates}
+        counts = {p.email: self.repos.leads.count_owned(owner_email=p.email)
+                  for p in candidates}
         chosen = min(candidates, key=lambda p: (counts[p.email], candidates.index(p)))
         return chosen, f"round-robin across {len(candidates)} OSCs for {community or 'all'}"
 

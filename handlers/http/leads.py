@@ -130,7 +130,7 @@ def leads_router(ctx: AppContext, *, secret: str) -> APIRouter:
             return _error(400, str(exc), exc.field)
         if created:
             # Speed to lead: the DM goes out now, not at the next delivery tick.
-            background.add_task(asyncio.to_thread, ctx.delivery.deliver_due, ctx.clock.now())
+            background.add_task(asyncio.to_thread, ctx.delivery.kick)
         return JSONResponse({"id": lead.id, "assigned_to": lead.assigned_to,
                              "reason": lead.assignment_reason},
                             status_code=202 if created else 200, background=background)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import itertools
 import json
 import threading
+import time
 from collections import defaultdict, deque
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -142,7 +143,8 @@ class FakeSlack:
                 with fake._lock:
                     failure = (fake._failures[method].popleft()
                                if fake._failures[method] else None)
-                    fake.calls_made.append(SlackCall(method, args, dict(self.headers.items()),
+                    headers = {**dict(self.headers.items()), "X-Received-At": str(time.time())}
+                    fake.calls_made.append(SlackCall(method, args, headers,
                                                      failure[0] if failure else 200))
                 if failure is not None:
                     status, retry_after = failure

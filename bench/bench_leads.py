@@ -1,0 +1,187 @@
+"""Lead intake throughput and new-lead-to-DM latency over real HTTP, on SQLite.
+
+The server (FastAPI app, example team, SQLite, Slack chat port pointed at a local
+fake Slack Web API) runs in its own process; signed `POST /leads` requests come
+from here. Targets (issue: leads): at least 200 leads/s; from the request to the
+DM's chat.postMessage reaching the fake Slack, p99 under 500 ms.
+Run: .venv/bin/python bench/bench_leads.py
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import multiprocessing
+import socket
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import httpx
+
+SECRET = "bench-lead-secret"
+LEADS, CONCURRENCY = 2000, 16
+OSCS, PACED_LEADS, PACED_RATE = 60, 300, 30.0
+
+
+def bench_team() -> object:
+    """A large builder: OSCS counselors, each with a community and two backups."""
+    from bot.config import AppConfig
+
+    people: list[dict[str, object]] = [
+        {"email": f"backup{n}@b.example", "name": f"Backup {n}", "role": "backup",
+         "trained": True, "shadowed": True, "max_active_leads": 100000} for n in range(2)]
+    people += [{"email": f"osc{n}@b.example", "name": f"OSC {n}", "role": "osc",
+                "communities": [f"C{n}"], "backups": ["backup0@b.example", "backup1@b.example"]}
+               for n in range(OSCS)]
+    people.append({"email": "mgr@b.example", "name": "Manager", "role": "manager"})
+    return AppConfig.model_validate({"team": {"name": "Bench Homes", "channel": "C1",
+                                              "managers": ["mgr@b.example"]},
+                                     "people": people})
+
+
+def serve(port: int, slack_port: multiprocessing.Value, ready: object) -> None:  # type: ignore[type-arg]
+    """The server process."""
+    import uvicorn
+
+    from bot.fakes import FixedClock
+    from handlers.context import build_context
+    from handlers.http.app import create_app
+    from handlers.slack.chat import SlackChat
+    from storage.engine import engine_from_url
+    from storage.migrate import upgrade
+    from storage.repositories import sql_repositories
+    from tests.fakes.slack_api import TOKEN, FakeSlack
+
+    class Clock:
+        def now(self) -> object:
+            from datetime import UTC, datetime
+
+            return datetime.now(UTC)
+
+    config = bench_team()
+    url = f"sqlite:///{tempfile.mkdtemp()}/leads.db"
+    upgrade(url)
+    slack = FakeSlack().__enter__()
+    for n, person in enumerate(config.people):
+        slack.add_user(person.email, f"U{n}")
+    slack_port.value = int(slack.url.split(":")[2].split("/")[0])
+    chat = SlackChat(token=TOKEN, api_url=slack.url, names={p.email: p.name
+                                                           for p in config.people})
+    ctx = build_context(config=config, repos=sql_repositories(engine_from_url(url)),
+                        clock=Clock(), chat=chat, sources={})  # type: ignore[arg-type]
+    _ = FixedClock
+    app = create_app(ctx, lead_secret=SECRET)
+
+    @app.get("/bench/slack-calls")
+    def calls() -> list[dict[str, object]]:
+        """When each DM reached the fake Slack, by the lead it announces."""
+        return [{"text": c.args.get("text", ""), "at": c.headers.get("X-Received-At", "")}
+                for c in slack.calls_made if c.method == "chat.postMessage"]
+
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
+                                           log_level="error", lifespan="off"))
+
+    async def run() -> None:
+        task = asyncio.create_task(server.serve())
+        while not server.started:
+            await asyncio.sleep(0.01)
+        ready.set()  # type: ignore[attr-defined]
+        await task
+
+    asyncio.run(run())
+
+
+def body(n: int) -> bytes:
+    community = f"C{n % OSCS}"
+    return json.dumps({"source": "website", "external_id": f"bench-{n}",
+                       "name": f"Lead {n}", "phone": f"+1512555{n % 10000:04d}",
+                       "community": community, "message": "Is the 3-bed plan available?"}
+                      ).encode()
+
+
+def signature(data: bytes) -> str:
+    import hashlib
+    import hmac
+
+    return "sha256=" + hmac.new(SECRET.encode(), data, hashlib.sha256).hexdigest()
+
+
+async def paced(base: str) -> dict[int, float]:
+    """PACED_LEADS leads at PACED_RATE per second, spread over every OSC."""
+    sent_at: dict[int, float] = {}
+    async with httpx.AsyncClient(timeout=30) as client:
+        async def one(n: int) -> None:
+            data = body(n)
+            sent_at[n] = time.time()
+            answer = await client.post(f"{base}/leads", content=data, headers={
+                "Content-Type": "application/json", "X-OSCBot-Signature": signature(data)})
+            assert answer.status_code == 202, answer.text
+
+        tasks = []
+        for n in range(PACED_LEADS):
+            tasks.append(asyncio.create_task(one(n)))
+            await asyncio.sleep(1 / PACED_RATE)
+        await asyncio.gather(*tasks)
+    return sent_at
+
+
+async def post_all(base: str) -> float:
+    """LEADS more leads as fast as CONCURRENCY clients can send them."""
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for n in range(PACED_LEADS, PACED_LEADS + LEADS):
+        queue.put_nowait(n)
+    async with httpx.AsyncClient(timeout=30) as client:
+        async def worker() -> None:
+            while not queue.empty():
+                n = queue.get_nowait()
+                data = body(n)
+                answer = await client.post(f"{base}/leads", content=data, headers={
+                    "Content-Type": "application/json", "X-OSCBot-Signature": signature(data)})
+                assert answer.status_code == 202, answer.text
+
+        began = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+        return time.perf_counter() - began
+
+
+def main() -> None:
+    """Post LEADS leads, then match each DM that reached the fake Slack to its request."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    ready = multiprocessing.Event()
+    slack_port = multiprocessing.Value("i", 0)
+    process = multiprocessing.Process(target=serve, args=(port, slack_port, ready),
+                                      daemon=True)
+    process.start()
+    try:
+        if not ready.wait(60):
+            raise SystemExit("server did not start")
+        base = f"http://127.0.0.1:{port}"
+        sent_at = asyncio.run(paced(base))
+        time.sleep(2)
+        calls = httpx.get(f"{base}/bench/slack-calls", timeout=30).json()
+        elapsed = asyncio.run(post_all(base))
+    finally:
+        process.terminate()
+        process.join(5)
+    received: dict[int, float] = {}
+    for call in calls:
+        name = call["text"].split("New lead: ")[-1].split(" —")[0]
+        if name.startswith("Lead ") and int(name.split()[1]) in sent_at:
+            received[int(name.split()[1])] = float(call["at"])
+    latencies = sorted((received[n] - sent_at[n]) * 1000 for n in received)
+    p = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))]  # noqa: E731
+    print(f"intake: {LEADS} signed POST /leads with {CONCURRENCY} concurrent clients in "
+          f"{elapsed:.2f} s = {LEADS / elapsed:.0f} leads/s (target >= 200/s, SQLite)")
+    print(f"new lead -> DM at the fake Slack ({PACED_LEADS} leads at {PACED_RATE:.0f}/s over "
+          f"{OSCS} OSCs): {len(latencies)} DMs, p50 {p(0.5):.0f} ms, "
+          f"p99 {p(0.99):.0f} ms, max {latencies[-1]:.0f} ms (target p99 < 500 ms)")
+
+
+if __name__ == "__main__":
+    main()
