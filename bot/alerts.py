@@ -11,6 +11,7 @@ from bot.durations import humanize
 from bot.messages import ActionId, Actions, Button, Context, Header, Message, Section
 from bot.messages import mention as at
 from bot.model import Lead, Task
+from bot.screening import non_lead_hint
 from bot.timefmt import when
 
 
@@ -43,6 +44,10 @@ def lead_card(lead: Lead, *, config: AppConfig, zone: str, covering_for: str | N
     window = humanize(config.policies.speed_to_lead)
     note = (f"You are covering for {name_of(config, covering_for)}: do the first outreach."
             if covering_for else "")
+    hint = non_lead_hint(lead.message)
+    if hint:
+        note = (note + " " if note else "") + (
+            f"This looks like a {hint}, not a buyer: if so, press “Not a lead”.")
     return Message(
         text=f"New lead: {lead.name} — contact within {window}.",
         blocks=(

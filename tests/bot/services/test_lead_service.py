@@ -224,3 +224,13 @@ def test_protection_warns_a_day_before_then_records_the_lapse_once(
                        by=MARIA, at=clock.now(), two_way=True)
     renewed = repos.leads.get(lead.id or 0)
     assert renewed.protection_lapsed_at is None and renewed.last_two_way_at == clock.now()
+
+
+def test_obvious_non_lead_is_pointed_out_in_the_card(leads: LeadService,
+                                                     repos: Repositories) -> None:
+    job_seeker = NewLead(source="website", external_id="js", name="Student",
+                         email="s@example.com", phone=None, community="Riverside",
+                         message="Do you offer internships?", received_at=T0)
+    lead, _ = leads.receive(job_seeker)
+    card = repos.outbox.get(f"lead-card:{lead.id}")
+    assert card is not None and "looks like a job seeker" in str(card.message.blocks)
