@@ -7,13 +7,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, or_
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from bot.config import AppConfig
-from bot.errors import NotFound
 from bot.ports import AuditEntry, CalendarSyncState, OutboxItem, OutboxStatus, RoutingSwitch
-from storage import convert
+from storage import convert, rows
 from storage.tables import (
     AuditRow,
     CalendarSyncRow,
@@ -62,12 +60,9 @@ class SqlSwitches:
 
     def list(self, *, coverage_id: int) -> list[RoutingSwitch]:
         """Every switch of a coverage."""
-        with Session(self._engine) as session:
-            rows = session.exec(select(RoutingSwitchRow)
-                                .where(RoutingSwitchRow.coverage_id == coverage_id)
-                                .order_by(col(RoutingSwitchRow.channel)))
-            return [convert.switch(r) for r in rows]
-
+        return rows.select_all(self._engine, select(RoutingSwitchRow)
+                               .where(RoutingSwitchRow.coverage_id == coverage_id)
+                               .order_by(col(RoutingSwitchRow.channel)), convert.switch)
 
 class SqlAudit:
     """AuditLog on SQL."""
@@ -102,24 +97,13 @@ class SqlOutbox:
 
     def enqueue(self, item: OutboxItem) -> tuple[OutboxItem, bool]:
         """Store unless the key exists (insert first; the unique key decides)."""
-        try:
-            with Session(self._engine) as session:
-                row = OutboxRow(**convert.outbox_row(item))
-                session.add(row)
-                session.commit()
-                session.refresh(row)
-                return convert.outbox_item(row), True
-        except IntegrityError:
-            winner = self.get(item.key)
-            if winner is None:
-                raise
-            return winner, False
+        return rows.insert_unique(self._engine, OutboxRow(**convert.outbox_row(item)),
+                                  convert.outbox_item, lambda: self.get(item.key))
 
     def get(self, key: str) -> OutboxItem | None:
         """The item with this key."""
-        with Session(self._engine) as session:
-            row = session.exec(select(OutboxRow).where(OutboxRow.key == key)).first()
-            return convert.outbox_item(row) if row else None
+        return rows.select_one(self._engine, select(OutboxRow).where(OutboxRow.key == key),
+                               convert.outbox_item)
 
     def due(self, *, now: datetime, limit: int = 100) -> list[OutboxItem]:
         """Pending items due now, oldest first."""
@@ -128,26 +112,18 @@ class SqlOutbox:
                         or_(col(OutboxRow.next_attempt_at).is_(None),
                             col(OutboxRow.next_attempt_at) <= now))
                  .order_by(col(OutboxRow.id)).limit(limit))
-        with Session(self._engine) as session:
-            return [convert.outbox_item(r) for r in session.exec(query)]
+        return rows.select_all(self._engine, query, convert.outbox_item)
 
     def pending(self, *, limit: int = 100) -> list[OutboxItem]:
         """Every pending item, oldest first."""
         query = (select(OutboxRow).where(OutboxRow.status == OutboxStatus.PENDING.value)
                  .order_by(col(OutboxRow.id)).limit(limit))
-        with Session(self._engine) as session:
-            return [convert.outbox_item(r) for r in session.exec(query)]
+        return rows.select_all(self._engine, query, convert.outbox_item)
 
     def save(self, item: OutboxItem) -> OutboxItem:
         """Update an item."""
-        with Session(self._engine) as session:
-            row = session.get(OutboxRow, item.id)
-            if row is None:
-                raise NotFound(f"no outbox item with id {item.id}")
-            row.sqlmodel_update(convert.outbox_row(item))
-            session.commit()
-            session.refresh(row)
-            return convert.outbox_item(row)
+        return rows.update(self._engine, OutboxRow, item.id, convert.outbox_row(item),
+                           convert.outbox_item, what="outbox item")
 
 
 class SqlCalendarSync:

@@ -6,10 +6,8 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import Engine, func
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from bot.errors import NotFound
 from bot.model import (
     Activity,
     Appointment,
@@ -21,7 +19,7 @@ from bot.model import (
     TaskStatus,
 )
 from bot.ports import Repositories
-from storage import convert
+from storage import convert, rows
 from storage.journal import SqlAudit, SqlCalendarSync, SqlOutbox, SqlRoutes, SqlSwitches
 from storage.tables import ActivityRow, AppointmentRow, CoverageRow, LeadRow, TaskRow
 
@@ -34,31 +32,18 @@ class SqlCoverages:
 
     def add(self, coverage: Coverage) -> Coverage:
         """Store a new coverage."""
-        with Session(self._engine) as session:
-            row = CoverageRow(**convert.coverage_row(coverage))
-            session.add(row)
-            session.commit()
-            session.refresh(row)
-            return convert.coverage(row)
+        return rows.insert(self._engine, CoverageRow(**convert.coverage_row(coverage)),
+                           convert.coverage)
 
     def save(self, coverage: Coverage) -> Coverage:
         """Update a coverage."""
-        with Session(self._engine) as session:
-            row = session.get(CoverageRow, coverage.id)
-            if row is None:
-                raise NotFound(f"no coverage with id {coverage.id}")
-            row.sqlmodel_update(convert.coverage_row(coverage))
-            session.commit()
-            session.refresh(row)
-            return convert.coverage(row)
+        return rows.update(self._engine, CoverageRow, coverage.id,
+                           convert.coverage_row(coverage), convert.coverage, what="coverage")
 
     def get(self, coverage_id: int) -> Coverage:
         """One coverage."""
-        with Session(self._engine) as session:
-            row = session.get(CoverageRow, coverage_id)
-            if row is None:
-                raise NotFound(f"no coverage with id {coverage_id}")
-            return convert.coverage(row)
+        return rows.fetch(self._engine, CoverageRow, coverage_id, convert.coverage,
+                          what="coverage")
 
     def list(self, *, osc_email: str | None = None, backup_email: str | None = None,
              statuses: Sequence[CoverageStatus] | None = None) -> list[Coverage]:
@@ -70,9 +55,9 @@ class SqlCoverages:
             query = query.where(CoverageRow.backup_email == backup_email)
         if statuses is not None:
             query = query.where(col(CoverageRow.status).in_([s.value for s in statuses]))
-        with Session(self._engine) as session:
-            rows = session.exec(query.order_by(col(CoverageRow.start), col(CoverageRow.id)))
-            return [convert.coverage(r) for r in rows]
+        return rows.select_all(
+            self._engine, query.order_by(col(CoverageRow.start), col(CoverageRow.id)),
+            convert.coverage)
 
 
 class SqlLeads:
@@ -86,44 +71,23 @@ class SqlLeads:
 
         Insert first: new leads are the common case, and the unique key decides.
         """
-        try:
-            with Session(self._engine) as session:
-                row = LeadRow(**convert.lead_row(lead))
-                session.add(row)
-                session.commit()
-                session.refresh(row)
-                return convert.lead(row), True
-        except IntegrityError:
-            winner = self.find(source=lead.source, external_id=lead.external_id)
-            if winner is None:
-                raise
-            return winner, False
+        return rows.insert_unique(
+            self._engine, LeadRow(**convert.lead_row(lead)), convert.lead,
+            lambda: self.find(source=lead.source, external_id=lead.external_id))
 
     def find(self, *, source: str, external_id: str) -> Lead | None:
         """The lead with this source and external id."""
-        with Session(self._engine) as session:
-            row = session.exec(select(LeadRow).where(
-                LeadRow.source == source, LeadRow.external_id == external_id)).first()
-            return convert.lead(row) if row else None
+        return rows.select_one(self._engine, select(LeadRow).where(
+            LeadRow.source == source, LeadRow.external_id == external_id), convert.lead)
 
     def get(self, lead_id: int) -> Lead:
         """One lead."""
-        with Session(self._engine) as session:
-            row = session.get(LeadRow, lead_id)
-            if row is None:
-                raise NotFound(f"no lead with id {lead_id}")
-            return convert.lead(row)
+        return rows.fetch(self._engine, LeadRow, lead_id, convert.lead, what="lead")
 
     def save(self, lead: Lead) -> Lead:
         """Update a lead."""
-        with Session(self._engine) as session:
-            row = session.get(LeadRow, lead.id)
-            if row is None:
-                raise NotFound(f"no lead with id {lead.id}")
-            row.sqlmodel_update(convert.lead_row(lead))
-            session.commit()
-            session.refresh(row)
-            return convert.lead(row)
+        return rows.update(self._engine, LeadRow, lead.id, convert.lead_row(lead),
+                           convert.lead, what="lead")
 
     def uncontacted(self, *, received_before: datetime, limit: int = 500) -> list[Lead]:
         """New leads received by the instant, oldest first (uses ix_leads_status_received)."""
@@ -131,8 +95,7 @@ class SqlLeads:
                  .where(LeadRow.status == LeadStatus.NEW.value,
                         col(LeadRow.received_at) <= received_before)
                  .order_by(col(LeadRow.received_at), col(LeadRow.id)).limit(limit))
-        with Session(self._engine) as session:
-            return [convert.lead(r) for r in session.exec(query)]
+        return rows.select_all(self._engine, query, convert.lead)
 
     def two_way_before(self, *, before: datetime, limit: int = 500) -> list[Lead]:
         """Leads whose protection may be running out (uses the last_two_way_at index)."""
@@ -140,8 +103,7 @@ class SqlLeads:
                  .where(col(LeadRow.last_two_way_at) <= before,
                         col(LeadRow.protection_lapsed_at).is_(None))
                  .order_by(col(LeadRow.last_two_way_at), col(LeadRow.id)).limit(limit))
-        with Session(self._engine) as session:
-            return [convert.lead(r) for r in session.exec(query)]
+        return rows.select_all(self._engine, query, convert.lead)
 
     def list(self, *, assigned_to: str | None = None, owner_email: str | None = None,
              received_from: datetime | None = None,
@@ -156,9 +118,9 @@ class SqlLeads:
             query = query.where(col(LeadRow.received_at) >= received_from)
         if received_to is not None:
             query = query.where(col(LeadRow.received_at) < received_to)
-        with Session(self._engine) as session:
-            rows = session.exec(query.order_by(col(LeadRow.received_at), col(LeadRow.id)))
-            return [convert.lead(r) for r in rows]
+        return rows.select_all(
+            self._engine, query.order_by(col(LeadRow.received_at), col(LeadRow.id)),
+            convert.lead)
 
     def count_owned(self, *, owner_email: str) -> int:
         """Leads an OSC owns (uses ix_leads_owner_received)."""
@@ -183,21 +145,16 @@ class SqlActivities:
 
     def add(self, activity: Activity) -> Activity:
         """Store an activity."""
-        with Session(self._engine) as session:
-            row = ActivityRow(lead_id=activity.lead_id, kind=activity.kind.value,
-                              direction=activity.direction, by_email=activity.by_email,
-                              at=activity.at, two_way=activity.two_way, notes=activity.notes)
-            session.add(row)
-            session.commit()
-            session.refresh(row)
-            return convert.activity(row)
+        return rows.insert(self._engine, ActivityRow(
+            lead_id=activity.lead_id, kind=activity.kind.value, direction=activity.direction,
+            by_email=activity.by_email, at=activity.at, two_way=activity.two_way,
+            notes=activity.notes), convert.activity)
 
     def for_lead(self, lead_id: int) -> list[Activity]:
         """A lead's activities, oldest first."""
         query = (select(ActivityRow).where(ActivityRow.lead_id == lead_id)
                  .order_by(col(ActivityRow.at), col(ActivityRow.id)))
-        with Session(self._engine) as session:
-            return [convert.activity(r) for r in session.exec(query)]
+        return rows.select_all(self._engine, query, convert.activity)
 
 
 class SqlTasks:
@@ -208,31 +165,16 @@ class SqlTasks:
 
     def add(self, task: Task) -> Task:
         """Store a task."""
-        with Session(self._engine) as session:
-            row = TaskRow(**convert.task_row(task))
-            session.add(row)
-            session.commit()
-            session.refresh(row)
-            return convert.task(row)
+        return rows.insert(self._engine, TaskRow(**convert.task_row(task)), convert.task)
 
     def save(self, task: Task) -> Task:
         """Update a task."""
-        with Session(self._engine) as session:
-            row = session.get(TaskRow, task.id)
-            if row is None:
-                raise NotFound(f"no task with id {task.id}")
-            row.sqlmodel_update(convert.task_row(task))
-            session.commit()
-            session.refresh(row)
-            return convert.task(row)
+        return rows.update(self._engine, TaskRow, task.id, convert.task_row(task),
+                           convert.task, what="task")
 
     def get(self, task_id: int) -> Task:
         """One task."""
-        with Session(self._engine) as session:
-            row = session.get(TaskRow, task_id)
-            if row is None:
-                raise NotFound(f"no task with id {task_id}")
-            return convert.task(row)
+        return rows.fetch(self._engine, TaskRow, task_id, convert.task, what="task")
 
     def list(self, *, assignee_email: str | None = None, owner_email: str | None = None,
              status: TaskStatus | None = None, due_from: datetime | None = None,
@@ -252,9 +194,9 @@ class SqlTasks:
             query = query.where(col(TaskRow.due_at) < due_before)
         if coverage_id is not None:
             query = query.where(TaskRow.coverage_id == coverage_id)
-        with Session(self._engine) as session:
-            rows = session.exec(query.order_by(col(TaskRow.due_at), col(TaskRow.id)))
-            return [convert.task(r) for r in rows]
+        return rows.select_all(self._engine,
+                               query.order_by(col(TaskRow.due_at), col(TaskRow.id)),
+                               convert.task)
 
 
 class SqlAppointments:
@@ -265,16 +207,11 @@ class SqlAppointments:
 
     def add(self, appointment: Appointment) -> Appointment:
         """Store an appointment."""
-        with Session(self._engine) as session:
-            row = AppointmentRow(
-                lead_id=appointment.lead_id, set_by=appointment.set_by, at=appointment.at,
-                credit_email=appointment.credit_email,
-                credit_to=appointment.credit_to.value, bonus_email=appointment.bonus_email,
-                note=appointment.note, coverage_id=appointment.coverage_id)
-            session.add(row)
-            session.commit()
-            session.refresh(row)
-            return convert.appointment(row)
+        return rows.insert(self._engine, AppointmentRow(
+            lead_id=appointment.lead_id, set_by=appointment.set_by, at=appointment.at,
+            credit_email=appointment.credit_email, credit_to=appointment.credit_to.value,
+            bonus_email=appointment.bonus_email, note=appointment.note,
+            coverage_id=appointment.coverage_id), convert.appointment)
 
     def list(self, *, lead_id: int | None = None,
              coverage_id: int | None = None) -> list[Appointment]:
@@ -284,9 +221,9 @@ class SqlAppointments:
             query = query.where(AppointmentRow.lead_id == lead_id)
         if coverage_id is not None:
             query = query.where(AppointmentRow.coverage_id == coverage_id)
-        with Session(self._engine) as session:
-            rows = session.exec(query.order_by(col(AppointmentRow.at), col(AppointmentRow.id)))
-            return [convert.appointment(r) for r in rows]
+        return rows.select_all(
+            self._engine, query.order_by(col(AppointmentRow.at), col(AppointmentRow.id)),
+            convert.appointment)
 
 
 def sql_repositories(engine: Engine) -> Repositories:

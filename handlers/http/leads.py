@@ -13,7 +13,7 @@ import hmac
 import json
 import re
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.responses import JSONResponse
@@ -29,6 +29,7 @@ SIGNATURE_HEADER = "X-OSCBot-Signature"
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _PHONE = re.compile(r"^\+?[0-9 ()\-.]{7,20}$")
 
+M = TypeVar("M", bound=BaseModel)
 Short = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 
 
@@ -101,6 +102,19 @@ def _parse(body: bytes, model: type[BaseModel]) -> BaseModel | JSONResponse:
         return _error(400, f"{field}: {message}" if field else message, field)
 
 
+async def _signed_model(request: Request, secret: str,
+                        model: type[M]) -> M | JSONResponse:
+    """The verified, validated body, or the error response to send instead."""
+    body = await _read_signed(request, secret)
+    if isinstance(body, JSONResponse):
+        return body
+    parsed = _parse(body, model)
+    if isinstance(parsed, JSONResponse):
+        return parsed
+    assert isinstance(parsed, model)
+    return parsed
+
+
 def _aware(value: datetime | None, fallback: datetime) -> datetime:
     if value is None:
         return fallback
@@ -116,13 +130,9 @@ def leads_router(ctx: AppContext, *, secret: str) -> APIRouter:
 
     @router.post("/leads")
     async def receive(request: Request, background: BackgroundTasks) -> JSONResponse:
-        body = await _read_signed(request, secret)
-        if isinstance(body, JSONResponse):
-            return body
-        parsed = _parse(body, LeadIn)
+        parsed = await _signed_model(request, secret, LeadIn)
         if isinstance(parsed, JSONResponse):
             return parsed
-        assert isinstance(parsed, LeadIn)
         try:
             new = _to_new_lead(parsed, now=ctx.clock.now())
             lead, created = await asyncio.to_thread(ctx.leads.receive, new)
@@ -137,13 +147,9 @@ def leads_router(ctx: AppContext, *, secret: str) -> APIRouter:
 
     @router.post("/leads/{lead_id}/activities")
     async def activity(lead_id: int, request: Request) -> JSONResponse:
-        body = await _read_signed(request, secret)
-        if isinstance(body, JSONResponse):
-            return body
-        parsed = _parse(body, ActivityIn)
+        parsed = await _signed_model(request, secret, ActivityIn)
         if isinstance(parsed, JSONResponse):
             return parsed
-        assert isinstance(parsed, ActivityIn)
         try:
             at = _aware(parsed.at, ctx.clock.now())
             saved = ctx.leads.log_activity(

@@ -1,0 +1,74 @@
+"""The few row operations every repository repeats, each in its own short transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, SQLModel
+from sqlmodel.sql.expression import SelectOfScalar
+
+from bot.errors import NotFound
+
+R = TypeVar("R", bound=SQLModel)
+T = TypeVar("T")
+
+
+def insert(engine: Engine, row: R, to_domain: Callable[[R], T]) -> T:
+    """Insert a row and return it as a domain record (with its id)."""
+    with Session(engine) as session:
+        session.add(row)
+        session.commit()
+        session.refresh(row)
+        return to_domain(row)
+
+
+def insert_unique(engine: Engine, row: R, to_domain: Callable[[R], T],
+                  find: Callable[[], T | None]) -> tuple[T, bool]:
+    """Insert unless a unique key exists: (record, created). Racing inserts return the winner."""
+    try:
+        return insert(engine, row, to_domain), True
+    except IntegrityError:
+        winner = find()
+        if winner is None:
+            raise
+        return winner, False
+
+
+def update(engine: Engine, model: type[R], row_id: Any, values: dict[str, Any],
+           to_domain: Callable[[R], T], *, what: str) -> T:
+    """Update one row by primary key; NotFound when it does not exist."""
+    with Session(engine) as session:
+        row = session.get(model, row_id)
+        if row is None:
+            raise NotFound(f"no {what} with id {row_id}")
+        row.sqlmodel_update(values)
+        session.commit()
+        session.refresh(row)
+        return to_domain(row)
+
+
+def fetch(engine: Engine, model: type[R], row_id: Any, to_domain: Callable[[R], T], *,
+          what: str) -> T:
+    """One row by primary key as a domain record; NotFound when missing."""
+    with Session(engine) as session:
+        row = session.get(model, row_id)
+        if row is None:
+            raise NotFound(f"no {what} with id {row_id}")
+        return to_domain(row)
+
+
+def select_all(engine: Engine, query: SelectOfScalar[R], to_domain: Callable[[R], T]) -> list[T]:
+    """Every row a query returns, as domain records."""
+    with Session(engine) as session:
+        return [to_domain(row) for row in session.exec(query)]
+
+
+def select_one(engine: Engine, query: SelectOfScalar[R],
+               to_domain: Callable[[R], T]) -> T | None:
+    """The first row a query returns, or None."""
+    with Session(engine) as session:
+        row = session.exec(query).first()
+        return to_domain(row) if row is not None else None
