@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict
+from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -106,6 +107,15 @@ def register(app: AsyncApp, ctx: AppContext) -> None:
                            "(ask your admin to add your email).")
         return email
 
+    async def answer(ack: AsyncAck, run: Callable[[], Message]) -> None:
+        """Run one command off the event loop and ack with its message or our words."""
+        try:
+            message = await asyncio.to_thread(run)
+        except OscbotError as exc:
+            await ack(text=_explain(exc))
+            return
+        await ack(**_blocks(ctx, message))
+
     @app.command("/coverage")
     async def coverage(ack: AsyncAck, command: dict[str, Any], client: AsyncWebClient) -> None:
         email = await who(client, command["user_id"], ack)
@@ -118,25 +128,15 @@ def register(app: AsyncApp, ctx: AppContext) -> None:
     async def im_back(ack: AsyncAck, command: dict[str, Any], client: AsyncWebClient) -> None:
         email = await who(client, command["user_id"], ack)
         if email:
-            try:
-                message = await asyncio.to_thread(commands.im_back, ctx, actor=email,
-                                                  text=command.get("text", ""))
-            except OscbotError as exc:
-                await ack(text=_explain(exc))
-                return
-            await ack(**_blocks(ctx, message))
+            await answer(ack, lambda: commands.im_back(ctx, actor=email,
+                                                       text=command.get("text", "")))
 
     @app.command("/handoff-drill")
     async def drill(ack: AsyncAck, command: dict[str, Any], client: AsyncWebClient) -> None:
         email = await who(client, command["user_id"], ack)
         if email:
             target = (command.get("text") or "").strip() or email
-            try:
-                message = await asyncio.to_thread(commands.drill, ctx, osc_email=target)
-            except OscbotError as exc:
-                await ack(text=_explain(exc))
-                return
-            await ack(**_blocks(ctx, message))
+            await answer(ack, lambda: commands.drill(ctx, osc_email=target))
 
     @app.command("/oscbot")
     async def oscbot_command(ack: AsyncAck, command: dict[str, Any],
@@ -147,14 +147,8 @@ def register(app: AsyncApp, ctx: AppContext) -> None:
             return
         email = await who(client, command["user_id"], ack)
         if email:
-            try:
-                message = await asyncio.to_thread(
-                    commands.lead_calendar, ctx, actor=email,
-                    person=words[1] if len(words) > 1 else None)
-            except OscbotError as exc:
-                await ack(text=_explain(exc))
-                return
-            await ack(**_blocks(ctx, message))
+            person = words[1] if len(words) > 1 else None
+            await answer(ack, lambda: commands.lead_calendar(ctx, actor=email, person=person))
 
     @app.command("/going-on-leave")
     async def going_on_leave(ack: AsyncAck, command: dict[str, Any],
