@@ -167,9 +167,13 @@ class CoverageService:
                 self.end(c, actor="scheduler")
                 report = dataclasses.replace(report, ended=report.ended + 1)
             elif (c.status is CoverageStatus.ACTIVE and c.id is not None and c.backup_email
-                  and not self.engine.is_complete(c.id)):
+                  and (not self.engine.is_complete(c.id)
+                       or not self.notifier.exists(f"brief:{c.id}"))):
+                # A start cut short (crash, failed switch) is finished: switches, tasks and
+                # a brief that may never have been posted; every step is idempotent.
                 self._switch(c)
-                self._refresh_brief(c)
+                self._move_tasks(c)
+                self._post_brief(c)
                 report = dataclasses.replace(report, resumed=report.resumed + 1)
         return report
 
