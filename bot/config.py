@@ -111,6 +111,7 @@ class TeamConfig(_Strict):
     timezone: str = "America/Chicago"
     channel: str
     managers: tuple[str, ...] = ()
+    slack_team_id: str | None = None
 
     @field_validator("timezone")
     @classmethod

@@ -22,6 +22,8 @@ class Settings(BaseSettings):
     slack_signing_secret: SecretStr | None = None
     slack_app_token: SecretStr | None = None
     slack_api_url: str = SLACK_API_DEFAULT
+    slack_client_id: str | None = None
+    slack_client_secret: SecretStr | None = None
     lead_webhook_secret: SecretStr | None = None
     google_application_credentials: Path | None = None
     port: int = 3000

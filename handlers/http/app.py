@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
@@ -32,6 +34,16 @@ def create_app(ctx: AppContext, *, lead_secret: str | None, slack: AsyncApp | No
     api.state.ctx = ctx
     api.state.metrics = metrics
 
+    @api.middleware("http")
+    async def count(request: Request,
+                    call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        """Count requests by route template (never by raw path: ids would explode labels)."""
+        response = await call_next(request)
+        route = request.scope.get("route")
+        metrics.requests.labels(getattr(route, "path", "other"),
+                                str(response.status_code)).inc()
+        return response
+
     @api.get("/healthz")
     def healthz() -> dict[str, object]:
         """Liveness plus how many coverages are open."""
@@ -54,4 +66,17 @@ def create_app(ctx: AppContext, *, lead_secret: str | None, slack: AsyncApp | No
             """Slack events, slash commands and interactivity (signature checked by Bolt)."""
             response: Response = await handler.handle(request)
             return response
+
+        if slack.oauth_flow is not None:
+            @api.get("/slack/install")
+            async def slack_install(request: Request) -> Response:
+                """Start installing oscbot into a workspace (redirects to Slack)."""
+                response: Response = await handler.handle(request)
+                return response
+
+            @api.get("/slack/oauth_redirect")
+            async def slack_oauth_redirect(request: Request) -> Response:
+                """Finish the install: exchange the code and store the bot token."""
+                response: Response = await handler.handle(request)
+                return response
     return api

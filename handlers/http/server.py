@@ -18,13 +18,14 @@ from bot.ports import ChatPort, Clock
 from bot.settings import Settings
 from handlers.console.shell import console_chat
 from handlers.context import production_context
-from handlers.http.app import create_app
+from handlers.http.app import Metrics, create_app
 from schedules.scheduler import build_scheduler
 
 log = logging.getLogger(__name__)
 
 
-def slack_chat(settings: Settings, token: str) -> Callable[[AppConfig], ChatPort]:
+def slack_chat(settings: Settings,
+               token: str | Callable[[], str]) -> Callable[[AppConfig], ChatPort]:
     """The Slack chat port for the team (ids from app.yaml, others looked up by email)."""
     from handlers.slack.chat import SlackChat
 
@@ -40,7 +41,16 @@ def serve(settings: Settings, *, clock: Clock) -> None:
     """Run until interrupted."""
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
+    token: str | Callable[[], str] | None = (
+        settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None)
+    oauth = (settings.slack_client_id and settings.slack_client_secret and not token
+             and settings.slack_signing_secret)
+    if oauth:
+        from handlers.slack.install import InstalledBotToken
+        from storage.engine import engine_from_url
+
+        token = InstalledBotToken(engine=engine_from_url(settings.database_url),
+                                  client_id=settings.slack_client_id or "", team_id=None)
     if not token:
         log.warning("SLACK_BOT_TOKEN is not set: messages are printed to this console")
     ctx = production_context(
@@ -48,9 +58,26 @@ def serve(settings: Settings, *, clock: Clock) -> None:
         env=dict(os.environ), clock=clock,
         make_chat=slack_chat(settings, token) if token else console_chat(Console()),
         google_key=settings.google_application_credentials, public_url=settings.public_url)
+    if oauth and ctx.config.team.slack_team_id:
+        assert isinstance(token, InstalledBotToken)
+        token.team_id = ctx.config.team.slack_team_id
     app_token = settings.slack_app_token.get_secret_value() if settings.slack_app_token else None
     slack_app = None
-    if token and (settings.slack_signing_secret or app_token):
+    install = None
+    if oauth:
+        from handlers.slack.install import OAuthInstall
+
+        secret_value = settings.slack_client_secret
+        install = OAuthInstall(
+            ctx, client_id=settings.slack_client_id or "",
+            client_secret=secret_value.get_secret_value() if secret_value else "",
+            signing_secret=settings.slack_signing_secret.get_secret_value()
+            if settings.slack_signing_secret else "",
+            api_url=settings.slack_api_url, database_url=settings.database_url,
+            redirect_uri=f"{settings.public_url.rstrip('/')}/slack/oauth_redirect"
+            if settings.public_url else None)
+        slack_app = install.app
+    elif isinstance(token, str) and (settings.slack_signing_secret or app_token):
         from handlers.slack.app import build_slack_app
 
         signing = settings.slack_signing_secret
@@ -59,7 +86,10 @@ def serve(settings: Settings, *, clock: Clock) -> None:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        scheduler = build_scheduler(ctx)
+        if install is not None:
+            await install.create_tables()
+        scheduler = build_scheduler(
+            ctx, on_run=lambda job, outcome: metrics.jobs.labels(job, outcome).inc())
         scheduler.start()
         socket = None
         if app_token and slack_app is not None:
@@ -76,7 +106,8 @@ def serve(settings: Settings, *, clock: Clock) -> None:
                 await socket.close_async()  # type: ignore[no-untyped-call]
 
     secret = settings.lead_webhook_secret
+    metrics = Metrics()
     app = create_app(ctx, lead_secret=secret.get_secret_value() if secret else None,
-                     slack=None if app_token else slack_app)
+                     slack=None if app_token else slack_app, metrics=metrics)
     app.router.lifespan_context = lifespan
     uvicorn.run(app, host="0.0.0.0", port=settings.port, log_level="info")

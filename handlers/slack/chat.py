@@ -7,7 +7,7 @@ and ordering. Tokens and message text never reach the logs.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from slack_sdk import WebClient
@@ -33,10 +33,14 @@ PERMANENT = {
 class SlackChat:
     """ChatPort on the Slack Web API."""
 
-    def __init__(self, *, token: str, api_url: str, names: Mapping[str, str],
-                 user_ids: Mapping[str, str] | None = None, timeout: int = 10) -> None:
-        self._client = WebClient(token=token, base_url=api_url, timeout=timeout,
-                                 retry_handlers=[])
+    def __init__(self, *, token: str | Callable[[], str], api_url: str,
+                 names: Mapping[str, str], user_ids: Mapping[str, str] | None = None,
+                 timeout: int = 10) -> None:
+        # A callable token is read per call: a workspace installed through OAuth.
+        self._token = token
+        self._api_url = api_url
+        self._timeout = timeout
+        self._clients: dict[str, WebClient] = {}
         self._names = dict(names)
         self._user_ids: dict[str, str | None] = dict(user_ids or {})
         self._dm_channels: dict[str, str] = {}
@@ -112,6 +116,15 @@ class SlackChat:
             return self.user_id(email)
         except ChatError:
             return None
+
+    @property
+    def _client(self) -> WebClient:
+        token = self._token if isinstance(self._token, str) else self._token()
+        with self._lock:
+            if token not in self._clients:
+                self._clients[token] = WebClient(token=token, base_url=self._api_url,
+                                                 timeout=self._timeout, retry_handlers=[])
+            return self._clients[token]
 
     def _call(self, method: str, **args: object) -> dict[str, Any]:
         try:

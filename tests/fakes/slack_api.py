@@ -34,6 +34,7 @@ class FakeSlack:
         self.calls_made: list[SlackCall] = []
         self.users: dict[str, dict[str, Any]] = {}
         self.uploaded: list[int] = []
+        self.tokens: set[str] = {TOKEN}
         self._failures: dict[str, deque[tuple[int, float]]] = defaultdict(deque)
         self._ts = itertools.count(1)
         self._lock = threading.Lock()
@@ -96,6 +97,14 @@ class FakeSlack:
             user = self.users.get(str(args.get("user")))
             return {"ok": True, "user": user} if user else {"ok": False,
                                                              "error": "user_not_found"}
+        if method == "oauth.v2.access":
+            if args.get("code") != "install-code":
+                return {"ok": False, "error": "invalid_code"}
+            self.tokens.add("xoxb-installed-token")
+            return {"ok": True, "access_token": "xoxb-installed-token", "token_type": "bot",
+                    "scope": "chat:write,commands", "bot_user_id": "UBOT", "app_id": "A1",
+                    "team": {"id": "T1", "name": "Riverside"}, "enterprise": None,
+                    "is_enterprise_install": False, "authed_user": {"id": "UDANA"}}
         if method == "files.getUploadURLExternal":
             return {"ok": True, "file_id": "F1", "upload_url": self.url.replace(
                 "/api/", "/upload/F1")}
@@ -152,7 +161,12 @@ class FakeSlack:
                     self._send(status, body, {"Retry-After": str(int(retry_after))}
                                if status == 429 else {})
                     return
-                if self.headers.get("Authorization") != f"Bearer {TOKEN}":
+                if method == "oauth.v2.access":
+                    with fake._lock:
+                        body = fake._answer(method, args)
+                    self._send(200, body)
+                    return
+                if self.headers.get("Authorization") not in {f"Bearer {t}" for t in fake.tokens}:
                     self._send(200, {"ok": False, "error": "invalid_auth"})
                     return
                 with fake._lock:

@@ -1,0 +1,75 @@
+"""`oscbot run` as an operator starts it: health, metrics, Slack commands, lead intake."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from handlers.http.leads import sign
+from tests.fakes.slack_api import TOKEN, FakeSlack
+from tests.handlers.slack.test_app import SECRET, command
+
+EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "app.yaml"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[tuple[str, FakeSlack]]:
+    port = free_port()
+    with FakeSlack() as slack:
+        slack.add_user("dana@riverside-homes.example", "UDANA")
+        env = {**os.environ, "PORT": str(port), "OSCBOT_CONFIG": str(EXAMPLE),
+               "DATABASE_URL": f"sqlite:///{tmp_path / 'run.db'}",
+               "SLACK_BOT_TOKEN": TOKEN, "SLACK_SIGNING_SECRET": SECRET,
+               "SLACK_API_URL": slack.url, "LEAD_WEBHOOK_SECRET": "lead-secret"}
+        process = subprocess.Popen([sys.executable, "-c", "from bot.cli import main; main()",
+                                    "run"], env=env, cwd=tmp_path,
+                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                try:
+                    if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    time.sleep(0.2)
+            else:
+                raise AssertionError("oscbot run did not come up")
+            yield base, slack
+        finally:
+            process.terminate()
+            process.wait(10)
+
+
+def test_run_serves_health_metrics_slack_and_leads(server: tuple[str, FakeSlack]) -> None:
+    base, slack = server
+    assert httpx.get(f"{base}/healthz").json() == {"ok": True, "open_coverages": 0}
+    assert 'oscbot_http_requests_total{route="/healthz",status="200"}' in httpx.get(
+        f"{base}/metrics").text
+    assert command(base, "/coverage", "UDANA").status_code == 200
+    body = json.dumps({"source": "website", "external_id": "run-1", "name": "Pat Doe",
+                       "phone": "+15125550100", "community": "Lakeview"}).encode()
+    answer = httpx.post(f"{base}/leads", content=body, headers={
+        "Content-Type": "application/json", "X-OSCBot-Signature": sign(body, "lead-secret")})
+    assert answer.status_code == 202
+    assert answer.json()["assigned_to"] == "alex@riverside-homes.example"
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not slack.calls("users.lookupByEmail"):
+        time.sleep(0.1)
+    assert slack.calls("users.lookupByEmail")[0]["email"] == "alex@riverside-homes.example"
