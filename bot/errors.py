@@ -67,9 +67,11 @@ class CalendarError(OscbotError):
 class RoutingError(OscbotError):
     """A routing switch failed. `transient` says whether a retry may succeed."""
 
-    def __init__(self, message: str, *, transient: bool = False, manual_step: str = "") -> None:
+    def __init__(self, message: str, *, transient: bool = False, manual_step: str = "",
+                 retry_after: float = 0.0) -> None:
         self.transient = transient
         self.manual_step = manual_step
+        self.retry_after = retry_after
         super().__init__(message)
 
 

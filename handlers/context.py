@@ -35,13 +35,26 @@ class AppContext:
     public_url: str | None = None
 
 
-def routing_adapters(config: AppConfig, repos: Repositories) -> dict[str, RoutingAdapter]:
-    """The adapter per routing channel as app.yaml chooses (builtin or manual here)."""
+def routing_adapters(config: AppConfig, repos: Repositories,
+                     env: Mapping[str, str] | None = None) -> dict[str, RoutingAdapter]:
+    """The adapter per routing channel as app.yaml chooses; secrets come from `env`.
+
+    Adapters not built yet fall back to the manual adapter, so a person is asked to
+    do the step and confirm it rather than traffic silently staying put.
+    """
+    env = env or {}
     adapters: dict[str, RoutingAdapter] = {}
     for channel in ("leads", "email", "calls"):
         choice = getattr(config.routing, channel)
         if choice.adapter == "builtin":
             adapters[channel] = BuiltinRouting(channel=channel, routes=repos.routes)
+        elif choice.adapter == "callrail" and env.get("CALLRAIL_API_KEY"):
+            from routing.callrail import CallRailRouting
+
+            adapters[channel] = CallRailRouting(
+                api_key=env["CALLRAIL_API_KEY"],
+                account_id=choice.settings.get("account_id", ""),
+                base_url=choice.settings.get("base_url", "https://api.callrail.com/v3"))
         else:
             adapters[channel] = ManualRouting(channel=channel, settings=choice.settings)
     return adapters
@@ -81,10 +94,11 @@ def build_context(
     sources: Mapping[str, CalendarSource],
     adapters: Mapping[str, RoutingAdapter] | None = None,
     sleep: Callable[[float], None] | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> AppContext:
     """Build the services around the given ports."""
     notifier = Notifier(outbox=repos.outbox, clock=clock, channel=config.team.channel)
-    engine = RoutingEngine(adapters=adapters or routing_adapters(config, repos),
+    engine = RoutingEngine(adapters=adapters or routing_adapters(config, repos, env),
                            switches=repos.switches, audit=repos.audit, clock=clock)
     coverage = CoverageService(config=config, repos=repos, clock=clock, engine=engine,
                                notifier=notifier)
@@ -112,6 +126,6 @@ def production_context(*, config_path: Path, database_url: str | None, env: Mapp
     repos = sql_repositories(engine_from_url(database_url))
     ctx = build_context(config=config, repos=repos, clock=clock, chat=make_chat(config),
                         sources=calendar_sources(config, base=config_path.resolve().parent,
-                                                 google_key=google_key))
+                                                 google_key=google_key), env=env)
     ctx.public_url = public_url
     return ctx

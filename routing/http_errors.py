@@ -1,0 +1,35 @@
+"""Vendor HTTP answers in our words: which failures a retry may fix, and how long to wait."""
+
+from __future__ import annotations
+
+import httpx
+
+from bot.errors import RoutingError
+
+
+def check(response: httpx.Response, *, vendor: str, what: str, manual_step: str) -> None:
+    """Raise RoutingError for any non-2xx answer, saying what to fix."""
+    status = response.status_code
+    if status < 300:
+        return
+    if status == 429:
+        retry = response.headers.get("Retry-After", "")
+        raise RoutingError(f"{vendor} rate limit while {what}", transient=True,
+                           retry_after=float(retry) if retry.isdigit() else 0.0,
+                           manual_step=manual_step)
+    if status >= 500:
+        raise RoutingError(f"{vendor} answered HTTP {status} while {what}", transient=True,
+                           manual_step=manual_step)
+    if status in (401, 403):
+        raise RoutingError(f"{vendor} refused the credentials while {what} (HTTP {status}); "
+                           f"check the API key and its permissions", manual_step=manual_step)
+    if status == 404:
+        raise RoutingError(f"{vendor} has no such record while {what} (HTTP 404); check the "
+                           "ids in app.yaml", manual_step=manual_step)
+    raise RoutingError(f"{vendor} refused {what} (HTTP {status})", manual_step=manual_step)
+
+
+def network(exc: httpx.HTTPError, *, vendor: str, what: str, manual_step: str) -> RoutingError:
+    """A network failure: transient."""
+    return RoutingError(f"{vendor} unreachable while {what} ({type(exc).__name__})",
+                        transient=True, manual_step=manual_step)
