@@ -55,6 +55,14 @@ def routing_adapters(config: AppConfig, repos: Repositories,
                 api_key=env["CALLRAIL_API_KEY"],
                 account_id=choice.settings.get("account_id", ""),
                 base_url=choice.settings.get("base_url", "https://api.callrail.com/v3"))
+        elif (choice.adapter == "twilio" and env.get("TWILIO_ACCOUNT_SID")
+              and env.get("TWILIO_AUTH_TOKEN")):
+            from routing.twilio import TwilioRouting
+
+            adapters[channel] = TwilioRouting(
+                routes=repos.routes, account_sid=env["TWILIO_ACCOUNT_SID"],
+                auth_token=env["TWILIO_AUTH_TOKEN"],
+                webhook_url=choice.settings.get("webhook_url", ""))
         else:
             adapters[channel] = ManualRouting(channel=channel, settings=choice.settings)
     return adapters

@@ -13,6 +13,7 @@ from slack_bolt.async_app import AsyncApp
 from handlers.context import AppContext
 from handlers.http.calendar_push import calendar_push_router
 from handlers.http.leads import leads_router
+from handlers.http.voice import voice_router
 
 
 class Metrics:
@@ -27,7 +28,8 @@ class Metrics:
 
 
 def create_app(ctx: AppContext, *, lead_secret: str | None, slack: AsyncApp | None = None,
-               metrics: Metrics | None = None) -> FastAPI:
+               metrics: Metrics | None = None,
+               twilio_token: str | None = None) -> FastAPI:
     """Build the ASGI app around a context."""
     metrics = metrics or Metrics()
     api = FastAPI(title="oscbot", docs_url=None, redoc_url=None, openapi_url=None)
@@ -58,6 +60,9 @@ def create_app(ctx: AppContext, *, lead_secret: str | None, slack: AsyncApp | No
     if lead_secret:
         api.include_router(leads_router(ctx, secret=lead_secret))
     api.include_router(calendar_push_router(ctx))
+    if twilio_token and ctx.public_url:
+        api.include_router(voice_router(ctx, auth_token=twilio_token,
+                                        public_url=ctx.public_url))
     if slack is not None:
         handler = AsyncSlackRequestHandler(slack)
 

@@ -108,6 +108,7 @@ def serve(settings: Settings, *, clock: Clock) -> None:
     secret = settings.lead_webhook_secret
     metrics = Metrics()
     app = create_app(ctx, lead_secret=secret.get_secret_value() if secret else None,
-                     slack=None if app_token else slack_app, metrics=metrics)
+                     slack=None if app_token else slack_app, metrics=metrics,
+                     twilio_token=os.environ.get("TWILIO_AUTH_TOKEN"))
     app.router.lifespan_context = lifespan
     uvicorn.run(app, host="0.0.0.0", port=settings.port, log_level="info")
