@@ -22,6 +22,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import httplib2
+from google.auth.exceptions import GoogleAuthError
 from google_auth_httplib2 import AuthorizedHttp
 from googleapiclient.discovery import build
 from googleapiclient.errors import HttpError
@@ -160,6 +161,10 @@ class GoogleCalendarSource:
                     raise CalendarError(
                         f"Google Calendar {self.calendar_id}: HTTP {status} {reason or ''} "
                         f"{message}".strip()) from None
+            except GoogleAuthError as exc:
+                raise CalendarError(f"Google Calendar {self.calendar_id}: the service account "
+                                    f"was refused ({type(exc).__name__}); check the key and "
+                                    "domain-wide delegation") from None
             except OSError as exc:
                 if attempt == self._max_tries - 1:
                     raise CalendarError(f"Google Calendar {self.calendar_id}: network error "

@@ -7,29 +7,34 @@ import httpx
 from bot.errors import RoutingError
 
 
+def error_for(status: int, *, vendor: str, what: str, manual_step: str,
+              retry_after: str = "") -> RoutingError:
+    """The RoutingError for a vendor's HTTP status."""
+    if status == 429:
+        return RoutingError(f"{vendor} rate limit while {what}", transient=True,
+                            retry_after=float(retry_after) if retry_after.isdigit() else 0.0,
+                            manual_step=manual_step)
+    if status >= 500:
+        return RoutingError(f"{vendor} answered HTTP {status} while {what}", transient=True,
+                            manual_step=manual_step)
+    if status in (401, 403):
+        return RoutingError(f"{vendor} refused the credentials while {what} (HTTP {status}); "
+                            f"check the API key and its permissions", manual_step=manual_step)
+    if status == 404:
+        return RoutingError(f"{vendor} has no such record while {what} (HTTP 404); check the "
+                            "ids in app.yaml", manual_step=manual_step)
+    return RoutingError(f"{vendor} refused {what} (HTTP {status})", manual_step=manual_step)
+
+
 def check(response: httpx.Response, *, vendor: str, what: str, manual_step: str) -> None:
     """Raise RoutingError for any non-2xx answer, saying what to fix."""
-    status = response.status_code
-    if status < 300:
-        return
-    if status == 429:
-        retry = response.headers.get("Retry-After", "")
-        raise RoutingError(f"{vendor} rate limit while {what}", transient=True,
-                           retry_after=float(retry) if retry.isdigit() else 0.0,
-                           manual_step=manual_step)
-    if status >= 500:
-        raise RoutingError(f"{vendor} answered HTTP {status} while {what}", transient=True,
-                           manual_step=manual_step)
-    if status in (401, 403):
-        raise RoutingError(f"{vendor} refused the credentials while {what} (HTTP {status}); "
-                           f"check the API key and its permissions", manual_step=manual_step)
-    if status == 404:
-        raise RoutingError(f"{vendor} has no such record while {what} (HTTP 404); check the "
-                           "ids in app.yaml", manual_step=manual_step)
-    raise RoutingError(f"{vendor} refused {what} (HTTP {status})", manual_step=manual_step)
+    if response.status_code >= 300:
+        raise error_for(response.status_code, vendor=vendor, what=what,
+                        manual_step=manual_step,
+                        retry_after=response.headers.get("Retry-After", ""))
 
 
-def network(exc: httpx.HTTPError, *, vendor: str, what: str, manual_step: str) -> RoutingError:
+def network(exc: Exception, *, vendor: str, what: str, manual_step: str) -> RoutingError:
     """A network failure: transient."""
     return RoutingError(f"{vendor} unreachable while {what} ({type(exc).__name__})",
                         transient=True, manual_step=manual_step)

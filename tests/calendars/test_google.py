@@ -195,3 +195,14 @@ def test_renewal_job_opens_keeps_and_replaces_channels(google: FakeGoogle,
     clock.set(datetime(2026, 11, 29, 20, tzinfo=UTC))
     assert renew.run(ctx) == "1 channels opened or renewed"
     assert first not in google.channels and len(google.channels) == 1
+
+
+def test_refused_credentials_are_one_clear_calendar_error(google: FakeGoogle) -> None:
+    from google.oauth2.credentials import Credentials
+
+    calendar = GoogleCalendarSource(calendar_id=MARIA, credentials=Credentials(token="revoked"),
+                                    time_zone="America/Chicago", policies=Policies(),
+                                    api_endpoint=google.url, sleep=lambda _: None)
+    google.put(MARIA, ooo("o1", "2026-12-03T08:00:00-06:00", "2026-12-04T17:00:00-06:00"))
+    with pytest.raises(CalendarError, match="service account was refused"):
+        calendar.read(start=START, end=END, cursor={})
