@@ -48,8 +48,23 @@ def credential_problems(config: AppConfig, *, env: Mapping[str, str],
             wanted = " or ".join("+".join(option) for option in options)
             problems.append(missing(f"routing.{channel}",
                                     f"adapter {adapter} needs {wanted} in the environment"))
-        if adapter == "callrail" and "account_id" not in getattr(config.routing,
-                                                                 channel).settings:
+        settings = getattr(config.routing, channel).settings
+        if adapter == "google_group" and "admin_email" not in settings:
+            problems.append(ConfigProblem(file=file, line=None,
+                                          field=f"routing.{channel}.settings.admin_email",
+                                          message="Google Group routing acts as a Workspace "
+                                                  "admin; give the admin's email"))
+        if adapter == "gmail_filter" and not settings.get("lead_senders"):
+            problems.append(ConfigProblem(file=file, line=None,
+                                          field=f"routing.{channel}.settings.lead_senders",
+                                          message="list the addresses lead notifications "
+                                                  "come from, comma separated"))
+        if adapter in ("hubspot", "salesforce", "lasso"):
+            problems.append(ConfigProblem(
+                file=file, line=None, field=f"routing.{channel}.adapter",
+                message=f"the {adapter} adapter is not available yet; oscbot will ask for "
+                        "this step by hand (manual)", severity="warning"))
+        if adapter == "callrail" and "account_id" not in settings:
             problems.append(ConfigProblem(file=file, line=None,
                                           field=f"routing.{channel}.settings.account_id",
                                           message="CallRail needs the account id"))

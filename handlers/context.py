@@ -55,6 +55,10 @@ def routing_adapters(config: AppConfig, repos: Repositories,
                 api_key=env["CALLRAIL_API_KEY"],
                 account_id=choice.settings.get("account_id", ""),
                 base_url=choice.settings.get("base_url", "https://api.callrail.com/v3"))
+        elif choice.adapter in ("google_group", "gmail_filter") and env.get(
+                "GOOGLE_APPLICATION_CREDENTIALS"):
+            adapters[channel] = _google_email(choice.adapter, choice.settings,
+                                              Path(env["GOOGLE_APPLICATION_CREDENTIALS"]))
         elif (choice.adapter == "twilio" and env.get("TWILIO_ACCOUNT_SID")
               and env.get("TWILIO_AUTH_TOKEN")):
             from routing.twilio import TwilioRouting
@@ -66,6 +70,27 @@ def routing_adapters(config: AppConfig, repos: Repositories,
         else:
             adapters[channel] = ManualRouting(channel=channel, settings=choice.settings)
     return adapters
+
+
+def _google_email(adapter: str, settings: Mapping[str, str], key: Path) -> RoutingAdapter:
+    """Google Group or Gmail filter email routing, with delegated service-account access."""
+    from google.oauth2 import service_account
+
+    def delegated(scopes: tuple[str, ...], subject: str) -> object:
+        base = service_account.Credentials.from_service_account_file(  # type: ignore[no-untyped-call]
+            str(key), scopes=list(scopes))
+        return base.with_subject(subject)
+
+    if adapter == "google_group":
+        from routing.google_groups import SCOPE, GoogleGroupRouting
+
+        return GoogleGroupRouting(
+            credentials=delegated((SCOPE,), settings.get("admin_email", "")))
+    from routing.gmail_filter import SCOPES, GmailFilterRouting
+
+    return GmailFilterRouting(
+        credentials_for=lambda email: delegated(SCOPES, email),
+        lead_senders=[s for s in settings.get("lead_senders", "").split(",") if s.strip()])
 
 
 def calendar_sources(config: AppConfig, *, base: Path,
