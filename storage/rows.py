@@ -18,10 +18,10 @@ T = TypeVar("T")
 
 def insert(engine: Engine, row: R, to_domain: Callable[[R], T]) -> T:
     """Insert a row and return it as a domain record (with its id)."""
-    with Session(engine) as session:
+    # Nothing is computed by the database but the id, which the flush sets: no re-read.
+    with Session(engine, expire_on_commit=False) as session:
         session.add(row)
         session.commit()
-        session.refresh(row)
         return to_domain(row)
 
 
@@ -40,13 +40,12 @@ def insert_unique(engine: Engine, row: R, to_domain: Callable[[R], T],
 def update(engine: Engine, model: type[R], row_id: Any, values: dict[str, Any],
            to_domain: Callable[[R], T], *, what: str) -> T:
     """Update one row by primary key; NotFound when it does not exist."""
-    with Session(engine) as session:
+    with Session(engine, expire_on_commit=False) as session:
         row = session.get(model, row_id)
         if row is None:
             raise NotFound(f"no {what} with id {row_id}")
         row.sqlmodel_update(values)
         session.commit()
-        session.refresh(row)
         return to_domain(row)
 
 
