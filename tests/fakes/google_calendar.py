@@ -9,9 +9,11 @@ import json
 import threading
 from collections import deque
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
+
+from tests.fakes.server import LoopbackServer
 
 
 @dataclass
@@ -33,7 +35,7 @@ class CalendarState:
     changes: list[dict[str, Any]] = field(default_factory=list)
 
 
-class FakeGoogle:
+class FakeGoogle(LoopbackServer):
     """Start with `with FakeGoogle() as google:`; `google.url` is the API endpoint."""
 
     def __init__(self, page_size: int = 2) -> None:
@@ -45,26 +47,12 @@ class FakeGoogle:
         self.channels: dict[str, dict[str, Any]] = {}
         self.watch_expiration_ms = 1796000000000
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def base(self) -> str:
-        """http://127.0.0.1:PORT"""
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        super().__init__(self._handler())
 
     @property
     def url(self) -> str:
         """The Calendar API endpoint to hand the client."""
         return f"{self.base}/calendar/v3/"
-
-    def __enter__(self) -> FakeGoogle:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
 
     def put(self, calendar_id: str, event: dict[str, Any]) -> None:
         """Create or change an event (a change the next sync will report)."""

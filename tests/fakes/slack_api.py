@@ -10,9 +10,11 @@ import threading
 import time
 from collections import defaultdict, deque
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs
+
+from tests.fakes.server import LoopbackServer
 
 TOKEN = "xoxb-test-token"
 
@@ -27,7 +29,7 @@ class SlackCall:
     status: int = 200
 
 
-class FakeSlack:
+class FakeSlack(LoopbackServer):
     """`with FakeSlack() as slack:`; point clients at `slack.url`."""
 
     def __init__(self) -> None:
@@ -38,22 +40,12 @@ class FakeSlack:
         self._failures: dict[str, deque[tuple[int, float]]] = defaultdict(deque)
         self._ts = itertools.count(1)
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        super().__init__(self._handler())
 
     @property
     def url(self) -> str:
         """Base URL of the fake Web API (ends with a slash, like Slack's)."""
-        return f"http://127.0.0.1:{self._server.server_address[1]}/api/"
-
-    def __enter__(self) -> FakeSlack:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        return f"{self.base}/api/"
 
     def add_user(self, email: str, user_id: str, name: str = "") -> None:
         """A workspace member the fake knows by email and id."""

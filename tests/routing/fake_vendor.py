@@ -4,13 +4,14 @@ failures (429 with Retry-After, 5xx, 401), over real HTTP on loopback."""
 from __future__ import annotations
 
 import json
-import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlparse
+
+from tests.fakes.server import LoopbackServer
 
 Route = Callable[[str, str, dict[str, list[str]], Any], tuple[int, Any]]
 
@@ -26,7 +27,7 @@ class Request:
     body: Any
 
 
-class FakeVendor:
+class FakeVendor(LoopbackServer):
     """`with FakeVendor(route, auth=...) as vendor:`; `vendor.url` is the base URL."""
 
     def __init__(self, route: Route, *, auth: str | None = None) -> None:
@@ -34,21 +35,12 @@ class FakeVendor:
         self.auth = auth
         self.requests: list[Request] = []
         self.failures: deque[tuple[int, dict[str, str]]] = deque()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        super().__init__(self._handler())
 
     @property
     def url(self) -> str:
         """http://127.0.0.1:PORT"""
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def __enter__(self) -> FakeVendor:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        return self.base
 
     def fail_next(self, status: int, headers: dict[str, str] | None = None) -> None:
         """Answer the next request with `status`."""
