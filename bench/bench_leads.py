@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import multiprocessing
-import socket
 import sys
 import tempfile
 import time
@@ -23,6 +21,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import httpx
+from harness import percentile, serve_app, server_process, wrk
 
 SECRET = "bench-lead-secret"
 LEADS, CONCURRENCY = 2000, 16
@@ -45,9 +44,8 @@ def bench_team() -> object:
                                      "people": people})
 
 
-def serve(port: int, slack_port: Any, ready: Any) -> None:
+def serve(port: int, ready: Any) -> None:
     """The server process."""
-    import uvicorn
 
     from handlers.context import build_context
     from handlers.http.app import create_app
@@ -69,7 +67,6 @@ def serve(port: int, slack_port: Any, ready: Any) -> None:
     slack = FakeSlack().__enter__()
     for n, person in enumerate(config.people):
         slack.add_user(person.email, f"U{n}")
-    slack_port.value = int(slack.url.split(":")[2].split("/")[0])
     chat = SlackChat(token=TOKEN, api_url=slack.url, names={p.email: p.name
                                                            for p in config.people})
     ctx = build_context(config=config, repos=sql_repositories(engine_from_url(url)),
@@ -82,17 +79,7 @@ def serve(port: int, slack_port: Any, ready: Any) -> None:
         return [{"text": c.args.get("text", ""), "at": c.headers.get("X-Received-At", "")}
                 for c in slack.calls_made if c.method == "chat.postMessage"]
 
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                           log_level="error", lifespan="off"))
-
-    async def run() -> None:
-        task = asyncio.create_task(server.serve())
-        while not server.started:
-            await asyncio.sleep(0.01)
-        ready.set()
-        await task
-
-    asyncio.run(run())
+    serve_app(app, port, ready)
 
 
 def body(n: int) -> bytes:
@@ -151,11 +138,6 @@ async def post_all(base: str) -> float:
 def intake_with_wrk(base: str, first: int, count: int = 20_000) -> str | None:
     """Intake measured with wrk (a C client) cycling through pre-signed unique leads, so
     the number is the server's, not a Python client's sharing the same two cores."""
-    import shutil
-    import subprocess
-
-    if shutil.which("wrk") is None:
-        return None
     lines = ["local bodies, sigs = {}, {}"]
     for n in range(first, first + count):
         data = body(n)
@@ -167,50 +149,32 @@ def intake_with_wrk(base: str, first: int, count: int = 20_000) -> str | None:
               "  return wrk.format('POST', '/leads', {['Content-Type'] = 'application/json',"
               " ['X-OSCBot-Signature'] = sigs[i]}, bodies[i])",
               "end"]
-    script = Path(tempfile.mkdtemp()) / "leads.lua"
-    script.write_text("\n".join(lines))
-    result = subprocess.run(["wrk", "-t2", f"-c{CONCURRENCY}", "-d8s", "--latency", "-s",
-                             str(script), base], capture_output=True, text=True, check=True)
-    return result.stdout
+    return wrk(base, "\n".join(lines), connections=CONCURRENCY, seconds=8)
 
 
 def main() -> None:
     """Post LEADS leads, then match each DM that reached the fake Slack to its request."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    ready = multiprocessing.Event()
-    slack_port = multiprocessing.Value("i", 0)
-    process = multiprocessing.Process(target=serve, args=(port, slack_port, ready),
-                                      daemon=True)
-    process.start()
-    try:
-        if not ready.wait(60):
-            raise SystemExit("server did not start")
-        base = f"http://127.0.0.1:{port}"
+    with server_process(serve) as base:
         sent_at = asyncio.run(paced(base))
         time.sleep(2)
         calls = httpx.get(f"{base}/bench/slack-calls", timeout=30).json()
         elapsed = asyncio.run(post_all(base))
         wrk_report = intake_with_wrk(base, first=PACED_LEADS + LEADS)
-    finally:
-        process.terminate()
-        process.join(5)
     received: dict[int, float] = {}
     for call in calls:
         name = call["text"].split("New lead: ")[-1].split(" —")[0]
         if name.startswith("Lead ") and int(name.split()[1]) in sent_at:
             received[int(name.split()[1])] = float(call["at"])
     latencies = sorted((received[n] - sent_at[n]) * 1000 for n in received)
-    p = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))]  # noqa: E731
     print(f"intake: {LEADS} signed POST /leads with {CONCURRENCY} concurrent clients in "
           f"{elapsed:.2f} s = {LEADS / elapsed:.0f} leads/s (target >= 200/s, SQLite)")
     if wrk_report:
         print(f"intake with wrk ({CONCURRENCY} connections, 8 s, every lead new and signed):")
         print(wrk_report)
     print(f"new lead -> DM at the fake Slack ({PACED_LEADS} leads at {PACED_RATE:.0f}/s over "
-          f"{OSCS} OSCs): {len(latencies)} DMs, p50 {p(0.5):.0f} ms, "
-          f"p99 {p(0.99):.0f} ms, max {latencies[-1]:.0f} ms (target p99 < 500 ms)")
+          f"{OSCS} OSCs): {len(latencies)} DMs, p50 {percentile(latencies, 0.5):.0f} ms, "
+          f"p99 {percentile(latencies, 0.99):.0f} ms, max {latencies[-1]:.0f} ms "
+          "(target p99 < 500 ms)")
 
 
 if __name__ == "__main__":

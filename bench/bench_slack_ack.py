@@ -10,27 +10,27 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-import multiprocessing
-import socket
+import json
 import statistics
 import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import httpx
+from harness import percentile, serve_app, server_process, wrk
 
 SECRET = "bench-signing-secret"
 CLIENTS, REQUESTS_EACH = 20, 50
 
 
-def serve(port: int, ready: multiprocessing.synchronize.Event) -> None:
+def serve(port: int, ready: Any) -> None:
     """The server process: example team, SQLite, fake Slack API, uvicorn."""
-    import uvicorn
 
     from bot.config_loader import load_config
     from bot.fakes import FixedClock
@@ -61,17 +61,7 @@ def serve(port: int, ready: multiprocessing.synchronize.Event) -> None:
                          actor="maria@riverside-homes.example")
     app = create_app(ctx, lead_secret=None, slack=build_slack_app(
         ctx, token=TOKEN, signing_secret=SECRET, api_url=slack.url))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                           log_level="error", lifespan="off"))
-
-    async def run() -> None:
-        task = asyncio.create_task(server.serve())
-        while not server.started:
-            await asyncio.sleep(0.01)
-        ready.set()
-        await task
-
-    asyncio.run(run())
+    serve_app(app, port, ready)
 
 
 def signed_command() -> tuple[str, dict[str, str]]:
@@ -104,45 +94,24 @@ async def load(base: str) -> list[float]:
 
 
 def with_wrk(base: str) -> str | None:
-    """Drive the load with wrk (a C load generator) when it is installed: the numbers
-    then measure the server, not a Python client sharing its two cores."""
-    import json
-    import shutil
-    import subprocess
-
-    if shutil.which("wrk") is None:
-        return None
+    """The same command driven by wrk, a C load generator: the numbers then measure the
+    server, not a Python client sharing its two cores."""
     body, headers = signed_command()  # the signature stays valid for 5 minutes
-    script = Path(tempfile.mkdtemp()) / "coverage.lua"
-    script.write_text(f"wrk.method = 'POST'\nwrk.body = {json.dumps(body)}\n" + "".join(
-        f"wrk.headers[{json.dumps(k)}] = {json.dumps(v)}\n" for k, v in headers.items()))
-    result = subprocess.run(["wrk", "-t2", f"-c{CLIENTS}", "-d10s", "--latency", "-s",
-                             str(script), f"{base}/slack/events"],
-                            capture_output=True, text=True, check=True)
-    return result.stdout
+    lua = f"wrk.method = 'POST'\nwrk.body = {json.dumps(body)}\n" + "".join(
+        f"wrk.headers[{json.dumps(k)}] = {json.dumps(v)}\n" for k, v in headers.items())
+    return wrk(f"{base}/slack/events", lua, connections=CLIENTS, seconds=10)
 
 
 def main() -> None:
     """Start the server process, load it, print percentiles."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    ready = multiprocessing.Event()
-    process = multiprocessing.Process(target=serve, args=(port, ready), daemon=True)
-    process.start()
-    try:
-        if not ready.wait(60):
-            raise SystemExit("server did not start")
-        latencies = sorted(asyncio.run(load(f"http://127.0.0.1:{port}")))
-        report = with_wrk(f"http://127.0.0.1:{port}")
-    finally:
-        process.terminate()
-        process.join(5)
+    with server_process(serve) as base:
+        latencies = sorted(asyncio.run(load(base)))
+        report = with_wrk(base)
     ms = [x * 1000 for x in latencies]
-    p = lambda q: ms[min(len(ms) - 1, int(q * len(ms)))]  # noqa: E731
     print(f"{len(ms)} signed /coverage commands, {CLIENTS} concurrent clients")
     print(f"python clients (same 2 cores): p50 {statistics.median(ms):.1f} ms, "
-          f"p90 {p(0.90):.1f} ms, p99 {p(0.99):.1f} ms, max {ms[-1]:.1f} ms")
+          f"p90 {percentile(ms, 0.90):.1f} ms, p99 {percentile(ms, 0.99):.1f} ms, "
+          f"max {ms[-1]:.1f} ms")
     if report:
         print(f"wrk, {CLIENTS} connections for 10 s (target p99 < 100 ms):")
         print(report)

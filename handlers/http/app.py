@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
 from slack_bolt.adapter.fastapi.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from handlers.context import AppContext
 from handlers.http.calendar_push import calendar_push_router
@@ -27,6 +26,35 @@ class Metrics:
                             registry=self.registry)
 
 
+class RequestCounter:
+    """Counts requests by route template (never by raw path: ids would explode labels).
+
+    A plain ASGI middleware: Starlette's BaseHTTPMiddleware costs several milliseconds
+    per request under load, which the Slack ack budget cannot spare.
+    """
+
+    def __init__(self, app: ASGIApp, *, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status = {"code": 500}
+
+        async def record(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, record)
+        finally:
+            route = getattr(scope.get("route"), "path", "other")
+            self.metrics.requests.labels(route, str(status["code"])).inc()
+
+
 def create_app(ctx: AppContext, *, lead_secret: str | None, slack: AsyncApp | None = None,
                metrics: Metrics | None = None,
                twilio_token: str | None = None) -> FastAPI:
@@ -36,15 +64,7 @@ def create_app(ctx: AppContext, *, lead_secret: str | None, slack: AsyncApp | No
     api.state.ctx = ctx
     api.state.metrics = metrics
 
-    @api.middleware("http")
-    async def count(request: Request,
-                    call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        """Count requests by route template (never by raw path: ids would explode labels)."""
-        response = await call_next(request)
-        route = request.scope.get("route")
-        metrics.requests.labels(getattr(route, "path", "other"),
-                                str(response.status_code)).inc()
-        return response
+    api.add_middleware(RequestCounter, metrics=metrics)
 
     @api.get("/healthz")
     def healthz() -> dict[str, object]:
