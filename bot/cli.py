@@ -66,9 +66,14 @@ def shell(config: ConfigOption = None) -> None:
 @app.command()
 def run(config: ConfigOption = None) -> None:
     """Production: the HTTP server (Slack, Teams, lead intake, health, metrics) and scheduler."""
+    from handlers.console.shell import guarded
     from handlers.http.server import serve
 
-    serve(_settings(config), clock=SystemClock())
+    def start() -> int:
+        serve(_settings(config), clock=SystemClock())
+        return 0
+
+    raise typer.Exit(guarded(Console(stderr=True), start))
 
 
 @app.command()
@@ -110,11 +115,9 @@ def report(
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply database migrations to DATABASE_URL (default: a SQLite file)."""
-    from storage.migrate import current_revision, upgrade
+    from handlers.console.shell import upgrade_database
 
-    url = _settings().database_url
-    upgrade(url)
-    Console().print(f"database at revision {current_revision(url)}")
+    raise typer.Exit(upgrade_database(_settings(), console=Console()))
 
 
 @jobs_app.command("list")

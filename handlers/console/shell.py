@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from rich.console import Console
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.config import AppConfig
 from bot.errors import ConfigError, OscbotError
@@ -51,7 +52,8 @@ def _context(settings: Settings, clock: Clock, console: Console) -> tuple[AppCon
     return ctx, ctx.chat
 
 
-def _guarded(console: Console, action: Callable[[], int]) -> int:
+def guarded(console: Console, action: Callable[[], int]) -> int:
+    """Run a command; configuration, database and other known errors become clear words."""
     try:
         return action()
     except ConfigError as exc:
@@ -61,11 +63,28 @@ def _guarded(console: Console, action: Callable[[], int]) -> int:
     except (OscbotError, FileNotFoundError) as exc:
         console.print(f"[red]error:[/] {exc}", highlight=False)
         return 2
+    except SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+        console.print(f"[red]error:[/] the database (DATABASE_URL) cannot be used: {reason}",
+                      highlight=False)
+        return 2
+
+
+def upgrade_database(settings: Settings, *, console: Console) -> int:
+    """`oscbot db upgrade`: migrate DATABASE_URL and say the revision."""
+    from storage.migrate import current_revision, upgrade
+
+    def run() -> int:
+        upgrade(settings.database_url)
+        console.print(f"database at revision {current_revision(settings.database_url)}")
+        return 0
+
+    return guarded(console, run)
 
 
 def run_shell(settings: Settings, *, console: Console, clock: Clock) -> int:
     """Read commands from the terminal until /quit."""
-    return _guarded(console, lambda: _loop(settings, console=console, clock=clock))
+    return guarded(console, lambda: _loop(settings, console=console, clock=clock))
 
 
 def _loop(settings: Settings, *, console: Console, clock: Clock) -> int:
@@ -130,7 +149,7 @@ def drill_report(settings: Settings, *, osc_email: str, console: Console, clock:
         chat.direct(email=osc_email, message=message)
         return 0 if "NOT READY" not in message.text else 1
 
-    return _guarded(console, report)
+    return guarded(console, report)
 
 
 def run_job(settings: Settings, *, name: str, console: Console, clock: Clock) -> int:
@@ -146,7 +165,7 @@ def run_job(settings: Settings, *, name: str, console: Console, clock: Clock) ->
         ctx.delivery.deliver_due(clock.now())
         return 0
 
-    return _guarded(console, one)
+    return guarded(console, one)
 
 
 def print_report(settings: Settings, *, month: str, csv_path: Path | None, console: Console,
@@ -173,4 +192,4 @@ def print_report(settings: Settings, *, month: str, csv_path: Path | None, conso
         console.print(f"CSV written to {target}")
         return 0
 
-    return _guarded(console, run)
+    return guarded(console, run)

@@ -84,3 +84,15 @@ def test_report_prints_a_table_and_writes_csv(tmp_path: Path) -> None:
     assert (tmp_path / "report-2026-11.csv").read_text().startswith("person,segment")
     bad = oscbot("report", "--month", "November", cwd=tmp_path)
     assert bad.returncode == 2 and "write it as YYYY-MM" in bad.stdout
+
+
+def test_run_and_db_upgrade_explain_setup_mistakes(tmp_path: Path) -> None:
+    missing = oscbot("run", cwd=tmp_path, env={"OSCBOT_CONFIG": str(tmp_path / "nope.yaml")})
+    assert missing.returncode == 2
+    assert "no such file; set OSCBOT_CONFIG" in missing.stdout + missing.stderr
+    assert "Traceback" not in missing.stdout + missing.stderr
+    unreachable = oscbot("db", "upgrade", cwd=tmp_path,
+                         env={"DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none"})
+    assert unreachable.returncode == 2
+    assert "the database (DATABASE_URL) cannot be used" in unreachable.stdout
+    assert "Traceback" not in unreachable.stdout + unreachable.stderr
