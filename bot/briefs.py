@@ -5,10 +5,13 @@ Platform-neutral `Message`s; every time is shown in the reader's zone.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from bot.config import AppConfig
+from bot.crm import MoveStatus, RecordKind, RecordMove, crm_name
+from bot.crm_handover import moves_summary
 from bot.messages import ActionId, Actions, Bullets, Button, Context, Header, Message, Section
 from bot.messages import mention as at
 from bot.model import (
@@ -66,6 +69,7 @@ class BriefFacts:
     appointments: Sequence[Appointment] = ()
     heads_up: bool = False
     leads_by_id: dict[int, Lead] = field(default_factory=dict)
+    moves: Sequence[RecordMove] = ()
 
 
 @dataclass(frozen=True)
@@ -80,6 +84,36 @@ class ReturnFacts:
     still_uncontacted: Sequence[Lead] = ()
     switches: Sequence[RoutingSwitch] = ()
     leads_by_id: dict[int, Lead] = field(default_factory=dict)
+    moves: Sequence[RecordMove] = ()
+
+
+_MOVE_WORDS = {
+    MoveStatus.PENDING: "being moved to {backup}", MoveStatus.MOVED: "moved to {backup}",
+    MoveStatus.RETURNED: "back with {osc}", MoveStatus.KEPT: "kept by {backup}",
+    MoveStatus.FINISHED: "finished while covering (left with whoever did it)",
+    MoveStatus.CHANGED: "changed by hand meanwhile, left as is",
+    MoveStatus.GONE: "deleted in the CRM",
+}
+
+
+def _count(counts: Counter[RecordKind]) -> str:
+    parts = []
+    for kind in (RecordKind.LEAD, RecordKind.TASK):
+        if counts[kind]:
+            parts.append(f"{counts[kind]} {kind.value}{'s' if counts[kind] != 1 else ''}")
+    return " and ".join(parts)
+
+
+def crm_lines(moves: Sequence[RecordMove], *, osc: str, backup: str) -> tuple[str, ...]:
+    """One line per CRM: how many leads and tasks stand where."""
+    lines = []
+    for crm in sorted({m.crm for m in moves}):
+        summary = moves_summary([m for m in moves if m.crm == crm])
+        parts = [f"{_count(counts)} {_MOVE_WORDS[status].format(osc=osc, backup=backup)}"
+                 for status, counts in sorted(summary.items(),
+                                              key=lambda item: list(MoveStatus).index(item[0]))]
+        lines.append(f"📇 {crm_name(crm)}: " + "; ".join(parts))
+    return tuple(lines)
 
 
 def name_of(config: AppConfig, email: str | None) -> str:
@@ -175,7 +209,8 @@ def handoff_brief(facts: BriefFacts, *, config: AppConfig, zone: str) -> Message
     ]
     if facts.switches:
         routing = tuple(switch_line(s, config=config) for s in facts.switches)
-        blocks.append(Bullets("Routing", routing))
+        blocks.append(Bullets("Routing", routing + crm_lines(facts.moves, osc=osc,
+                                                                 backup=backup)))
         blocks.extend(_manual_buttons(facts.switches))
     blocks += [
         Bullets("Hot leads", tuple(lead_line(lead, zone) for lead in facts.hot_leads)),
@@ -207,6 +242,7 @@ def return_list(facts: ReturnFacts, *, config: AppConfig, zone: str) -> Message:
     unreverted = [s for s in facts.switches if s.status is not SwitchStatus.REVERTED]
     routing = (("✅ Every route is back to you.",) if facts.switches and not unreverted
                else tuple(switch_line(s, config=config) for s in facts.switches))
+    routing += crm_lines(facts.moves, osc=osc, backup=backup)
     blocks: tuple[Header | Section | Bullets | Actions | Context, ...] = (
         Header(f"Welcome back, {osc}"),
         Section(f"{backup} covered {window(cov.start, cov.end, zone)}. Here is what to pick up."),

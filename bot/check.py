@@ -60,14 +60,32 @@ def credential_problems(config: AppConfig, *, env: Mapping[str, str],
                                           message="list the addresses lead notifications "
                                                   "come from, comma separated"))
         if adapter in ("hubspot", "salesforce", "lasso"):
-            problems.append(ConfigProblem(
-                file=file, line=None, field=f"routing.{channel}.adapter",
-                message=f"the {adapter} adapter is not available yet; oscbot will ask for "
-                        "this step by hand (manual)", severity="warning"))
+            problems += crm_problems(config, adapter=adapter, settings=settings, file=file,
+                                     field=f"routing.{channel}.settings")
         if adapter == "callrail" and "account_id" not in settings:
             problems.append(ConfigProblem(file=file, line=None,
                                           field=f"routing.{channel}.settings.account_id",
                                           message="CallRail needs the account id"))
+    return problems
+
+
+def crm_problems(config: AppConfig, *, adapter: str, settings: Mapping[str, str], file: str,
+                 field: str) -> list[ConfigProblem]:
+    """CRM settings that cannot work: a bad flag, or Lasso people without a user id."""
+    problems = []
+    keep = settings.get("keep_new_leads_with_backup", "false").lower()
+    if keep not in ("true", "false"):
+        problems.append(ConfigProblem(file=file, line=None,
+                                      field=f"{field}.keep_new_leads_with_backup",
+                                      message=f"must be true or false, not {keep!r}"))
+    if adapter == "lasso":
+        covered = {p.email for p in config.oscs} | {b for p in config.oscs for b in p.backups}
+        for person in config.people:
+            if person.email in covered and "lasso_user_id" not in person.routing_ids:
+                problems.append(ConfigProblem(
+                    file=file, line=None, field=f"people[{person.email}].routing_ids",
+                    message=f"{person.name} needs lasso_user_id (Lasso's API cannot look "
+                            "users up by email)"))
     return problems
 
 

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Generic, TypeVar
 
+from bot.crm_fakes import InMemoryRecordMoves
 from bot.errors import CalendarError, NotFound
 from bot.messages import Message
 from bot.model import (
@@ -455,4 +456,5 @@ def in_memory_repositories() -> Repositories:
         outbox=InMemoryOutbox(),
         calendar_sync=InMemoryCalendarSync(),
         routes=InMemoryRoutes(),
+        moves=InMemoryRecordMoves(),
     )

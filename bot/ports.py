@@ -11,6 +11,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from bot.config import PersonConfig
+from bot.crm import RecordMoveRepository
 from bot.messages import Message
 from bot.model import (
     Absence,
@@ -430,3 +431,4 @@ class Repositories:
     outbox: OutboxRepository
     calendar_sync: CalendarSyncRepository
     routes: RouteRepository
+    moves: RecordMoveRepository

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from bot.config import PersonConfig
 from bot.errors import ManualStepRequired, RoutingError
@@ -26,6 +26,15 @@ from bot.ports import (
 )
 
 DONE_SWITCHING = (SwitchStatus.APPLIED, SwitchStatus.MANUAL)
+
+
+@runtime_checkable
+class RecordHandover(Protocol):
+    """An adapter that, once switched, also moves records (a CRM's leads and tasks)."""
+
+    def hand_over(self, *, coverage: Coverage, osc: PersonConfig, backup: PersonConfig) -> int:
+        """Move what the coverage calls for; idempotent; returns how many records moved."""
+        ...
 DONE_REVERTING = (SwitchStatus.REVERTED, SwitchStatus.CONFLICT)
 
 
@@ -71,8 +80,39 @@ class RoutingEngine:
     ) -> list[RoutingSwitch]:
         """Switch every channel to the backup; channels already switched are left alone."""
         assert coverage.id is not None
-        return [self._switch_one(coverage, channel, osc, backup, actor, reason)
-                for channel in self._adapters]
+        switched = [self._switch_one(coverage, channel, osc, backup, actor, reason)
+                    for channel in self._adapters]
+        self.hand_over_all(coverage=coverage, osc=osc, backup=backup, actor=actor)
+        return switched
+
+    def hand_over_all(self, *, coverage: Coverage, osc: PersonConfig, backup: PersonConfig,
+                      actor: str) -> list[str]:
+        """Let every switched record-moving adapter move what is due; returns the problems.
+
+        A failure here leaves the switch applied: the next run (a job every few minutes)
+        picks up where this one stopped.
+        """
+        assert coverage.id is not None
+        problems = []
+        for channel, adapter in self._adapters.items():
+            journal = self._switches.get(coverage_id=coverage.id, channel=channel)
+            if (not isinstance(adapter, RecordHandover) or journal is None
+                    or journal.status is not SwitchStatus.APPLIED):
+                continue
+            try:
+                moved = adapter.hand_over(coverage=coverage, osc=osc, backup=backup)
+            except RoutingError as exc:
+                problems.append(f"{channel}: {exc}")
+                self._audit.record(AuditEntry(
+                    at=self._clock.now(), actor=actor, action="routing.handover_failed",
+                    subject=f"coverage:{coverage.id}:{channel}", reason=str(exc)))
+                continue
+            if moved:
+                self._audit.record(AuditEntry(
+                    at=self._clock.now(), actor=actor, action="routing.handed_over",
+                    subject=f"coverage:{coverage.id}:{channel}",
+                    reason=f"{moved} record(s) moved to {backup.email}"))
+        return problems
 
     def revert_all(
         self, *, coverage: Coverage, osc: PersonConfig, actor: str, reason: str
@@ -174,13 +214,16 @@ class RoutingEngine:
                                   last_error=message)
             journal = self._save(journal, SwitchStatus.REVERTING, actor=actor, reason=reason)
             self._step(f"revert {journal.channel}")
-            adapter.restore(osc=osc, snapshot=before)
+            restored = adapter.restore(osc=osc, snapshot=before)
         except ManualStepRequired as exc:
             return self._save(journal, SwitchStatus.REVERTING, actor=actor, reason=reason,
                               last_error=exc.manual_step)
         except RoutingError as exc:
             return self._failed(journal, exc, actor=actor, reason=reason,
                                 status=SwitchStatus.REVERTING)
+        if restored.details.get("conflict"):
+            return self._save(journal, SwitchStatus.CONFLICT, actor=actor, reason=reason,
+                              last_error=restored.details["conflict"])
         return self._save(journal, SwitchStatus.REVERTED, actor=actor, reason=reason,
                           last_error="")
 

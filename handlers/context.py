@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.config import AppConfig
+from bot.crm import CrmClient
+from bot.crm_handover import CrmRouting
 from bot.delivery import OutboxDelivery
 from bot.ports import CalendarSource, ChatPort, Clock, Repositories, RoutingAdapter
 from bot.routing_engine import RoutingEngine
@@ -36,18 +38,26 @@ class AppContext:
 
 
 def routing_adapters(config: AppConfig, repos: Repositories,
-                     env: Mapping[str, str] | None = None) -> dict[str, RoutingAdapter]:
+                     env: Mapping[str, str] | None = None, *,
+                     clock: Clock) -> dict[str, RoutingAdapter]:
     """The adapter per routing channel as app.yaml chooses; secrets come from `env`.
 
-    Adapters not built yet fall back to the manual adapter, so a person is asked to
-    do the step and confirm it rather than traffic silently staying put.
+    An adapter whose credentials are missing falls back to the manual adapter, so a
+    person is asked to do the step and confirm it rather than traffic silently staying
+    put (`oscbot check` reports the missing variable).
     """
     env = env or {}
     adapters: dict[str, RoutingAdapter] = {}
     for channel in ("leads", "email", "calls"):
         choice = getattr(config.routing, channel)
+        crm = _crm_client(choice.adapter, choice.settings, env)
         if choice.adapter == "builtin":
             adapters[channel] = BuiltinRouting(channel=channel, routes=repos.routes)
+        elif crm is not None:
+            adapters[channel] = CrmRouting(
+                crm=crm, routes=repos.routes, moves=repos.moves, clock=clock,
+                channel=channel, keep_new_leads_with_backup=choice.settings.get(
+                    "keep_new_leads_with_backup", "false").lower() == "true")
         elif choice.adapter == "callrail" and env.get("CALLRAIL_API_KEY"):
             from routing.callrail import CallRailRouting
 
@@ -70,6 +80,34 @@ def routing_adapters(config: AppConfig, repos: Repositories,
         else:
             adapters[channel] = ManualRouting(channel=channel, settings=choice.settings)
     return adapters
+
+
+def _crm_client(adapter: str, settings: Mapping[str, str],
+                env: Mapping[str, str]) -> CrmClient | None:
+    """The CRM client app.yaml asks for, when its credentials are in the environment."""
+    if adapter == "hubspot" and env.get("HUBSPOT_ACCESS_TOKEN"):
+        from routing.hubspot import HubSpotCrm
+
+        return HubSpotCrm(access_token=env["HUBSPOT_ACCESS_TOKEN"],
+                          lead_object=settings.get("lead_object", "contacts"),
+                          host=settings.get("base_url"))
+    if adapter == "salesforce" and (env.get("SALESFORCE_ACCESS_TOKEN")
+                                    or env.get("SALESFORCE_PASSWORD")):
+        from routing.salesforce import SalesforceCrm
+
+        return SalesforceCrm(
+            instance_url=env.get("SALESFORCE_INSTANCE_URL", ""),
+            access_token=env.get("SALESFORCE_ACCESS_TOKEN", ""),
+            username=env.get("SALESFORCE_USERNAME", ""),
+            password=env.get("SALESFORCE_PASSWORD", ""),
+            security_token=env.get("SALESFORCE_SECURITY_TOKEN", ""),
+            lead_object=settings.get("lead_object", "Lead"))
+    if adapter == "lasso" and env.get("LASSO_API_KEY"):
+        from routing.lasso import DEFAULT_URL, LassoCrm
+
+        return LassoCrm(api_key=env["LASSO_API_KEY"],
+                        base_url=settings.get("base_url", DEFAULT_URL))
+    return None
 
 
 def _google_email(adapter: str, settings: Mapping[str, str], key: Path) -> RoutingAdapter:
@@ -131,7 +169,7 @@ def build_context(
 ) -> AppContext:
     """Build the services around the given ports."""
     notifier = Notifier(outbox=repos.outbox, clock=clock, channel=config.team.channel)
-    engine = RoutingEngine(adapters=adapters or routing_adapters(config, repos, env),
+    engine = RoutingEngine(adapters=adapters or routing_adapters(config, repos, env, clock=clock),
                            switches=repos.switches, audit=repos.audit, clock=clock)
     coverage = CoverageService(config=config, repos=repos, clock=clock, engine=engine,
                                notifier=notifier)

@@ -78,6 +78,13 @@ def renew_calendar_channels(ctx: AppContext) -> str:
     return f"{renewed} channels opened or renewed"
 
 
+def hand_over_crm_records(ctx: AppContext) -> str:
+    """Give backups the CRM leads and tasks that arrived since the coverage began."""
+    swept, problems = ctx.coverage.hand_over_records()
+    return (f"{swept} active coverages checked"
+            + (f"; {len(problems)} problems, retried next run" if problems else ""))
+
+
 def protect_coverage(ctx: AppContext) -> str:
     """Warn before credit protection lapses on a lead; record lapses."""
     return f"{ctx.leads.protect()} protection warnings or lapses"
@@ -119,6 +126,8 @@ JOBS: tuple[Job, ...] = (
     Job("coverage_tick", timedelta(seconds=30), coverage_tick, coverage_tick.__doc__ or ""),
     Job("sweep_leads", timedelta(seconds=15), sweep_leads, sweep_leads.__doc__ or ""),
     Job("send_reminders", timedelta(seconds=60), send_reminders, send_reminders.__doc__ or ""),
+    Job("hand_over_crm_records", timedelta(minutes=5), hand_over_crm_records,
+        hand_over_crm_records.__doc__ or ""),
     Job("protect_coverage", timedelta(minutes=15), protect_coverage,
         protect_coverage.__doc__ or ""),
     Job("deliver_outbox", timedelta(seconds=2), deliver_outbox, deliver_outbox.__doc__ or ""),

@@ -21,6 +21,7 @@ from bot.model import (
 from bot.ports import Repositories
 from storage import convert, rows
 from storage.journal import SqlAudit, SqlCalendarSync, SqlOutbox, SqlRoutes, SqlSwitches
+from storage.moves import SqlRecordMoves
 from storage.tables import ActivityRow, AppointmentRow, CoverageRow, LeadRow, TaskRow
 
 
@@ -233,4 +234,5 @@ def sql_repositories(engine: Engine) -> Repositories:
         activities=SqlActivities(engine), tasks=SqlTasks(engine),
         appointments=SqlAppointments(engine), switches=SqlSwitches(engine),
         audit=SqlAudit(engine), outbox=SqlOutbox(engine),
-        calendar_sync=SqlCalendarSync(engine), routes=SqlRoutes(engine))
+        calendar_sync=SqlCalendarSync(engine), routes=SqlRoutes(engine),
+        moves=SqlRecordMoves(engine))

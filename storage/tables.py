@@ -86,6 +86,26 @@ class RouteRow(SQLModel, table=True):
     target: str = Field(max_length=254)
 
 
+class RecordMoveRow(SQLModel, table=True):
+    """One CRM record moved for a coverage."""
+
+    __tablename__ = "record_moves"
+    __table_args__ = (UniqueConstraint("coverage_id", "crm", "kind", "record_id",
+                                       name="uq_record_moves_coverage_record"),
+                      Index("ix_record_moves_osc_crm_status", "osc_email", "crm", "status"))
+    id: int | None = Field(default=None, primary_key=True)
+    coverage_id: int = Field(foreign_key="coverages.id")
+    osc_email: str = Field(max_length=254)
+    crm: str = Field(max_length=40)
+    kind: str = Field(max_length=10)
+    record_id: str = Field(max_length=200)
+    before: str
+    after: str
+    status: str = Field(max_length=20)
+    at: datetime = _when()
+    note: str = ""
+
+
 class AuditRow(SQLModel, table=True):
     """Append-only audit log."""
 

@@ -19,6 +19,7 @@ from bot.briefs import (
     return_list,
 )
 from bot.config import AppConfig, PersonConfig, Role
+from bot.crm import RecordMove
 from bot.errors import InvalidInput, NotAllowed, NotFound
 from bot.model import (
     Absence,
@@ -227,6 +228,21 @@ class CoverageService:
             raise NotFound(f"{osc.name} has no coverage running right now")
         return self.end(open_now[0], actor=actor.lower())
 
+    def hand_over_records(self) -> tuple[int, list[str]]:
+        """For every active coverage, let CRM adapters move what arrived since the last run.
+
+        Returns how many coverages were swept and the problems met (retried next run).
+        """
+        swept, problems = 0, []
+        for c in self.repos.coverages.list(statuses=(CoverageStatus.ACTIVE,)):
+            if c.backup_email is None:
+                continue
+            problems += self.engine.hand_over_all(
+                coverage=c, osc=self._osc(c.osc_email),
+                backup=self.config.person(c.backup_email), actor="scheduler")
+            swept += 1
+        return swept, problems
+
     def open_coverages(self) -> list[Coverage]:
         """Planned and active coverages, by start."""
         return self.repos.coverages.list(statuses=OPEN)
@@ -245,10 +261,13 @@ class CoverageService:
         switches = self.repos.switches.list(coverage_id=coverage.id) if coverage.id else []
         return BriefFacts(coverage=coverage, switches=switches, hot_leads=hot,
                           uncontacted=uncontacted, tasks=tasks, appointments=appointments,
-                          heads_up=heads_up,
+                          heads_up=heads_up, moves=self._moves(coverage),
                           leads_by_id={lead.id: lead for lead in leads if lead.id is not None})
 
     # --- internals -------------------------------------------------------------
+
+    def _moves(self, coverage: Coverage) -> list[RecordMove]:
+        return self.repos.moves.list(coverage_id=coverage.id) if coverage.id else []
 
     def _osc(self, email: str) -> PersonConfig:
         person = self.config.find_person(email)
@@ -357,6 +376,7 @@ class CoverageService:
         return ReturnFacts(coverage=coverage, new_leads=new, worked=worked,
                            appointments=appointments, tasks_for_osc=tasks,
                            still_uncontacted=uncontacted, switches=switches,
+                           moves=self._moves(coverage),
                            leads_by_id={lead.id: lead for lead in leads if lead.id is not None})
 
     def _post_return_list(self, coverage: Coverage) -> None:

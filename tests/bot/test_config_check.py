@@ -160,6 +160,18 @@ def test_credentials_for_configured_adapters_are_required(tmp_path: Path) -> Non
     assert "account id" in messages
 
 
+def test_crm_settings_are_checked(tmp_path: Path) -> None:
+    text = GOOD + ("routing:\n  leads:\n    adapter: lasso\n"
+                   "    settings: {keep_new_leads_with_backup: maybe}\n")
+    found = errors(tmp_path, text)
+    assert ("routing.leads.settings.keep_new_leads_with_backup",
+            "must be true or false, not 'maybe'") in [(f, m) for _, f, m in found]
+    people = {f: m for _, f, m in found if f.startswith("people[")}
+    assert set(people) == {"people[maria@t.example].routing_ids",
+                           "people[jordan@t.example].routing_ids"}
+    assert "needs lasso_user_id" in people["people[jordan@t.example].routing_ids"]
+
+
 def test_cli_exit_codes(tmp_path: Path) -> None:
     runner = CliRunner()
     bad = runner.invoke(app, ["check", "--config",

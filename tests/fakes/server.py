@@ -2,23 +2,33 @@
 
 from __future__ import annotations
 
+import ssl
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Self
 
 
 class LoopbackServer:
-    """Serves a handler on 127.0.0.1 (ephemeral port) while used as a context manager."""
+    """Serves a handler on 127.0.0.1 (ephemeral port) while used as a context manager.
 
-    def __init__(self, handler: type[BaseHTTPRequestHandler]) -> None:
+    With `tls` (a server-side SSLContext) it speaks HTTPS, for clients that insist on it.
+    """
+
+    def __init__(self, handler: type[BaseHTTPRequestHandler],
+                 tls: ssl.SSLContext | None = None) -> None:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._scheme = "http"
+        if tls is not None:
+            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
+            self._scheme = "https"
+        self._thread = threading.Thread(
+            target=lambda: self._server.serve_forever(poll_interval=0.05), daemon=True)
 
     @property
     def base(self) -> str:
-        """http://127.0.0.1:PORT"""
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        """http(s)://127.0.0.1:PORT"""
+        return f"{self._scheme}://127.0.0.1:{self._server.server_address[1]}"
 
     def __enter__(self) -> Self:
         self._thread.start()

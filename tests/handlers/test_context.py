@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from bot.fakes import in_memory_repositories
+from bot.fakes import FixedClock, in_memory_repositories
 from handlers.context import routing_adapters
 from tests.conftest import make_config
 
+CLOCK = FixedClock(datetime(2026, 12, 1, tzinfo=UTC))
 ROUTING = {"leads": {"adapter": "builtin"},
            "email": {"adapter": "gmail_filter",
                      "settings": {"lead_senders": "leads@rh.example"}},
@@ -33,13 +35,29 @@ def key_file(tmp_path: Path) -> Path:
 def test_adapters_follow_app_yaml_and_the_environment(tmp_path: Path) -> None:
     config = make_config(routing=ROUTING)
     env = {"CALLRAIL_API_KEY": "k", "GOOGLE_APPLICATION_CREDENTIALS": str(key_file(tmp_path))}
-    adapters = routing_adapters(config, in_memory_repositories(), env)
+    adapters = routing_adapters(config, in_memory_repositories(), env, clock=CLOCK)
     assert {c: a.name for c, a in adapters.items()} == {
         "leads": "builtin", "email": "gmail_filter", "calls": "callrail"}
-    bare = routing_adapters(config, in_memory_repositories(), {})
+    bare = routing_adapters(config, in_memory_repositories(), {}, clock=CLOCK)
     assert {c: a.name for c, a in bare.items()} == {
         "leads": "builtin", "email": "manual", "calls": "manual"}
     group = make_config(routing={"email": {"adapter": "google_group",
                                            "settings": {"admin_email": "it@rh.example"}}})
-    assert routing_adapters(group, in_memory_repositories(), env)["email"].name == (
+    assert routing_adapters(group, in_memory_repositories(), env, clock=CLOCK)["email"].name == (
         "google_group")
+
+
+def test_crm_lead_adapters_are_chosen_when_their_credentials_are_set() -> None:
+    cases = {
+        "hubspot": {"HUBSPOT_ACCESS_TOKEN": "pat"},
+        "salesforce": {"SALESFORCE_ACCESS_TOKEN": "t",
+                       "SALESFORCE_INSTANCE_URL": "https://rh.my.salesforce.com"},
+        "lasso": {"LASSO_API_KEY": "k"},
+    }
+    for adapter, env in cases.items():
+        config = make_config(routing={"leads": {"adapter": adapter, "settings": {
+            "keep_new_leads_with_backup": "true"}}})
+        leads = routing_adapters(config, in_memory_repositories(), env, clock=CLOCK)["leads"]
+        assert leads.name == adapter
+        missing = routing_adapters(config, in_memory_repositories(), {}, clock=CLOCK)["leads"]
+        assert missing.name == "manual"

@@ -4,6 +4,7 @@ failures (429 with Retry-After, 5xx, 401), over real HTTP on loopback."""
 from __future__ import annotations
 
 import json
+import ssl
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,12 +31,13 @@ class Request:
 class FakeVendor(LoopbackServer):
     """`with FakeVendor(route, auth=...) as vendor:`; `vendor.url` is the base URL."""
 
-    def __init__(self, route: Route, *, auth: str | None = None) -> None:
+    def __init__(self, route: Route, *, auth: str | None = None,
+                 tls: ssl.SSLContext | None = None) -> None:
         self.route = route
         self.auth = auth
         self.requests: list[Request] = []
         self.failures: deque[tuple[int, dict[str, str]]] = deque()
-        super().__init__(self._handler())
+        super().__init__(self._handler(), tls)
 
     @property
     def url(self) -> str:

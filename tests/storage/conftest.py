@@ -58,7 +58,8 @@ def _truncate(engine: Engine) -> None:
     with engine.begin() as connection:
         connection.execute(text(
             "TRUNCATE coverages, routing_switches, routes, audit_log, leads, activities, "
-            "tasks, appointments, outbox, calendar_sync_state, people RESTART IDENTITY CASCADE"))
+            "tasks, appointments, outbox, calendar_sync_state, people, record_moves "
+            "RESTART IDENTITY CASCADE"))
 
 
 @pytest.fixture

@@ -45,7 +45,8 @@ STEP = textwrap.dedent("""
 
     ctx = build_context(config=config, repos=repos, clock=FixedClock(datetime.fromisoformat(when)),
                         chat=RecordingChat(), sources={{}})
-    ctx.engine = RoutingEngine(adapters=routing_adapters(config, repos), switches=repos.switches,
+    ctx.engine = RoutingEngine(adapters=routing_adapters(config, repos, clock=ctx.clock),
+                               switches=repos.switches,
                                audit=repos.audit, clock=ctx.clock, on_step=die)
     ctx.coverage.engine = ctx.engine
     ctx.coverage.tick()

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from sqlalchemy import Engine
 
+from bot.crm import MoveStatus, RecordKind, RecordMove
 from bot.errors import NotFound
 from bot.messages import Header, Message
 from bot.model import (
@@ -222,6 +223,29 @@ def test_calendar_sync_state_replace_and_routes(repos: Repositories) -> None:
     assert repos.routes.get(osc_email="maria", channel="leads") == "jordan"
     repos.routes.set(osc_email="maria", channel="leads", target=None)
     assert repos.routes.get(osc_email="maria", channel="leads") is None
+
+
+def test_record_moves_are_unique_per_coverage_and_record(repos: Repositories) -> None:
+    coverage = repos.coverages.add(a_coverage())
+    other = repos.coverages.add(a_coverage(start=T0 + timedelta(days=30),
+                                           end=T0 + timedelta(days=40)))
+    assert coverage.id is not None and other.id is not None
+    move = RecordMove(id=None, coverage_id=coverage.id, osc_email="maria@rh.example",
+                      crm="hubspot", kind=RecordKind.LEAD, record_id="501", before="11",
+                      after="22", status=MoveStatus.PENDING, at=T0)
+    stored, created = repos.moves.add(move)
+    assert created and stored.id is not None
+    again, created_again = repos.moves.add(dataclasses.replace(move, before="changed"))
+    assert (again, created_again) == (stored, False)
+    task, _ = repos.moves.add(dataclasses.replace(move, kind=RecordKind.TASK))
+    later, _ = repos.moves.add(dataclasses.replace(move, coverage_id=other.id))
+    moved = repos.moves.save(dataclasses.replace(stored, status=MoveStatus.MOVED,
+                                                 at=T0.astimezone(CHICAGO), note="ok"))
+    assert moved.at == T0
+    assert repos.moves.list(coverage_id=coverage.id) == [moved, task]
+    assert repos.moves.list(osc_email="maria@rh.example", crm="hubspot",
+                            statuses=(MoveStatus.PENDING,)) == [task, later]
+    assert repos.moves.list(crm="salesforce") == []
 
 
 def test_protection_query_finds_leads_whose_two_way_contact_is_old(repos: Repositories) -> None:

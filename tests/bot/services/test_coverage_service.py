@@ -8,8 +8,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.config import AppConfig
+from bot.crm import RecordKind
+from bot.crm_fakes import FakeCrmItem, InMemoryCrm
+from bot.crm_handover import CrmRouting
 from bot.errors import InvalidInput, NotAllowed, NotFound
 from bot.fakes import FixedClock
+from bot.messages import Bullets
 from bot.model import Absence, AbsenceKind, CoverageOrigin, CoverageStatus, Task
 from bot.ports import CalendarSyncState, OutboxStatus, Repositories, SwitchStatus
 from bot.routing_engine import RoutingEngine
@@ -162,3 +166,49 @@ def test_im_back_ends_early_and_nothing_running_is_a_clear_error(
     back = service.im_back(osc_email=MARIA, actor=MARIA)
     assert back.status is CoverageStatus.RETURNED and back.end == clock.now()
     assert repos.routes.get(osc_email=MARIA, channel="leads") is None
+
+
+def test_a_long_leave_hands_crm_records_over_and_back_with_brief_and_return_list(
+        config: AppConfig, repos: Repositories, clock: FixedClock) -> None:
+    crm = InMemoryCrm({MARIA: "u-maria", JORDAN: "u-jordan"})
+    crm.add(FakeCrmItem(RecordKind.TASK, "T1", "u-maria", START - timedelta(days=9),
+                        due_at=START + timedelta(days=2)))
+    crm.add(FakeCrmItem(RecordKind.TASK, "T2", "u-maria", START - timedelta(days=9),
+                        due_at=START + timedelta(days=3)))
+    engine = RoutingEngine(
+        adapters={"leads": CrmRouting(crm=crm, routes=repos.routes, moves=repos.moves,
+                                      clock=clock)},
+        switches=repos.switches, audit=repos.audit, clock=clock)
+    service = CoverageService(config=config, repos=repos, clock=clock, engine=engine,
+                              notifier=Notifier(outbox=repos.outbox, clock=clock,
+                                                channel="#online-sales"))
+    leave = Absence(START, START + timedelta(days=60), AbsenceKind.LEAVE, True,
+                    "Parental leave", ("pl",))
+    service.apply_calendar(osc_email=MARIA, absences=[leave])
+    clock.set(START)
+    assert service.tick().started == 1
+
+    assert routing_items(repos, "brief:1") == (
+        "✅ Leads → Jordan (fakecrm)", "📇 fakecrm: 2 tasks moved to Jordan")
+    clock.set(START + timedelta(days=5))
+    crm.add(FakeCrmItem(RecordKind.LEAD, "L1", "u-maria", clock.now()))
+    assert service.hand_over_records() == (1, [])
+    assert crm.items[(RecordKind.LEAD, "L1")].owner == "u-jordan"
+    crm.items[(RecordKind.TASK, "T2")].open = False  # Jordan completed it
+
+    clock.set(START + timedelta(days=60))
+    assert service.tick().ended == 1
+    assert {i.id: i.owner for i in crm.items.values()} == {
+        "T1": "u-maria", "T2": "u-jordan", "L1": "u-maria"}
+    assert routing_items(repos, "return:1") == (
+        "✅ Every route is back to you.",
+        "📇 fakecrm: 1 lead and 1 task back with Maria; "
+        "1 task finished while covering (left with whoever did it)")
+
+
+def routing_items(repos: Repositories, key: str) -> tuple[str, ...]:
+    item = repos.outbox.get(key)
+    assert item is not None
+    [routing] = [b for b in item.message.blocks if isinstance(b, Bullets)
+                 and b.title == "Routing"]
+    return routing.items
