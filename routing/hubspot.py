@@ -28,6 +28,7 @@ from urllib3.util.retry import Retry
 from bot.config import PersonConfig
 from bot.crm import CrmRecord, RecordKind
 from bot.errors import RoutingError
+from routing.crm_users import UserDirectory
 from routing.http_errors import error_for, network
 
 T = TypeVar("T")
@@ -53,21 +54,17 @@ class HubSpotCrm:
             options["host"] = host
         self._client = HubSpot(**options)
         self._lead_object = lead_object
-        self._owner_ids: dict[str, str] = {}
+        self._users = UserDirectory(vendor=VENDOR, routing_key="hubspot_owner_id",
+                                    lookup=self._owner_by_email)
 
     def user_id(self, person: PersonConfig) -> str:
         """`routing_ids.hubspot_owner_id`, else the active owner with the person's email."""
-        configured = person.routing_ids.get("hubspot_owner_id")
-        if configured:
-            return configured
-        if person.email not in self._owner_ids:
-            page = self._call(lambda: self._client.crm.owners.owners_api.get_page(
-                email=person.email, archived=False), what=f"looking up {person.name}'s owner id")
-            if not page.results:
-                raise error_for(404, vendor=VENDOR, what=f"looking up {person.name} "
-                                f"({person.email}) among HubSpot users", manual_step="")
-            self._owner_ids[person.email] = str(page.results[0].id)
-        return self._owner_ids[person.email]
+        return self._users.user_id(person)
+
+    def _owner_by_email(self, person: PersonConfig) -> str | None:
+        page = self._call(lambda: self._client.crm.owners.owners_api.get_page(
+            email=person.email, archived=False), what=f"looking up {person.name}'s owner id")
+        return str(page.results[0].id) if page.results else None
 
     def new_leads(self, *, owner_id: str, since: datetime) -> list[CrmRecord]:
         """Records of the lead object owned by `owner_id`, created since `since`."""

@@ -21,6 +21,7 @@ from simple_salesforce.format import format_soql
 from bot.config import PersonConfig
 from bot.crm import CrmRecord, RecordKind
 from bot.errors import RoutingError
+from routing.crm_users import UserDirectory
 from routing.http_errors import error_for, network
 
 T = TypeVar("T")
@@ -58,23 +59,18 @@ class SalesforceCrm:
         self._http = http
         self._sf: Salesforce | None = None
         self._lead_object = lead_object
-        self._user_ids: dict[str, str] = {}
+        self._users = UserDirectory(vendor=VENDOR, routing_key="salesforce_user_id",
+                                    lookup=self._user_by_email)
 
     def user_id(self, person: PersonConfig) -> str:
         """`routing_ids.salesforce_user_id`, else the active User with the person's email."""
-        configured = person.routing_ids.get("salesforce_user_id")
-        if configured:
-            return configured
-        if person.email not in self._user_ids:
-            soql = format_soql("SELECT Id FROM User WHERE Email = {} AND IsActive = true "
-                               "LIMIT 1", person.email)
-            rows = self._query(soql, what=f"looking up {person.name}'s user")
-            if not rows:
-                raise error_for(404, vendor=VENDOR, what=f"looking up {person.name} "
-                                f"({person.email}) among active Salesforce users",
-                                manual_step="")
-            self._user_ids[person.email] = str(rows[0]["Id"])
-        return self._user_ids[person.email]
+        return self._users.user_id(person)
+
+    def _user_by_email(self, person: PersonConfig) -> str | None:
+        soql = format_soql("SELECT Id FROM User WHERE Email = {} AND IsActive = true LIMIT 1",
+                           person.email)
+        rows = self._query(soql, what=f"looking up {person.name}'s user")
+        return str(rows[0]["Id"]) if rows else None
 
     def new_leads(self, *, owner_id: str, since: datetime) -> list[CrmRecord]:
         """Open records of the lead object owned by `owner_id`, created since `since`."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -10,12 +9,12 @@ import pytest
 from bot.config import PersonConfig
 from bot.crm import MoveStatus, RecordKind, RecordMove
 from bot.crm_fakes import FakeCrmItem, InMemoryCrm, InMemoryRecordMoves
-from bot.crm_handover import CrmRouting
 from bot.errors import RoutingError
-from bot.fakes import FixedClock, in_memory_repositories
-from bot.model import AbsenceKind, Coverage, CoverageMode, CoverageOrigin, CoverageStatus
+from bot.fakes import FixedClock
+from bot.model import Coverage, CoverageMode
 from bot.ports import Repositories, SwitchStatus
 from bot.routing_engine import RoutingEngine
+from tests.routing.crm_harness import crm_harness
 
 START = datetime(2026, 12, 1, 14, tzinfo=UTC)
 END = START + timedelta(days=10)
@@ -59,19 +58,9 @@ def crm() -> InMemoryCrm:
 
 def setup(crm: InMemoryCrm, mode: CoverageMode, *, moves: InMemoryRecordMoves | None = None,
           keep: bool = False) -> tuple[Repositories, RoutingEngine, Coverage, FixedClock]:
-    repos = in_memory_repositories()
-    if moves is not None:
-        repos = dataclasses.replace(repos, moves=moves)
-    clock = FixedClock(START)
-    adapter = CrmRouting(crm=crm, routes=repos.routes, moves=repos.moves, clock=clock,
-                         keep_new_leads_with_backup=keep)
-    engine = RoutingEngine(adapters={"leads": adapter}, switches=repos.switches,
-                           audit=repos.audit, clock=clock)
-    coverage = repos.coverages.add(Coverage(
-        id=None, osc_email=OSC.email, start=START, end=END, kind=AbsenceKind.LEAVE,
-        mode=mode, origin=CoverageOrigin.MANUAL, status=CoverageStatus.ACTIVE,
-        backup_email=BACKUP.email))
-    return repos, engine, coverage, clock
+    h = crm_harness(crm, osc_email=OSC.email, backup_email=BACKUP.email, start=START, end=END,
+                    mode=mode, keep_new_leads_with_backup=keep, moves=moves)
+    return h.repos, h.engine, h.coverage, h.clock
 
 
 def owners(crm: InMemoryCrm) -> dict[str, str]:

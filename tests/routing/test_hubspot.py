@@ -9,13 +9,10 @@ import pytest
 
 from bot.config import PersonConfig
 from bot.crm import CrmRecord, MoveStatus, RecordKind
-from bot.crm_handover import CrmRouting
 from bot.errors import RoutingError
-from bot.fakes import FixedClock, in_memory_repositories
-from bot.model import AbsenceKind, Coverage, CoverageMode, CoverageOrigin, CoverageStatus
 from bot.ports import SwitchStatus
-from bot.routing_engine import RoutingEngine
 from routing.hubspot import HubSpotCrm
+from tests.routing.crm_harness import crm_harness
 from tests.routing.fake_hubspot import FakeHubSpot
 
 TOKEN = "pat-na1-test"
@@ -49,16 +46,9 @@ def client(fake: FakeHubSpot, token: str = TOKEN) -> HubSpotCrm:
 
 def test_long_leave_hands_over_and_back_with_the_documented_requests(
         hubspot: FakeHubSpot) -> None:
-    repos = in_memory_repositories()
-    clock = FixedClock(START)
-    adapter = CrmRouting(crm=client(hubspot), routes=repos.routes, moves=repos.moves,
-                         clock=clock)
-    engine = RoutingEngine(adapters={"leads": adapter}, switches=repos.switches,
-                           audit=repos.audit, clock=clock)
-    coverage = repos.coverages.add(Coverage(
-        id=None, osc_email=OSC.email, start=START, end=END, kind=AbsenceKind.LEAVE,
-        mode=CoverageMode.LONG_TERM, origin=CoverageOrigin.CALENDAR,
-        status=CoverageStatus.ACTIVE, backup_email=BACKUP.email))
+    h = crm_harness(client(hubspot), osc_email=OSC.email, backup_email=BACKUP.email,
+                    start=START, end=END)
+    repos, engine, coverage = h.repos, h.engine, h.coverage
 
     [journal] = engine.switch_all(coverage=coverage, osc=OSC, backup=BACKUP, actor="s",
                                   reason="leave")

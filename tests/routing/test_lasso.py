@@ -11,13 +11,10 @@ import pytest
 
 from bot.config import PersonConfig
 from bot.crm import CrmRecord, MoveStatus, RecordKind
-from bot.crm_handover import CrmRouting
 from bot.errors import RoutingError
-from bot.fakes import FixedClock, in_memory_repositories
-from bot.model import AbsenceKind, Coverage, CoverageMode, CoverageOrigin, CoverageStatus
 from bot.ports import SwitchStatus
-from bot.routing_engine import RoutingEngine
 from routing.lasso import LassoCrm
+from tests.routing.crm_harness import crm_harness
 from tests.routing.fake_vendor import FakeVendor
 
 KEY = "lasso-project-key"
@@ -88,16 +85,9 @@ def primaries(registrants: dict[str, dict[str, Any]]) -> dict[str, list[tuple[st
 
 def test_long_leave_swaps_the_primary_rep_and_restores_the_exact_list(
         lasso: FakeVendor, registrants: dict[str, dict[str, Any]]) -> None:
-    repos = in_memory_repositories()
-    clock = FixedClock(START)
-    engine = RoutingEngine(
-        adapters={"leads": CrmRouting(crm=client(lasso), routes=repos.routes,
-                                      moves=repos.moves, clock=clock)},
-        switches=repos.switches, audit=repos.audit, clock=clock)
-    coverage = repos.coverages.add(Coverage(
-        id=None, osc_email=OSC.email, start=START, end=END, kind=AbsenceKind.LEAVE,
-        mode=CoverageMode.LONG_TERM, origin=CoverageOrigin.CALENDAR,
-        status=CoverageStatus.ACTIVE, backup_email=BACKUP.email))
+    h = crm_harness(client(lasso), osc_email=OSC.email, backup_email=BACKUP.email,
+                    start=START, end=END)
+    repos, engine, coverage = h.repos, h.engine, h.coverage
     before = primaries(registrants)
 
     [journal] = engine.switch_all(coverage=coverage, osc=OSC, backup=BACKUP, actor="s",

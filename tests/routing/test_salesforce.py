@@ -11,13 +11,10 @@ import trustme
 
 from bot.config import PersonConfig
 from bot.crm import CrmRecord, MoveStatus, RecordKind
-from bot.crm_handover import CrmRouting
 from bot.errors import RoutingError
-from bot.fakes import FixedClock, in_memory_repositories
-from bot.model import AbsenceKind, Coverage, CoverageMode, CoverageOrigin, CoverageStatus
 from bot.ports import SwitchStatus
-from bot.routing_engine import RoutingEngine
 from routing.salesforce import SalesforceCrm
+from tests.routing.crm_harness import crm_harness
 from tests.routing.fake_salesforce import FakeSalesforce, trusting_session
 
 TOKEN = "00Dxx0000001gPL!session"
@@ -57,16 +54,9 @@ def client(fake: FakeSalesforce, ca: trustme.CA, tmp_path: Path,
 
 def test_long_leave_reassigns_with_auto_assign_off_and_puts_back(
         salesforce: FakeSalesforce, ca: trustme.CA, tmp_path: Path) -> None:
-    repos = in_memory_repositories()
-    clock = FixedClock(START)
-    engine = RoutingEngine(
-        adapters={"leads": CrmRouting(crm=client(salesforce, ca, tmp_path), routes=repos.routes,
-                                      moves=repos.moves, clock=clock)},
-        switches=repos.switches, audit=repos.audit, clock=clock)
-    coverage = repos.coverages.add(Coverage(
-        id=None, osc_email=OSC.email, start=START, end=END, kind=AbsenceKind.LEAVE,
-        mode=CoverageMode.LONG_TERM, origin=CoverageOrigin.MANUAL,
-        status=CoverageStatus.ACTIVE, backup_email=BACKUP.email))
+    h = crm_harness(client(salesforce, ca, tmp_path), osc_email=OSC.email,
+                    backup_email=BACKUP.email, start=START, end=END)
+    repos, engine, coverage = h.repos, h.engine, h.coverage
 
     [journal] = engine.switch_all(coverage=coverage, osc=OSC, backup=BACKUP, actor="s",
                                   reason="leave")
