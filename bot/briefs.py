@@ -140,7 +140,9 @@ def switch_line(switch: RoutingSwitch, *, config: AppConfig) -> str:
     if switch.status is SwitchStatus.APPLIED and confirmed:
         return f"✅ {label} switched by hand (confirmed by {name_of(config, confirmed)})"
     if switch.status is SwitchStatus.APPLIED:
-        return f"✅ {label} → {target} ({switch.adapter})"
+        by_hand = dict(after.get("details") or {}).get("also_by_hand")
+        return f"✅ {label} → {target} ({switch.adapter})" + (
+            f" — also by hand: {by_hand}" if by_hand else "")
     if switch.status is SwitchStatus.REVERTED:
         back = name_of(config, str((switch.before or {}).get("target", "")))
         return f"↩️ {label} back to {back} ({switch.adapter})"

@@ -61,6 +61,8 @@ class CrmClient(Protocol):
     """What the hand-over needs from a CRM's API. Every call raises RoutingError on failure."""
 
     name: str
+    # Steps this CRM's API cannot take, for people to do by hand ({osc}, {backup}).
+    manual_steps: tuple[str, ...]
 
     def user_id(self, person: PersonConfig) -> str:
         """The person's CRM user id (from `routing_ids` or looked up by email)."""

@@ -28,6 +28,7 @@ class InMemoryCrm:
     """CrmClient in memory: users by email, records by id; `fail_next` injects an error."""
 
     name = "fakecrm"
+    manual_steps: tuple[str, ...] = ()
 
     def __init__(self, users: dict[str, str]) -> None:
         self.users = dict(users)

@@ -54,7 +54,11 @@ class CrmRouting:
         for person in (osc, backup):
             self._user_id(person, step=self._by_hand(osc, backup))
         self._routes.set(osc_email=osc.email, channel=self._channel, target=backup.email)
-        return self.read(osc=osc)
+        state = self.read(osc=osc)
+        if self._crm.manual_steps:
+            state.details["also_by_hand"] = "; ".join(
+                step.format(osc=osc.name, backup=backup.name) for step in self._crm.manual_steps)
+        return state
 
     def hand_over(self, *, coverage: Coverage, osc: PersonConfig,
                   backup: PersonConfig) -> int:
@@ -111,7 +115,8 @@ class CrmRouting:
         return state
 
     def check(self, *, osc: PersonConfig, backup: PersonConfig) -> list[str]:
-        """Read-only: both people are CRM users and their records can be read."""
+        """Read-only: both people are CRM users and their records can be read; plus the
+        steps this CRM leaves to people."""
         problems = []
         ids = {}
         for person in (osc, backup):
@@ -124,7 +129,9 @@ class CrmRouting:
                 self._crm.new_leads(owner_id=ids[osc.email], since=self._clock.now())
             except RoutingError as exc:
                 problems.append(str(exc))
-        return problems
+        return problems + [
+            "manual step: " + step.format(osc=osc.name, backup=backup.name)
+            for step in self._crm.manual_steps]
 
     def _hand_back(self, move: RecordMove) -> RecordMove:
         current = self._crm.fetch(move.kind, move.record_id)

@@ -45,6 +45,7 @@ class HubSpotCrm:
     """CrmClient over HubSpot's CRM v3 APIs."""
 
     name = "hubspot"
+    manual_steps: tuple[str, ...] = ()
 
     def __init__(self, *, access_token: str, lead_object: str = "contacts",
                  host: str | None = None) -> None:

@@ -42,6 +42,9 @@ class LassoCrm:
     """CrmClient over the Lasso CRM API (registrants and their assigned sales reps)."""
 
     name = "lasso"
+    manual_steps: tuple[str, ...] = (
+        "Lasso's API has no tasks: give {backup} {osc}'s open Lasso tasks due while away, "
+        "and take them back on return",)
 
     def __init__(self, *, api_key: str, base_url: str = DEFAULT_URL,
                  transport: httpx.BaseTransport | None = None) -> None:

@@ -45,6 +45,7 @@ class SalesforceCrm:
     """CrmClient over the Salesforce REST API."""
 
     name = "salesforce"
+    manual_steps: tuple[str, ...] = ()
 
     def __init__(self, *, instance_url: str, access_token: str = "", username: str = "",
                  password: str = "", security_token: str = "", lead_object: str = "Lead",

@@ -6,14 +6,16 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from bot.briefs import switch_line
 from bot.config import PersonConfig
 from bot.crm import MoveStatus, RecordKind, RecordMove
 from bot.crm_fakes import FakeCrmItem, InMemoryCrm, InMemoryRecordMoves
 from bot.errors import RoutingError
 from bot.fakes import FixedClock
 from bot.model import Coverage, CoverageMode
-from bot.ports import Repositories, SwitchStatus
+from bot.ports import Repositories, RoutingSwitch, SwitchStatus
 from bot.routing_engine import RoutingEngine
+from tests.conftest import make_config
 from tests.routing.crm_harness import crm_harness
 
 START = datetime(2026, 12, 1, 14, tzinfo=UTC)
@@ -179,3 +181,14 @@ def test_a_backup_without_a_crm_login_fails_with_the_manual_step(crm: InMemoryCr
     assert crm.writes == []
     adapter = engine.adapters["leads"]
     assert adapter.check(osc=OSC, backup=BACKUP) == ["Jordan is not a fakecrm user"]
+
+
+def test_the_brief_names_what_the_crm_leaves_to_people() -> None:
+    switch = RoutingSwitch(
+        id=1, coverage_id=1, channel="leads", adapter="lasso", status=SwitchStatus.APPLIED,
+        before={"channel": "leads", "target": "maria@rh.example", "details": {}},
+        after={"channel": "leads", "target": "jordan@rh.example",
+               "details": {"also_by_hand": "move the Lasso tasks"}},
+        attempts=0, last_error="", updated_at=START, actor="s", reason="leave")
+    assert switch_line(switch, config=make_config()) == (
+        "✅ Leads → Jordan (lasso) — also by hand: move the Lasso tasks")

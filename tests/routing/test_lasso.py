@@ -94,6 +94,8 @@ def test_long_leave_swaps_the_primary_rep_and_restores_the_exact_list(
                                   reason="leave")
 
     assert journal.status is SwitchStatus.APPLIED
+    assert "Lasso's API has no tasks: give Jordan Maria's" in (journal.after or {})[
+        "details"]["also_by_hand"]
     assert primaries(registrants) == {**before, "9003": [("72", True), ("80", False)]}
     [listing] = [r for r in lasso.requests if r.path == "/v1/registrants"]
     assert listing.query == {"registeredAfter": ["2026-12-01"]}
@@ -125,6 +127,15 @@ def test_a_backup_already_on_the_registrant_is_not_listed_twice(lasso: FakeVendo
         [{"userId": "71", "isPrimary": True}, {"userId": "72", "isPrimary": False}]))
     assert json.loads(client(lasso).handed_owner(record, from_id="71", to_id="72")) == [
         {"userId": "72", "isPrimary": True}]
+
+
+def test_the_drill_names_the_task_step_lasso_cannot_take(lasso: FakeVendor) -> None:
+    h = crm_harness(client(lasso), osc_email=OSC.email, backup_email=BACKUP.email,
+                    start=START, end=END)
+    assert h.engine.adapters["leads"].check(osc=OSC, backup=BACKUP) == [
+        "manual step: Lasso's API has no tasks: give Jordan Maria's open Lasso tasks due "
+        "while away, and take them back on return"]
+    assert lasso.writes() == []
 
 
 def test_people_need_their_lasso_user_id(lasso: FakeVendor) -> None:
