@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 
 from bot.config import AppConfig
 from bot.crm import MoveStatus, RecordKind, RecordMove, crm_name
-from bot.crm_handover import moves_summary
 from bot.messages import ActionId, Actions, Bullets, Button, Context, Header, Message, Section
 from bot.messages import mention as at
 from bot.model import (
@@ -108,10 +107,12 @@ def crm_lines(moves: Sequence[RecordMove], *, osc: str, backup: str) -> tuple[st
     """One line per CRM: how many leads and tasks stand where."""
     lines = []
     for crm in sorted({m.crm for m in moves}):
-        summary = moves_summary([m for m in moves if m.crm == crm])
-        parts = [f"{_count(counts)} {_MOVE_WORDS[status].format(osc=osc, backup=backup)}"
-                 for status, counts in sorted(summary.items(),
-                                              key=lambda item: list(MoveStatus).index(item[0]))]
+        parts = []
+        for status in MoveStatus:
+            counts = Counter(m.kind for m in moves if m.crm == crm and m.status is status)
+            if counts:
+                parts.append(f"{_count(counts)} "
+                             f"{_MOVE_WORDS[status].format(osc=osc, backup=backup)}")
         lines.append(f"📇 {crm_name(crm)}: " + "; ".join(parts))
     return tuple(lines)
 

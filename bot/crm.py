@@ -100,10 +100,8 @@ class MoveStatus(StrEnum):
     CHANGED = "changed"  # changed by hand meanwhile: reported, left alone
     GONE = "gone"  # deleted in the CRM
 
-    @property
-    def outstanding(self) -> bool:
-        """True while the record may still need to go back."""
-        return self in (MoveStatus.PENDING, MoveStatus.MOVED)
+
+OUTSTANDING = (MoveStatus.PENDING, MoveStatus.MOVED)  # may still need to go back
 
 
 @dataclass(frozen=True)

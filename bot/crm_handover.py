@@ -11,11 +11,10 @@ finished by the next run without moving anything twice.
 from __future__ import annotations
 
 import dataclasses
-from collections import Counter
-from collections.abc import Sequence
 
 from bot.config import PersonConfig
 from bot.crm import (
+    OUTSTANDING,
     CrmClient,
     CrmRecord,
     MoveStatus,
@@ -101,8 +100,7 @@ class CrmRouting:
         Records changed by hand are left alone and named in `details["conflict"]`.
         """
         changed = [self._hand_back(move) for move in self._moves.list(
-            osc_email=osc.email, crm=self.name,
-            statuses=(MoveStatus.PENDING, MoveStatus.MOVED))]
+            osc_email=osc.email, crm=self.name, statuses=OUTSTANDING)]
         target = None if snapshot.target == osc.email else snapshot.target
         self._routes.set(osc_email=osc.email, channel=self._channel, target=target)
         state = self.read(osc=osc)
@@ -166,10 +164,3 @@ class CrmRouting:
         return (f"In {crm_name(self.name)}, give {backup.name} {osc.name}'s open tasks due "
                 "while away (and, for a long leave, the new leads) and confirm here")
 
-
-def moves_summary(moves: Sequence[RecordMove]) -> dict[MoveStatus, Counter[RecordKind]]:
-    """How many records of each kind stand in each status."""
-    summary: dict[MoveStatus, Counter[RecordKind]] = {}
-    for move in moves:
-        summary.setdefault(move.status, Counter())[move.kind] += 1
-    return summary

@@ -68,10 +68,11 @@ class RoutingError(OscbotError):
     """A routing switch failed. `transient` says whether a retry may succeed."""
 
     def __init__(self, message: str, *, transient: bool = False, manual_step: str = "",
-                 retry_after: float = 0.0) -> None:
+                 retry_after: float = 0.0, not_found: bool = False) -> None:
         self.transient = transient
         self.manual_step = manual_step
         self.retry_after = retry_after
+        self.not_found = not_found
         super().__init__(message)
 
 

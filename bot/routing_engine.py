@@ -26,6 +26,7 @@ from bot.ports import (
 )
 
 DONE_SWITCHING = (SwitchStatus.APPLIED, SwitchStatus.MANUAL)
+DONE_REVERTING = (SwitchStatus.REVERTED, SwitchStatus.CONFLICT)
 
 
 @runtime_checkable
@@ -35,7 +36,6 @@ class RecordHandover(Protocol):
     def hand_over(self, *, coverage: Coverage, osc: PersonConfig, backup: PersonConfig) -> int:
         """Move what the coverage calls for; idempotent; returns how many records moved."""
         ...
-DONE_REVERTING = (SwitchStatus.REVERTED, SwitchStatus.CONFLICT)
 
 
 def state_to_dict(state: RoutingState) -> dict[str, Any]:

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 import httpx
 
 from bot.errors import RoutingError
+
+T = TypeVar("T")
 
 
 def error_for(status: int, *, vendor: str, what: str, manual_step: str,
@@ -22,7 +27,7 @@ def error_for(status: int, *, vendor: str, what: str, manual_step: str,
                             f"check the API key and its permissions", manual_step=manual_step)
     if status == 404:
         return RoutingError(f"{vendor} has no such record while {what} (HTTP 404); check the "
-                            "ids in app.yaml", manual_step=manual_step)
+                            "ids in app.yaml", manual_step=manual_step, not_found=True)
     return RoutingError(f"{vendor} refused {what} (HTTP {status})", manual_step=manual_step)
 
 
@@ -32,6 +37,16 @@ def check(response: httpx.Response, *, vendor: str, what: str, manual_step: str)
         raise error_for(response.status_code, vendor=vendor, what=what,
                         manual_step=manual_step,
                         retry_after=response.headers.get("Retry-After", ""))
+
+
+def none_if_not_found(call: Callable[[], T]) -> T | None:
+    """The call's answer, or None when the vendor says the record does not exist."""
+    try:
+        return call()
+    except RoutingError as exc:
+        if exc.not_found:
+            return None
+        raise
 
 
 def network(exc: Exception, *, vendor: str, what: str, manual_step: str) -> RoutingError:

@@ -29,7 +29,7 @@ from bot.config import PersonConfig
 from bot.crm import CrmRecord, RecordKind
 from bot.errors import RoutingError
 from routing.crm_users import UserDirectory
-from routing.http_errors import error_for, network
+from routing.http_errors import error_for, network, none_if_not_found
 
 T = TypeVar("T")
 VENDOR = "HubSpot"
@@ -82,17 +82,11 @@ class HubSpotCrm:
 
     def fetch(self, kind: RecordKind, record_id: str) -> CrmRecord | None:
         """The record now; None when HubSpot no longer has it."""
-        try:
-            found = self._client.crm.objects.basic_api.get_by_id(
-                self._object(kind), record_id, properties=[OWNER, "hs_task_status"])
-        except ObjectsApiException as exc:
-            if exc.status == 404:
-                return None
-            raise self._error(exc, f"reading {kind.value} {record_id}") from None
-        except TransportError as exc:
-            raise network(exc, vendor=VENDOR, what=f"reading {kind.value} {record_id}",
-                          manual_step="") from None
-        return self._record(kind, found)
+        found = none_if_not_found(lambda: self._call(
+            lambda: self._client.crm.objects.basic_api.get_by_id(
+                self._object(kind), record_id, properties=[OWNER, "hs_task_status"]),
+            what=f"reading {kind.value} {record_id}"))
+        return None if found is None else self._record(kind, found)
 
     def handed_owner(self, record: CrmRecord, *, from_id: str, to_id: str) -> str:
         """One owner per record: the new owner id."""

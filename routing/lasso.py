@@ -19,7 +19,7 @@ import httpx
 from bot.config import PersonConfig
 from bot.crm import CrmRecord, RecordKind
 from bot.errors import RoutingError
-from routing.http_errors import check, error_for, network
+from routing.http_errors import check, error_for, network, none_if_not_found
 
 VENDOR = "Lasso"
 DEFAULT_URL = "https://api.lassocrm.com/v1"
@@ -88,15 +88,11 @@ class LassoCrm:
 
     def fetch(self, kind: RecordKind, record_id: str) -> CrmRecord | None:
         """The registrant's assigned sales reps now; None when it is gone."""
-        path = f"/registrants/{record_id}/assigned-sales-reps"
-        try:
-            response = self._http.get(path)
-        except httpx.HTTPError as exc:
-            raise network(exc, vendor=VENDOR, what=f"reading registrant {record_id}",
-                          manual_step="") from None
-        if response.status_code == 404:
+        response = none_if_not_found(lambda: self._request(
+            "GET", f"/registrants/{record_id}/assigned-sales-reps",
+            what=f"reading registrant {record_id}"))
+        if response is None:
             return None
-        check(response, vendor=VENDOR, what=f"reading registrant {record_id}", manual_step="")
         owner = _owner(_reps(response.json()))
         return CrmRecord(kind, record_id, owner,
                          owner_label=f"primary sales rep {_primary(owner) or 'none'}")
@@ -115,22 +111,21 @@ class LassoCrm:
 
     def set_owner(self, record: CrmRecord, *, owner: str) -> CrmRecord:
         """PUT the whole assigned-sales-reps list (Lasso replaces it)."""
-        what = f"reassigning registrant {record.id}"
-        try:
-            response = self._http.put(f"/registrants/{record.id}/assigned-sales-reps",
-                                      json=json.loads(owner))
-        except httpx.HTTPError as exc:
-            raise network(exc, vendor=VENDOR, what=what, manual_step="") from None
-        check(response, vendor=VENDOR, what=what, manual_step="")
+        response = self._request("PUT", f"/registrants/{record.id}/assigned-sales-reps",
+                                 what=f"reassigning registrant {record.id}",
+                                 json=json.loads(owner))
         return CrmRecord(record.kind, record.id, _owner(_reps(response.json())), record.open)
 
-    def _get(self, path: str, *, params: dict[str, str] | None, what: str) -> dict[str, Any]:
+    def _request(self, method: str, path: str, *, what: str, **options: Any) -> httpx.Response:
         try:
-            response = self._http.get(path, params=params)
+            response = self._http.request(method, path, **options)
         except httpx.HTTPError as exc:
             raise network(exc, vendor=VENDOR, what=what, manual_step="") from None
         check(response, vendor=VENDOR, what=what, manual_step="")
-        answer = response.json()
+        return response
+
+    def _get(self, path: str, *, params: dict[str, str] | None, what: str) -> dict[str, Any]:
+        answer = self._request("GET", path, what=what, params=params).json()
         if not isinstance(answer, dict):
             raise error_for(502, vendor=VENDOR, what=what, manual_step="")
         return answer

@@ -22,7 +22,7 @@ from bot.config import PersonConfig
 from bot.crm import CrmRecord, RecordKind
 from bot.errors import RoutingError
 from routing.crm_users import UserDirectory
-from routing.http_errors import error_for, network
+from routing.http_errors import error_for, network, none_if_not_found
 
 T = TypeVar("T")
 VENDOR = "Salesforce"
@@ -94,16 +94,9 @@ class SalesforceCrm:
 
     def fetch(self, kind: RecordKind, record_id: str) -> CrmRecord | None:
         """The record now; None when Salesforce no longer has it."""
-        try:
-            row = self._object(kind).get(record_id)
-        except SalesforceError as exc:
-            if exc.status == 404:
-                return None
-            raise self._error(exc, f"reading {kind.value} {record_id}") from None
-        except requests.RequestException as exc:
-            raise network(exc, vendor=VENDOR, what=f"reading {kind.value} {record_id}",
-                          manual_step="") from None
-        return self._record(kind, row)
+        row = none_if_not_found(lambda: self._call(
+            lambda: self._object(kind).get(record_id), what=f"reading {kind.value} {record_id}"))
+        return None if row is None else self._record(kind, row)
 
     def handed_owner(self, record: CrmRecord, *, from_id: str, to_id: str) -> str:
         """One owner per record: the new user id."""
