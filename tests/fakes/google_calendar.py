@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
-from tests.fakes.server import LoopbackServer
+from tests.fakes.server import LoopbackServer, send_json
 
 
 @dataclass
@@ -113,12 +113,7 @@ class FakeGoogle(LoopbackServer):
 
         class Handler(BaseHTTPRequestHandler):
             def _answer(self, status: int, body: dict[str, Any]) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json; charset=UTF-8")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                send_json(self, status, body, content_type="application/json; charset=UTF-8")
 
             def _record(self) -> Recorded:
                 length = int(self.headers.get("Content-Length") or 0)

@@ -2,10 +2,25 @@
 
 from __future__ import annotations
 
+import json
 import ssl
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Self
+from typing import Any, Self
+
+
+def send_json(handler: BaseHTTPRequestHandler, status: int, body: Any,
+              headers: dict[str, str] | None = None, *,
+              content_type: str = "application/json") -> None:
+    """Answer with `body` as JSON (nothing when None) and any extra headers."""
+    data = json.dumps(body).encode() if body is not None else b""
+    handler.send_response(status)
+    handler.send_header("Content-Type", content_type)
+    handler.send_header("Content-Length", str(len(data)))
+    for key, value in (headers or {}).items():
+        handler.send_header(key, value)
+    handler.end_headers()
+    handler.wfile.write(data)
 
 
 class LoopbackServer:

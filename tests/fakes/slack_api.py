@@ -14,7 +14,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs
 
-from tests.fakes.server import LoopbackServer
+from tests.fakes.server import LoopbackServer, send_json
 
 TOKEN = "xoxb-test-token"
 
@@ -167,14 +167,8 @@ class FakeSlack(LoopbackServer):
 
             def _send(self, status: int, body: dict[str, Any],
                       headers: dict[str, str] | None = None) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json; charset=utf-8")
-                self.send_header("Content-Length", str(len(data)))
-                for key, value in (headers or {}).items():
-                    self.send_header(key, value)
-                self.end_headers()
-                self.wfile.write(data)
+                send_json(self, status, body, headers,
+                          content_type="application/json; charset=utf-8")
 
             def log_message(self, *args: object) -> None:
                 pass

@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
-from tests.fakes.server import LoopbackServer
+from tests.fakes.server import LoopbackServer, send_json
 
 Route = Callable[[str, str, dict[str, list[str]], Any], tuple[int, Any]]
 
@@ -82,14 +82,7 @@ class FakeVendor(LoopbackServer):
 
             def _send(self, status: int, body: Any, headers: dict[str, str] | None = None
                       ) -> None:
-                data = json.dumps(body).encode() if body is not None else b""
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                for key, value in (headers or {}).items():
-                    self.send_header(key, value)
-                self.end_headers()
-                self.wfile.write(data)
+                send_json(self, status, body, headers)
 
             def log_message(self, *args: object) -> None:
                 pass
