@@ -112,6 +112,8 @@ class TeamConfig(_Strict):
     channel: str
     managers: tuple[str, ...] = ()
     slack_team_id: str | None = None
+    # Which chat platform serves the team; each has an adapter registered under this name.
+    chat: Literal["slack", "teams"] = "slack"
 
     @field_validator("timezone")
     @classmethod

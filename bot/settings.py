@@ -8,6 +8,7 @@ from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SLACK_API_DEFAULT = "https://slack.com/api/"
+TEAMS_SERVICE_DEFAULT = "https://smba.trafficmanager.net/teams"
 
 
 class Settings(BaseSettings):
@@ -27,6 +28,11 @@ class Settings(BaseSettings):
     lead_webhook_secret: SecretStr | None = None
     google_application_credentials: Path | None = None
     port: int = 3000
+    teams_client_id: str | None = None
+    teams_client_secret: SecretStr | None = None
+    teams_tenant_id: str | None = None
+    teams_service_url: str = TEAMS_SERVICE_DEFAULT
+    teams_dangerously_allow_unauthenticated: bool = False
     public_url: str | None = Field(default=None,
                                    validation_alias=AliasChoices("OSCBOT_PUBLIC_URL"))
 

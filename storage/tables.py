@@ -230,3 +230,20 @@ class CalendarSyncRow(SQLModel, table=True):
     consecutive_failures: int = 0
     last_error: str = ""
     stale: bool = False
+
+
+class ConversationRefRow(SQLModel, table=True):
+    """A chat conversation the bot learned about (Teams channel or 1:1 chat)."""
+
+    __tablename__ = "conversation_refs"
+    __table_args__ = (Index("ix_conversation_refs_kind_email", "kind", "email"),)
+    conversation_id: str = Field(primary_key=True, max_length=400)
+    service_url: str = Field(max_length=400)
+    tenant_id: str = Field(max_length=64)
+    kind: str = Field(max_length=20)
+    team_id: str | None = Field(default=None, max_length=400)
+    aad_object_id: str | None = Field(default=None, max_length=64)
+    user_id: str | None = Field(default=None, max_length=400)
+    email: str | None = Field(default=None, max_length=254)
+    name: str = Field(default="", max_length=200)
+    updated_at: datetime = _when()
