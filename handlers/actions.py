@@ -19,12 +19,17 @@ _CONTACTS = {
 
 def press(ctx: AppContext, *, action: ActionId, value: str, actor: str) -> str:
     """Carry out a button press by `actor` (an email); returns a reply for them."""
+    return attempt(ctx, action=action, value=value, actor=actor)[1]
+
+
+def attempt(ctx: AppContext, *, action: ActionId, value: str, actor: str) -> tuple[bool, str]:
+    """Like `press`, also saying whether it was done (a refused press leaves the card open)."""
     try:
-        return _press(ctx, action=action, value=value, actor=actor.lower())
+        return True, _press(ctx, action=action, value=value, actor=actor.lower())
     except (NotAllowed, NotFound, InvalidInput, RoutingError) as exc:
-        return f"Sorry — {exc}"
+        return False, f"Sorry — {exc}"
     except OscbotError as exc:
-        return f"That did not work: {exc}"
+        return False, f"That did not work: {exc}"
 
 
 def _press(ctx: AppContext, *, action: ActionId, value: str, actor: str) -> str:

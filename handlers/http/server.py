@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
@@ -37,6 +38,22 @@ def slack_chat(settings: Settings,
     return make
 
 
+def chat_platform(factories: Mapping[str, Callable[[AppConfig], ChatPort]],
+                  ) -> Callable[[AppConfig], ChatPort]:
+    """The chat port app.yaml's `team.chat` names, from one registry of platforms."""
+    def make(config: AppConfig) -> ChatPort:
+        return factories[config.team.chat](config)
+
+    return make
+
+
+def _teams() -> Any:
+    # Imported only when a team is on Teams: the SDK is large and Slack teams never need it.
+    from handlers.teams import platform
+
+    return platform
+
+
 def serve(settings: Settings, *, clock: Clock) -> None:
     """Run until interrupted."""
     logging.basicConfig(level=logging.INFO,
@@ -56,7 +73,9 @@ def serve(settings: Settings, *, clock: Clock) -> None:
     ctx = production_context(
         config_path=settings.config_path, database_url=settings.database_url,
         env=dict(os.environ), clock=clock,
-        make_chat=slack_chat(settings, token) if token else console_chat(Console()),
+        make_chat=chat_platform({
+            "slack": slack_chat(settings, token) if token else console_chat(Console()),
+            "teams": lambda config: _teams().teams_chat(settings, clock=clock)(config)}),
         google_key=settings.google_application_credentials, public_url=settings.public_url)
     if oauth and ctx.config.team.slack_team_id:
         assert isinstance(token, InstalledBotToken)
@@ -88,6 +107,8 @@ def serve(settings: Settings, *, clock: Clock) -> None:
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if install is not None:
             await install.create_tables()
+        if teams is not None:
+            await teams.start()
         scheduler = build_scheduler(
             ctx, on_run=lambda job, outcome: metrics.jobs.labels(job, outcome).inc())
         scheduler.start()
@@ -110,5 +131,7 @@ def serve(settings: Settings, *, clock: Clock) -> None:
     app = create_app(ctx, lead_secret=secret.get_secret_value() if secret else None,
                      slack=None if app_token else slack_app, metrics=metrics,
                      twilio_token=os.environ.get("TWILIO_AUTH_TOKEN"))
+    teams = (_teams().mount_teams(ctx, app, settings) if ctx.config.team.chat == "teams"
+             else None)
     app.router.lifespan_context = lifespan
     uvicorn.run(app, host="0.0.0.0", port=settings.port, log_level="info")

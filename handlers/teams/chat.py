@@ -135,6 +135,11 @@ class TeamsChat:
         # The composition root points this at the notifier: a manager alert, never silence.
         self.on_unreachable: Callable[[str, str], None] | None = None
 
+    @property
+    def refs(self) -> ConversationRefRepository:
+        """Where this port finds (and stores) conversations."""
+        return self._refs
+
     # --- ChatPort -------------------------------------------------------------
 
     def post(self, *, channel: str, message: Message) -> MessageRef:
@@ -218,12 +223,26 @@ class TeamsChat:
 
     def member(self, email: str) -> Member | None:
         """The team member with this email or UPN (roster read once per ten minutes)."""
+        return self._members().get(email.lower())
+
+    def email_of(self, aad_object_id: str) -> str | None:
+        """The email of the team member with this AAD object id (roster re-read if unknown)."""
+        for fresh in (False, True):
+            found = next((m.email for m in self._members(fresh=fresh).values()
+                          if m.aad_object_id == aad_object_id), None)
+            if found is not None:
+                return found
+        return None
+
+    def _members(self, *, fresh: bool = False) -> dict[str, Member]:
         team = next((r for r in self._refs.channels() if r.team_id), None)
         if team is None or team.team_id is None:
-            return None
+            return {}
         with self._lock:
             cached = self._roster.get(team.team_id)
-        if cached is None or time.monotonic() - cached[0] > ROSTER_TTL:
+        # A forced re-read still waits a few seconds: an unknown sender must not hammer it.
+        age = time.monotonic() - cached[0] if cached else ROSTER_TTL + 1
+        if age > ROSTER_TTL or (fresh and age > 5):
             members = self._call("roster", self._client(team.service_url).conversations
                                  .members_client.get(team.team_id))
             by_email: dict[str, Member] = {}
@@ -235,7 +254,8 @@ class TeamsChat:
             cached = (time.monotonic(), by_email)
             with self._lock:
                 self._roster[team.team_id] = cached
-        return cached[1].get(email.lower())
+        assert cached is not None
+        return cached[1]
 
     def mentionable(self, email: str) -> Mentionable:
         """How to mention a person: their AAD object id when known, else their UPN."""

@@ -144,8 +144,11 @@ class FakeBotConnector(LoopbackServer):
                 tenant: str | None = None) -> dict[str, Any]:
         """A message to the bot: in its 1:1 chat, or in the channel with an @mention."""
         if personal:
-            chat = self.chat_with(user.email)
-            conversation = chat.id if chat else f"a:chat-{user.id}"
+            # Writing to the bot opens (or reuses) the 1:1 chat, as in Teams.
+            chat = self.chat_with(user.email) or Conversation(f"a:chat-{user.id}", "personal",
+                                                              user.id)
+            self.conversations[chat.id] = chat
+            conversation = chat.id
             return self.base_activity(kind="message", conversation=conversation, user=user,
                                       conversation_type="personal", tenant=tenant, text=text)
         mention = "<at>oscbot</at>"
@@ -191,7 +194,10 @@ class FakeBotConnector(LoopbackServer):
             if tuple(int(x) for x in str(content.get("version", "0")).split(".")) < (1, 4):
                 return "BadArgument: universal actions need card version 1.4+"
             for action in content.get("actions") or []:
-                if action.get("type") != "Action.Execute":
+                opens_dialog = ((action.get("data") or {}).get("msteams") or {}).get(
+                    "type") == "task/fetch"
+                if action.get("type") != "Action.Execute" and not (
+                        action.get("type") == "Action.Submit" and opens_dialog):
                     return f"BadArgument: {action.get('type')} is not a universal action"
             declared = {e["text"] for e in (content.get("msteams") or {}).get("entities", [])
                         if e.get("type") == "mention"}

@@ -1,0 +1,68 @@
+"""How `oscbot run` builds Teams when app.yaml says `team.chat: teams`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+
+from fastapi import FastAPI
+from microsoft_teams.api.auth.cloud_environment import CloudEnvironment
+
+from bot.briefs import name_of
+from bot.config import AppConfig
+from bot.delivery import OutboxDelivery
+from bot.messages import Header, Message, Section, mention
+from bot.ports import ChatPort, Clock
+from bot.settings import Settings
+from handlers.context import AppContext
+from handlers.teams.bot import TeamsBot
+from handlers.teams.chat import TeamsChat
+from handlers.teams.endpoint import TeamsSettings
+
+
+def teams_chat(settings: Settings, *, clock: Clock) -> Callable[[AppConfig], ChatPort]:
+    """A factory for the Teams chat port, with conversation references in the database."""
+    from storage.conversation_refs import SqlConversationRefs
+    from storage.engine import engine_from_url
+
+    def make(config: AppConfig) -> ChatPort:
+        teams = TeamsSettings.from_settings(settings)
+        return TeamsChat(refs=SqlConversationRefs(engine_from_url(settings.database_url)),
+                         clock=clock, service_url=teams.service_url, tenant_id=teams.tenant_id,
+                         bot_id=f"28:{teams.client_id}" if teams.client_id else "28:oscbot",
+                         names={p.email: p.name for p in config.people},
+                         channel=config.team.channel)
+
+    return make
+
+
+def unreachable_alert(config: AppConfig, *, email: str, advice: str) -> Message:
+    """The channel alert to managers when oscbot cannot message someone on Teams."""
+    managers = " ".join(mention(m) for m in config.team.managers)
+    name = name_of(config, email)
+    return Message(text=f"oscbot cannot reach {name} on Teams.", blocks=(
+        Header(f"⚠️ oscbot cannot reach {name} on Teams"),
+        Section(f"{managers} {advice}".strip()),
+    ), mentions=config.team.managers)
+
+
+def mount_teams(ctx: AppContext, api: FastAPI, settings: Settings,
+                cloud: CloudEnvironment | None = None) -> TeamsBot:
+    """Mount POST /api/messages and wire Teams' chat port into the outbox."""
+    chat = ctx.chat
+    assert isinstance(chat, TeamsChat)
+
+    def unreachable(email: str, advice: str) -> None:
+        day = ctx.clock.now().date().isoformat()
+        ctx.notifier.post(key=f"teams-unreachable:{email}:{day}",
+                          message=unreachable_alert(ctx.config, email=email, advice=advice))
+
+    chat.on_unreachable = unreachable
+    # The port paces each conversation itself (Teams' per-thread limits), so the outbox
+    # need not hold a conversation for a whole second between messages.
+    ctx.delivery = OutboxDelivery(outbox=ctx.repos.outbox, chat=chat, clock=ctx.clock,
+                                  per_channel_interval=timedelta(0))
+    bot = TeamsBot(ctx, chat=chat, refs=chat.refs, settings=TeamsSettings.from_settings(settings),
+                   cloud=cloud)
+    bot.mount(api)
+    return bot
