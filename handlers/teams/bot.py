@@ -85,6 +85,8 @@ class TeamsBot:
                       client_secret=self.settings.client_secret,
                       tenant_id=self.settings.tenant_id, service_url=self.settings.service_url,
                       cloud=self._cloud, dangerously_allow_unauthenticated_requests=False)
+        self.chat.use_token_provider(None if self.settings.unauthenticated
+                                     else app.token_provider)
         app.on_message(self.on_message)
         app.on_conversation_update(self.on_conversation_update)
         app.on_install_add(self.on_install)

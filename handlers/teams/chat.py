@@ -135,6 +135,12 @@ class TeamsChat:
         # The composition root points this at the notifier: a manager alert, never silence.
         self.on_unreachable: Callable[[str, str], None] | None = None
 
+    def use_token_provider(self, provider: TokenProviderProtocol | None) -> None:
+        """Send with the Teams app's bot tokens (None in local, unauthenticated mode)."""
+        with self._lock:
+            self._token_provider = provider
+            self._clients.clear()
+
     @property
     def refs(self) -> ConversationRefRepository:
         """Where this port finds (and stores) conversations."""

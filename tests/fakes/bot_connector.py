@@ -7,7 +7,7 @@
 - `PUT …/activities/{activityId}` only for activities it created;
 - `GET /v3/conversations/{id}/members` the team roster;
 - per-thread limits (7/s, 60/30 s by default) answered with 429 + Retry-After, and
-  failures injected on demand (`fail_next`).
+  failures injected on demand (`fail_next`, or planned by request number: `fail_at`).
 
 It also builds the activities Teams sends to a bot (install, message, dialog, card
 action) and posts them to the bot's messaging endpoint.
@@ -72,6 +72,8 @@ class FakeBotConnector(LoopbackServer):
         self.requests: list[tuple[str, str, int]] = []
         self.refused: list[tuple[str, str]] = []
         self._failures: deque[tuple[int, float]] = deque()
+        self._planned: dict[int, tuple[int, float]] = {}
+        self._attempts = 0
         self._sent_at: dict[str, deque[float]] = defaultdict(deque)
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
@@ -93,6 +95,11 @@ class FakeBotConnector(LoopbackServer):
         """Answer the next `times` activity sends/updates with `status`."""
         with self._lock:
             self._failures.extend([(status, retry_after)] * times)
+
+    def fail_at(self, plan: dict[int, int], retry_after: float = 0.2) -> None:
+        """Answer the n-th activity send/update (counting from 1) with the planned status."""
+        with self._lock:
+            self._planned.update({n: (status, retry_after) for n, status in plan.items()})
 
     def messages(self, conversation: str) -> list[dict[str, Any]]:
         """The activities now in a conversation (edits applied), in the order created."""
@@ -282,6 +289,10 @@ class FakeBotConnector(LoopbackServer):
                     if conv is None:
                         self._refuse(404, "ConversationNotFound")
                         return
+                    fake._attempts += 1
+                    planned = fake._planned.pop(fake._attempts, None)
+                    if planned is not None:
+                        fake._failures.appendleft(planned)
                     if fake._failures:
                         status, retry = fake._failures.popleft()
                         self._answer(status, {"error": {"code": "Injected"}},
