@@ -10,6 +10,7 @@ from rich.console import Console
 from bot.config import AppConfig
 from bot.config_loader import read_document, validate
 from bot.errors import ConfigError, ConfigProblem
+from bot.settings import is_loopback
 
 ADAPTER_CREDENTIALS: dict[str, tuple[tuple[str, ...], ...]] = {
     "hubspot": (("HUBSPOT_ACCESS_TOKEN",),),
@@ -33,7 +34,9 @@ def credential_problems(config: AppConfig, *, env: Mapping[str, str],
     problems = []
     has_http = "SLACK_BOT_TOKEN" in env and "SLACK_SIGNING_SECRET" in env
     has_socket = "SLACK_BOT_TOKEN" in env and "SLACK_APP_TOKEN" in env
-    if not (has_http or has_socket):
+    if config.team.chat == "teams":
+        problems += teams_problems(env)
+    elif not (has_http or has_socket):
         problems.append(missing("SLACK_BOT_TOKEN", "Slack is not configured (set "
                                 "SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET, or SLACK_APP_TOKEN "
                                 "for Socket Mode); only the console adapter works",
@@ -67,6 +70,30 @@ def credential_problems(config: AppConfig, *, env: Mapping[str, str],
                                           field=f"routing.{channel}.settings.account_id",
                                           message="CallRail needs the account id"))
     return problems
+
+
+def teams_problems(env: Mapping[str, str]) -> list[ConfigProblem]:
+    """What Teams needs from the environment, and a loud word on unauthenticated mode."""
+    def problem(field: str, message: str, severity: str = "error") -> ConfigProblem:
+        return ConfigProblem(file="environment", line=None, field=field, message=message,
+                             severity=severity)
+
+    service = env.get("TEAMS_SERVICE_URL", "")
+    if env.get("TEAMS_DANGEROUSLY_ALLOW_UNAUTHENTICATED", "").lower() in ("1", "true", "yes"):
+        if is_loopback(service):
+            return [problem("TEAMS_DANGEROUSLY_ALLOW_UNAUTHENTICATED",
+                            "Teams requests are NOT authenticated (local testing only)",
+                            "warning")]
+        return [problem("TEAMS_DANGEROUSLY_ALLOW_UNAUTHENTICATED",
+                        "ignored: TEAMS_SERVICE_URL is not a loopback address; set "
+                        "TEAMS_CLIENT_ID, TEAMS_CLIENT_SECRET and TEAMS_TENANT_ID")]
+    missing = [name for name in ("TEAMS_CLIENT_ID", "TEAMS_CLIENT_SECRET", "TEAMS_TENANT_ID")
+               if not env.get(name)]
+    if missing:
+        return [problem(missing[0], "team.chat is teams but " + ", ".join(missing)
+                        + " not set (from the Entra app registration of the bot; see the "
+                        "README's Teams setup)")]
+    return []
 
 
 def crm_problems(config: AppConfig, *, adapter: str, settings: Mapping[str, str], file: str,

@@ -20,8 +20,10 @@ app = typer.Typer(
     help="Keeps an online sales program running while its Online Sales Counselor is away.")
 db_app = typer.Typer(help="Database commands.", no_args_is_help=True)
 jobs_app = typer.Typer(help="Run scheduled jobs on demand.", no_args_is_help=True)
+teams_app = typer.Typer(help="Microsoft Teams commands.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(jobs_app, name="jobs")
+app.add_typer(teams_app, name="teams")
 
 ConfigOption = Annotated[Path | None, typer.Option(
     "--config", "-c", help="Path to app.yaml (default: $OSCBOT_CONFIG or ./app.yaml).")]
@@ -137,6 +139,31 @@ def jobs_run(name: str, config: ConfigOption = None) -> None:
 
     raise typer.Exit(run_job(_settings(config), name=name, console=Console(),
                              clock=SystemClock()))
+
+
+@teams_app.command("package")
+def teams_package(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Where to write the zip.")] = Path(
+        "oscbot-teams.zip"),
+    config: ConfigOption = None,
+) -> None:
+    """Write the Teams app package (manifest v1.30, icons) to upload in Teams."""
+    from bot.config_loader import load_config
+    from bot.errors import InvalidInput, OscbotError
+    from handlers.teams.package import write_package
+
+    settings = _settings(config)
+    try:
+        team = load_config(settings.config_path, env=dict(os.environ)).team.name if (
+            settings.config_path.exists()) else ""
+        write_package(out, bot_id=settings.teams_client_id or "",
+                      public_url=settings.public_url or "", team_name=team)
+    except InvalidInput as exc:
+        raise _fail(f"{exc} (set {exc.field} in the environment)") from None
+    except OscbotError as exc:
+        raise _fail(str(exc)) from None
+    Console().print(f"Wrote {out}: upload it in Teams (Apps → Manage your apps → "
+                    "Upload an app), then add it to the sales team.", highlight=False)
 
 
 def _mount_calendar() -> None:

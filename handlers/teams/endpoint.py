@@ -7,18 +7,16 @@ or malformed bodies, then hands the activity to the SDK.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import logging
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from microsoft_teams.apps.http.adapter import HttpMethod, HttpRequest, HttpRouteHandler
 
-from bot.settings import Settings
+from bot.settings import Settings, is_loopback
 
 log = logging.getLogger(__name__)
 MAX_BODY = 256 * 1024
@@ -45,17 +43,6 @@ class TeamsSettings:
                    unauthenticated=allow_unauthenticated(
                        settings.teams_dangerously_allow_unauthenticated,
                        settings.teams_service_url))
-
-
-def is_loopback(url: str) -> bool:
-    """True when the URL's host is localhost or a loopback address."""
-    host = urlsplit(url).hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def allow_unauthenticated(asked: bool, service_url: str) -> bool:

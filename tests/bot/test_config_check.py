@@ -182,3 +182,21 @@ def test_cli_exit_codes(tmp_path: Path) -> None:
     assert good.exit_code == 0, good.output
     strict = runner.invoke(app, ["check", "--config", str(EXAMPLE), "--strict"])
     assert strict.exit_code == 1
+
+
+def test_teams_settings_say_which_variables_are_missing(tmp_path: Path) -> None:
+    on_teams = GOOD.replace('  channel: "#sales"', '  channel: "#sales"\n  chat: teams')
+    path = write(tmp_path, on_teams)
+    missing = check_config(path, env={"TEAMS_CLIENT_ID": "app", "LEAD_WEBHOOK_SECRET": "z"})
+    assert [(p.field, p.is_error) for p in missing] == [("TEAMS_CLIENT_SECRET", True)]
+    assert "TEAMS_CLIENT_SECRET, TEAMS_TENANT_ID not set" in missing[0].message
+    complete = {"TEAMS_CLIENT_ID": "a", "TEAMS_CLIENT_SECRET": "b", "TEAMS_TENANT_ID": "c",
+                "LEAD_WEBHOOK_SECRET": "z"}
+    assert check_config(path, env=complete) == []
+    local = {"TEAMS_DANGEROUSLY_ALLOW_UNAUTHENTICATED": "true", "LEAD_WEBHOOK_SECRET": "z"}
+    [remote] = check_config(path, env={**local, "TEAMS_SERVICE_URL": "https://smba.example"})
+    assert remote.is_error and "ignored" in remote.message
+    [loopback] = check_config(path, env={**local, "TEAMS_SERVICE_URL": "http://127.0.0.1:56150"})
+    assert not loopback.is_error and "NOT authenticated" in loopback.message
+    wrong = write(tmp_path, GOOD.replace('  channel: "#sales"', '  channel: "#sales"\n  chat: irc'))
+    assert any(f == "team.chat" for _, f, _ in errors(tmp_path, wrong.read_text()))
