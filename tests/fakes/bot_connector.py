@@ -71,6 +71,7 @@ class FakeBotConnector(LoopbackServer):
         self.roster: dict[str, RosterMember] = {}
         self.requests: list[tuple[str, str, int]] = []
         self.refused: list[tuple[str, str]] = []
+        self.arrivals: list[tuple[str, float, str]] = []
         self._failures: deque[tuple[int, float]] = deque()
         self._planned: dict[int, tuple[int, float]] = {}
         self._attempts = 0
@@ -217,6 +218,10 @@ class FakeBotConnector(LoopbackServer):
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
+            # Keep-alive, as the real connector: no new TCP connection per message.
+            protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True
+
             def log_message(self, *args: object) -> None:
                 pass
 
@@ -314,6 +319,7 @@ class FakeBotConnector(LoopbackServer):
                         self._refuse(404, "ActivityNotFound")
                         return
                     conv.activities[activity_id] = {**body, "id": activity_id}
+                    fake.arrivals.append((conversation, time.time(), activity_id))
                 self._answer(201 if self.command == "POST" else 200, {"id": activity_id})
 
         return Handler
