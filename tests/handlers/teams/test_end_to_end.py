@@ -54,8 +54,11 @@ def wait_for(check: Callable[[], Any], what: str, timeout: float = 20) -> Any:
     raise AssertionError(f"timed out waiting for {what}")
 
 
-@pytest.fixture
-def running(tmp_path: Path) -> Iterator[tuple[str, FakeBotConnector, dict[str, RosterMember]]]:
+@pytest.fixture(scope="module")
+def running(tmp_path_factory: pytest.TempPathFactory,
+            ) -> Iterator[tuple[str, FakeBotConnector, dict[str, RosterMember]]]:
+    """One `oscbot run` for the module (starting it is the slow part)."""
+    tmp_path = tmp_path_factory.mktemp("teams-run")
     port = free_port()
     with FakeBotConnector() as teams:
         members = {key: teams.add_member(f"{key}@riverside-homes.example", name)
@@ -87,6 +90,19 @@ def running(tmp_path: Path) -> Iterator[tuple[str, FakeBotConnector, dict[str, R
 
 def texts(teams: FakeBotConnector, conversation: str) -> list[str]:
     return [card_text(m) for m in teams.messages(conversation)]
+
+
+def test_other_tenants_and_bad_bodies_are_refused(
+        running: tuple[str, FakeBotConnector, dict[str, RosterMember]]) -> None:
+    base, teams, people = running
+    endpoint = f"{base}/api/messages"
+    other = teams.message("coverage", user=people["dana"], tenant="tenant-elsewhere")
+    assert post_activity(endpoint, other).status_code == 403
+    assert post_activity(endpoint, teams.install(tenant="tenant-elsewhere")).status_code == 403
+    assert httpx.post(endpoint, content=b"{not json", headers={
+        "Content-Type": "application/json"}).status_code == 400
+    time.sleep(0.5)
+    assert teams.messages(TEAM_ID) == [] and teams.requests == []
 
 
 def test_the_whole_product_on_teams(
@@ -172,16 +188,3 @@ def test_the_whole_product_on_teams(
     wait_for(lambda: any("Welcome back, Maria Lopez" in t for t in texts(teams, maria.id)),
              "return list")
     assert not [r for r in teams.refused if "Throttled" not in r[1]], teams.refused
-
-
-def test_other_tenants_and_bad_bodies_are_refused(
-        running: tuple[str, FakeBotConnector, dict[str, RosterMember]]) -> None:
-    base, teams, people = running
-    endpoint = f"{base}/api/messages"
-    other = teams.message("coverage", user=people["dana"], tenant="tenant-elsewhere")
-    assert post_activity(endpoint, other).status_code == 403
-    assert post_activity(endpoint, teams.install(tenant="tenant-elsewhere")).status_code == 403
-    assert httpx.post(endpoint, content=b"{not json", headers={
-        "Content-Type": "application/json"}).status_code == 400
-    time.sleep(0.5)
-    assert teams.messages(TEAM_ID) == []
