@@ -15,7 +15,6 @@ import re
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,26 +22,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import httpx
+from bench_leads import OSCS, bench_team
 from harness import percentile, server_process
 
 SECRET = "bench-lead-secret"
-OSCS, LEADS, RATE = 60, 300, 20.0
+LEADS, RATE = 300, 20.0
 
 
-def bench_team() -> Any:
-    """OSCS counselors, one community each, two backups."""
-    from bot.config import AppConfig
-
-    people: list[dict[str, object]] = [
-        {"email": f"backup{n}@b.example", "name": f"Backup {n}", "role": "backup",
-         "trained": True, "shadowed": True} for n in range(2)]
-    people += [{"email": f"osc{n}@b.example", "name": f"OSC {n}", "role": "osc",
-                "communities": [f"C{n}"], "backups": ["backup0@b.example", "backup1@b.example"]}
-               for n in range(OSCS)]
-    people.append({"email": "mgr@b.example", "name": "Manager", "role": "manager"})
-    return AppConfig.model_validate({"team": {"name": "Bench Homes", "channel": "sales",
-                                              "managers": ["mgr@b.example"], "chat": "teams"},
-                                     "people": people})
+def teams_team() -> Any:
+    """The intake benchmark's large builder, on Teams."""
+    config = bench_team()
+    return config.model_copy(update={"team": config.team.model_copy(update={"chat": "teams"})})
 
 
 def serve(port: int, ready: Any) -> None:
@@ -50,6 +40,7 @@ def serve(port: int, ready: Any) -> None:
     from harness import serve_app
 
     from bot.chat_refs import ConversationKind, ConversationRef
+    from bot.cli import SystemClock
     from handlers.context import build_context
     from handlers.http.app import create_app
     from handlers.teams.chat import TeamsChat
@@ -59,13 +50,7 @@ def serve(port: int, ready: Any) -> None:
     from storage.repositories import sql_repositories
     from tests.fakes.bot_connector import BOT_ID, TEAM_ID, TENANT, FakeBotConnector
 
-    class Clock:
-        """Real time: latency is measured against the wall clock."""
-
-        def now(self) -> datetime:
-            return datetime.now(UTC)
-
-    config = bench_team()
+    config = teams_team()
     url = f"sqlite:///{tempfile.mkdtemp()}/teams.db"
     upgrade(url)
     engine = engine_from_url(url)
@@ -75,10 +60,10 @@ def serve(port: int, ready: Any) -> None:
     refs = SqlConversationRefs(engine)
     refs.save(ConversationRef(conversation_id=TEAM_ID, service_url=teams.url, tenant_id=TENANT,
                               kind=ConversationKind.CHANNEL, team_id=TEAM_ID,
-                              updated_at=Clock().now()))
-    chat = TeamsChat(refs=refs, clock=Clock(), service_url=teams.url, tenant_id=TENANT,
+                              updated_at=SystemClock().now()))
+    chat = TeamsChat(refs=refs, clock=SystemClock(), service_url=teams.url, tenant_id=TENANT,
                      bot_id=BOT_ID, names={p.email: p.name for p in config.people})
-    ctx = build_context(config=config, repos=sql_repositories(engine), clock=Clock(),
+    ctx = build_context(config=config, repos=sql_repositories(engine), clock=SystemClock(),
                         chat=chat, sources={})
     app = create_app(ctx, lead_secret=SECRET)
 
