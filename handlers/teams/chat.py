@@ -16,9 +16,10 @@ import base64
 import logging
 import threading
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypeVar
 
 import httpx
@@ -131,6 +132,7 @@ class TeamsChat:
         self._loop = _Loop()
         self._clients: dict[str, ApiClient] = {}
         self._roster: dict[str, tuple[float, dict[str, Member]]] = {}
+        self._sent_keys: OrderedDict[str, MessageRef] = OrderedDict()
         self._lock = threading.Lock()
         # The composition root points this at the notifier: a manager alert, never silence.
         self.on_unreachable: Callable[[str, str], None] | None = None
@@ -148,14 +150,32 @@ class TeamsChat:
 
     # --- ChatPort -------------------------------------------------------------
 
-    def post(self, *, channel: str, message: Message) -> MessageRef:
+    def post(self, *, channel: str, message: Message, key: str | None = None) -> MessageRef:
         """Post a card in the team channel (or the channel with this conversation id)."""
         ref = self.channel_ref(channel)
-        return self._send(ref, self._activity(message))
+        return self._remember(key, self._send(ref, self._activity(message)))
 
-    def direct(self, *, email: str, message: Message) -> MessageRef:
+    def direct(self, *, email: str, message: Message, key: str | None = None) -> MessageRef:
         """A 1:1 message: the stored chat, else one opened with the roster member."""
-        return self._send(self.personal_ref(email), self._activity(message))
+        return self._remember(key, self._send(self.personal_ref(email), self._activity(message)))
+
+    def find_sent(self, *, key: str, channel: str | None = None, email: str | None = None,
+                  since: datetime) -> MessageRef | None:
+        """A message this process sent under `key`, or None.
+
+        The Bot Connector offers bots no conversation history to search, so only sends
+        this process saw accepted are known; after a crash mid-send Teams cannot be asked.
+        """
+        with self._lock:
+            return self._sent_keys.get(key)
+
+    def _remember(self, key: str | None, ref: MessageRef) -> MessageRef:
+        if key is not None:
+            with self._lock:
+                self._sent_keys[key] = ref
+                while len(self._sent_keys) > 10_000:
+                    self._sent_keys.popitem(last=False)
+        return ref
 
     def update(self, *, ref: MessageRef, message: Message) -> None:
         """Replace an earlier card in place (PUT the activity)."""

@@ -134,3 +134,11 @@ def test_not_installed_anywhere_says_how_to_install(clock: FixedClock) -> None:
                      names=NAMES)
     with pytest.raises(ChatError, match="Add to a team"):
         chat.post(channel="#online-sales", message=ALERT)
+
+
+def test_a_send_is_found_again_by_its_outbox_key(teams: FakeBotConnector,
+                                                 clock: FixedClock) -> None:
+    chat = chat_for(teams, clock)
+    ref = chat.post(channel="#online-sales", message=ALERT, key="lead-alert:7")
+    assert chat.find_sent(key="lead-alert:7", channel="#online-sales", since=clock.now()) == ref
+    assert chat.find_sent(key="lead-alert:8", channel="#online-sales", since=clock.now()) is None
