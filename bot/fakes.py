@@ -262,6 +262,15 @@ class InMemoryActivities:
         """Store an activity."""
         return self._table.insert(activity)
 
+    def add_once(self, activity: Activity) -> tuple[Activity, bool]:
+        """Store unless the lead already has an activity with this external id."""
+        if activity.external_id is not None:
+            for existing in self._table.rows.values():
+                if (existing.lead_id, existing.external_id) == (activity.lead_id,
+                                                                activity.external_id):
+                    return existing, False
+        return self._table.insert(activity), True
+
     def for_lead(self, lead_id: int) -> list[Activity]:
         """A lead's activities, oldest first."""
         rows = [a for a in self._table.rows.values() if a.lead_id == lead_id]

@@ -215,6 +215,11 @@ class LeadRepository(Protocol):
 class ActivityRepository(Protocol):
     """Contacts, notes and ratings on leads."""
 
+    def add_once(self, activity: Activity) -> tuple[Activity, bool]:
+        """Store unless the lead already has an activity with the same external id
+        (activities without one are always stored): (record, created)."""
+        ...
+
     def add(self, activity: Activity) -> Activity:
         """Store an activity."""
         ...

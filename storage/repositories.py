@@ -146,10 +146,24 @@ class SqlActivities:
 
     def add(self, activity: Activity) -> Activity:
         """Store an activity."""
-        return rows.insert(self._engine, ActivityRow(
+        return rows.insert(self._engine, self._row(activity), convert.activity)
+
+    def add_once(self, activity: Activity) -> tuple[Activity, bool]:
+        """Store unless the lead already has an activity with this external id."""
+        if activity.external_id is None:
+            return self.add(activity), True
+        return rows.insert_unique(
+            self._engine, self._row(activity), convert.activity,
+            lambda: rows.select_one(self._engine, select(ActivityRow).where(
+                ActivityRow.lead_id == activity.lead_id,
+                ActivityRow.external_id == activity.external_id), convert.activity))
+
+    @staticmethod
+    def _row(activity: Activity) -> ActivityRow:
+        return ActivityRow(
             lead_id=activity.lead_id, kind=activity.kind.value, direction=activity.direction,
             by_email=activity.by_email, at=activity.at, two_way=activity.two_way,
-            notes=activity.notes), convert.activity)
+            notes=activity.notes, external_id=activity.external_id)
 
     def for_lead(self, lead_id: int) -> list[Activity]:
         """A lead's activities, oldest first."""

@@ -126,10 +126,19 @@ class LeadService:
     def log_activity(self, *, lead_id: int, kind: ActivityKind, direction: str, by: str,
                      at: datetime, two_way: bool = False, notes: str = "") -> Activity:
         """Record a contact or note; an outbound or two-way contact stops the timer."""
+        return self.record_activity(lead_id=lead_id, kind=kind, direction=direction, by=by,
+                                    at=at, two_way=two_way, notes=notes)[0]
+
+    def record_activity(self, *, lead_id: int, kind: ActivityKind, direction: str, by: str,
+                        at: datetime, two_way: bool = False, notes: str = "",
+                        external_id: str | None = None) -> tuple[Activity, bool]:
+        """Like `log_activity`, idempotent on the sender's `external_id`: (activity, created)."""
         lead = self.repos.leads.get(lead_id)
-        activity = self.repos.activities.add(Activity(
+        activity, created = self.repos.activities.add_once(Activity(
             id=None, lead_id=lead_id, kind=kind, direction=direction, by_email=by.lower(),
-            at=at, two_way=two_way, notes=notes))
+            at=at, two_way=two_way, notes=notes, external_id=external_id))
+        if not created:
+            return activity, False
         if activity.is_contact and lead.status is LeadStatus.NEW:
             lead = self.repos.leads.save(dataclasses.replace(
                 lead, status=LeadStatus.CONTACTED, first_contact_at=at))
@@ -137,7 +146,7 @@ class LeadService:
         if two_way and (lead.last_two_way_at is None or at > lead.last_two_way_at):
             lead = self.repos.leads.save(dataclasses.replace(
                 lead, last_two_way_at=at, protection_lapsed_at=None))
-        return activity
+        return activity, True
 
     def press(self, *, lead_id: int, kind: ActivityKind, by: str) -> Activity:
         """A contact button pressed in chat by the responsible person or a manager."""

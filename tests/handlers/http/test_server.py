@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from handlers.http.leads import sign
+from handlers.http.signing import signed_headers
 from tests.fakes.slack_api import TOKEN, FakeSlack
 from tests.handlers.slack.test_app import SECRET, command
 
@@ -65,8 +65,8 @@ def test_run_serves_health_metrics_slack_and_leads(server: tuple[str, FakeSlack]
     assert command(base, "/coverage", "UDANA").status_code == 200
     body = json.dumps({"source": "website", "external_id": "run-1", "name": "Pat Doe",
                        "phone": "+15125550100", "community": "Lakeview"}).encode()
-    answer = httpx.post(f"{base}/leads", content=body, headers={
-        "Content-Type": "application/json", "X-OSCBot-Signature": sign(body, "lead-secret")})
+    answer = httpx.post(f"{base}/leads", content=body, headers=signed_headers(
+        "lead-secret", path="/leads", body=body, t=int(time.time())))
     assert answer.status_code == 202
     assert answer.json()["assigned_to"] == "alex@riverside-homes.example"
     deadline = time.monotonic() + 10
