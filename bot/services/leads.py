@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 
 from bot import cadence
 from bot.alerts import (
@@ -31,7 +32,8 @@ from bot.model import (
     Task,
     TaskStatus,
 )
-from bot.ports import AuditEntry, Clock, Repositories
+from bot.ports import AuditEntry, Clock, LeadPosition, Repositories
+from bot.services.isolation import ItemGuard, paged
 from bot.services.notify import Notifier
 
 SNOOZE = timedelta(hours=1)
@@ -68,6 +70,8 @@ class LeadService:
         self.repos = repos
         self.clock = clock
         self.notifier = notifier
+        self.guard = ItemGuard(audit=repos.audit, notifier=notifier, clock=clock,
+                               managers=config.team.managers)
 
     def owner_for(self, community: str | None) -> tuple[PersonConfig, str]:
         """The OSC who owns a community (round-robin when several share it), with why."""
@@ -198,20 +202,32 @@ class LeadService:
         return self.repos.leads.save(dataclasses.replace(lead, rating=rating))
 
     def sweep(self) -> SweepReport:
-        """Alert on leads past the speed-to-lead window; escalate those past `escalate_after`."""
+        """Alert on leads past the speed-to-lead window; escalate those past `escalate_after`.
+
+        Pages through every lead due, however many; a lead that cannot be alerted on is
+        skipped and reported once (see `ItemGuard`)."""
         now = self.clock.now()
-        policies = self.config.policies
+        due = now - self.config.policies.speed_to_lead
         alerts = escalations = 0
-        for lead in self.repos.leads.uncontacted(received_before=now - policies.speed_to_lead):
-            zone = self.config.team.timezone
-            if self.notifier.post(key=f"lead-alert:{lead.id}", message=uncontacted_alert(
-                    lead, config=self.config, zone=zone, now=now)):
-                alerts += 1
-            if now - lead.received_at >= policies.escalate_after and self.notifier.post(
-                    key=f"lead-escalation:{lead.id}",
-                    message=escalation(lead, config=self.config, zone=zone, now=now)):
-                escalations += 1
+        for lead in paged(lambda after: self.repos.leads.uncontacted(
+                received_before=due, after=after), _received_position):
+            raised = self.guard.run("sweep_leads", f"lead:{lead.id}",
+                                    partial(self._chase, lead, now))
+            if raised is not None:
+                alerts += raised[0]
+                escalations += raised[1]
         return SweepReport(alerts, escalations)
+
+    def _chase(self, lead: Lead, now: datetime) -> tuple[bool, bool]:
+        """Queue a lead's channel alert and, once overdue, its escalation: (alerted, escalated)."""
+        zone = self.config.team.timezone
+        alerted = self.notifier.post(key=f"lead-alert:{lead.id}", message=uncontacted_alert(
+            lead, config=self.config, zone=zone, now=now))
+        escalated = (now - lead.received_at >= self.config.policies.escalate_after
+                     and self.notifier.post(
+                         key=f"lead-escalation:{lead.id}",
+                         message=escalation(lead, config=self.config, zone=zone, now=now)))
+        return alerted, escalated
 
     def remind(self) -> int:
         """DM each assignee the tasks that have come due; once per task and due time."""
@@ -220,13 +236,16 @@ class LeadService:
         # Half-open filter: a task due exactly now counts as due.
         due_by = now + timedelta(microseconds=1)
         for task in self.repos.tasks.list(status=TaskStatus.OPEN, due_before=due_by):
-            lead = self.repos.leads.get(task.lead_id) if task.lead_id else None
-            if self.notifier.direct(
-                    key=f"reminder:{task.id}:{task.due_at.isoformat()}", email=task.assignee_email,
-                    message=reminder(task, lead=lead, config=self.config,
-                                     zone=self.config.zone_of(task.assignee_email))):
-                sent += 1
+            sent += bool(self.guard.run("send_reminders", f"task:{task.id}",
+                                        partial(self._remind, task)))
         return sent
+
+    def _remind(self, task: Task) -> bool:
+        lead = self.repos.leads.get(task.lead_id) if task.lead_id else None
+        return self.notifier.direct(
+            key=f"reminder:{task.id}:{task.due_at.isoformat()}", email=task.assignee_email,
+            message=reminder(task, lead=lead, config=self.config,
+                             zone=self.config.zone_of(task.assignee_email)))
 
     def complete_task(self, *, task_id: int, by: str) -> Task:
         """Mark a reminder done; a cadence step schedules the next one."""
@@ -252,30 +271,37 @@ class LeadService:
     def protect(self) -> int:
         """Warn owners a day before credit protection lapses; record lapses. Idempotent."""
         now = self.clock.now()
-        policies = self.config.policies
+        horizon = now - self.config.policies.coverage_protection + cadence.WARN_BEFORE
         changed = 0
-        horizon = now - policies.coverage_protection + cadence.WARN_BEFORE
-        for lead in self.repos.leads.two_way_before(before=horizon):
-            state = cadence.protection(last_two_way_at=lead.last_two_way_at, now=now,
-                                       policies=policies)
-            assert lead.last_two_way_at is not None
-            deadline = lead.last_two_way_at + policies.coverage_protection
-            zone = self.config.zone_of(lead.owner_email)
-            if state is cadence.Protection.EXPIRING:
-                changed += self.notifier.direct(
-                    key=f"protection-warning:{lead.id}:{lead.last_two_way_at.isoformat()}",
-                    email=lead.owner_email, message=protection_warning(
-                        lead, deadline=deadline, config=self.config, zone=zone))
-            elif state is cadence.Protection.LAPSED:
-                lapsed = self.repos.leads.save(dataclasses.replace(
-                    lead, protection_lapsed_at=deadline))
-                self._audit(lapsed, "lead.protection_lapsed", actor="scheduler",
-                            reason="no two-way contact within the protection window")
-                self.notifier.direct(key=f"protection-lapsed:{lead.id}:{deadline.isoformat()}",
-                                     email=lead.owner_email,
-                                     message=protection_lapsed(lead, config=self.config))
-                changed += 1
+        for lead in paged(lambda after: self.repos.leads.two_way_before(
+                before=horizon, after=after), _two_way_position):
+            changed += bool(self.guard.run("protect_coverage", f"lead:{lead.id}",
+                                           partial(self._protect, lead, now)))
         return changed
+
+    def _protect(self, lead: Lead, now: datetime) -> bool:
+        """Warn about or record the lapse of one lead's protection; True when it did."""
+        policies = self.config.policies
+        state = cadence.protection(last_two_way_at=lead.last_two_way_at, now=now,
+                                   policies=policies)
+        assert lead.last_two_way_at is not None
+        deadline = lead.last_two_way_at + policies.coverage_protection
+        zone = self.config.zone_of(lead.owner_email)
+        if state is cadence.Protection.EXPIRING:
+            return self.notifier.direct(
+                key=f"protection-warning:{lead.id}:{lead.last_two_way_at.isoformat()}",
+                email=lead.owner_email, message=protection_warning(
+                    lead, deadline=deadline, config=self.config, zone=zone))
+        if state is cadence.Protection.LAPSED:
+            lapsed = self.repos.leads.save(dataclasses.replace(
+                lead, protection_lapsed_at=deadline))
+            self._audit(lapsed, "lead.protection_lapsed", actor="scheduler",
+                        reason="no two-way contact within the protection window")
+            self.notifier.direct(key=f"protection-lapsed:{lead.id}:{deadline.isoformat()}",
+                                 email=lead.owner_email,
+                                 message=protection_lapsed(lead, config=self.config))
+            return True
+        return False
 
     def snooze_task(self, *, task_id: int, by: str) -> Task:
         """Push a reminder back an hour."""
@@ -332,3 +358,13 @@ class LeadService:
             at=self.clock.now(), actor=actor, action=action, subject=f"lead:{lead.id}",
             reason=reason, after={"assigned_to": lead.assigned_to,
                                   "status": lead.status.value}))
+
+
+def _received_position(lead: Lead) -> LeadPosition:
+    assert lead.id is not None
+    return lead.received_at, lead.id
+
+
+def _two_way_position(lead: Lead) -> LeadPosition:
+    assert lead.id is not None and lead.last_two_way_at is not None
+    return lead.last_two_way_at, lead.id
