@@ -254,6 +254,10 @@ def _home(ctx: AppContext, email: str) -> dict[str, Any]:
 
 def _leave_errors(values: dict[str, str | None]) -> dict[str, str]:
     errors: dict[str, str] = {}
+    kind = values.get("kind")
+    if kind is not None and kind not in {k.value for k in AbsenceKind}:
+        # Only a forged or outdated form can send this; answer in the form, not with a 500.
+        errors["kind"] = "Pick one of the kinds in the list."
     try:
         first = date.fromisoformat(values.get("start") or "")
     except ValueError:
