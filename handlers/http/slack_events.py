@@ -44,8 +44,7 @@ class SlackDoor:
         body = await read_capped(request, SLACK_MAX_BODY)
         if body is None:
             return _refuse(413, f"body larger than {SLACK_MAX_BODY} bytes")
-        if not self._verifier.is_valid(body, request.headers.get("x-slack-request-timestamp"),
-                                       request.headers.get("x-slack-signature")):
+        if not self._signed(body, request):
             return _refuse(401, "missing, wrong or stale Slack signature")
         problem = _unparseable(body, request.headers.get("content-type"))
         if problem is not None:
@@ -53,6 +52,14 @@ class SlackDoor:
             return _refuse(400, problem)
         bolt_response = await self._app.async_dispatch(to_async_bolt_request(request, body))
         return to_starlette_response(bolt_response)
+
+    def _signed(self, body: bytes, request: Request) -> bool:
+        try:
+            return self._verifier.is_valid(body, request.headers.get("x-slack-request-timestamp"),
+                                           request.headers.get("x-slack-signature"))
+        except UnicodeDecodeError:
+            # The verifier signs text; Slack only ever sends UTF-8, so this is not Slack.
+            return False
 
 
 def _unparseable(body: bytes, content_type: str | None) -> str | None:
