@@ -10,7 +10,7 @@ from functools import partial
 
 from bot import coverage as lifecycle
 from bot.alerts import no_backup_alert
-from bot.backups import BackupChoice, choose_backup
+from bot.backups import BackupChoice, choose_backup, recorded_away
 from bot.briefs import (
     BriefFacts,
     ReturnFacts,
@@ -111,11 +111,7 @@ class CoverageService:
 
     def is_away(self, email: str, start: datetime, end: datetime) -> bool:
         """True when the person has an open coverage or a calendar absence in the window."""
-        for c in self.repos.coverages.list(osc_email=email, statuses=OPEN):
-            if c.start < end and start < c.end:
-                return True
-        state = self.repos.calendar_sync.get(email)
-        return state is not None and any(a.overlaps(start, end) for a in state.absences)
+        return recorded_away(self.repos, email, start, end)
 
     # --- following the calendar ---------------------------------------------------
 

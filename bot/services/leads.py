@@ -16,6 +16,7 @@ from bot.alerts import (
     reminder,
     uncontacted_alert,
 )
+from bot.backups import ineligibility, recorded_away
 from bot.briefs import name_of
 from bot.config import AppConfig, PersonConfig
 from bot.credit import credit_for_appointment
@@ -183,15 +184,44 @@ class LeadService:
         self._audit(saved, "lead.not_a_lead", actor=by.lower(), reason="marked not a lead")
         return saved
 
-    def claim(self, *, lead_id: int, by: str) -> Lead:
-        """Someone on the team takes an uncontacted lead."""
+    def claim(self, *, lead_id: int, by: str, assign_to: str | None = None) -> Lead:
+        """Take an uncontacted lead from an alert: someone who could cover for its OSC
+        (trained, shadowed, not away, with room) or the OSC themselves; a manager may take
+        it or give it to anyone on the team (their explicit choice)."""
         lead = self.repos.leads.get(lead_id)
-        if self.config.find_person(by) is None:
+        who = by.lower()
+        person = self.config.find_person(who)
+        if person is None:
             raise NotAllowed("only people on the team can claim leads")
+        target = (assign_to or who).lower()
+        if self.config.is_manager(who):
+            if self.config.find_person(target) is None:
+                raise InvalidInput(f"{target} is not on the team", field="assign_to")
+            why = f"claimed by {who}" if target == who else f"assigned by manager {who}"
+        elif target != who:
+            raise NotAllowed("only a manager can give a lead to someone else")
+        else:
+            problem = self._cannot_take(person, lead)
+            if problem:
+                raise NotAllowed(f"You can't take this lead ({problem}). "
+                                 "A manager can assign it to you.")
+            why = f"claimed by {who}"
         saved = self.repos.leads.save(dataclasses.replace(
-            lead, assigned_to=by.lower(), assignment_reason=f"claimed by {by.lower()}"))
-        self._audit(saved, "lead.claimed", actor=by.lower(), reason="claimed from an alert")
+            lead, assigned_to=target, assignment_reason=why))
+        self._audit(saved, "lead.claimed", actor=who, reason=why)
         return saved
+
+    def _cannot_take(self, person: PersonConfig, lead: Lead) -> str | None:
+        """Why this person may not claim the lead themselves (coverage's own rule)."""
+        now = self.clock.now()
+        soon = now + timedelta(minutes=1)
+        if person.email == lead.owner_email:
+            away = recorded_away(self.repos, person.email, now, soon)
+            return "you are away" if away else None
+        return ineligibility(
+            candidate=person, osc_email=lead.owner_email, start=now, end=soon,
+            is_away=lambda email, start, end: recorded_away(self.repos, email, start, end),
+            open_leads={person.email: self.repos.leads.count_open(assigned_to=person.email)})
 
     def rate(self, *, lead_id: int, by: str, rating: str, notes: str = "") -> Lead:
         """Set a lead's rating (hot, warm, cold) with an optional note."""

@@ -1,0 +1,89 @@
+"""Claiming from the channel alert follows coverage eligibility, over real Slack HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+
+import httpx
+import pytest
+
+from bot.config import AppConfig
+from bot.fakes import FixedClock, in_memory_repositories
+from bot.model import Absence, AbsenceKind
+from bot.ports import CalendarSyncState
+from bot.services.leads import NewLead
+from handlers.context import AppContext, build_context
+from handlers.http.app import create_app
+from handlers.slack.app import build_slack_app
+from handlers.slack.chat import SlackChat
+from tests.fakes.slack_api import TOKEN, FakeSlack
+from tests.handlers.slack.test_app import SECRET, T0, USERS, Server, interactive, wait_for
+
+PEOPLE = {**USERS, "UPRIYA": "priya@rh.example"}
+
+
+@pytest.fixture
+def slack() -> Iterator[FakeSlack]:
+    with FakeSlack() as fake:
+        for user_id, email in PEOPLE.items():
+            fake.add_user(email, user_id)
+        yield fake
+
+
+@pytest.fixture
+def ctx(config: AppConfig, slack: FakeSlack) -> AppContext:
+    chat = SlackChat(token=TOKEN, api_url=slack.url, names={p.email: p.name
+                                                           for p in config.people})
+    return build_context(config=config, repos=in_memory_repositories(), clock=FixedClock(T0),
+                         chat=chat, sources={}, sleep=lambda _: None)
+
+
+@pytest.fixture
+def base(ctx: AppContext, slack: FakeSlack) -> Iterator[str]:
+    app = build_slack_app(ctx, token=TOKEN, signing_secret=SECRET, api_url=slack.url)
+    with Server(create_app(ctx, lead_secret=None, slack=app)) as url:
+        yield url
+
+
+def claim(base: str, user: str, lead_id: int) -> httpx.Response:
+    return interactive(base, {
+        "type": "block_actions", "team": {"id": "T1"}, "user": {"id": user},
+        "api_app_id": "A1", "channel": {"id": "C0SALES01"}, "trigger_id": "1.2.3",
+        "container": {"type": "message", "message_ts": "1.1"},
+        "response_url": "https://hooks.slack.com/actions/x",
+        "actions": [{"action_id": "lead_claim", "block_id": "b", "value": str(lead_id),
+                     "type": "button", "action_ts": "1.2"}]})
+
+
+def replies(slack: FakeSlack, user: str) -> list[str]:
+    return [c["text"] for c in slack.calls("chat.postEphemeral") if c["user"] == user]
+
+
+def test_only_eligible_people_or_a_manager_claim_from_the_alert(
+        base: str, ctx: AppContext, slack: FakeSlack) -> None:
+    lead, _ = ctx.leads.receive(NewLead(source="web", external_id="c-1", name="Pat",
+                                        email="pat@example.com", phone=None,
+                                        community="Riverside", message="", received_at=T0))
+    assert lead.id is not None
+    # Sam is trained and shadowed but on vacation per his calendar.
+    ctx.repos.calendar_sync.save(CalendarSyncState(
+        osc_email="sam@rh.example", cursor={}, last_good_at=T0, absences=(Absence(
+            start=T0 - timedelta(days=1), end=T0 + timedelta(days=3),
+            kind=AbsenceKind.VACATION),)))
+
+    for user, words in (("UPRIYA", "has not shadowed the OSC yet"),
+                        ("USAM", "is away during the absence"),
+                        ("UOUT", "not on the team")):
+        assert claim(base, user, lead.id).status_code == 200
+        wait_for(lambda user=user: replies(slack, user))  # type: ignore[misc]
+        assert words in replies(slack, user)[0]
+        assert ctx.repos.leads.get(lead.id).assigned_to == "maria@rh.example"
+
+    claim(base, "UJORDAN", lead.id)
+    wait_for(lambda: ctx.repos.leads.get(lead.id or 0).assigned_to == "jordan@rh.example")
+    claim(base, "UDANA", lead.id)  # the manager's explicit choice
+    wait_for(lambda: ctx.repos.leads.get(lead.id or 0).assigned_to == "dana@rh.example")
+    assert [e.reason for e in ctx.repos.audit.list(subject=f"lead:{lead.id}")
+            if e.action == "lead.claimed"] == ["claimed by jordan@rh.example",
+                                              "claimed by dana@rh.example"]
