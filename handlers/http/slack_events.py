@@ -22,6 +22,7 @@ from slack_bolt.request.internals import parse_body
 from slack_sdk.signature import SignatureVerifier
 
 from handlers.http.leads import read_capped
+from handlers.slack.app import MALFORMED
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,14 @@ class SlackDoor:
         if problem is not None:
             log.warning("signed Slack request refused: %s", problem)
             return _refuse(400, problem)
-        bolt_response = await self._app.async_dispatch(to_async_bolt_request(request, body))
+        try:
+            bolt_response = await self._app.async_dispatch(to_async_bolt_request(request, body))
+        except MALFORMED as exc:
+            # Bolt indexes into the payload while routing it (`actions[0]`, `view["state"]`);
+            # a signed payload missing what Slack always sends is refused, not a 500.
+            log.warning("signed Slack request refused: malformed payload (%s)",
+                        type(exc).__name__)
+            return _refuse(400, "payload is missing fields Slack always sends")
         return to_starlette_response(bolt_response)
 
     def _signed(self, body: bytes, request: Request) -> bool:

@@ -1,4 +1,5 @@
-"""Claiming from the channel alert follows coverage eligibility, over real Slack HTTP."""
+"""Slack interactions under hostile or mistaken input, over real HTTP: claims follow
+coverage eligibility; a forged leave form gets an inline error, not a 500."""
 
 from __future__ import annotations
 
@@ -87,3 +88,21 @@ def test_only_eligible_people_or_a_manager_claim_from_the_alert(
     assert [e.reason for e in ctx.repos.audit.list(subject=f"lead:{lead.id}")
             if e.action == "lead.claimed"] == ["claimed by jordan@rh.example",
                                               "claimed by dana@rh.example"]
+
+
+def test_a_signed_leave_form_with_an_unknown_kind_gets_an_inline_error(
+        base: str, ctx: AppContext) -> None:
+    state = {"start": {"value": {"type": "datepicker", "selected_date": "2026-12-01"}},
+             "end": {"value": {"type": "datepicker", "selected_date": "2026-12-04"}},
+             "kind": {"value": {"type": "static_select",
+                                "selected_option": {"value": "bogus"}}}}
+    answer = interactive(base, {"type": "view_submission", "team": {"id": "T1"},
+                                "user": {"id": "UMARIA"}, "api_app_id": "A1",
+                                "view": {"id": "V1", "type": "modal", "team_id": "T1",
+                                         "callback_id": "going_on_leave",
+                                         "private_metadata": "maria@rh.example",
+                                         "state": {"values": state}}})
+    assert answer.status_code == 200
+    assert answer.json() == {"response_action": "errors",
+                             "errors": {"kind": "Pick one of the kinds in the list."}}
+    assert ctx.repos.coverages.list() == []
