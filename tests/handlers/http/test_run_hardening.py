@@ -21,7 +21,7 @@ import pytest
 
 from handlers.http.signing import signed_headers
 from tests.fakes.slack_api import TOKEN, FakeSlack
-from tests.handlers.http.test_server import EXAMPLE, free_port
+from tests.handlers.http.test_server import EXAMPLE, free_port, wait_until_healthy
 
 LEAD_SECRET = "lead-secret-8c1f0e"
 SLACK_SECRET = "slack-signing-secret-51d2"
@@ -60,15 +60,7 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
                                    stderr=subprocess.STDOUT)
         base = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
-                try:
-                    if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    time.sleep(0.2)
-            else:
-                raise AssertionError("oscbot run did not come up:\n" + log.read_text())
+            wait_until_healthy(base)
             yield Running(base, log, db, slack)
         finally:
             process.terminate()

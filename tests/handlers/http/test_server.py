@@ -28,6 +28,18 @@ def free_port() -> int:
         return port
 
 
+def wait_until_healthy(base: str, *, seconds: float = 60) -> None:
+    """Wait for a starting `oscbot run` to answer /healthz."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    raise AssertionError("oscbot run did not come up")
+
+
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[tuple[str, FakeSlack]]:
     port = free_port()
@@ -42,15 +54,7 @@ def server(tmp_path: Path) -> Iterator[tuple[str, FakeSlack]]:
                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         base = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
-                try:
-                    if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    time.sleep(0.2)
-            else:
-                raise AssertionError("oscbot run did not come up")
+            wait_until_healthy(base)
             yield base, slack
         finally:
             process.terminate()

@@ -3,48 +3,20 @@ coverage eligibility; a forged leave form gets an inline error, not a 500."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 
 import httpx
-import pytest
 
-from bot.config import AppConfig
-from bot.fakes import FixedClock, in_memory_repositories
 from bot.model import Absence, AbsenceKind
 from bot.ports import CalendarSyncState
 from bot.services.leads import NewLead
-from handlers.context import AppContext, build_context
-from handlers.http.app import create_app
-from handlers.slack.app import build_slack_app
-from handlers.slack.chat import SlackChat
-from tests.fakes.slack_api import TOKEN, FakeSlack
-from tests.handlers.slack.test_app import SECRET, T0, USERS, Server, interactive, wait_for
+from handlers.context import AppContext
+from tests.fakes.slack_api import FakeSlack
+from tests.handlers.slack import test_app as shared
+from tests.handlers.slack.test_app import T0, interactive, wait_for
 
-PEOPLE = {**USERS, "UPRIYA": "priya@rh.example"}
-
-
-@pytest.fixture
-def slack() -> Iterator[FakeSlack]:
-    with FakeSlack() as fake:
-        for user_id, email in PEOPLE.items():
-            fake.add_user(email, user_id)
-        yield fake
-
-
-@pytest.fixture
-def ctx(config: AppConfig, slack: FakeSlack) -> AppContext:
-    chat = SlackChat(token=TOKEN, api_url=slack.url, names={p.email: p.name
-                                                           for p in config.people})
-    return build_context(config=config, repos=in_memory_repositories(), clock=FixedClock(T0),
-                         chat=chat, sources={}, sleep=lambda _: None)
-
-
-@pytest.fixture
-def base(ctx: AppContext, slack: FakeSlack) -> Iterator[str]:
-    app = build_slack_app(ctx, token=TOKEN, signing_secret=SECRET, api_url=slack.url)
-    with Server(create_app(ctx, lead_secret=None, slack=app)) as url:
-        yield url
+# The Bolt app over loopback HTTP with a fake Slack Web API, as the app tests use it.
+slack, ctx, base = shared.slack, shared.ctx, shared.base
 
 
 def claim(base: str, user: str, lead_id: int) -> httpx.Response:
@@ -67,6 +39,7 @@ def test_only_eligible_people_or_a_manager_claim_from_the_alert(
                                         email="pat@example.com", phone=None,
                                         community="Riverside", message="", received_at=T0))
     assert lead.id is not None
+    slack.add_user("priya@rh.example", "UPRIYA")
     # Sam is trained and shadowed but on vacation per his calendar.
     ctx.repos.calendar_sync.save(CalendarSyncState(
         osc_email="sam@rh.example", cursor={}, last_good_at=T0, absences=(Absence(
