@@ -132,3 +132,9 @@ def test_logs_hold_no_lead_field_token_or_oauth_code(running: Running) -> None:
     leaks = [value for value in (*EVERY_FIELD.values(), "oauth-code-31337", "state-4242",
                                  TOKEN, LEAD_SECRET, SLACK_SECRET) if value in logged]
     assert leaks == []
+
+
+def test_slack_certificate_probe_is_answered_without_a_signature(running: Running) -> None:
+    probe = httpx.post(f"{running.base}/slack/events", content=b"ssl_check=1&token=x",
+                       headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert probe.status_code == 200 and probe.content == b""
