@@ -78,6 +78,10 @@ class CalendarRead:
     skipped: tuple[SkippedEvent, ...] = ()
     unchanged: bool = False
     cursor: dict[str, str] = field(default_factory=dict)
+    # Read, but with a guess the admin should fix (an unknown TZID, a broken RRULE).
+    warnings: tuple[SkippedEvent, ...] = ()
+    # Events the calendar held (absences or not); None when the source cannot say.
+    event_count: int | None = None
 
 
 class CalendarSource(Protocol):

@@ -21,6 +21,7 @@ from bot.errors import CalendarError
 from bot.ports import CalendarRead
 from bot.timefmt import when
 from calendars.ics import IcsSource
+from calendars.ics_feed import one_line
 
 calendar_app = typer.Typer(no_args_is_help=True)
 
@@ -40,11 +41,12 @@ def scan_json(read: CalendarRead, policies: Policies) -> dict[str, Any]:
             "long_term": is_long_term(a, policies), "summary": a.summary,
             "uids": list(a.uids)} for a in read.absences],
         "skipped": [{"uid": s.uid, "reason": s.reason} for s in read.skipped],
+        "warnings": [{"uid": w.uid, "reason": w.reason} for w in read.warnings],
     }
 
 
 def _die(message: str) -> typer.Exit:
-    sys.stderr.write(f"oscbot: {message}\n")
+    sys.stderr.write(one_line(f"oscbot: {message}") + "\n")
     return typer.Exit(2)
 
 
@@ -94,6 +96,8 @@ def scan(
             start=start, end=end, cursor={})
     except CalendarError as exc:
         raise _die(str(exc)) from None
+    except Exception as exc:  # the border: whatever a library raises is one line, exit 2
+        raise _die(f"{source}: cannot read the calendar ({type(exc).__name__}: {exc})") from None
     if as_json:
         sys.stdout.write(json.dumps(scan_json(read, policies), indent=2) + "\n")
         return
@@ -105,4 +109,5 @@ def scan(
                       "yes" if is_long_term(a, policies) else "", a.summary)
     console = Console()
     console.print(table)
-    console.print(f"{len(read.skipped)} events skipped (use --json to see why).")
+    console.print(f"{len(read.skipped)} events skipped, {len(read.warnings)} warnings "
+                  "(use --json to see why).")
