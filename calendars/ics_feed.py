@@ -194,8 +194,6 @@ def _keep(component: RawComponent, result: Split) -> None:
 
 def refusal(event: RawComponent) -> str | None:
     """Why this event cannot be read or is not worth expanding, from its text alone."""
-    if sum(map(len, event.lines)) > MAX_COMPONENT_CHARS:
-        return "too large to be an event"
     starts = event.values("DTSTART")
     if not starts:
         return "no start date (DTSTART)"
@@ -204,6 +202,8 @@ def refusal(event: RawComponent) -> str | None:
     dates = sum(v.count(",") + 1 for p in ("EXDATE", "RDATE") for v in event.values(p))
     if dates > MAX_DATES_PER_EVENT:
         return f"{dates} EXDATE/RDATE dates (more than {MAX_DATES_PER_EVENT}); not expanded"
+    if sum(map(len, event.lines)) > MAX_COMPONENT_CHARS:
+        return "too large to be an event"
     for rule in event.values("RRULE"):
         parts = dict(p.partition("=")[::2] for p in rule.upper().split(";"))
         freq = parts.get("FREQ", "")
