@@ -407,6 +407,10 @@ class CalendarSyncState:
     consecutive_failures: int = 0
     last_error: str = ""
     stale: bool = False
+    # Events in the last good read (None when the source cannot say).
+    event_count: int | None = None
+    # Since when reads look suspect (a calendar suddenly empty); None when they do not.
+    suspect_since: datetime | None = None
 
 
 class CalendarSyncRepository(Protocol):

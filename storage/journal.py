@@ -142,7 +142,8 @@ class SqlCalendarSync:
                 osc_email=row.osc_email, cursor=dict(row.cursor or {}),
                 absences=convert.absences_from_json(row.absences),
                 last_good_at=row.last_good_at, consecutive_failures=row.consecutive_failures,
-                last_error=row.last_error, stale=row.stale)
+                last_error=row.last_error, stale=row.stale, event_count=row.event_count,
+                suspect_since=row.suspect_since)
 
     def save(self, state: CalendarSyncState) -> None:
         """Insert or replace."""
@@ -150,7 +151,8 @@ class SqlCalendarSync:
             "cursor": state.cursor, "absences": convert.absences_json(state.absences),
             "last_good_at": state.last_good_at,
             "consecutive_failures": state.consecutive_failures,
-            "last_error": state.last_error, "stale": state.stale}
+            "last_error": state.last_error, "stale": state.stale,
+            "event_count": state.event_count, "suspect_since": state.suspect_since}
         with Session(self._engine) as session:
             row = session.get(CalendarSyncRow, state.osc_email)
             if row is None:

@@ -75,7 +75,7 @@ def test_failed_calendar_keeps_the_last_good_copy_and_alerts_after_three(
                 if i.key.startswith("calendar-")]) == 1
 
 
-def test_shortened_absence_shrinks_an_active_coverage_and_ends_it(
+def test_shortened_absence_never_cuts_an_active_coverage_but_asks(
         ctx: AppContext, calendar: InMemoryCalendar) -> None:
     calendar.absences.append(OOO)
     tick(ctx, 0)
@@ -88,5 +88,10 @@ def test_shortened_absence_shrinks_an_active_coverage_and_ends_it(
     ctx.clock.advance(timedelta(hours=1))
     ctx.coverage.tick()
     [coverage] = ctx.repos.coverages.list(osc_email=MARIA)
-    assert coverage.status is CoverageStatus.RETURNED
-    assert coverage.end == OOO.start + timedelta(hours=2)
+    assert coverage.status is CoverageStatus.ACTIVE and coverage.end == OOO.end
+    [question] = [i for i in ctx.repos.outbox.pending(limit=100)
+                  if i.key == f"return-check:{coverage.id}:{MARIA}"]
+    assert question.message.text.startswith("Your calendar now shows your leave ending")
+    ctx.clock.set(OOO.end)
+    ctx.coverage.tick()
+    assert ctx.repos.coverages.list(osc_email=MARIA)[0].status is CoverageStatus.RETURNED
