@@ -420,6 +420,10 @@ class CalendarSyncRepository(Protocol):
         """The state for this OSC, if any."""
         ...
 
+    def get_many(self, osc_emails: Sequence[str]) -> dict[str, CalendarSyncState]:
+        """The states of these OSCs that exist, by email, in one read."""
+        ...
+
     def save(self, state: CalendarSyncState) -> None:
         """Insert or replace the state for its OSC."""
         ...

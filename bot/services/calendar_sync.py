@@ -74,7 +74,10 @@ class CalendarSyncService:
     def sync_all(self) -> SyncReport:
         """Sync every OSC that has a calendar source; reads run concurrently."""
         now = self.coverage.clock.now()
-        states = {email: self._state(email) for email in self.sources}
+        stored = self.coverage.repos.calendar_sync.get_many(list(self.sources))
+        states = {email: stored.get(email) or CalendarSyncState(
+            osc_email=email, cursor={}, absences=(), last_good_at=None)
+            for email in self.sources}
         pending: dict[Future[CalendarRead], str] = {}
         total = SyncReport()
         for email, state in states.items():
