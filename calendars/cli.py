@@ -14,6 +14,7 @@ import yaml
 from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from bot.absences import is_long_term
 from bot.config import Policies
@@ -101,12 +102,12 @@ def scan(
     if as_json:
         sys.stdout.write(json.dumps(scan_json(read, policies), indent=2) + "\n")
         return
-    table = Table(title=f"Absences in {source} ({tz})")
+    table = Table(title=Text(f"Absences in {one_line(source, 120)} ({tz})"))
     for column in ("from", "until", "kind", "long-term", "summary"):
         table.add_column(column)
     for a in read.absences:
         table.add_row(when(a.start, tz), when(a.end, tz), a.kind.value,
-                      "yes" if is_long_term(a, policies) else "", a.summary)
+                      "yes" if is_long_term(a, policies) else "", Text(one_line(a.summary, 80)))
     console = Console()
     console.print(table)
     console.print(f"{len(read.skipped)} events skipped, {len(read.warnings)} warnings "
