@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.errors import RoutingError
 from calendars.graph import GraphError
 
 SCOPE_NAME = "oscbot sales team"
@@ -70,3 +71,24 @@ def explain(exc: GraphError, *, what: str, mailbox: str = "", app_id: str = "<ap
     if exc.transient:
         return f"Graph is unavailable ({exc})"
     return f"Graph refused {what} ({exc})"
+
+
+def routing_error(exc: GraphError, *, what: str, doing: str, manual_step: str,
+                  mailbox: str = "", app_id: str = "<app id>",
+                  roles: set[str] | None = None) -> RoutingError:
+    """A Graph failure while switching routing, as the engine's RoutingError."""
+    return RoutingError(f"Microsoft Graph: {doing} failed: "
+                        f"{explain(exc, what=what, mailbox=mailbox, app_id=app_id, roles=roles)}",
+                        transient=exc.transient, retry_after=exc.retry_after,
+                        manual_step=manual_step, not_found=exc.status == 404)
+
+
+def write_problem(roles: set[str], *, what: str, app_id: str, mailbox: str = "") -> str | None:
+    """Why the token does not prove the app may make the change `what` needs, or None."""
+    need = NEEDS[what]
+    if need.permission in roles or (what == "group members" and "Group.ReadWrite.All" in roles):
+        return None
+    granted_elsewhere = (" (if you granted it with Exchange RBAC for Applications, confirm "
+                         "with Test-ServicePrincipalAuthorization)" if need.exchange_role else "")
+    return (f"the app's token does not carry {need.permission}{granted_elsewhere}. "
+            f"{admin_step(what, app_id=app_id, mailbox=mailbox)}")

@@ -11,6 +11,7 @@ must pass the validation handshake, and read-only mail-enabled security groups.
 from __future__ import annotations
 
 import base64
+import functools
 import itertools
 import json
 import ssl
@@ -57,6 +58,7 @@ class Group:
     members: list[str] = field(default_factory=list)
     group_types: tuple[str, ...] = ("Unified",)
     security_enabled: bool = False
+    mail_enabled: bool = True
 
 
 _CA = trustme.CA()
@@ -71,6 +73,13 @@ def _ca_file() -> str:
         handle.close()
         _CA_PATH.append(handle.name)
     return _CA_PATH[0]
+
+
+@functools.cache
+def _server_context() -> ssl.SSLContext:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    _CA.issue_cert("127.0.0.1").configure_cert(context)
+    return context
 
 
 class FakeGraph(LoopbackServer):
@@ -97,9 +106,7 @@ class FakeGraph(LoopbackServer):
         self._issued: set[str] = set()
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
-        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        _CA.issue_cert("127.0.0.1").configure_cert(context)
-        super().__init__(self._handler(), tls=context)
+        super().__init__(self._handler(), tls=_server_context())
 
     @property
     def base_url(self) -> str:
@@ -125,6 +132,11 @@ class FakeGraph(LoopbackServer):
                 self.mailboxes[key] = Mailbox(key)
                 self.users.setdefault(key, f"user-{len(self.users) + 1:04d}")
             return self.mailboxes[key]
+
+    def user(self, address: str) -> str:
+        """A directory user without a mailbox (or the mailbox owner's id)."""
+        with self._lock:
+            return self.users.setdefault(address.lower(), f"user-{len(self.users) + 1:04d}")
 
     def fail_next(self, status: int, headers: dict[str, str] | None = None, *,
                   code: str = "", times: int = 1) -> None:
@@ -219,6 +231,7 @@ class FakeGraph(LoopbackServer):
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True
 
             def _any(self) -> None:
                 parsed = urlparse(self.path)

@@ -37,6 +37,14 @@ def route(fake: FakeGraph, method: str, parts: list[str], query: dict[str, list[
     def denied() -> Answer:
         return 403, error(*DENIED), {}
 
+    if parts[0] == "users" and len(parts) == 2 and method == "GET":
+        if not fake._allowed(token, USER_READ, None):
+            return denied()
+        if parts[1].lower() not in fake.users:
+            return _missing(f"Resource '{parts[1]}' does not exist or one of its queried "
+                            "reference-property objects are not present.",
+                            "Request_ResourceNotFound")
+        return 200, {"id": fake.users[parts[1].lower()], "mail": parts[1].lower()}, {}
     if parts[0] == "users" and len(parts) >= 2:
         address = parts[1].lower()
         mailbox = fake.mailboxes.get(address)
@@ -56,11 +64,6 @@ def route(fake: FakeGraph, method: str, parts: list[str], query: dict[str, list[
             if not fake._allowed(token, needed, address):
                 return denied()
             return _rules(fake, address, method, rest[3:], body)
-        if not rest and method == "GET":
-            if not fake._allowed(token, USER_READ, None):
-                return denied()
-            return 200, {"id": fake.users[address], "mail": address,
-                         "userPrincipalName": address}, {}
     if parts[0] == "groups":
         needed = GROUP_READ if method == "GET" else GROUP_WRITE
         if not fake._allowed(token, needed, None):
@@ -158,7 +161,7 @@ def _groups(fake: FakeGraph, method: str, rest: list[str], query: dict[str, list
                         "property objects are not present.", "Request_ResourceNotFound")
     if len(rest) == 1 and method == "GET":
         return 200, _group_json(group), {}
-    read_only = bool(group.security_enabled and "Unified" not in group.group_types)
+    read_only = group.mail_enabled and "Unified" not in group.group_types
     by_id = {user_id: address for address, user_id in fake.users.items()}
     if rest[1:] == ["members"] and method == "GET":
         offset = int(query.get("$skiptoken", ["0"])[0])
@@ -193,7 +196,7 @@ def _groups(fake: FakeGraph, method: str, rest: list[str], query: dict[str, list
 
 def _group_json(group: Any) -> dict[str, Any]:
     return {"id": group.id, "mail": group.mail, "displayName": group.mail.split("@")[0],
-            "groupTypes": list(group.group_types), "mailEnabled": True,
+            "groupTypes": list(group.group_types), "mailEnabled": group.mail_enabled,
             "securityEnabled": group.security_enabled}
 
 
