@@ -267,3 +267,9 @@ def _error_of(response: httpx.Response) -> GraphError:
         retry_after = 1.0
     return GraphError(status, code, message.splitlines()[0] if message else "",
                       retry_after=retry_after, transient=transient)
+
+
+def graph_client_from_env(env: Mapping[str, str]) -> GraphClient | None:
+    """The app's Graph client when GRAPH_CLIENT_ID/SECRET/TENANT_ID are set, else None."""
+    config = GraphConfig.from_settings(Settings.from_env(env))
+    return GraphClient(config) if config is not None else None
