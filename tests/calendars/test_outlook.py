@@ -181,3 +181,36 @@ def test_at_most_four_requests_per_mailbox_at_once() -> None:
             thread.join()
         assert errors == [] and graph.throttled == 0
         assert graph.peak[MARIA] == 4
+
+
+def test_a_failing_mailbox_keeps_its_last_good_copy_and_managers_hear_after_three(
+        graph: FakeGraph) -> None:
+    from bot.fakes import FixedClock, RecordingChat, in_memory_repositories
+    from bot.model import CoverageStatus
+    from handlers.context import build_context
+    from schedules.jobs import job
+    from tests.conftest import make_config
+
+    graph.mailbox(MARIA).put(recorded("all_day_oof.json"))
+    config = make_config(people=[
+        {"email": MARIA, "name": "Maria", "role": "osc", "backups": ["jo@builder.example"],
+         "calendar": {"outlook": MARIA}},
+        {"email": "jo@builder.example", "name": "Jo", "role": "backup", "trained": True,
+         "shadowed": True}],
+        team={"name": "B", "channel": "#s", "managers": ["jo@builder.example"]})
+    clock = FixedClock(NOW)
+    ctx = build_context(config=config, repos=in_memory_repositories(), clock=clock,
+                        chat=RecordingChat(), sources={MARIA: source(graph)})
+    sync = job("sync_calendars")
+    assert sync.run(ctx).endswith("1 coverage changes")
+    graph.fail_next(503, times=20)
+    for _ in range(3):
+        clock.advance(timedelta(minutes=1))
+        assert "1 failed" in sync.run(ctx)
+    state = ctx.repos.calendar_sync.get(MARIA)
+    assert state is not None and state.stale and len(state.absences) == 1
+    assert "Graph is unavailable" in state.last_error
+    [coverage] = ctx.repos.coverages.list(osc_email=MARIA)
+    assert coverage.status is CoverageStatus.PLANNED
+    alerts = [i for i in ctx.repos.outbox.pending(limit=100) if i.key.startswith("calendar-")]
+    assert len(alerts) == 1
