@@ -208,13 +208,11 @@ class GraphClient:
         url = self._url(path)
         with self._gate(mailbox):
             for attempt in range(self._max_tries):
-                headers = {"Authorization": f"Bearer {self.tokens.token()}",
-                           "Accept": "application/json"}
-                if prefer:
-                    headers["Prefer"] = ", ".join(prefer)
                 try:
-                    response = self._http.request(method, url, params=params, json=body,
-                                                  headers=headers)
+                    response = self._send(method, url, params=params, body=body,
+                                           prefer=prefer)
+                except GraphError as exc:
+                    error = exc
                 except httpx.HTTPError as exc:
                     error = GraphError(0, "network", type(exc).__name__, transient=True)
                 else:
@@ -228,6 +226,14 @@ class GraphClient:
                 # Retry-After is Graph's instruction; otherwise full jitter spreads retries.
                 self._sleep(error.retry_after or random.uniform(0, min(30.0, 2.0 ** attempt)))
         raise GraphError(0, "gaveUp", url, transient=True)
+
+    def _send(self, method: str, url: str, *, params: Mapping[str, str] | None, body: Any,
+              prefer: tuple[str, ...]) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {self.tokens.token()}",
+                   "Accept": "application/json"}
+        if prefer:
+            headers["Prefer"] = ", ".join(prefer)
+        return self._http.request(method, url, params=params, json=body, headers=headers)
 
     def _url(self, path: str) -> str:
         if "://" not in path:

@@ -214,3 +214,19 @@ def test_a_failing_mailbox_keeps_its_last_good_copy_and_managers_hear_after_thre
     assert coverage.status is CoverageStatus.PLANNED
     alerts = [i for i in ctx.repos.outbox.pending(limit=100) if i.key.startswith("calendar-")]
     assert len(alerts) == 1
+
+
+def test_a_refused_client_secret_says_which_variables_to_check(graph: FakeGraph) -> None:
+    import dataclasses
+
+    from calendars.graph import GraphClient
+
+    graph.mailbox(MARIA)
+    good = graph_client(graph)
+    client = GraphClient(dataclasses.replace(good.config, client_secret="expired"),
+                         verify=graph.ca_file, sleep=lambda _: None)
+    with pytest.raises(CalendarError) as refused:
+        read(source(graph, client=client), {})
+    assert "invalid_client" in str(refused.value) and "GRAPH_CLIENT_SECRET" in str(refused.value)
+    assert "expired" not in str(refused.value)
+    assert graph.api() == []

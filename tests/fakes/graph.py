@@ -32,21 +32,11 @@ import trustme
 from tests.fakes.graph_model import ALL_ROLES, Mailbox, error
 from tests.fakes.graph_routes import route
 from tests.fakes.server import LoopbackServer, send_json
+from tests.routing.fake_vendor import Request as Recorded
 
 TENANT = "7f2c1e4a-tenant"
 CLIENT_ID = "0a1b2c3d-oscbot"
 CLIENT_SECRET = "graph-s3cret"
-
-
-@dataclass
-class Recorded:
-    """One request the fake received."""
-
-    method: str
-    path: str
-    query: dict[str, list[str]]
-    headers: dict[str, str]
-    body: Any
 
 
 @dataclass

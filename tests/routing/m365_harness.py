@@ -95,3 +95,33 @@ def run_step(graph: FakeGraph, url: str, adapter: str, action: str, die_on: str,
         env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"})
     assert result.returncode in (0, 9), result.stderr
     return result.returncode
+
+
+def killed_and_resumed(graph: FakeGraph, adapter: str, tmp_path: Path) -> None:
+    """Switch and revert, each killed once between the Exchange change and its journal
+    record, then resumed: one write each way, and the journal ends reverted."""
+    from bot.ports import SwitchStatus
+    from storage.engine import engine_from_url
+    from storage.migrate import upgrade
+    from storage.repositories import sql_repositories
+
+    url = f"sqlite:///{tmp_path / 'journal.db'}"
+    upgrade(url)
+    repos = sql_repositories(engine_from_url(url))
+    coverage = active_coverage(repos)
+
+    def journal() -> SwitchStatus | None:
+        found = repos.switches.get(coverage_id=coverage.id or 0, channel="email")
+        return found.status if found else None
+
+    assert run_step(graph, url, adapter, "switch", "applied", tmp_path) == 9
+    assert [r.method for r in graph.writes()] == ["POST"]
+    assert journal() is SwitchStatus.PENDING
+    assert run_step(graph, url, adapter, "switch", "never", tmp_path) == 0
+    assert [r.method for r in graph.writes()] == ["POST"]
+    assert journal() is SwitchStatus.APPLIED
+    assert run_step(graph, url, adapter, "revert", "reverted", tmp_path) == 9
+    assert journal() is SwitchStatus.REVERTING
+    assert run_step(graph, url, adapter, "revert", "never", tmp_path) == 0
+    assert [r.method for r in graph.writes()] == ["POST", "DELETE"]
+    assert journal() is SwitchStatus.REVERTED

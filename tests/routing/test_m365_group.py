@@ -12,11 +12,8 @@ import pytest
 from bot.fakes import in_memory_repositories
 from bot.ports import SwitchStatus
 from routing.m365_group import M365GroupRouting
-from storage.engine import engine_from_url
-from storage.migrate import upgrade
-from storage.repositories import sql_repositories
 from tests.fakes.graph import FakeGraph, Group, graph_client
-from tests.routing.m365_harness import BACKUP, OSC, active_coverage, engine_for, run_step
+from tests.routing.m365_harness import BACKUP, OSC, active_coverage, engine_for, killed_and_resumed
 
 GROUP_ID = "02bd9fd6-8f93-4758-87c3-1fb73740a315"
 
@@ -84,19 +81,8 @@ def test_membership_changed_by_hand_is_a_conflict_and_left_alone(graph: FakeGrap
 
 def test_killed_between_apply_and_record_resumes_without_a_second_write(
         graph: FakeGraph, tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'journal.db'}"
-    upgrade(url)
-    repos = sql_repositories(engine_from_url(url))
-    coverage = active_coverage(repos)
     before = members(graph)
-    assert run_step(graph, url, "m365_group", "switch", "applied", tmp_path) == 9
-    assert run_step(graph, url, "m365_group", "switch", "never", tmp_path) == 0
-    assert [r.method for r in graph.writes()] == ["POST"]
-    assert run_step(graph, url, "m365_group", "revert", "reverted", tmp_path) == 9
-    assert run_step(graph, url, "m365_group", "revert", "never", tmp_path) == 0
-    assert [r.method for r in graph.writes()] == ["POST", "DELETE"]
-    journal = repos.switches.get(coverage_id=coverage.id or 0, channel="email")
-    assert journal is not None and journal.status is SwitchStatus.REVERTED
+    killed_and_resumed(graph, "m365_group", tmp_path)
     assert members(graph) == before
 
 

@@ -14,9 +14,6 @@ from bot.fakes import in_memory_repositories
 from bot.model import CoverageMode
 from bot.ports import SwitchStatus
 from routing.outlook_rule import OutlookRuleRouting
-from storage.engine import engine_from_url
-from storage.migrate import upgrade
-from storage.repositories import sql_repositories
 from tests.fakes.graph import FakeGraph, graph_client
 from tests.routing.m365_harness import (
     BACKUP,
@@ -25,7 +22,7 @@ from tests.routing.m365_harness import (
     START,
     active_coverage,
     engine_for,
-    run_step,
+    killed_and_resumed,
 )
 
 OWN_RULE = {"displayName": "Newsletters", "sequence": 2, "isEnabled": True,
@@ -91,23 +88,7 @@ def test_a_rule_changed_by_hand_is_a_conflict_and_left_alone(
 
 def test_killed_between_apply_and_record_resumes_without_a_second_write(
         graph: FakeGraph, tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'journal.db'}"
-    upgrade(url)
-    repos = sql_repositories(engine_from_url(url))
-    coverage = active_coverage(repos)
-    assert run_step(graph, url, "outlook_rule", "switch", "applied", tmp_path) == 9
-    assert [r.method for r in graph.writes()] == ["POST"]
-    journal = repos.switches.get(coverage_id=coverage.id or 0, channel="email")
-    assert journal is not None and journal.status is SwitchStatus.PENDING
-    assert run_step(graph, url, "outlook_rule", "switch", "never", tmp_path) == 0
-    assert [r.method for r in graph.writes()] == ["POST"]
-    journal = repos.switches.get(coverage_id=coverage.id or 0, channel="email")
-    assert journal is not None and journal.status is SwitchStatus.APPLIED
-    assert run_step(graph, url, "outlook_rule", "revert", "reverted", tmp_path) == 9
-    assert run_step(graph, url, "outlook_rule", "revert", "never", tmp_path) == 0
-    assert [r.method for r in graph.writes()] == ["POST", "DELETE"]
-    journal = repos.switches.get(coverage_id=coverage.id or 0, channel="email")
-    assert journal is not None and journal.status is SwitchStatus.REVERTED
+    killed_and_resumed(graph, "outlook_rule", tmp_path)
     assert [r["id"] for r in graph.mailbox(OSC.email).rules] == ["AQAAAOwn="]
 
 
