@@ -51,15 +51,19 @@ class Group:
     mail_enabled: bool = True
 
 
-_CA = trustme.CA()
 _CA_PATH: list[str] = []
+
+
+@functools.cache
+def _ca() -> trustme.CA:
+    return trustme.CA()
 
 
 def _ca_file() -> str:
     """The test CA's certificate as a PEM file (SSL_CERT_FILE / REQUESTS_CA_BUNDLE)."""
     if not _CA_PATH:
         handle = tempfile.NamedTemporaryFile(suffix=".pem", delete=False)  # noqa: SIM115
-        handle.write(_CA.cert_pem.bytes())
+        handle.write(_ca().cert_pem.bytes())
         handle.close()
         _CA_PATH.append(handle.name)
     return _CA_PATH[0]
@@ -68,7 +72,7 @@ def _ca_file() -> str:
 @functools.cache
 def _server_context() -> ssl.SSLContext:
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    _CA.issue_cert("127.0.0.1").configure_cert(context)
+    _ca().issue_cert("127.0.0.1").configure_cert(context)
     return context
 
 

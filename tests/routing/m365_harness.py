@@ -9,13 +9,16 @@ import sys
 import textwrap
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.config import PersonConfig
 from bot.fakes import FixedClock
 from bot.model import AbsenceKind, Coverage, CoverageMode, CoverageOrigin, CoverageStatus
 from bot.ports import Repositories, RoutingAdapter
 from bot.routing_engine import RoutingEngine
-from tests.fakes.graph import FakeGraph
+
+if TYPE_CHECKING:
+    from tests.fakes.graph import FakeGraph
 
 START = datetime(2026, 12, 1, 6, tzinfo=UTC)
 OSC = PersonConfig(email="maria@builder.example", name="Maria", role="osc",
