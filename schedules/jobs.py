@@ -88,7 +88,7 @@ def renew_outlook_subscriptions(ctx: AppContext) -> str:
                                          public_url=ctx.public_url)
     changed, problems = subscriptions.ensure_all()
     return (f"{changed} Outlook subscriptions created or renewed"
-            + (f"; {len(problems)} failed: {problems[0]}" if problems else ""))
+            + (f"; {len(problems)} failed (oscbot drill OSC_EMAIL says why)" if problems else ""))
 
 
 def hand_over_crm_records(ctx: AppContext) -> str:
