@@ -230,3 +230,12 @@ def test_a_refused_client_secret_says_which_variables_to_check(graph: FakeGraph)
     assert "invalid_client" in str(refused.value) and "GRAPH_CLIENT_SECRET" in str(refused.value)
     assert "expired" not in str(refused.value)
     assert graph.api() == []
+
+
+def test_paging_links_to_another_host_are_never_followed(graph: FakeGraph) -> None:
+    from calendars.graph import GraphError
+
+    client = graph_client(graph)
+    with pytest.raises(GraphError, match="refusing to follow a link to evil.example"):
+        client.get("https://evil.example/v1.0/users/x/calendarView/delta", mailbox=MARIA)
+    assert graph.requests == []
