@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from bot.config import PersonConfig
 from bot.crm import RecordMoveRepository
@@ -94,6 +94,15 @@ class CalendarSource(Protocol):
 
         When nothing changed since `cursor`, returns `unchanged=True` and no absences.
         """
+        ...
+
+
+@runtime_checkable
+class CheckedCalendar(Protocol):
+    """A calendar source that can rehearse its access (for the drill) without changing it."""
+
+    def check(self, *, now: datetime) -> list[str]:
+        """Problems reading this calendar (missing permissions, unknown mailbox); [] if none."""
         ...
 
 
