@@ -1,7 +1,7 @@
 """conversation references: where Teams channels and 1:1 chats can be reached
 
 Revision ID: 0003_teams_conversations
-Revises: 0002
+Revises: 0003_calendar_suspect_reads
 Create Date: 2026-11-28
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 from storage.types import UTCDateTime
 
 revision = "0003_teams_conversations"
-down_revision = "0002"
+down_revision = "0003_calendar_suspect_reads"
 branch_labels = None
 depends_on = None
 
