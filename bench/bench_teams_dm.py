@@ -93,7 +93,7 @@ def lead(n: int) -> bytes:
 
 async def run(base: str) -> tuple[dict[int, float], list[float]]:
     """Interleave LEADS signed leads with LEADS floor posts, RATE of each per second."""
-    from handlers.http.leads import sign
+    from handlers.http.signing import signed_headers
 
     sent_at: dict[int, float] = {}
     floor: list[float] = []
@@ -108,8 +108,8 @@ async def run(base: str) -> tuple[dict[int, float], list[float]]:
         async def one(n: int) -> None:
             data = lead(n)
             sent_at[n] = time.time()
-            answer = await client.post(f"{base}/leads", content=data, headers={
-                "Content-Type": "application/json", "X-OSCBot-Signature": sign(data, SECRET)})
+            answer = await client.post(f"{base}/leads", content=data, headers=signed_headers(
+                SECRET, path="/leads", body=data, t=int(time.time())))
             assert answer.status_code == 202, answer.text
 
         async def hop() -> None:

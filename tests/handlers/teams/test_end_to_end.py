@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from handlers.http.leads import sign
+from handlers.http.signing import signed_headers
 from tests.fakes.bot_connector import (
     TEAM_ID,
     TENANT,
@@ -151,8 +151,8 @@ def test_the_whole_product_on_teams(
     body = json.dumps({"source": "website", "external_id": "t-1", "name": "Pat *Doe*",
                        "phone": "+15125550100", "community": "Riverside",
                        "received_at": received}).encode()
-    answer = httpx.post(f"{base}/leads", content=body, headers={
-        "Content-Type": "application/json", "X-OSCBot-Signature": sign(body, "lead-secret")})
+    answer = httpx.post(f"{base}/leads", content=body, headers=signed_headers(
+        "lead-secret", path="/leads", body=body, t=int(time.time())))
     assert answer.status_code == 202
     lead_id = answer.json()["id"]
     chat = wait_for(lambda: teams.chat_with("jordan@riverside-homes.example"), "Jordan's chat")
