@@ -61,8 +61,9 @@ def running(tmp_path_factory: pytest.TempPathFactory,
     tmp_path = tmp_path_factory.mktemp("teams-run")
     port = free_port()
     with FakeBotConnector() as teams:
+        # Alex is on the sales team in app.yaml but not in the Teams team's roster.
         members = {key: teams.add_member(f"{key}@riverside-homes.example", name)
-                   for key, name in PEOPLE.items()}
+                   for key, name in PEOPLE.items() if key != "alex"}
         env = {**os.environ, "PORT": str(port), "OSCBOT_CONFIG": str(teams_config(tmp_path)),
                "DATABASE_URL": f"sqlite:///{tmp_path / 'run.db'}",
                "LEAD_WEBHOOK_SECRET": "lead-secret", "TEAMS_SERVICE_URL": teams.url,
@@ -166,13 +167,14 @@ def test_the_whole_product_on_teams(
     assert entity["mentioned"]["id"] == people["jordan"].aad_object_id
 
     # Jordan presses Called: the timer stops and the card is refreshed; a double click is
-    # harmless; Alex (neither responsible nor a manager) is refused.
+    # harmless; Sam (neither responsible nor a manager) is refused.
     press = teams.invoke("adaptiveCard/action", {"action": {
         "type": "Action.Execute", "verb": "lead_called", "data": {"value": str(lead_id)}}},
         user=people["jordan"], reply_to=alert["id"])
     refused = post_activity(endpoint, {**press, "from": {
-        "id": people["alex"].id, "aadObjectId": people["alex"].aad_object_id}}).json()
+        "id": people["sam"].id, "aadObjectId": people["sam"].aad_object_id}}).json()
     assert refused["type"] == "application/vnd.microsoft.activity.message"
+    assert refused["value"].startswith("Sorry")
     first = post_activity(endpoint, press).json()
     assert first["type"] == "application/vnd.microsoft.card.adaptive"
     assert "actions" not in first["value"]
@@ -188,3 +190,13 @@ def test_the_whole_product_on_teams(
     wait_for(lambda: any("Welcome back, Maria Lopez" in t for t in texts(teams, maria.id)),
              "return list")
     assert not [r for r in teams.refused if "Throttled" not in r[1]], teams.refused
+
+    # A lead for Alex, who cannot be reached on Teams: the managers are told what to do.
+    body = json.dumps({"source": "website", "external_id": "t-2", "name": "Lee Park",
+                       "phone": "+15125550101", "community": "Lakeview"}).encode()
+    assert httpx.post(f"{base}/leads", content=body, headers=signed_headers(
+        "lead-secret", path="/leads", body=body, t=int(time.time()))).status_code == 202
+    warning = wait_for(lambda: [m for m in teams.messages(TEAM_ID)
+                                if "cannot reach Alex Chen" in card_text(m)], "manager alert")[0]
+    assert "Add them to the team" in card_text(warning)
+    assert "<at>Dana Brooks</at>" in card_text(warning)
