@@ -120,7 +120,8 @@ def scan(
     except CalendarError as exc:
         raise _die(str(exc)) from None
     except Exception as exc:  # the border: whatever a library raises is one line, exit 2
-        raise _die(f"{source or outlook}: cannot read the calendar ({type(exc).__name__}: {exc})") from None
+        raise _die(f"{source or outlook}: cannot read the calendar "
+                   f"({type(exc).__name__}: {exc})") from None
     if as_json:
         sys.stdout.write(json.dumps(scan_json(read, policies), indent=2) + "\n")
         return
