@@ -70,13 +70,15 @@ def serve(settings: Settings, *, clock: Clock) -> None:
 
         token = InstalledBotToken(engine=engine_from_url(settings.database_url),
                                   client_id=settings.slack_client_id or "", team_id=None)
-    if not token:
+    def console(config: AppConfig) -> ChatPort:
         log.warning("SLACK_BOT_TOKEN is not set: messages are printed to this console")
+        return console_chat(Console())(config)
+
     ctx = production_context(
         config_path=settings.config_path, database_url=settings.database_url,
         env=dict(os.environ), clock=clock,
         make_chat=chat_platform({
-            "slack": slack_chat(settings, token) if token else console_chat(Console()),
+            "slack": slack_chat(settings, token) if token else console,
             "teams": lambda config: _teams().teams_chat(settings, clock=clock)(config)}),
         google_key=settings.google_application_credentials, public_url=settings.public_url)
     if oauth and ctx.config.team.slack_team_id:
