@@ -120,7 +120,11 @@ async def run(base: str) -> tuple[dict[int, float], list[float]]:
 
         # Warm-up: one lead per OSC opens each 1:1 chat (roster read, create conversation).
         await asyncio.gather(*(one(-1 - n) for n in range(OSCS)))
-        await asyncio.sleep(3)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and len(
+                (await client.get(f"{base}/bench/arrivals")).json()) < OSCS:
+            await asyncio.sleep(0.2)
+        await asyncio.sleep(1)
         tasks = []
         for n in range(LEADS):
             tasks.append(asyncio.create_task(one(n)))
@@ -141,7 +145,11 @@ def main() -> None:
         found = re.search(r"Lead (-?\d+)", arrival["text"])
         if found and int(found.group(1)) in sent_at:
             received.setdefault(int(found.group(1)), float(arrival["at"]))
-    latencies = sorted((received[n] - sent_at[n]) * 1000 for n in received if n >= 0)
+    in_order = [(received[n] - sent_at[n]) * 1000 for n in sorted(received) if n >= 0]
+    if "-v" in sys.argv:
+        print("per second of the run, worst ms:", [round(max(in_order[i:i + int(RATE)]))
+                                                  for i in range(0, len(in_order), int(RATE))])
+    latencies = sorted(in_order)
     floor.sort()
     p50, p99 = percentile(latencies, 0.5), percentile(latencies, 0.99)
     f50, f99 = percentile(floor, 0.5), percentile(floor, 0.99)
