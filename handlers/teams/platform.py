@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
 
 from fastapi import FastAPI
 from microsoft_teams.api.auth.cloud_environment import CloudEnvironment
 
 from bot.briefs import name_of
 from bot.config import AppConfig
-from bot.delivery import OutboxDelivery
 from bot.messages import Header, Message, Section, mention
 from bot.ports import ChatPort, Clock
 from bot.settings import Settings
@@ -58,10 +56,6 @@ def mount_teams(ctx: AppContext, api: FastAPI, settings: Settings,
                           message=unreachable_alert(ctx.config, email=email, advice=advice))
 
     chat.on_unreachable = unreachable
-    # The port paces each conversation itself (Teams' per-thread limits), so the outbox
-    # need not hold a conversation for a whole second between messages.
-    ctx.delivery = OutboxDelivery(outbox=ctx.repos.outbox, chat=chat, clock=ctx.clock,
-                                  per_channel_interval=timedelta(0))
     bot = TeamsBot(ctx, chat=chat, refs=chat.refs, settings=TeamsSettings.from_settings(settings),
                    cloud=cloud)
     bot.mount(api)
