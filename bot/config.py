@@ -62,10 +62,12 @@ class ChatIds(_Strict):
 
 
 class CalendarConfig(_Strict):
-    """Where a person's calendar is read from: an ICS file/URL or a Google calendar id."""
+    """Where a person's calendar is read from: an ICS file/URL, a Google calendar id, or an
+    Outlook mailbox (read through Microsoft Graph)."""
 
     ics: str | None = None
     google: str | None = None
+    outlook: str | None = None
 
 
 class PersonConfig(_Strict):

@@ -13,7 +13,7 @@ from alembic import op
 from storage.types import UTCDateTime
 
 revision = "0003_calendar_suspect_reads"
-down_revision = "0002"
+down_revision = "0003_activity_external_id"
 branch_labels = None
 depends_on = None
 
