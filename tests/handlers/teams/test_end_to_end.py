@@ -87,6 +87,7 @@ def running(tmp_path_factory: pytest.TempPathFactory,
             process.terminate()
             output = process.communicate(timeout=10)[0].decode(errors="replace")
             assert "Traceback" not in output, output[-3000:]
+            assert "Teams requests are NOT authenticated" in output
 
 
 def texts(teams: FakeBotConnector, conversation: str) -> list[str]:
