@@ -26,9 +26,12 @@ APP_ID = "11111111-2222-3333-4444-555555555555"
 
 
 @pytest.fixture(scope="session")
-def schema(request: pytest.FixtureRequest) -> dict[str, Any]:
+def schema(request: pytest.FixtureRequest,
+           tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """The official manifest schema, fetched once with npm and cached between runs."""
-    folder = Path(request.config.cache.mkdir("teams-manifest-schema"))
+    cache = request.config.cache
+    folder = (Path(cache.mkdir("teams-manifest-schema")) if cache is not None
+              else tmp_path_factory.mktemp("teams-manifest-schema"))
     cached = folder / "MicrosoftTeams.v1.30.schema.json"
     if not cached.exists():
         npm = shutil.which("npm")
