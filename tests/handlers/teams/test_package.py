@@ -29,7 +29,7 @@ APP_ID = "11111111-2222-3333-4444-555555555555"
 def schema(request: pytest.FixtureRequest,
            tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """The official manifest schema, fetched once with npm and cached between runs."""
-    cache = request.config.cache
+    cache = getattr(request.config, "cache", None)
     folder = (Path(cache.mkdir("teams-manifest-schema")) if cache is not None
               else tmp_path_factory.mktemp("teams-manifest-schema"))
     cached = folder / "MicrosoftTeams.v1.30.schema.json"
