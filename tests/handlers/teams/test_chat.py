@@ -142,3 +142,17 @@ def test_a_send_is_found_again_by_its_outbox_key(teams: FakeBotConnector,
     ref = chat.post(channel="#online-sales", message=ALERT, key="lead-alert:7")
     assert chat.find_sent(key="lead-alert:7", channel="#online-sales", since=clock.now()) == ref
     assert chat.find_sent(key="lead-alert:8", channel="#online-sales", since=clock.now()) is None
+
+
+def test_a_small_chart_is_shown_inline_and_a_large_one_is_pointed_to(
+        teams: FakeBotConnector, clock: FixedClock) -> None:
+    from handlers.teams.package import icons
+
+    chat = chat_for(teams, clock)
+    chat.upload(channel="#online-sales", filename="digest.png", content=icons()["outline.png"],
+                title="Weekly digest")
+    chat.upload(channel="#online-sales", filename="digest.png", content=b"x" * 50_000,
+                title="Weekly digest")
+    small, large = (card_of(m)["body"] for m in teams.messages(TEAM_ID))
+    assert small[1]["type"] == "Image" and small[1]["url"].startswith("data:image/png;base64,")
+    assert "oscbot report" in large[1]["text"]
