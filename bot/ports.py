@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from bot.config import PersonConfig
 from bot.crm import RecordMoveRepository
@@ -78,6 +78,10 @@ class CalendarRead:
     skipped: tuple[SkippedEvent, ...] = ()
     unchanged: bool = False
     cursor: dict[str, str] = field(default_factory=dict)
+    # Read, but with a guess the admin should fix (an unknown TZID, a broken RRULE).
+    warnings: tuple[SkippedEvent, ...] = ()
+    # Events the calendar held (absences or not); None when the source cannot say.
+    event_count: int | None = None
 
 
 class CalendarSource(Protocol):
@@ -90,6 +94,15 @@ class CalendarSource(Protocol):
 
         When nothing changed since `cursor`, returns `unchanged=True` and no absences.
         """
+        ...
+
+
+@runtime_checkable
+class CheckedCalendar(Protocol):
+    """A calendar source that can rehearse its access (for the drill) without changing it."""
+
+    def check(self, *, now: datetime) -> list[str]:
+        """Problems reading this calendar (missing permissions, unknown mailbox); [] if none."""
         ...
 
 
@@ -416,6 +429,10 @@ class CalendarSyncState:
     consecutive_failures: int = 0
     last_error: str = ""
     stale: bool = False
+    # Events in the last good read (None when the source cannot say).
+    event_count: int | None = None
+    # Since when reads look suspect (a calendar suddenly empty); None when they do not.
+    suspect_since: datetime | None = None
 
 
 class CalendarSyncRepository(Protocol):
@@ -423,6 +440,10 @@ class CalendarSyncRepository(Protocol):
 
     def get(self, osc_email: str) -> CalendarSyncState | None:
         """The state for this OSC, if any."""
+        ...
+
+    def get_many(self, osc_emails: Sequence[str]) -> dict[str, CalendarSyncState]:
+        """The states of these OSCs that exist, by email, in one read."""
         ...
 
     def save(self, state: CalendarSyncState) -> None:

@@ -27,7 +27,8 @@ def sync_calendars(ctx: AppContext) -> str:
     """Read every OSC calendar and keep coverages in step."""
     report = ctx.calendars.sync_all()
     return (f"read {report.read} calendars ({report.unchanged} unchanged, "
-            f"{report.failed} failed), {report.changes} coverage changes")
+            f"{report.failed} failed, {report.suspect} suspect), "
+            f"{report.changes} coverage changes")
 
 
 def coverage_tick(ctx: AppContext) -> str:
@@ -85,6 +86,19 @@ def renew_calendar_channels(ctx: AppContext) -> str:
     return f"{renewed} channels opened or renewed"
 
 
+def renew_outlook_subscriptions(ctx: AppContext) -> str:
+    """Create or renew Graph subscriptions so Outlook calendar changes arrive within seconds."""
+    from calendars.outlook_push import OutlookSubscriptions
+
+    if not ctx.public_url:
+        return "Outlook notifications disabled (OSCBOT_PUBLIC_URL not set); polling only"
+    subscriptions = OutlookSubscriptions(calendars=ctx.calendars, clock=ctx.clock,
+                                         public_url=ctx.public_url)
+    changed, problems = subscriptions.ensure_all()
+    return (f"{changed} Outlook subscriptions created or renewed"
+            + (f"; {len(problems)} failed (oscbot drill OSC_EMAIL says why)" if problems else ""))
+
+
 def hand_over_crm_records(ctx: AppContext) -> str:
     """Give backups the CRM leads and tasks that arrived since the coverage began."""
     swept, problems = ctx.coverage.hand_over_records()
@@ -140,6 +154,8 @@ JOBS: tuple[Job, ...] = (
     Job("deliver_outbox", timedelta(seconds=2), deliver_outbox, deliver_outbox.__doc__ or ""),
     Job("renew_calendar_channels", timedelta(hours=1), renew_calendar_channels,
         renew_calendar_channels.__doc__ or ""),
+    Job("renew_outlook_subscriptions", timedelta(hours=1), renew_outlook_subscriptions,
+        renew_outlook_subscriptions.__doc__ or ""),
     Job("weekly_digest", timedelta(hours=1), weekly_digest, weekly_digest.__doc__ or ""),
 )
 

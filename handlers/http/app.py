@@ -12,6 +12,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from handlers.context import AppContext
 from handlers.http.calendar_push import calendar_push_router
 from handlers.http.leads import leads_router
+from handlers.http.outlook_push import outlook_push_router
 from handlers.http.slack_events import SlackDoor
 from handlers.http.voice import voice_router
 
@@ -81,6 +82,7 @@ def create_app(ctx: AppContext, *, lead_secret: str | None, slack: AsyncApp | No
     if lead_secret:
         api.include_router(leads_router(ctx, secret=lead_secret))
     api.include_router(calendar_push_router(ctx))
+    api.include_router(outlook_push_router(ctx))
     if twilio_token and ctx.public_url:
         api.include_router(voice_router(ctx, auth_token=twilio_token,
                                         public_url=ctx.public_url))
