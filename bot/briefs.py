@@ -11,7 +11,17 @@ from dataclasses import dataclass, field
 
 from bot.config import AppConfig
 from bot.crm import MoveStatus, RecordKind, RecordMove, crm_name
-from bot.messages import ActionId, Actions, Bullets, Button, Context, Header, Message, Section
+from bot.messages import (
+    ActionId,
+    Actions,
+    Bullets,
+    Button,
+    Context,
+    Header,
+    Message,
+    Section,
+    outside,
+)
 from bot.messages import mention as at
 from bot.model import (
     Appointment,
@@ -125,36 +135,42 @@ def name_of(config: AppConfig, email: str | None) -> str:
     return person.name if person else email
 
 
+def named(config: AppConfig, email: str | None) -> str:
+    """`name_of` marked as outside text, for messages (names are data, not markup)."""
+    return "nobody" if email is None else outside(name_of(config, email))
+
+
 def lead_line(lead: Lead, zone: str) -> str:
     """One lead in a list: name, community, how to reach them, when it came in."""
-    reach = " · ".join(x for x in (lead.phone, lead.email) if x)
-    where = f" ({lead.community})" if lead.community else ""
-    return f"{lead.name}{where} — {reach} — in {when(lead.received_at, zone)}"
+    reach = " · ".join(outside(x) for x in (lead.phone, lead.email) if x)
+    where = f" ({outside(lead.community)})" if lead.community else ""
+    return f"{outside(lead.name)}{where} — {reach} — in {when(lead.received_at, zone)}"
 
 
 def switch_line(switch: RoutingSwitch, *, config: AppConfig) -> str:
     """How one routing channel stands, with the manual step when it needs a hand."""
     label = switch.channel.capitalize()
     after = switch.after or {}
-    target = name_of(config, str(after.get("target", "")))
+    target = named(config, str(after.get("target", "")))
     confirmed = dict(after.get("details") or {}).get("confirmed_by")
     if switch.status is SwitchStatus.APPLIED and confirmed:
-        return f"✅ {label} switched by hand (confirmed by {name_of(config, confirmed)})"
+        return f"✅ {label} switched by hand (confirmed by {named(config, confirmed)})"
     if switch.status is SwitchStatus.APPLIED:
         by_hand = dict(after.get("details") or {}).get("also_by_hand")
         return f"✅ {label} → {target} ({switch.adapter})" + (
-            f" — also by hand: {by_hand}" if by_hand else "")
+            f" — also by hand: {outside(str(by_hand))}" if by_hand else "")
     if switch.status is SwitchStatus.REVERTED:
-        back = name_of(config, str((switch.before or {}).get("target", "")))
+        back = named(config, str((switch.before or {}).get("target", "")))
         return f"↩️ {label} back to {back} ({switch.adapter})"
     if switch.status is SwitchStatus.MANUAL:
-        return f"✋ {label}: manual step — {switch.last_error or 'see below'}"
+        return f"✋ {label}: manual step — {outside(switch.last_error) or 'see below'}"
     if switch.status is SwitchStatus.CONFLICT:
-        return f"⚠️ {label}: changed by hand meanwhile; not overwritten — {switch.last_error}"
+        return (f"⚠️ {label}: changed by hand meanwhile; not overwritten — "
+                f"{outside(switch.last_error)}")
     if switch.status is SwitchStatus.REVERTING and switch.last_error:
-        return f"✋ {label}: put back by hand — {switch.last_error}"
+        return f"✋ {label}: put back by hand — {outside(switch.last_error)}"
     if switch.status is SwitchStatus.FAILED:
-        return f"❌ {label}: {switch.last_error} (retrying)"
+        return f"❌ {label}: {outside(switch.last_error)} (retrying)"
     return f"⏳ {label}: {switch.status.value}"
 
 
@@ -172,13 +188,13 @@ def _manual_buttons(switches: Sequence[RoutingSwitch]) -> tuple[Actions, ...]:
 
 def _lead_name(leads: dict[int, Lead], lead_id: int) -> str:
     lead = leads.get(lead_id)
-    return lead.name if lead else f"lead #{lead_id}"
+    return outside(lead.name) if lead else f"lead #{lead_id}"
 
 
 def handoff_brief(facts: BriefFacts, *, config: AppConfig, zone: str) -> Message:
     """The brief posted when coverage starts (or the day before, as a heads-up)."""
     cov = facts.coverage
-    osc, backup = name_of(config, cov.osc_email), name_of(config, cov.backup_email)
+    osc, backup = named(config, cov.osc_email), named(config, cov.backup_email)
     title = (f"Heads-up: {osc} is out from tomorrow" if facts.heads_up
              else f"{osc} is out — {backup} is covering")
     if cov.backup_email is None:
@@ -196,12 +212,12 @@ def handoff_brief(facts: BriefFacts, *, config: AppConfig, zone: str) -> Message
         lines.append(f"Covering: {at(cov.backup_email)}. "
                      + _MODE_TEXT[cov.mode].format(backup=backup, osc=osc))
     if cov.origin is CoverageOrigin.CALENDAR:
-        lines.append(f"From {osc}'s calendar: “{cov.notes or cov.kind.value}”.")
+        lines.append(f"From {osc}'s calendar: “{outside(cov.notes) or cov.kind.value}”.")
     elif cov.notes:
-        lines.append(f"Notes from {name_of(config, cov.declared_by or cov.osc_email)}: "
-                     f"{cov.notes}")
+        lines.append(f"Notes from {named(config, cov.declared_by or cov.osc_email)}: "
+                     f"{outside(cov.notes)}")
     why = ("first in the backup list" if not cov.skipped
-           else "passed over: " + "; ".join(f"{name_of(config, s.email)} {s.reason}"
+           else "passed over: " + "; ".join(f"{named(config, s.email)} {s.reason}"
                                             for s in cov.skipped))
     blocks: list[Header | Section | Bullets | Actions | Context] = [
         Header(title),
@@ -219,7 +235,7 @@ def handoff_brief(facts: BriefFacts, *, config: AppConfig, zone: str) -> Message
         Bullets("Hot leads", tuple(lead_line(lead, zone) for lead in facts.hot_leads)),
         Bullets("Not contacted yet", tuple(lead_line(lead, zone) for lead in facts.uncontacted)),
         Bullets("Tasks due while away (moved to the backup)",
-                tuple(f"{when(t.due_at, zone)} — {t.title}" for t in facts.tasks)),
+                tuple(f"{when(t.due_at, zone)} — {outside(t.title)}" for t in facts.tasks)),
         Bullets("Appointments while away",
                 tuple(f"{when(a.at, zone)} — {_lead_name(facts.leads_by_id, a.lead_id)}"
                       for a in facts.appointments)),
@@ -233,14 +249,14 @@ def handoff_brief(facts: BriefFacts, *, config: AppConfig, zone: str) -> Message
 def return_list(facts: ReturnFacts, *, config: AppConfig, zone: str) -> Message:
     """The return-to-office task list for the OSC (and the channel)."""
     cov = facts.coverage
-    osc, backup = name_of(config, cov.osc_email), name_of(config, cov.backup_email)
+    osc, backup = named(config, cov.osc_email), named(config, cov.backup_email)
     leads = facts.leads_by_id
 
     def appointment_line(a: Appointment) -> str:
         who = _lead_name(leads, a.lead_id)
-        credit = (f"{name_of(config, a.bonus_email)} earns the bonus"
+        credit = (f"{named(config, a.bonus_email)} earns the bonus"
                   if a.credit_to is CreditTo.BACKUP else f"credit stays with {osc}")
-        return f"{when(a.at, zone)} — {who}, set by {name_of(config, a.set_by)}; {credit}"
+        return f"{when(a.at, zone)} — {who}, set by {named(config, a.set_by)}; {credit}"
 
     unreverted = [s for s in facts.switches if s.status is not SwitchStatus.REVERTED]
     routing = (("✅ Every route is back to you.",) if facts.switches and not unreverted
@@ -252,10 +268,10 @@ def return_list(facts: ReturnFacts, *, config: AppConfig, zone: str) -> Message:
         Bullets("New leads to start on your follow-up process",
                 tuple(lead_line(lead, zone) for lead in facts.new_leads)),
         Bullets("Leads the backup worked",
-                tuple(f"{lead.name}: {notes}" for lead, notes in facts.worked)),
+                tuple(f"{outside(lead.name)}: {outside(notes)}" for lead, notes in facts.worked)),
         Bullets("Appointments set", tuple(appointment_line(a) for a in facts.appointments)),
         Bullets("Tasks left for you",
-                tuple(f"{when(t.due_at, zone)} — {t.title}" for t in facts.tasks_for_osc)),
+                tuple(f"{when(t.due_at, zone)} — {outside(t.title)}" for t in facts.tasks_for_osc)),
         Bullets("Still not contacted — call these first",
                 tuple(lead_line(lead, zone) for lead in facts.still_uncontacted)),
         Bullets("Routing", routing, empty="Nothing was switched."),
@@ -270,14 +286,14 @@ def return_list(facts: ReturnFacts, *, config: AppConfig, zone: str) -> Message:
 def backup_note(facts: BriefFacts, *, config: AppConfig, zone: str) -> Message:
     """The DM the backup gets when coverage starts: what is theirs until the OSC is back."""
     cov = facts.coverage
-    osc = name_of(config, cov.osc_email)
+    osc = named(config, cov.osc_email)
     text = f"You are covering for {osc}: {window(cov.start, cov.end, zone)}."
     return Message(text=text, blocks=(
         Header(f"You're covering for {osc}"),
         Section(f"{text} {_BACKUP_MODE_TEXT[cov.mode].format(osc=osc)} New leads reach you "
                 f"here by DM; the brief is in {config.team.channel}."),
         Bullets(f"{osc}'s tasks now on your list",
-                tuple(f"{when(t.due_at, zone)} — {t.title}" for t in facts.tasks)),
+                tuple(f"{when(t.due_at, zone)} — {outside(t.title)}" for t in facts.tasks)),
         Bullets("Waiting on a contact", tuple(lead_line(lead, zone)
                                               for lead in facts.uncontacted)),
     ), mentions=(cov.backup_email,) if cov.backup_email else ())

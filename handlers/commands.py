@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.briefs import name_of
+from bot.briefs import named
 from bot.durations import parse_duration
 from bot.errors import InvalidInput
 from bot.messages import Bullets, Context, Header, Message, Section
@@ -78,8 +78,8 @@ def going_on_leave(ctx: AppContext, *, text: str, actor: str) -> Message:
 
 def confirmation(ctx: AppContext, coverage: Coverage, *, zone: str) -> Message:
     """What the person who declared an absence sees."""
-    osc = name_of(ctx.config, coverage.osc_email)
-    backup = name_of(ctx.config, coverage.backup_email)
+    osc = named(ctx.config, coverage.osc_email)
+    backup = named(ctx.config, coverage.backup_email)
     state = "started now" if coverage.status is CoverageStatus.ACTIVE else "planned"
     mode = "long-term" if coverage.mode is CoverageMode.LONG_TERM else "short-term"
     text = (f"Coverage {state} for {osc}: {window(coverage.start, coverage.end, zone)}, "
@@ -95,9 +95,9 @@ def coverage_status(ctx: AppContext, *, zone: str) -> Message:
     rows = []
     for c in ctx.coverage.open_coverages():
         state = "OUT now" if c.status is CoverageStatus.ACTIVE else "planned"
-        rows.append(f"{name_of(ctx.config, c.osc_email)} — {state}, "
+        rows.append(f"{named(ctx.config, c.osc_email)} — {state}, "
                     f"{window(c.start, c.end, zone)} — covered by "
-                    f"{name_of(ctx.config, c.backup_email)}")
+                    f"{named(ctx.config, c.backup_email)}")
     count = f"{len(rows)} coverage{'' if len(rows) == 1 else 's'} open."
     return Message(text=count, blocks=(
         Header("Coverage"), Bullets("Who is out", tuple(rows), empty="Everyone is in."),
@@ -111,7 +111,7 @@ def im_back(ctx: AppContext, *, actor: str, text: str = "") -> Message:
         if word.lower().startswith("for:"):
             osc = word[4:]
     coverage = ctx.coverage.im_back(osc_email=osc, actor=actor)
-    return Message(text=f"Welcome back, {name_of(ctx.config, coverage.osc_email)} — routing "
+    return Message(text=f"Welcome back, {named(ctx.config, coverage.osc_email)} — routing "
                         "is switching back and your return list is on its way.")
 
 
@@ -123,7 +123,7 @@ def drill(ctx: AppContext, *, osc_email: str, days: int = 1) -> Message:
     now = ctx.clock.now()
     choice = ctx.coverage.choose(osc_email=osc.email, start=now,
                                  end=now + timedelta(days=days))
-    findings: list[str] = [f"{name_of(ctx.config, s.email)} would be skipped: {s.reason}"
+    findings: list[str] = [f"{named(ctx.config, s.email)} would be skipped: {s.reason}"
                            for s in choice.skipped]
     checks: list[str] = []
     if choice.backup is None:
@@ -138,7 +138,7 @@ def drill(ctx: AppContext, *, osc_email: str, days: int = 1) -> Message:
     ready = choice.backup is not None and not any(
         "manual" not in c and "ready" not in c for c in checks)
     verdict = "READY" if ready else "NOT READY"
-    backup = name_of(ctx.config, choice.backup.email if choice.backup else None)
+    backup = named(ctx.config, choice.backup.email if choice.backup else None)
     return Message(text=f"Drill for {osc.name}: {verdict}", blocks=(
         Header(f"Practice run for {osc.name}: {verdict} (nothing was switched)"),
         Section(f"Backup would be: {backup}"),
@@ -173,9 +173,9 @@ def lead_calendar(ctx: AppContext, *, actor: str, person: str | None = None,
                                  due_before=now + timedelta(days=days))
     overdue = [t for t in tasks if t.due_at < now]
     upcoming = [t for t in tasks if t.due_at >= now]
-    return Message(text=f"Lead calendar of {name_of(ctx.config, who)}: {len(tasks)} open.",
+    return Message(text=f"Lead calendar of {named(ctx.config, who)}: {len(tasks)} open.",
                    blocks=(
-        Header(f"Lead calendar — {name_of(ctx.config, who)}"),
+        Header(f"Lead calendar — {named(ctx.config, who)}"),
         Bullets("Overdue", tuple(f"{when(t.due_at, zone)} — {t.title}" for t in overdue),
                 empty="Nothing overdue."),
         Bullets(f"Next {days} days",

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from rich.table import Table
 
-from bot.briefs import name_of
+from bot.briefs import name_of, named
 from bot.config import AppConfig
 from bot.messages import Bullets, Context, Header, Message
 from bot.reports import ReportRow
@@ -53,7 +53,7 @@ def digest_message(rows: Sequence[ReportRow], *, config: AppConfig, period: str)
     for r in rows:
         share = "–" if r.within_window is None else f"{r.within_window:.0%}"
         median = "–" if r.median_minutes is None else f"{r.median_minutes:.0f} min"
-        lines.append(f"{name_of(config, r.person)} ({r.segment}): {r.leads} leads, "
+        lines.append(f"{named(config, r.person)} ({r.segment}): {r.leads} leads, "
                      f"{share} contacted within {_minutes(config)}, median {median}, "
                      f"{r.appointments} appointments, {r.lapses} lapses")
     total = sum(r.leads for r in rows)

@@ -19,12 +19,12 @@ from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.errors import InvalidInput, NotAllowed, NotFound, OscbotError
-from bot.messages import ActionId, Message
+from bot.messages import ActionId, Message, plain
 from bot.model import AbsenceKind
 from handlers import commands
 from handlers.actions import press
 from handlers.context import AppContext
-from handlers.slack.blocks import render
+from handlers.slack.blocks import action_pattern, escape_mrkdwn, render
 from handlers.slack.views import LEAVE_CALLBACK, home_view, leave_modal, submitted_values
 
 log = logging.getLogger(__name__)
@@ -56,8 +56,14 @@ class Directory:
 
 def _explain(exc: OscbotError) -> str:
     if isinstance(exc, (NotAllowed, NotFound, InvalidInput)):
-        return f"Sorry — {exc}"
-    return f"That did not work: {exc}"
+        return reply_text(f"Sorry — {exc}")
+    return reply_text(f"That did not work: {exc}")
+
+
+def reply_text(text: str) -> str:
+    """A short reply (our words around names and whatever was typed) as mrkdwn: replies
+    carry no markup of ours, so all of it is escaped."""
+    return escape_mrkdwn(plain(text))
 
 
 def _blocks(ctx: AppContext, message: Message) -> dict[str, Any]:
@@ -199,17 +205,18 @@ def register(app: AsyncApp, ctx: AppContext) -> None:
             field = getattr(exc, "field", None)
             block = {"backup": "backup", "end": "end", "start": "start"}.get(field or "",
                                                                              "start")
-            await ack(response_action="errors", errors={block: str(exc)[:150]})
+            await ack(response_action="errors", errors={block: plain(str(exc))[:150]})
             return
         await ack()
         confirmation = commands.confirmation(ctx, coverage, zone=ctx.config.zone_of(email))
-        await client.chat_postMessage(channel=body["user"]["id"], **_blocks(ctx, confirmation))
+        await _dm(client, body["user"]["id"], **_blocks(ctx, confirmation))
 
     async def ack_button(ack: AsyncAck) -> None:
         await ack()
 
     for action in ActionId:
-        app.action(action.value)(ack=ack_button, lazy=[_button(ctx, directory, action)])
+        app.action(action_pattern(action))(ack=ack_button,
+                                            lazy=[_button(ctx, directory, action)])
 
     @app.event("app_home_opened")
     async def home(event: dict[str, Any], client: AsyncWebClient) -> None:
@@ -234,10 +241,20 @@ def _button(ctx: AppContext, directory: Directory, action: ActionId) -> Any:
         else:
             reply = await asyncio.to_thread(press, ctx, action=action, value=value, actor=email)
             await asyncio.to_thread(ctx.delivery.deliver_due, ctx.clock.now())
-        channel = (body.get("channel") or {}).get("id") or user
-        await client.chat_postEphemeral(channel=channel, user=user, text=reply)
+        channel = (body.get("channel") or {}).get("id")
+        if channel:
+            await client.chat_postEphemeral(channel=channel, user=user, text=reply_text(reply))
+        else:
+            # Pressed in the App Home: no channel to whisper in, so the reply goes by DM.
+            await _dm(client, user, text=reply_text(reply))
 
     return pressed
+
+
+async def _dm(client: AsyncWebClient, user: str, **message: Any) -> None:
+    """Post into the DM with a user (Slack wants the conversation's id, not the user's)."""
+    opened = await client.conversations_open(users=user)
+    await client.chat_postMessage(channel=opened["channel"]["id"], **message)
 
 
 def _home(ctx: AppContext, email: str) -> dict[str, Any]:

@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from bot.briefs import name_of
+from bot.briefs import named
 from bot.config import AppConfig
+from bot.messages import outside, plain
 from bot.model import AbsenceKind, Coverage, CoverageStatus, Lead, Task
 from bot.timefmt import when, window
+from handlers.slack.blocks import clip, mrkdwn
 
 LEAVE_CALLBACK = "going_on_leave"
 KIND_LABELS = {
@@ -18,8 +20,8 @@ KIND_LABELS = {
 }
 
 
-def _text(value: str) -> dict[str, Any]:
-    return {"type": "plain_text", "text": value[:75]}
+def _text(value: str, limit: int = 75) -> dict[str, Any]:
+    return {"type": "plain_text", "text": clip(plain(value), limit)}
 
 
 def _option(label: str, value: str) -> dict[str, Any]:
@@ -30,7 +32,7 @@ def leave_modal(*, config: AppConfig, actor: str, osc: str, today: date,
                 eligibility: dict[str, str | None]) -> dict[str, Any]:
     """The `/going-on-leave` form; backups show whether they can cover right now."""
     person = config.person(osc)
-    backups = [_option(name_of(config, b) + (f" — {why}" if why else " — available"), b)
+    backups = [_option(named(config, b) + (f" — {why}" if why else " — available"), b)
                for b, why in eligibility.items()]
     blocks: list[dict[str, Any]] = []
     if config.is_manager(actor):
@@ -95,21 +97,21 @@ def home_view(*, config: AppConfig, email: str, now: datetime, coverages: list[C
     status = "Normal — you're in."
     for c in mine:
         if c.osc_email == email:
-            status = f"You're out; {name_of(config, c.backup_email)} is covering until " \
+            status = f"You're out; {named(config, c.backup_email)} is covering until " \
                      f"{when(c.end, zone)}."
         elif c.backup_email == email:
-            status = f"You're covering for {name_of(config, c.osc_email)} until " \
+            status = f"You're covering for {named(config, c.osc_email)} until " \
                      f"{when(c.end, zone)}."
-    team = [f"• {name_of(config, c.osc_email)}: {window(c.start, c.end, zone)} — "
-            f"{name_of(config, c.backup_email)}" for c in coverages]
-    lead_lines = [f"• {lead.name} ({lead.status.value}) — in {when(lead.received_at, zone)}"
-                  for lead in leads[:20]]
-    task_lines = [f"• {when(t.due_at, zone)} — {t.title}" for t in tasks[:20]]
+    team = [f"• {named(config, c.osc_email)}: {window(c.start, c.end, zone)} — "
+            f"{named(config, c.backup_email)}" for c in coverages]
+    lead_lines = [f"• {outside(lead.name)} ({lead.status.value}) — in "
+                  f"{when(lead.received_at, zone)}" for lead in leads[:20]]
+    task_lines = [f"• {when(t.due_at, zone)} — {outside(t.title)}" for t in tasks[:20]]
 
     def section(title: str, lines: list[str], empty: str) -> dict[str, Any]:
         body = "\n".join(lines) if lines else empty
-        return {"type": "section", "text": {"type": "mrkdwn",
-                                            "text": f"*{title}*\n{body}"[:3000]}}
+        text = mrkdwn(f"*{title}*\n{body}", lambda _: None, lambda email: email)
+        return {"type": "section", "text": {"type": "mrkdwn", "text": clip(text, 3000)}}
 
     title = "Team coverage" if config.is_manager(email) else "Coverage calendar"
     return {"type": "home", "blocks": [

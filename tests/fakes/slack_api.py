@@ -1,5 +1,9 @@
 """A local fake of the Slack Web API over real HTTP: records every call, answers
 with Slack's response shapes, and can inject 429 (with Retry-After) or 500.
+
+It is strict: it refuses what Slack refuses (see `slack_rules`): bad tokens, channel
+names where ids belong, channels oscbot is not in, edits of messages it never sent,
+and blocks or views that break Block Kit's rules.
 """
 
 from __future__ import annotations
@@ -15,8 +19,10 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from tests.fakes.server import LoopbackServer, send_json
+from tests.fakes.slack_rules import CHANNEL_ID, Refused, check_message, check_view, parse
 
 TOKEN = "xoxb-test-token"
+TEAM_CHANNEL = "C0SALES01"
 
 
 @dataclass
@@ -37,6 +43,10 @@ class FakeSlack(LoopbackServer):
         self.users: dict[str, dict[str, Any]] = {}
         self.uploaded: list[int] = []
         self.tokens: set[str] = {TOKEN}
+        self.channels: dict[str, dict[str, Any]] = {}
+        self.add_channel(TEAM_CHANNEL, "online-sales")
+        self.messages: dict[tuple[str, str], dict[str, Any]] = {}
+        self.refused: list[tuple[str, str, list[str]]] = []
         self._failures: dict[str, deque[tuple[int, float]]] = defaultdict(deque)
         self._ts = itertools.count(1)
         self._lock = threading.Lock()
@@ -53,6 +63,17 @@ class FakeSlack(LoopbackServer):
                                "real_name": name, "tz": "America/Chicago",
                                "profile": {"email": email, "real_name": name}}
 
+    def add_channel(self, channel_id: str, name: str, *, member: bool = True,
+                    private: bool = False) -> None:
+        """A channel in the workspace; oscbot is in it unless `member` is False."""
+        self.channels[channel_id] = {"id": channel_id, "name": name, "is_channel": True,
+                                     "is_private": private, "is_member": member,
+                                     "is_archived": False}
+
+    def posts(self, channel: str = TEAM_CHANNEL) -> list[dict[str, Any]]:
+        """Messages accepted into one channel, in order."""
+        return [c for c in self.calls("chat.postMessage") if c["channel"] == channel]
+
     def fail_next(self, method: str, status: int, times: int = 1,
                   retry_after: float = 1.0) -> None:
         """Answer the next `times` calls of `method` with `status`."""
@@ -67,16 +88,49 @@ class FakeSlack(LoopbackServer):
         return sum(1 for c in self.calls_made if c.method == method)
 
     def _answer(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
+        try:
+            return self._checked(method, args)
+        except Refused as refused:
+            self.refused.append((method, refused.code, refused.errors))
+            return {"ok": False, "error": refused.code, "errors": refused.errors,
+                    "response_metadata": {"messages": [f"[ERROR] {e}"
+                                                       for e in refused.errors]}}
+
+    def _channel(self, channel: str, *, post: bool) -> None:
+        if channel.startswith("D"):
+            if channel[1:] not in self.users:
+                raise Refused("channel_not_found", [])
+            return
+        found = self.channels.get(channel)
+        if found is None or (found["is_private"] and not found["is_member"]):
+            raise Refused("channel_not_found", [])
+        if post and not found["is_member"]:
+            raise Refused("not_in_channel", [])
+
+    def _checked(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
         if method == "auth.test":
             return {"ok": True, "url": "https://riverside.slack.com/", "team": "Riverside",
                     "user": "oscbot", "team_id": "T1", "user_id": "UBOT", "bot_id": "B1"}
-        if method in ("chat.postMessage", "chat.update"):
-            channel = args.get("channel", "")
-            ts = args.get("ts") or f"1700000000.{next(self._ts):06d}"
+        if method in ("chat.postMessage", "chat.update", "chat.postEphemeral"):
+            check_message(args)
+            channel = str(args["channel"])
+            self._channel(channel, post=True)
+            if method == "chat.postEphemeral":
+                return {"ok": True, "message_ts": f"1700000000.{next(self._ts):06d}"}
+            if method == "chat.update" and (channel, str(args.get("ts"))) not in self.messages:
+                raise Refused("message_not_found", [])
+            ts = str(args.get("ts") or f"1700000000.{next(self._ts):06d}")
+            self.messages[(channel, ts)] = args
             return {"ok": True, "channel": channel, "ts": ts,
                     "message": {"type": "message", "text": args.get("text", ""), "ts": ts}}
-        if method == "chat.postEphemeral":
-            return {"ok": True, "message_ts": f"1700000000.{next(self._ts):06d}"}
+        if method == "conversations.list":
+            return {"ok": True, "channels": [c for c in self.channels.values()
+                                             if c["is_member"] or not c["is_private"]],
+                    "response_metadata": {"next_cursor": ""}}
+        if method == "conversations.info":
+            channel = str(args.get("channel", ""))
+            self._channel(channel, post=False)
+            return {"ok": True, "channel": self.channels[channel]}
         if method == "conversations.open":
             user = str(args.get("users", "")).split(",")[0]
             return {"ok": True, "channel": {"id": "D" + user}}
@@ -101,14 +155,17 @@ class FakeSlack(LoopbackServer):
             return {"ok": True, "file_id": "F1", "upload_url": self.url.replace(
                 "/api/", "/upload/F1")}
         if method == "files.completeUploadExternal":
-            files = args.get("files")
-            files = json.loads(files) if isinstance(files, str) else files
+            channel = str(args.get("channel_id", ""))
+            if not CHANNEL_ID.match(channel):
+                raise Refused("invalid_channel", [f"{channel!r} is not a channel id"])
+            self._channel(channel, post=True)
+            files = parse(args.get("files"))
             return {"ok": True, "files": [{"id": f["id"], "title": f.get("title", "")}
                                           for f in files or []]}
         if method in ("views.open", "views.publish", "views.update", "views.push"):
-            view = args.get("view")
-            view = json.loads(view) if isinstance(view, str) else view
-            return {"ok": True, "view": {"id": "V1", **(view or {})}}
+            view = parse(args.get("view"))
+            check_view(view)
+            return {"ok": True, "view": {"id": "V1", **view}}
         return {"ok": False, "error": "unknown_method"}
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:

@@ -13,7 +13,7 @@ from bot.crm_fakes import FakeCrmItem, InMemoryCrm
 from bot.crm_handover import CrmRouting
 from bot.errors import InvalidInput, NotAllowed, NotFound
 from bot.fakes import FixedClock
-from bot.messages import Bullets
+from bot.messages import Bullets, plain
 from bot.model import Absence, AbsenceKind, CoverageOrigin, CoverageStatus, Task
 from bot.ports import CalendarSyncState, OutboxStatus, Repositories, SwitchStatus
 from bot.routing_engine import RoutingEngine
@@ -211,4 +211,4 @@ def routing_items(repos: Repositories, key: str) -> tuple[str, ...]:
     assert item is not None
     [routing] = [b for b in item.message.blocks if isinstance(b, Bullets)
                  and b.title == "Routing"]
-    return routing.items
+    return tuple(plain(i) for i in routing.items)

@@ -14,7 +14,7 @@ from bot.messages import ActionId, Actions, Bullets, Button, Header, Message, Se
 from bot.services.notify import Notifier
 from handlers.slack.blocks import render
 from handlers.slack.chat import SlackChat
-from tests.fakes.slack_api import TOKEN, FakeSlack
+from tests.fakes.slack_api import TEAM_CHANNEL, TOKEN, FakeSlack
 
 NAMES = {"jordan@rh.example": "Jordan Kim", "dana@rh.example": "Dana Brooks"}
 
@@ -37,11 +37,11 @@ def test_post_dm_and_update_send_the_right_calls(slack: FakeSlack) -> None:
         Actions((Button(ActionId.LEAD_CALLED, "Called", "7", "primary"),))))
     ref = port.post(channel="#online-sales", message=message)
     [posted] = slack.calls("chat.postMessage")
-    assert posted["channel"] == "#online-sales"
+    assert posted["channel"] == TEAM_CHANNEL  # the name was resolved to the id once
     assert posted["text"] == "Lead for <@UJORDAN>"
     assert posted["blocks"][1]["text"]["text"] == "<@UJORDAN> and *Dana Brooks*"
     assert posted["blocks"][2]["elements"][0] == {
-        "type": "button", "action_id": "lead_called", "value": "7", "style": "primary",
+        "type": "button", "action_id": "lead_called#0", "value": "7", "style": "primary",
         "text": {"type": "plain_text", "text": "Called"}}
     port.direct(email="jordan@rh.example", message=Message("hi"))
     port.direct(email="jordan@rh.example", message=Message("again"))
@@ -49,22 +49,23 @@ def test_post_dm_and_update_send_the_right_calls(slack: FakeSlack) -> None:
     assert slack.calls("conversations.open") == [{"users": "UJORDAN"}]
     assert slack.calls("chat.postMessage")[-1]["channel"] == "DUJORDAN"
     port.update(ref=ref, message=Message("edited"))
-    assert slack.calls("chat.update") == [{"channel": "#online-sales", "ts": ref.id,
+    assert slack.calls("chat.update") == [{"channel": TEAM_CHANNEL, "ts": ref.id,
                                            "text": "edited", "blocks": []}]
+    assert len(slack.calls("conversations.list")) == 1
 
 
 def test_errors_become_chat_errors(slack: FakeSlack) -> None:
     port = chat(slack)
     slack.fail_next("chat.postMessage", 429, retry_after=7)
     with pytest.raises(ChatError) as limited:
-        port.post(channel="#s", message=Message("x"))
+        port.post(channel=TEAM_CHANNEL, message=Message("x"))
     assert limited.value.transient and limited.value.retry_after == 7
     slack.fail_next("chat.postMessage", 500)
     with pytest.raises(ChatError) as down:
-        port.post(channel="#s", message=Message("x"))
+        port.post(channel=TEAM_CHANNEL, message=Message("x"))
     assert down.value.transient
     with pytest.raises(ChatError, match="SLACK_BOT_TOKEN") as bad:
-        chat(slack, token="xoxb-wrong").post(channel="#s", message=Message("x"))
+        chat(slack, token="xoxb-wrong").post(channel=TEAM_CHANNEL, message=Message("x"))
     assert not bad.value.transient
     with pytest.raises(ChatError, match="no Slack account found for a person"):
         port.direct(email="ghost@rh.example", message=Message("x"))
@@ -105,10 +106,10 @@ def test_burst_of_200_under_429s_arrives_once_each_in_order(slack: FakeSlack) ->
 
 
 def test_chart_upload_uses_the_external_upload_flow(slack: FakeSlack) -> None:
-    ref = chat(slack).upload(channel="C0123", filename="digest.png",
+    ref = chat(slack).upload(channel="#online-sales", filename="digest.png",
                              content=b"\x89PNG fake chart", title="Speed to lead")
     assert ref.id == "F1"
     assert slack.calls("files.getUploadURLExternal")[0]["filename"] == "digest.png"
     assert slack.uploaded and slack.uploaded[0] > 0
     complete = slack.calls("files.completeUploadExternal")[0]
-    assert complete["channel_id"] == "C0123"
+    assert complete["channel_id"] == TEAM_CHANNEL  # Slack takes ids only here
