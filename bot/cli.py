@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from bot.settings import Settings
+from bot.settings import LOG_LEVELS, Settings
 
 app = typer.Typer(
     name="oscbot", no_args_is_help=True, add_completion=False,
@@ -35,8 +35,23 @@ class SystemClock:
         return datetime.now(UTC)
 
 
+_options: dict[str, object] = {}
+
+
+@app.callback()
+def _global_options(
+    log_level: Annotated[str | None, typer.Option(
+        "--log-level", help="DEBUG, INFO, WARNING or ERROR (default: $OSCBOT_LOG_LEVEL or "
+        "INFO).", show_default=False)] = None,
+) -> None:
+    if log_level is not None:
+        if log_level.upper() not in LOG_LEVELS:
+            raise _fail(f"unknown log level {log_level!r}; use one of {', '.join(LOG_LEVELS)}")
+        _options["log_level"] = log_level.upper()
+
+
 def _settings(config: Path | None = None) -> Settings:
-    settings = Settings()
+    settings = Settings().model_copy(update=_options)
     if config is not None:
         settings = settings.model_copy(update={"config_path": config})
     return settings

@@ -5,6 +5,7 @@ queues carries a unique outbox key, and every switch a journal entry.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -25,6 +26,8 @@ class Job:
 def sync_calendars(ctx: AppContext) -> str:
     """Read every OSC calendar and keep coverages in step."""
     report = ctx.calendars.sync_all()
+    if report.read == report.unchanged and not (report.failed or report.changes):
+        return f"nothing changed in {report.read} calendars"
     return (f"read {report.read} calendars ({report.unchanged} unchanged, "
             f"{report.failed} failed), {report.changes} coverage changes")
 
@@ -103,8 +106,8 @@ def weekly_digest(ctx: AppContext) -> str:
     local = now.astimezone(ZoneInfo(ctx.config.team.timezone))
     if local.weekday() != 0 or local.hour < 9:
         return "not due (Mondays from 9:00 team time)"
-    year, week, _ = local.isocalendar()
-    start, end = last_week(now)
+    start, end, monday = last_week(now, ctx.config.team.timezone)
+    year, week, _ = monday.isocalendar()
     rows = report_between(config=ctx.config, repos=ctx.repos, start=start, end=end)
     period = f"week {week} of {year}"
     if not ctx.notifier.post(key=f"digest:{year}-W{week:02d}",
@@ -135,6 +138,18 @@ JOBS: tuple[Job, ...] = (
         renew_calendar_channels.__doc__ or ""),
     Job("weekly_digest", timedelta(hours=1), weekly_digest, weekly_digest.__doc__ or ""),
 )
+
+
+_COUNT = re.compile(r"\b(\d+)\b")
+_IDLE_WORDS = ("not due", "already posted", "polling only", "nothing changed")
+
+
+def did_something(summary: str) -> bool:
+    """False for a job summary that reports nothing done (every count zero, not due)."""
+    if any(word in summary for word in _IDLE_WORDS):
+        return False
+    counts = [int(n) for n in _COUNT.findall(summary)]
+    return not counts or any(counts)
 
 
 def job(name: str) -> Job:

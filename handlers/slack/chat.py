@@ -127,7 +127,7 @@ class SlackChat:
         with conversations.list; Slack wants ids (file uploads accept nothing else)."""
         if _CHANNEL_ID.match(channel):
             return channel
-        return self.find_channel(channel)["id"]
+        return str(self.find_channel(channel)["id"])
 
     def find_channel(self, channel: str) -> dict[str, Any]:
         """The channel's id, name and whether oscbot is a member (`is_member`)."""
@@ -142,6 +142,18 @@ class SlackChat:
         with self._lock:
             self._channels[name] = found
         return found
+
+    def channel_problem(self, channel: str) -> str | None:
+        """What stops oscbot posting in the team channel, in words for the admin, or None
+        (checked at start-up so the first brief does not fail silently)."""
+        try:
+            found = self.find_channel(channel)
+        except ChatError as exc:
+            return f"team channel {channel}: {exc}"
+        if not found.get("is_member"):
+            return (f"oscbot is not in the team channel {channel} ({found['id']}); invite it "
+                    f"there with /invite @oscbot")
+        return None
 
     def _list_channel(self, name: str) -> dict[str, Any]:
         cursor = ""

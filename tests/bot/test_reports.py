@@ -9,7 +9,7 @@ from bot.fakes import FixedClock, RecordingChat, in_memory_repositories
 from bot.model import AbsenceKind, ActivityKind, CreditTo
 from bot.reports import build_report, month_bounds, percentile
 from bot.services.leads import NewLead
-from bot.services.reports import monthly_report
+from bot.services.reports import last_week, monthly_report
 from handlers.context import build_context
 from handlers.reports import report_csv
 from schedules.jobs import job
@@ -74,9 +74,20 @@ def test_weekly_digest_posts_once_with_a_chart(config: AppConfig) -> None:
     assert digest.run(ctx).startswith("not due")
     assert isinstance(ctx.clock, FixedClock)
     ctx.clock.set(monday)
-    assert digest.run(ctx) == "digest for week 49 of 2026 posted (0 rows)"
+    assert digest.run(ctx) == "digest for week 48 of 2026 posted (0 rows)"
     assert digest.run(ctx) == "already posted"
     [(channel, filename, png)] = chat.uploads
-    assert channel == "#online-sales" and filename == "digest-2026-W49.png"
+    assert channel == "#online-sales" and filename == "digest-2026-W48.png"
     assert png.startswith(b"\x89PNG")
-    assert ctx.repos.outbox.get("digest:2026-W49") is not None
+    assert ctx.repos.outbox.get("digest:2026-W48") is not None
+
+
+def test_digest_names_the_iso_week_it_reports() -> None:
+    # Monday Jan 4 2027, 9:00 in Chicago: the digest covers Dec 28 - Jan 3, ISO week 53 of 2026.
+    start, end, monday = last_week(datetime(2027, 1, 4, 15, tzinfo=UTC), "America/Chicago")
+    assert monday.isocalendar()[:2] == (2026, 53)
+    assert start == datetime(2026, 12, 28, 6, tzinfo=UTC)
+    assert end == datetime(2027, 1, 4, 6, tzinfo=UTC)
+    # Sunday night still belongs to the week before.
+    _, _, sunday = last_week(datetime(2027, 1, 4, 5, tzinfo=UTC), "America/Chicago")
+    assert sunday.isocalendar()[:2] == (2026, 52)

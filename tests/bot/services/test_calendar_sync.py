@@ -65,7 +65,7 @@ def test_failed_calendar_keeps_the_last_good_copy_and_alerts_after_three(
     alerts = [i for i in ctx.repos.outbox.pending(limit=100) if i.key.startswith("calendar-")]
     assert len(alerts) == 1
     assert plain(alerts[0].message.text) == "Maria's calendar failed to load 3 times in a row."
-    assert "(maria.ics: HTTP 503)" in plain(str(alerts[0].message.blocks[0]))
+    assert "(maria.ics: HTTP 503)" in plain(alerts[0].message.blocks[0].text)  # type: ignore[union-attr]
     calendar.failure = None
     calendar.absences.clear()
     tick(ctx, 60)

@@ -179,7 +179,7 @@ def test_lead_button_by_the_responsible_person_logs_contact(
             "api_app_id": "A1", "channel": {"id": "DUMARIA"}, "trigger_id": "1.2.3",
             "container": {"type": "message", "message_ts": "1.1"},
             "response_url": "https://hooks.slack.com/actions/x",
-            "actions": [{"action_id": "lead_called", "block_id": "b", "value": str(lead.id),
+            "actions": [{"action_id": "lead_called#0", "block_id": "b", "value": str(lead.id),
                          "type": "button", "action_ts": "1.2"}]})
 
     assert click("USAM").status_code == 200
