@@ -63,11 +63,35 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
 
 
 @app.command()
-def demo() -> None:
+def demo(config: Annotated[Path | None, typer.Option(
+        "--config", "-c", help="Another copy of the example team's app.yaml (default: the "
+        "one bundled with oscbot).")] = None) -> None:
     """Play a complete handoff offline on the bundled example team."""
     from handlers.console.demo import play
+    from handlers.console.shell import guarded
 
-    raise typer.Exit(play(Console(), env=dict(os.environ)))
+    raise typer.Exit(guarded(Console(stderr=True), lambda: play(
+        Console(), config_path=config, env=dict(os.environ))))
+
+
+@app.command()
+def init(
+    folder: Annotated[Path, typer.Argument(help="Where to write (default: here).")] = Path("."),
+    force: Annotated[bool, typer.Option(help="Replace files that already exist.")] = False,
+) -> None:
+    """Write a commented app.yaml starter and the example calendars into a folder."""
+    from bot.errors import InvalidInput
+    from bot.starter import write_starter
+
+    try:
+        written = write_starter(folder, force=force)
+    except InvalidInput as exc:
+        raise _fail(str(exc)) from None
+    console = Console()
+    for path in written:
+        console.print(f"wrote {path}", highlight=False)
+    console.print("Next: edit app.yaml for your team, then run `oscbot check` "
+                  "(`oscbot demo --config app.yaml` plays the example story on it).")
 
 
 @app.command()

@@ -205,8 +205,9 @@ def read_document(path: Path) -> ConfigDocument:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError([ConfigProblem(file=str(path), line=None, field="(file)",
-                                         message="no such file; set OSCBOT_CONFIG or "
-                                                 "pass --config")]) from None
+                                         message="no such file; set OSCBOT_CONFIG, pass "
+                                                 "--config, or run `oscbot init` to write "
+                                                 "a starter")]) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError([ConfigProblem(file=str(path), line=None, field="(file)",
                                          message=f"cannot read: {exc}")]) from None

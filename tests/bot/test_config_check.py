@@ -11,8 +11,9 @@ from bot.check import check_config
 from bot.cli import app
 from bot.config_loader import load_config
 from bot.errors import ConfigError
+from bot.examples import EXAMPLE_CONFIG
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "app.yaml"
+EXAMPLE = EXAMPLE_CONFIG
 
 GOOD = """\
 team:

@@ -7,7 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "app.yaml"
+from bot.examples import EXAMPLE_CONFIG
+
+EXAMPLE = EXAMPLE_CONFIG
 
 
 def oscbot(*args: str, cwd: Path, stdin: str = "",
