@@ -8,12 +8,17 @@ import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from bot.settings import LOG_LEVELS, Settings
+
+if TYPE_CHECKING:
+    from bot.config import AppConfig
+    from bot.config_loader import ConfigDocument
+    from bot.errors import ConfigProblem
 
 app = typer.Typer(
     name="oscbot", no_args_is_help=True, add_completion=False,
@@ -118,12 +123,27 @@ def run(config: ConfigOption = None) -> None:
 @app.command()
 def check(config: ConfigOption = None,
           strict: Annotated[bool, typer.Option(help="Treat warnings as errors.")] = False,
+          online: Annotated[bool, typer.Option(
+              help="Also ask Slack (SLACK_API_URL) whether SLACK_BOT_TOKEN, its scopes and "
+                   "the team channel work.")] = False,
           ) -> None:
     """Validate app.yaml and credentials; non-zero exit on problems."""
-    from bot.check import check_command
+    from bot.check import Online, check_command
 
     settings = _settings(config)
-    raise typer.Exit(check_command(settings.config_path, env=dict(os.environ), strict=strict))
+    slack: Online | None = None
+    if online:
+        if settings.slack_bot_token is None:
+            raise _fail("--online needs SLACK_BOT_TOKEN in the environment", code=1)
+        from handlers.slack.preflight import slack_problems
+
+        token = settings.slack_bot_token.get_secret_value()
+
+        def slack(app_config: AppConfig, doc: ConfigDocument) -> list[ConfigProblem]:
+            return slack_problems(app_config, doc, token=token, api_url=settings.slack_api_url)
+
+    raise typer.Exit(check_command(settings.config_path, env=dict(os.environ), strict=strict,
+                                   online=slack))
 
 
 @app.command()

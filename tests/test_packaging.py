@@ -70,3 +70,20 @@ def test_init_then_check_then_demo_on_the_starter(oscbot: Path, tmp_path: Path) 
     assert again.returncode == 2 and "already exist" in again.stderr
     demo = run(oscbot, tmp_path, "demo", "--config", "app.yaml")
     assert demo.returncode == 0, demo.stderr
+
+
+def test_the_repository_app_yaml_is_the_example_team() -> None:
+    from bot.config_loader import load_config
+    from bot.examples import EXAMPLE_CONFIG
+    from bot.settings import Settings
+
+    top = load_config(ROOT / "app.yaml", env={})
+    example = load_config(EXAMPLE_CONFIG, env={})
+    assert top.model_dump(exclude={"people"}) == example.model_dump(exclude={"people"})
+    assert [p.model_dump(exclude={"calendar"}) for p in top.people] == [
+        p.model_dump(exclude={"calendar"}) for p in example.people]
+    for person in top.people:
+        if person.calendar and person.calendar.ics:
+            assert (ROOT / person.calendar.ics).is_file()
+    # `oscbot shell` and `oscbot run` read ./app.yaml unless told otherwise.
+    assert Settings(_env_file=None).config_path == Path("app.yaml")  # type: ignore[call-arg]

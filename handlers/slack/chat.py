@@ -14,6 +14,7 @@ from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.web import SlackResponse
 
 from bot.errors import ChatError
 from bot.messages import Message
@@ -224,16 +225,26 @@ class SlackChat:
                                                  timeout=self._timeout, retry_handlers=[])
             return self._clients[token]
 
+    def granted_scopes(self) -> set[str]:
+        """auth.test: proves the token works; the scopes Slack says it grants."""
+        response = self._response("auth.test")
+        granted = response.headers.get("x-oauth-scopes") or response.headers.get(
+            "X-OAuth-Scopes") or ""
+        return {scope.strip() for scope in str(granted).split(",") if scope.strip()}
+
     def _call(self, method: str, **args: object) -> dict[str, Any]:
+        response = self._response(method, **args)
+        return dict(response.data) if isinstance(response.data, dict) else {}
+
+    def _response(self, method: str, **args: object) -> SlackResponse:
         try:
-            response = self._client.api_call(method, json=args)
+            return self._client.api_call(method, json=args)
         except SlackApiError as exc:
             raise refusal(method, exc.response.status_code, _data(exc),
                           exc.response.headers) from None
         except (SlackClientError, OSError) as exc:
             raise ChatError(f"Slack {method}: network error ({type(exc).__name__})",
                             transient=True) from None
-        return dict(response.data) if isinstance(response.data, dict) else {}
 
 
 def _data(exc: SlackApiError) -> Mapping[str, Any]:

@@ -15,14 +15,24 @@ import time
 from collections import defaultdict, deque
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
+
+import yaml
 
 from tests.fakes.server import LoopbackServer, send_json
 from tests.fakes.slack_rules import CHANNEL_ID, Refused, check_message, check_view, parse
 
 TOKEN = "xoxb-test-token"
+MANIFEST = Path(__file__).resolve().parents[2] / "manifest.yaml"
 TEAM_CHANNEL = "C0SALES01"
+
+
+def manifest_scopes() -> list[str]:
+    """The bot scopes manifest.yaml asks for: what an install grants."""
+    manifest = yaml.safe_load(MANIFEST.read_text(encoding="utf-8"))
+    return list(manifest["oauth_config"]["scopes"]["bot"])
 
 
 @dataclass
@@ -43,6 +53,8 @@ class FakeSlack(LoopbackServer):
         self.users: dict[str, dict[str, Any]] = {}
         self.uploaded: list[int] = []
         self.tokens: set[str] = {TOKEN}
+        # What the installed app was granted (auth.test's x-oauth-scopes header).
+        self.scopes: list[str] = manifest_scopes()
         self.channels: dict[str, dict[str, Any]] = {}
         self.add_channel(TEAM_CHANNEL, "online-sales")
         self.messages: dict[tuple[str, str], dict[str, Any]] = {}
@@ -220,7 +232,8 @@ class FakeSlack(LoopbackServer):
                     return
                 with fake._lock:
                     body = fake._answer(method, args)
-                self._send(200, body)
+                self._send(200, body, {"x-oauth-scopes": ",".join(fake.scopes)}
+                           if method == "auth.test" else None)
 
             def _send(self, status: int, body: dict[str, Any],
                       headers: dict[str, str] | None = None) -> None:
