@@ -26,8 +26,6 @@ class Job:
 def sync_calendars(ctx: AppContext) -> str:
     """Read every OSC calendar and keep coverages in step."""
     report = ctx.calendars.sync_all()
-    if report.read == report.unchanged and not (report.failed or report.changes):
-        return f"nothing changed in {report.read} calendars"
     return (f"read {report.read} calendars ({report.unchanged} unchanged, "
             f"{report.failed} failed), {report.changes} coverage changes")
 
@@ -141,13 +139,17 @@ JOBS: tuple[Job, ...] = (
 
 
 _COUNT = re.compile(r"\b(\d+)\b")
-_IDLE_WORDS = ("not due", "already posted", "polling only", "nothing changed")
+_IDLE_WORDS = ("not due", "already posted", "polling only")
+_ALL_UNCHANGED = re.compile(r"read (\d+) calendars \((\d+) unchanged, 0 failed\), 0 coverage")
 
 
 def did_something(summary: str) -> bool:
     """False for a job summary that reports nothing done (every count zero, not due)."""
     if any(word in summary for word in _IDLE_WORDS):
         return False
+    unchanged = _ALL_UNCHANGED.search(summary)
+    if unchanged and unchanged.group(1) == unchanged.group(2):
+        return False  # every calendar read was unchanged and nothing failed or changed
     counts = [int(n) for n in _COUNT.findall(summary)]
     return not counts or any(counts)
 

@@ -30,6 +30,7 @@ from bot.messages import (
     Header,
     Message,
     Section,
+    plain,
     render_text,
 )
 
@@ -58,6 +59,12 @@ def resolve_mentions(text: str, user_id_for: Resolver, name_for: Callable[[str],
 def escape_mrkdwn(text: str) -> str:
     """Slack's three control characters as entities, so outside text shows as typed."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def reply_text(text: str) -> str:
+    """A short reply (our words around names and whatever was typed) as mrkdwn: replies
+    carry no markup of ours, so all of it is escaped."""
+    return escape_mrkdwn(plain(text))
 
 
 def mrkdwn(text: str, user_id_for: Resolver, name_for: Callable[[str], str]) -> str:

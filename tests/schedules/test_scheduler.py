@@ -31,7 +31,8 @@ def test_did_something_reads_the_counts() -> None:
     assert not did_something("0 alerts, 0 escalations")
     assert not did_something("0 sent, 0 to retry, 0 failed")
     assert not did_something("not due (Mondays from 9:00 team time)")
-    assert not did_something("nothing changed in 4 calendars")
+    assert not did_something("read 4 calendars (4 unchanged, 0 failed), 0 coverage changes")
+    assert did_something("read 4 calendars (3 unchanged, 0 failed), 1 coverage changes")
     assert did_something("1 sent, 0 to retry, 0 failed")
     assert did_something("digest for week 48 of 2026 posted (3 rows)")
 

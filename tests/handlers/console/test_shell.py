@@ -101,3 +101,12 @@ def test_run_and_db_upgrade_explain_setup_mistakes(tmp_path: Path) -> None:
     assert unreachable.returncode == 2
     assert "the database (DATABASE_URL) cannot be used" in unreachable.stdout
     assert "Traceback" not in unreachable.stdout + unreachable.stderr
+
+
+def test_shell_takes_the_slack_commands_with_names(tmp_path: Path) -> None:
+    script = "\n".join(["/as dana@riverside-homes.example", "/oscbot calendar Jordan",
+                        "/handoff-drill Alex", "/oscbot", "/quit"])
+    out = oscbot("shell", cwd=tmp_path, stdin=script + "\n").stdout
+    assert "Lead calendar — Jordan Kim" in out
+    assert "Practice run for Alex Chen" in out
+    assert "/oscbot calendar [PERSON]" in out

@@ -62,3 +62,16 @@ def test_online_needs_a_token(slack: FakeSlack) -> None:
 
 def test_the_manifest_asks_for_exactly_the_scopes_oscbot_uses() -> None:
     assert sorted(manifest_scopes()) == sorted(REQUIRED_SCOPES)
+
+
+def test_every_command_has_a_usage_hint_escapes_mentions_and_exists_in_the_shell() -> None:
+    import yaml
+
+    from handlers.console.shell import HELP
+    from tests.fakes.slack_api import MANIFEST
+
+    manifest = yaml.safe_load(MANIFEST.read_text(encoding="utf-8"))
+    for command in manifest["features"]["slash_commands"]:
+        assert command.get("usage_hint"), command["command"]
+        assert command["should_escape"] is True, command["command"]
+        assert command["command"] in HELP, command["command"]
