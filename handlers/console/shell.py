@@ -191,7 +191,11 @@ def print_report(settings: Settings, *, month: str, csv_path: Path | None, conso
     def run() -> int:
         ctx, _ = _context(settings, clock, console)
         rows = monthly_report(config=ctx.config, repos=ctx.repos, month=first)
-        console.print(report_table(rows, config=ctx.config, title=f"Online sales, {month}"))
+        if rows:
+            console.print(report_table(rows, config=ctx.config, title=f"Online sales, {month}"))
+        else:
+            console.print(f"No data for {month}: no leads, appointments or protection lapses "
+                          "were recorded that month.")
         target = csv_path or Path(f"report-{month}.csv")
         target.write_text(report_csv(rows), encoding="utf-8")
         console.print(f"CSV written to {target}")
