@@ -34,6 +34,7 @@ from bot.model import (
     Task,
 )
 from bot.ports import RoutingSwitch, SwitchStatus
+from bot.routing_engine import UNCONFIRMED
 from bot.timefmt import when, window
 
 CREDIT_RULE = (
@@ -167,6 +168,9 @@ def switch_line(switch: RoutingSwitch, *, config: AppConfig) -> str:
     if switch.status is SwitchStatus.CONFLICT:
         return (f"⚠️ {label}: changed by hand meanwhile; not overwritten — "
                 f"{outside(switch.last_error)}")
+    if switch.status is SwitchStatus.REVERTING and switch.reason == UNCONFIRMED:
+        return (f"❓ {label}: nobody confirmed it was switched — check where it goes now; "
+                f"if it was switched: {outside(switch.last_error)}")
     if switch.status is SwitchStatus.REVERTING and switch.last_error:
         return f"✋ {label}: put back by hand — {outside(switch.last_error)}"
     if switch.status is SwitchStatus.FAILED:
@@ -180,7 +184,9 @@ def _manual_buttons(switches: Sequence[RoutingSwitch]) -> tuple[Actions, ...]:
     if not waiting:
         return ()
     return (Actions(tuple(
-        Button(ActionId.ROUTING_STEP_DONE, f"{s.channel.capitalize()} done by hand",
+        Button(ActionId.ROUTING_STEP_DONE,
+               f"{s.channel.capitalize()} " + ("checked" if s.reason == UNCONFIRMED
+                                               else "done by hand"),
                f"{s.coverage_id}:{s.channel}", "primary")
         for s in waiting
     )),)
@@ -230,7 +236,9 @@ def handoff_brief(facts: BriefFacts, *, config: AppConfig, zone: str) -> Message
         routing = tuple(switch_line(s, config=config) for s in facts.switches)
         blocks.append(Bullets("Routing", routing + crm_lines(facts.moves, osc=osc,
                                                                  backup=backup)))
-        blocks.extend(_manual_buttons(facts.switches))
+        if cov.status not in (CoverageStatus.RETURNED, CoverageStatus.CANCELLED):
+            # After the return the buttons live in the OSC's return list only.
+            blocks.extend(_manual_buttons(facts.switches))
     blocks += [
         Bullets("Hot leads", tuple(lead_line(lead, zone) for lead in facts.hot_leads)),
         Bullets("Not contacted yet", tuple(lead_line(lead, zone) for lead in facts.uncontacted)),
@@ -247,7 +255,7 @@ def handoff_brief(facts: BriefFacts, *, config: AppConfig, zone: str) -> Message
 
 
 def return_list(facts: ReturnFacts, *, config: AppConfig, zone: str) -> Message:
-    """The return-to-office task list for the OSC (and the channel)."""
+    """The return-to-office task list, sent to the OSC by DM; empty sections are left out."""
     cov = facts.coverage
     osc, backup = named(config, cov.osc_email), named(config, cov.backup_email)
     leads = facts.leads_by_id
@@ -262,25 +270,53 @@ def return_list(facts: ReturnFacts, *, config: AppConfig, zone: str) -> Message:
     routing = (("✅ Every route is back to you.",) if facts.switches and not unreverted
                else tuple(switch_line(s, config=config) for s in facts.switches))
     routing += crm_lines(facts.moves, osc=osc, backup=backup)
-    blocks: tuple[Header | Section | Bullets | Actions | Context, ...] = (
-        Header(f"Welcome back, {osc}"),
-        Section(f"{backup} covered {window(cov.start, cov.end, zone)}. Here is what to pick up."),
+    sections = [
         Bullets("New leads to start on your follow-up process",
                 tuple(lead_line(lead, zone) for lead in facts.new_leads)),
         Bullets("Leads the backup worked",
                 tuple(f"{outside(lead.name)}: {outside(notes)}" for lead, notes in facts.worked)),
         Bullets("Appointments set", tuple(appointment_line(a) for a in facts.appointments)),
-        Bullets("Tasks left for you",
-                tuple(f"{when(t.due_at, zone)} — {outside(t.title)}" for t in facts.tasks_for_osc)),
+        Bullets("Tasks left for you", tuple(f"{when(t.due_at, zone)} — {outside(t.title)}"
+                                            for t in facts.tasks_for_osc)),
         Bullets("Still not contacted — call these first",
                 tuple(lead_line(lead, zone) for lead in facts.still_uncontacted)),
-        Bullets("Routing", routing, empty="Nothing was switched."),
+    ]
+    shown = tuple(b for b in sections if b.items) or (
+        Section("Nothing waiting for you: no new leads, appointments, tasks or uncontacted "
+                "leads."),)
+    blocks: tuple[Header | Section | Bullets | Actions | Context, ...] = (
+        Header(f"Welcome back, {osc}"),
+        Section(f"{backup} covered {window(cov.start, cov.end, zone)}. Here is what to pick up."),
+        *shown,
+        *((Bullets("Routing", routing),) if routing else ()),
         *_manual_buttons(unreverted),
-        Context(CREDIT_RULE),
+        *((Context(CREDIT_RULE),) if facts.appointments else ()),
     )
-    text = (f"Welcome back, {osc}: {len(facts.new_leads)} new leads, "
-            f"{len(facts.appointments)} appointments, {len(facts.tasks_for_osc)} tasks.")
-    return Message(text=text, blocks=blocks, mentions=(cov.osc_email,))
+    return Message(text=_return_summary(facts, osc), blocks=blocks, mentions=(cov.osc_email,))
+
+
+def _return_summary(facts: ReturnFacts, osc: str) -> str:
+    def count(n: int, noun: str) -> str:
+        return f"{n} {noun}{'' if n == 1 else 's'}"
+
+    return (f"Welcome back, {osc}: {count(len(facts.new_leads), 'new lead')}, "
+            f"{count(len(facts.appointments), 'appointment')}, "
+            f"{count(len(facts.tasks_for_osc), 'task')}.")
+
+
+def return_note(facts: ReturnFacts, *, config: AppConfig, zone: str) -> Message:
+    """The short channel note on the OSC's return; the list itself goes to the OSC."""
+    cov = facts.coverage
+    osc, backup = named(config, cov.osc_email), named(config, cov.backup_email)
+    waiting = [s.channel for s in facts.switches
+               if s.status in (SwitchStatus.REVERTING, SwitchStatus.FAILED,
+                               SwitchStatus.MANUAL, SwitchStatus.CONFLICT)]
+    text = (f"✅ {osc} is back — {backup} covered {window(cov.start, cov.end, zone)}. "
+            f"{_return_summary(facts, osc).split(': ', 1)[1]} The return-to-office list "
+            f"went to {osc} by DM.")
+    if waiting:
+        text += f" Still to do by hand: {', '.join(waiting)}."
+    return Message(text=text, blocks=(Section(text),))
 
 
 def backup_note(facts: BriefFacts, *, config: AppConfig, zone: str) -> Message:

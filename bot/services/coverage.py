@@ -17,6 +17,7 @@ from bot.briefs import (
     handoff_brief,
     name_of,
     return_list,
+    return_note,
 )
 from bot.config import AppConfig, PersonConfig, Role
 from bot.crm import RecordMove
@@ -384,7 +385,7 @@ class CoverageService:
         self.notifier.direct(key=f"return-dm:{coverage.id}", email=coverage.osc_email,
                              message=return_list(facts, config=self.config,
                                                  zone=self.config.zone_of(coverage.osc_email)))
-        self.notifier.post(key=f"return:{coverage.id}", message=return_list(
+        self.notifier.post(key=f"return:{coverage.id}", message=return_note(
             facts, config=self.config, zone=self.config.team.timezone))
 
 
