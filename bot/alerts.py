@@ -77,6 +77,14 @@ def lead_card(lead: Lead, *, config: AppConfig, zone: str, covering_for: str | N
     )
 
 
+def handled(lead: Lead, *, status: str, zone: str, channel: bool) -> Message:
+    """A lead card or alert edited once someone acted on it: the outcome, no buttons."""
+    return Message(
+        text=f"{status}: {outside(lead.name)}.",
+        blocks=(Header(status), _lead_section(lead, zone, limit=CHANNEL_MESSAGE_LIMIT
+                                              if channel else None)))
+
+
 def uncontacted_alert(lead: Lead, *, config: AppConfig, zone: str, now: datetime) -> Message:
     """The channel alert when nobody logged a contact inside the speed-to-lead window."""
     assert lead.id is not None
