@@ -225,6 +225,8 @@ def handoff_brief(facts: BriefFacts, *, config: AppConfig, zone: str) -> Message
     why = ("first in the backup list" if not cov.skipped
            else "passed over: " + "; ".join(f"{named(config, s.email)} {s.reason}"
                                             for s in cov.skipped))
+    if cov.backup_chosen_by:
+        why = f"chosen by {named(config, cov.backup_chosen_by)}"
     blocks: list[Header | Section | Bullets | Actions | Context] = [
         Header(title),
         Section("\n".join(lines), fields=(

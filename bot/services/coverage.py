@@ -92,6 +92,7 @@ class CoverageService:
             lifecycle.plan_coverage(
                 osc_email=osc.email, start=start, end=end, kind=kind, origin=origin,
                 choice=choice, policies=self.config.policies, declared_by=actor.lower(),
+                backup_chosen_by=actor.lower() if backup_email else None,
                 notes=notes),
             actor=actor.lower(), reason=f"declared by {actor.lower()}")
         if coverage.start <= now:
@@ -191,7 +192,7 @@ class CoverageService:
                                      end=coverage.end)
                 coverage = dataclasses.replace(
                     coverage, backup_email=choice.backup.email if choice.backup else None,
-                    skipped=choice.skipped)
+                    skipped=choice.skipped, backup_chosen_by=None)
         active = lifecycle.activate(coverage, now=now)
         active = self._save(coverage, active, actor="scheduler", reason="absence started")
         if active.backup_email is None:

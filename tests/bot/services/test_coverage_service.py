@@ -261,3 +261,19 @@ def test_a_manual_step_nobody_confirmed_is_checked_not_called_put_back(
     labels = [b.label for block in dm.message.blocks if isinstance(block, Actions)
               for b in block.buttons]
     assert "Calls checked" in labels
+
+
+def test_a_backup_picked_by_hand_is_named_as_chosen_in_the_brief(
+        config: AppConfig, clock: FixedClock) -> None:
+    repos = in_memory_repositories()
+    ctx = build_context(config=config, repos=repos, clock=clock, chat=RecordingChat(),
+                        sources={})
+    coverage = ctx.coverage.declare(
+        osc_email=MARIA, start=clock.now(), end=clock.now() + timedelta(days=1),
+        kind=AbsenceKind.SICK, actor=DANA, backup_email=SAM, emergency=True)
+    assert coverage.backup_chosen_by == DANA
+    brief = repos.outbox.get("brief:1")
+    assert brief is not None
+    fields = dict(brief.message.blocks[1].fields)  # type: ignore[union-attr]
+    assert plain(fields["Why this backup"]) == "chosen by Dana"
+    assert repos.coverages.get(coverage.id or 0).backup_chosen_by == DANA
