@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from bot import coverage as lifecycle
 from bot.alerts import no_backup_alert
@@ -22,6 +22,7 @@ from bot.briefs import (
 from bot.config import AppConfig, PersonConfig, Role
 from bot.crm import RecordMove
 from bot.errors import InvalidInput, NotAllowed, NotFound
+from bot.hours import in_working_hours
 from bot.model import (
     Absence,
     AbsenceKind,
@@ -46,6 +47,9 @@ class TickReport:
     started: int = 0
     resumed: int = 0
     ended: int = 0
+
+# A return list not yet sent (the OSC came back out of hours) is still sent this long after.
+RETURN_LIST_WAITS = timedelta(days=7)
 
 
 class CoverageService:
@@ -164,21 +168,40 @@ class CoverageService:
                 self.start(c)
                 report = dataclasses.replace(report, started=report.started + 1)
             elif c.status is CoverageStatus.PLANNED:
-                if c.start - self.config.policies.heads_up_before <= now and self._heads_up(c):
+                if (c.start - self.config.policies.heads_up_before <= now
+                        and self._in_hours(self.config.team.timezone) and self._heads_up(c)):
                     report = dataclasses.replace(report, heads_up=report.heads_up + 1)
             elif lifecycle.is_due_to_end(c, now):
                 self.end(c, actor="scheduler")
                 report = dataclasses.replace(report, ended=report.ended + 1)
             elif (c.status is CoverageStatus.ACTIVE and c.id is not None and c.backup_email
-                  and (not self.engine.is_complete(c.id)
-                       or not self.notifier.exists(f"brief:{c.id}"))):
+                  and not self.engine.is_complete(c.id)):
                 # A start cut short (crash, failed switch) is finished: switches, tasks and
                 # a brief that may never have been posted; every step is idempotent.
                 self._switch(c)
                 self._move_tasks(c)
-                self._post_brief(c)
+                self._post_brief_when_due(c)
                 report = dataclasses.replace(report, resumed=report.resumed + 1)
+            elif (c.status is CoverageStatus.ACTIVE and c.id is not None
+                  and not self.notifier.exists(f"brief:{c.id}") and self._post_brief_when_due(c)):
+                report = dataclasses.replace(report, resumed=report.resumed + 1)
+        for c in self.repos.coverages.list(statuses=(CoverageStatus.RETURNED,)):
+            if (c.ended_at is not None and now - c.ended_at < RETURN_LIST_WAITS
+                    and not self.notifier.exists(f"return-dm:{c.id}")):
+                self._post_return_list(c)
         return report
+
+    def _in_hours(self, zone: str) -> bool:
+        return in_working_hours(self.clock.now(), zone, self.config.policies)
+
+    def _post_brief_when_due(self, coverage: Coverage) -> bool:
+        """The brief now if urgent (an emergency, nobody covering) or in the team's working
+        hours; routing switched at 00:00 is announced when the team is at work."""
+        if (coverage.origin is CoverageOrigin.EMERGENCY or coverage.backup_email is None
+                or self._in_hours(self.config.team.timezone)):
+            self._post_brief(coverage)
+            return True
+        return False
 
     def start(self, coverage: Coverage) -> Coverage:
         """Planned -> active: re-check the backup, switch routing, move tasks, post the brief."""
@@ -200,7 +223,7 @@ class CoverageService:
         else:
             self._switch(active)
             self._move_tasks(active)
-        self._post_brief(active)
+        self._post_brief_when_due(active)
         return active
 
     def end(self, coverage: Coverage, *, actor: str) -> Coverage:
@@ -382,6 +405,9 @@ class CoverageService:
                            leads_by_id={lead.id: lead for lead in leads if lead.id is not None})
 
     def _post_return_list(self, coverage: Coverage) -> None:
+        """The return list when the OSC is at work (the tick retries until then)."""
+        if not self._in_hours(self.config.zone_of(coverage.osc_email)):
+            return
         facts = self.return_facts(coverage)
         self.notifier.direct(key=f"return-dm:{coverage.id}", email=coverage.osc_email,
                              message=return_list(facts, config=self.config,

@@ -20,6 +20,7 @@ from bot.briefs import name_of, named
 from bot.config import AppConfig, PersonConfig
 from bot.credit import credit_for_appointment
 from bot.errors import InvalidInput, NotAllowed
+from bot.hours import in_working_hours
 from bot.model import (
     Activity,
     ActivityKind,
@@ -232,6 +233,9 @@ class LeadService:
         # Half-open filter: a task due exactly now counts as due.
         due_by = now + timedelta(microseconds=1)
         for task in self.repos.tasks.list(status=TaskStatus.OPEN, due_before=due_by):
+            if not in_working_hours(now, self.config.zone_of(task.assignee_email),
+                                    self.config.policies):
+                continue  # not urgent: it goes out when their working day starts
             lead = self.repos.leads.get(task.lead_id) if task.lead_id else None
             if self.notifier.direct(
                     key=f"reminder:{task.id}:{task.due_at.isoformat()}", email=task.assignee_email,

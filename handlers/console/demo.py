@@ -165,6 +165,9 @@ def _story(demo: Demo) -> None:
     demo.narrate("“Vacation planning with Jordan” (30 min) was ignored: too short to be an "
                  "absence. Alex's Thursday day off (an Outlook feed) is planned too.")
     demo.at("2026-12-01T00:00", "Maria's vacation starts: routing switches to Jordan")
+    demo.narrate("Midnight: routing switched at once; the brief waits for the team's working "
+                 "day (8:00–18:00 on weekdays, each person's own time).")
+    demo.at("2026-12-01T08:00", "the working day starts: the brief reaches the team")
     steps = {b.button.value: b for b in demo.chat.buttons.values()
              if b.button.action is ActionId.ROUTING_STEP_DONE}
     for pressable in steps.values():
@@ -193,7 +196,10 @@ def _story(demo: Demo) -> None:
     reminder = next(b for b in reversed(demo.chat.buttons.values())
                     if b.button.action is ActionId.REMINDER_DONE)
     demo.press("Done", ActionId.REMINDER_DONE, reminder.button.value, JORDAN)
-    demo.at("2026-12-05T00:00", "Maria is back: routing reverts, return-to-office list")
+    demo.at("2026-12-05T00:00", "Maria is back: routing reverts")
+    demo.narrate("Saturday is not one of Maria's working days: her return-to-office list "
+                 "waits for Monday morning.")
+    demo.at("2026-12-07T08:00", "Monday 8:00: Maria's return-to-office list")
     pending = {b.button.value: b.button for b in demo.chat.buttons.values()
                if b.button.action is ActionId.ROUTING_STEP_DONE}
     for value in sorted(pending):
