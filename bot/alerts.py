@@ -79,8 +79,9 @@ def lead_card(lead: Lead, *, config: AppConfig, zone: str, covering_for: str | N
 
 def handled(lead: Lead, *, status: str, zone: str, channel: bool) -> Message:
     """A lead card or alert edited once someone acted on it: the outcome, no buttons."""
+    what = "Lead alert" if channel else "New lead"
     return Message(
-        text=f"{status}: {outside(lead.name)}.",
+        text=f"{what}: {outside(lead.name)} — {status}.",
         blocks=(Header(status), _lead_section(lead, zone, limit=CHANNEL_MESSAGE_LIMIT
                                               if channel else None)))
 

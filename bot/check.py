@@ -11,6 +11,8 @@ from bot.config import AppConfig
 from bot.config_loader import ConfigDocument, Loc, read_document, validate
 from bot.errors import ConfigError, ConfigProblem
 
+GRAPH_CREDENTIALS = ("GRAPH_CLIENT_ID", "GRAPH_CLIENT_SECRET", "GRAPH_TENANT_ID")
+GRAPH_TOKEN_TAIL = "/oauth2/v2.0/token"
 ADAPTER_CREDENTIALS: dict[str, tuple[tuple[str, ...], ...]] = {
     "hubspot": (("HUBSPOT_ACCESS_TOKEN",),),
     "salesforce": (("SALESFORCE_USERNAME", "SALESFORCE_PASSWORD", "SALESFORCE_SECURITY_TOKEN"),
@@ -19,6 +21,8 @@ ADAPTER_CREDENTIALS: dict[str, tuple[tuple[str, ...], ...]] = {
     "google_group": (("GOOGLE_APPLICATION_CREDENTIALS",),),
     "gmail_filter": (("GOOGLE_APPLICATION_CREDENTIALS",),),
     "callrail": (("CALLRAIL_API_KEY",),),
+    "m365_group": (GRAPH_CREDENTIALS,),
+    "outlook_rule": (GRAPH_CREDENTIALS,),
     "twilio": (("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN"),),
 }
 
@@ -53,14 +57,41 @@ def credential_problems(config: AppConfig, *, env: Mapping[str, str],
         if adapter == "google_group" and "admin_email" not in settings:
             problems.append(doc.problem((*at, "admin_email"), "Google Group routing acts as "
                                         "a Workspace admin; give the admin's email"))
-        if adapter == "gmail_filter" and not settings.get("lead_senders"):
+        if adapter in ("gmail_filter", "outlook_rule") and not settings.get("lead_senders"):
             problems.append(doc.problem((*at, "lead_senders"), "list the addresses lead "
                                         "notifications come from, comma separated"))
         if adapter in ("hubspot", "salesforce", "lasso"):
             problems += crm_problems(config, adapter=adapter, settings=settings, doc=doc, at=at)
+        if adapter == "m365_group":
+            problems += [doc.problem(("people", index, "routing_ids"),
+                                     f"{osc.name} needs m365_group: the object id or address "
+                                     "of the group that receives their lead email")
+                         for index, osc in enumerate(config.people)
+                         if osc in config.oscs and "m365_group" not in osc.routing_ids]
         if adapter == "callrail" and "account_id" not in settings:
             problems.append(doc.problem((*at, "account_id"), "CallRail needs the account id "
                                         "(settings: {account_id: ACC...})"))
+    return problems + graph_problems(config, env=env)
+
+
+def graph_problems(config: AppConfig, *, env: Mapping[str, str]) -> list[ConfigProblem]:
+    """Microsoft Graph settings: credentials for Outlook calendars, and URL shapes."""
+    def problem(field: str, message: str) -> ConfigProblem:
+        return ConfigProblem(file="environment", line=None, field=field, message=message)
+
+    problems = []
+    outlook = [p.name for p in config.people if p.calendar and p.calendar.outlook]
+    missing = [name for name in GRAPH_CREDENTIALS if not env.get(name)]
+    if outlook and missing:
+        problems.append(problem(missing[0], f"Outlook calendars ({', '.join(outlook)}) are "
+                                f"read through Microsoft Graph: set {', '.join(missing)}"))
+    token_url = env.get("GRAPH_TOKEN_URL", "")
+    if token_url and not token_url.rstrip("/").endswith(GRAPH_TOKEN_TAIL):
+        problems.append(problem("GRAPH_TOKEN_URL", "must be a tenant's token endpoint, like "
+                                f"https://login.microsoftonline.com/TENANT{GRAPH_TOKEN_TAIL}"))
+    for name in ("GRAPH_TOKEN_URL", "GRAPH_BASE_URL"):
+        if env.get(name) and not env[name].startswith("https://"):
+            problems.append(problem(name, "must be an https:// URL"))
     return problems
 
 

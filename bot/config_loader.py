@@ -21,7 +21,7 @@ CHANNEL_NAME = re.compile(r"^#?[a-z0-9_][a-z0-9_\-]{0,79}$")
 CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{8,}$")
 KNOWN_ADAPTERS = {
     "leads": {"builtin", "manual", "hubspot", "salesforce", "lasso"},
-    "email": {"manual", "google_group", "gmail_filter"},
+    "email": {"manual", "google_group", "gmail_filter", "m365_group", "outlook_rule"},
     "calls": {"manual", "builtin", "callrail", "twilio"},
 }
 

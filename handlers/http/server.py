@@ -19,6 +19,7 @@ from bot.settings import Settings, configure_logging
 from handlers.console.shell import console_chat
 from handlers.context import AppContext, production_context
 from handlers.http.app import Metrics, create_app
+from handlers.logs import install_log_scrubbing
 from schedules.scheduler import build_scheduler
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,7 @@ def _check_team_channel(ctx: AppContext) -> None:
 def serve(settings: Settings, *, clock: Clock) -> None:
     """Run until interrupted."""
     configure_logging(settings.log_level)
+    install_log_scrubbing()
     token: str | Callable[[], str] | None = (
         settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None)
     oauth = (settings.slack_client_id and settings.slack_client_secret and not token

@@ -35,6 +35,10 @@ HELP = ("*oscbot* keeps leads covered while an OSC is away.\n"
         "• `/oscbot calendar [EMAIL]` — lead calendar (managers: anyone's)")
 
 
+# What reading a payload without the fields Slack always sends raises.
+MALFORMED = (LookupError, TypeError, AttributeError, ValueError)
+
+
 def _explain(exc: OscbotError) -> str:
     if isinstance(exc, (NotAllowed, NotFound, InvalidInput)):
         return reply_text(f"Sorry — {exc}")
@@ -78,8 +82,12 @@ def register(app: AsyncApp, ctx: AppContext) -> None:
         return None
 
     @app.error
-    async def on_error(error: Exception) -> None:
+    async def on_error(error: Exception, response: BoltResponse | None) -> None:
         log.error("slack listener failed: %s", type(error).__name__)
+        if response is not None and isinstance(error, MALFORMED):
+            # The payload lacked what Slack always sends: a retry cannot help, so 400.
+            # Anything else (Slack or the database unreachable) stays a 500 Slack retries.
+            response.status = 400
 
     async def who(client: AsyncWebClient, user_id: str, ack: AsyncAck) -> str | None:
         email = await directory.email(client, user_id)

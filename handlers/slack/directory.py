@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import AppConfig
@@ -37,7 +38,14 @@ class Directory:
         """The email Slack shows for a user (cached once known), team member or not."""
         if user_id in self._emails:
             return self._emails[user_id]
-        answer: Any = await client.users_info(user=user_id)
+        try:
+            answer: Any = await client.users_info(user=user_id)
+        except SlackApiError as exc:
+            if exc.response.get("error") not in ("user_not_found", "user_not_visible"):
+                raise
+            # Not a user we can see, so not on the team; not an error of ours.
+            self._seen[user_id] = None
+            return None
         profile = (answer.get("user") or {}).get("profile") or {}
         email = str(profile.get("email", "")).lower() or None
         self._seen[user_id] = email

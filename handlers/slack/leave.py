@@ -77,7 +77,7 @@ def register_leave(app: AsyncApp, ctx: AppContext, *, directory: Directory, who:
         values = submitted_values(view)
         draft = commands.LeaveDraft(
             first=_day(values.get("start")), last=_day(values.get("end")),
-            kind=AbsenceKind(values.get("kind") or AbsenceKind.VACATION.value),
+            kind=_kind(values.get("kind")),
             notes=values.get("notes") or "")
         new = await asyncio.to_thread(_modal, ctx, actor=email, osc=osc, draft=draft)
         await client.views_update(view_id=view["id"], hash=view.get("hash"), view=new)
@@ -135,6 +135,10 @@ def _modal(ctx: AppContext, *, actor: str, osc: str,
                        eligibility=eligibility, draft=draft)
 
 
+def _kind(value: str | None) -> AbsenceKind | None:
+    return AbsenceKind(value) if value in {k.value for k in AbsenceKind} else None
+
+
 def _day(value: str | None) -> date | None:
     try:
         return date.fromisoformat(value or "")
@@ -145,6 +149,10 @@ def _day(value: str | None) -> date | None:
 def leave_errors(values: dict[str, str | None]) -> dict[str, str]:
     """Form fields that are missing or wrong, by block id."""
     errors: dict[str, str] = {}
+    kind = values.get("kind")
+    if kind is not None and kind not in {k.value for k in AbsenceKind}:
+        # Only a forged or outdated form can send this; answer in the form, not with a 500.
+        errors["kind"] = "Pick one of the kinds in the list."
     first, last = _day(values.get("start")), _day(values.get("end"))
     if first is None:
         errors["start"] = "Pick the first day you are away."

@@ -260,5 +260,5 @@ def test_lead_messages_are_edited_once_someone_makes_contact(
     # The DM card and the channel alert, both edited, neither with buttons left.
     assert sorted(m.target for m in edits) == ["#online-sales", "dm:maria@rh.example"]
     for edit in edits:
-        assert plain(edit.message.text) == "✅ Called by Maria at 10:08 AM: Pat."
+        assert plain(edit.message.text).endswith(": Pat — ✅ Called by Maria at 10:08 AM.")
         assert not [b for b in edit.message.blocks if isinstance(b, Actions)]

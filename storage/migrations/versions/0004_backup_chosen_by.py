@@ -1,7 +1,7 @@
 """backup chosen by: who picked a coverage's backup by hand
 
-Revision ID: 0003_backup_chosen_by
-Revises: 0002
+Revision ID: 0004_backup_chosen_by
+Revises: 0003_calendar_suspect_reads
 Create Date: 2026-11-28
 """
 
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-revision = "0003_backup_chosen_by"
-down_revision = "0002"
+revision = "0004_backup_chosen_by"
+down_revision = "0003_calendar_suspect_reads"
 branch_labels = None
 depends_on = None
 
