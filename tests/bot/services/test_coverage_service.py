@@ -215,8 +215,8 @@ def routing_items(repos: Repositories, key: str) -> tuple[str, ...]:
     return tuple(plain(i) for i in routing.items)
 
 
-def test_one_return_list_a_short_channel_note_and_no_empty_sections(
-        config: AppConfig, clock: FixedClock) -> None:
+def quiet_sick_day(config: AppConfig, clock: FixedClock) -> Repositories:
+    """A one-day emergency absence that comes and goes with nothing happening."""
     repos = in_memory_repositories()
     ctx = build_context(config=config, repos=repos, clock=clock, chat=RecordingChat(),
                         sources={})
@@ -224,6 +224,12 @@ def test_one_return_list_a_short_channel_note_and_no_empty_sections(
                          kind=AbsenceKind.SICK, actor=MARIA, emergency=True)
     clock.advance(timedelta(days=1))
     ctx.coverage.tick()
+    return repos
+
+
+def test_one_return_list_a_short_channel_note_and_no_empty_sections(
+        config: AppConfig, clock: FixedClock) -> None:
+    repos = quiet_sick_day(config, clock)
     dm, note = repos.outbox.get("return-dm:1"), repos.outbox.get("return:1")
     brief = repos.outbox.get("brief:1")
     assert dm is not None and note is not None and brief is not None
@@ -244,13 +250,7 @@ def test_one_return_list_a_short_channel_note_and_no_empty_sections(
 
 def test_a_manual_step_nobody_confirmed_is_checked_not_called_put_back(
         config: AppConfig, clock: FixedClock) -> None:
-    repos = in_memory_repositories()
-    ctx = build_context(config=config, repos=repos, clock=clock, chat=RecordingChat(),
-                        sources={})
-    ctx.coverage.declare(osc_email=MARIA, start=clock.now(), end=clock.now() + timedelta(days=1),
-                         kind=AbsenceKind.SICK, actor=MARIA, emergency=True)
-    clock.advance(timedelta(days=1))
-    ctx.coverage.tick()
+    repos = quiet_sick_day(config, clock)
     lines = routing_items(repos, "return-dm:1")
     calls = next(line for line in lines if line.startswith("❓ Calls"))
     assert calls.startswith("❓ Calls: nobody confirmed it was switched — check where it goes")

@@ -4,45 +4,25 @@ it appears in as plain, escaped text."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
-import pytest
-
-from bot.config import AppConfig
-from bot.fakes import FixedClock, in_memory_repositories
+from bot.fakes import FixedClock
 from bot.model import AbsenceKind
 from bot.services.leads import NewLead
-from handlers.context import AppContext, build_context
+from handlers.context import AppContext
 from handlers.slack.blocks import render_view
-from handlers.slack.chat import SlackChat
 from handlers.slack.views import home_view
-from tests.fakes.slack_api import TEAM_CHANNEL, TOKEN, FakeSlack
+from tests.fakes.slack_api import TEAM_CHANNEL, FakeSlack
 from tests.fakes.slack_rules import check_view
+from tests.handlers.slack import test_app as shared
+from tests.handlers.slack.test_app import T0
 
-T0 = datetime(2026, 11, 30, 15, tzinfo=UTC)
-USERS = {"UMARIA": "maria@rh.example", "UJORDAN": "jordan@rh.example",
-         "USAM": "sam@rh.example", "UDANA": "dana@rh.example"}
 NAME = "<!channel> Eve"
 MESSAGE = "<https://evil.example|claim your prize> & more"
 SAFE_NAME = "&lt;!channel&gt; Eve"
 SAFE_MESSAGE = "&lt;https://evil.example|claim your prize&gt; &amp; more"
-
-
-@pytest.fixture
-def slack() -> Iterator[FakeSlack]:
-    with FakeSlack() as fake:
-        for user_id, email in USERS.items():
-            fake.add_user(email, user_id)
-        yield fake
-
-
-@pytest.fixture
-def ctx(config: AppConfig, slack: FakeSlack) -> AppContext:
-    chat = SlackChat(token=TOKEN, api_url=slack.url,
-                     names={p.email: p.name for p in config.people})
-    return build_context(config=config, repos=in_memory_repositories(), clock=FixedClock(T0),
-                         chat=chat, sources={}, sleep=lambda _: None)
+# The Slack app tests' fake Web API (with the team's users) and context.
+slack, ctx = shared.slack, shared.ctx
 
 
 def _texts(call: dict[str, object]) -> list[str]:
