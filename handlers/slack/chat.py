@@ -77,7 +77,7 @@ class SlackChat:
 
     def __init__(self, *, token: str | Callable[[], str], api_url: str,
                  names: Mapping[str, str], user_ids: Mapping[str, str] | None = None,
-                 timeout: int = 10) -> None:
+                 timeout: int = 10, monotonic: Callable[[], float] = time.monotonic) -> None:
         # A callable token is read per call: a workspace installed through OAuth.
         self._token = token
         self._api_url = api_url
@@ -86,6 +86,7 @@ class SlackChat:
         self._names = dict(names)
         self._user_ids: dict[str, str] = {k.lower(): v for k, v in (user_ids or {}).items()}
         self._misses: dict[str, float] = {}
+        self._monotonic = monotonic
         self._channels: dict[str, dict[str, Any]] = {}
         self._dm_channels: dict[str, str] = {}
         self._lock = threading.Lock()
@@ -177,7 +178,7 @@ class SlackChat:
         with self._lock:
             if key in self._user_ids:
                 return self._user_ids[key]
-            if time.monotonic() < self._misses.get(key, 0.0):
+            if self._monotonic() < self._misses.get(key, 0.0):
                 return None
         try:
             answer = self._call("users.lookupByEmail", email=key)
@@ -185,7 +186,7 @@ class SlackChat:
             if exc.transient:
                 raise
             with self._lock:
-                self._misses[key] = time.monotonic() + MISS_TTL
+                self._misses[key] = self._monotonic() + MISS_TTL
             return None
         found = str(answer["user"]["id"])
         with self._lock:

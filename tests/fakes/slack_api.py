@@ -128,6 +128,8 @@ class FakeSlack(LoopbackServer):
             channel = str(args["channel"])
             self._channel(channel, post=True)
             if method == "chat.postEphemeral":
+                if str(args.get("user", "")) not in self.users:
+                    raise Refused("user_not_in_channel", [])
                 return {"ok": True, "message_ts": f"1700000000.{next(self._ts):06d}"}
             if method == "chat.update" and (channel, str(args.get("ts"))) not in self.messages:
                 raise Refused("message_not_found", [])
@@ -175,7 +177,15 @@ class FakeSlack(LoopbackServer):
             return {"ok": True, "files": [{"id": f["id"], "title": f.get("title", "")}
                                           for f in files or []]}
         if method in ("views.open", "views.publish", "views.update", "views.push"):
+            # Each method's own required argument (Slack answers invalid_arguments).
+            needed = {"views.open": "trigger_id", "views.push": "trigger_id",
+                      "views.publish": "user_id", "views.update": "view_id"}[method]
+            if not args.get(needed) and not (method == "views.update"
+                                             and args.get("external_id")):
+                raise Refused("invalid_arguments", [f"{needed} is required"])
             view = parse(args.get("view"))
+            if method == "views.publish" and (view or {}).get("type") != "home":
+                raise Refused("invalid_arguments", ["views.publish takes a home view"])
             check_view(view)
             return {"ok": True, "view": {"id": "V1", **view}}
         return {"ok": False, "error": "unknown_method"}

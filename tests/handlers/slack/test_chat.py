@@ -175,3 +175,15 @@ def test_team_channel_is_checked_at_start_up(slack: FakeSlack) -> None:
                        "there with /invite @oscbot")
     missing = chat(slack).channel_problem("#nowhere")
     assert missing is not None and "no channel #nowhere that oscbot can see" in missing
+
+
+def test_someone_slack_did_not_know_is_asked_about_again_later(slack: FakeSlack) -> None:
+    now = [0.0]
+    port = SlackChat(token=TOKEN, api_url=slack.url, names=NAMES, monotonic=lambda: now[0])
+    assert port.user_id("new@rh.example") is None
+    slack.add_user("new@rh.example", "UNEW", "New Hire")
+    assert port.user_id("new@rh.example") is None  # not asked again at once
+    now[0] += 601
+    assert port.user_id("new@rh.example") == "UNEW"
+    assert len([c for c in slack.calls("users.lookupByEmail")
+                if c["email"] == "new@rh.example"]) == 2
