@@ -178,6 +178,10 @@ class CoverageRepository(Protocol):
         ...
 
 
+# Where a keyset page ends: the sort time and the id of its last lead.
+LeadPosition = tuple[datetime, int]
+
+
 class LeadRepository(Protocol):
     """Stored leads; unique on (source, external_id)."""
 
@@ -193,12 +197,16 @@ class LeadRepository(Protocol):
         """Update a stored lead."""
         ...
 
-    def uncontacted(self, *, received_before: datetime, limit: int = 500) -> list[Lead]:
-        """New leads received before the given instant and not contacted, oldest first."""
+    def uncontacted(self, *, received_before: datetime, after: LeadPosition | None = None,
+                    limit: int = 500) -> list[Lead]:
+        """New leads received before the given instant and not contacted, oldest first;
+        `after` (received_at, id) continues from the previous page."""
         ...
 
-    def two_way_before(self, *, before: datetime, limit: int = 500) -> list[Lead]:
-        """Leads whose last two-way contact is at or before `before` and not yet lapsed."""
+    def two_way_before(self, *, before: datetime, after: LeadPosition | None = None,
+                       limit: int = 500) -> list[Lead]:
+        """Leads whose last two-way contact is at or before `before` and not yet lapsed,
+        oldest first; `after` (last_two_way_at, id) continues from the previous page."""
         ...
 
     def list(
@@ -223,6 +231,11 @@ class LeadRepository(Protocol):
 
 class ActivityRepository(Protocol):
     """Contacts, notes and ratings on leads."""
+
+    def add_once(self, activity: Activity) -> tuple[Activity, bool]:
+        """Store unless the lead already has an activity with the same external id
+        (activities without one are always stored): (record, created)."""
+        ...
 
     def add(self, activity: Activity) -> Activity:
         """Store an activity."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 
 from handlers.context import AppContext
 
@@ -61,20 +62,26 @@ def renew_calendar_channels(ctx: AppContext) -> str:
     if not ctx.public_url:
         return "push disabled (OSCBOT_PUBLIC_URL not set); polling only"
     address = ctx.public_url.rstrip("/") + "/calendar/google/notifications"
-    renewed = 0
-    for osc_email, source in ctx.calendars.sources.items():
-        if not isinstance(source, GoogleCalendarSource):
-            continue
+
+    def renew(osc_email: str, source: GoogleCalendarSource) -> bool:
         state = ctx.repos.calendar_sync.get(osc_email)
         current = WatchChannel.from_cursor(osc_email, state.cursor) if state else None
         if current is not None and not channels_to_renew([current], now=ctx.clock.now()):
-            continue
+            return False
         channel = open_channel(source.service, osc_email=osc_email,
                                calendar_id=source.calendar_id, address=address)
         ctx.calendars.remember(osc_email, channel.to_cursor())
         if current is not None:
             close_channel(source.service, current)
-        renewed += 1
+        return True
+
+    renewed = 0
+    for osc_email, source in ctx.calendars.sources.items():
+        if isinstance(source, GoogleCalendarSource):
+            # One calendar refusing a channel must not keep the others from renewing.
+            renewed += bool(ctx.leads.guard.run("renew_calendar_channels",
+                                                f"calendar:{osc_email}",
+                                                partial(renew, osc_email, source)))
     return f"{renewed} channels opened or renewed"
 
 

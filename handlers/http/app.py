@@ -13,6 +13,7 @@ from handlers.context import AppContext
 from handlers.http.calendar_push import calendar_push_router
 from handlers.http.leads import leads_router
 from handlers.http.outlook_push import outlook_push_router
+from handlers.http.slack_events import SlackDoor
 from handlers.http.voice import voice_router
 
 
@@ -87,12 +88,14 @@ def create_app(ctx: AppContext, *, lead_secret: str | None, slack: AsyncApp | No
                                         public_url=ctx.public_url))
     if slack is not None:
         handler = AsyncSlackRequestHandler(slack)
+        # The secret Bolt was built with, so the door and Bolt agree on every request.
+        door = SlackDoor(slack, signing_secret=slack._signing_secret)
 
         @api.post("/slack/events")
         async def slack_events(request: Request) -> Response:
-            """Slack events, slash commands and interactivity (signature checked by Bolt)."""
-            response: Response = await handler.handle(request)
-            return response
+            """Slack events, slash commands and interactivity: capped, signature checked
+            before parsing, then handed to Bolt."""
+            return await door.handle(request)
 
         if slack.oauth_flow is not None:
             @api.get("/slack/install")
