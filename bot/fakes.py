@@ -434,6 +434,10 @@ class InMemoryCalendarSync:
         """State for an OSC."""
         return self._rows.get(osc_email)
 
+    def get_many(self, osc_emails: Sequence[str]) -> dict[str, CalendarSyncState]:
+        """States by email, for those that exist."""
+        return {e: self._rows[e] for e in osc_emails if e in self._rows}
+
     def save(self, state: CalendarSyncState) -> None:
         """Insert or replace."""
         self._rows[state.osc_email] = state

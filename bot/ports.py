@@ -78,6 +78,10 @@ class CalendarRead:
     skipped: tuple[SkippedEvent, ...] = ()
     unchanged: bool = False
     cursor: dict[str, str] = field(default_factory=dict)
+    # Read, but with a guess the admin should fix (an unknown TZID, a broken RRULE).
+    warnings: tuple[SkippedEvent, ...] = ()
+    # Events the calendar held (absences or not); None when the source cannot say.
+    event_count: int | None = None
 
 
 class CalendarSource(Protocol):
@@ -425,6 +429,10 @@ class CalendarSyncState:
     consecutive_failures: int = 0
     last_error: str = ""
     stale: bool = False
+    # Events in the last good read (None when the source cannot say).
+    event_count: int | None = None
+    # Since when reads look suspect (a calendar suddenly empty); None when they do not.
+    suspect_since: datetime | None = None
 
 
 class CalendarSyncRepository(Protocol):
@@ -432,6 +440,10 @@ class CalendarSyncRepository(Protocol):
 
     def get(self, osc_email: str) -> CalendarSyncState | None:
         """The state for this OSC, if any."""
+        ...
+
+    def get_many(self, osc_emails: Sequence[str]) -> dict[str, CalendarSyncState]:
+        """The states of these OSCs that exist, by email, in one read."""
         ...
 
     def save(self, state: CalendarSyncState) -> None:

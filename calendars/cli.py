@@ -14,6 +14,7 @@ import yaml
 from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from bot.absences import is_long_term
 from bot.config import Policies
@@ -21,6 +22,7 @@ from bot.errors import CalendarError
 from bot.ports import CalendarRead, CalendarSource
 from bot.timefmt import when
 from calendars.ics import IcsSource
+from calendars.ics_feed import one_line
 
 calendar_app = typer.Typer(no_args_is_help=True)
 
@@ -40,11 +42,12 @@ def scan_json(read: CalendarRead, policies: Policies) -> dict[str, Any]:
             "long_term": is_long_term(a, policies), "summary": a.summary,
             "uids": list(a.uids)} for a in read.absences],
         "skipped": [{"uid": s.uid, "reason": s.reason} for s in read.skipped],
+        "warnings": [{"uid": w.uid, "reason": w.reason} for w in read.warnings],
     }
 
 
 def _die(message: str) -> typer.Exit:
-    sys.stderr.write(f"oscbot: {message}\n")
+    sys.stderr.write(one_line(f"oscbot: {message}") + "\n")
     return typer.Exit(2)
 
 
@@ -116,15 +119,19 @@ def scan(
         read = calendar.read(start=start, end=end, cursor={})
     except CalendarError as exc:
         raise _die(str(exc)) from None
+    except Exception as exc:  # the border: whatever a library raises is one line, exit 2
+        raise _die(f"{source or outlook}: cannot read the calendar "
+                   f"({type(exc).__name__}: {exc})") from None
     if as_json:
         sys.stdout.write(json.dumps(scan_json(read, policies), indent=2) + "\n")
         return
-    table = Table(title=f"Absences in {source or outlook} ({tz})")
+    table = Table(title=Text(f"Absences in {one_line(source or outlook or '', 120)} ({tz})"))
     for column in ("from", "until", "kind", "long-term", "summary"):
         table.add_column(column)
     for a in read.absences:
         table.add_row(when(a.start, tz), when(a.end, tz), a.kind.value,
-                      "yes" if is_long_term(a, policies) else "", a.summary)
+                      "yes" if is_long_term(a, policies) else "", Text(one_line(a.summary, 80)))
     console = Console()
     console.print(table)
-    console.print(f"{len(read.skipped)} events skipped (use --json to see why).")
+    console.print(f"{len(read.skipped)} events skipped, {len(read.warnings)} warnings "
+                  "(use --json to see why).")

@@ -27,7 +27,8 @@ def sync_calendars(ctx: AppContext) -> str:
     """Read every OSC calendar and keep coverages in step."""
     report = ctx.calendars.sync_all()
     return (f"read {report.read} calendars ({report.unchanged} unchanged, "
-            f"{report.failed} failed), {report.changes} coverage changes")
+            f"{report.failed} failed, {report.suspect} suspect), "
+            f"{report.changes} coverage changes")
 
 
 def coverage_tick(ctx: AppContext) -> str:

@@ -234,3 +234,5 @@ class CalendarSyncRow(SQLModel, table=True):
     consecutive_failures: int = 0
     last_error: str = ""
     stale: bool = False
+    event_count: int | None = None
+    suspect_since: datetime | None = _when(nullable=True)

@@ -32,6 +32,7 @@ from bot.model import (
     TaskStatus,
 )
 from bot.ports import AuditEntry, Clock, Repositories
+from bot.return_check import return_question
 from bot.routing_engine import RoutingEngine
 from bot.services.isolation import ItemGuard
 from bot.services.notify import Notifier
@@ -143,9 +144,32 @@ class CoverageService:
                            reason="absence removed from the calendar")
                 self._refresh_brief(cancelled)
             else:
-                self.end(dataclasses.replace(change.coverage, end=min(change.coverage.end, now)),
-                         actor="calendar")
+                self._ask_return(change.coverage, change.absence)
         return len(changes)
+
+    def _ask_return(self, coverage: Coverage, absence: Absence | None) -> None:
+        """Ask the OSC and the managers once per coverage; nothing else changes."""
+        readers = dict.fromkeys((coverage.osc_email, *self.config.team.managers))
+        for reader in readers:
+            self.notifier.direct(
+                key=f"return-check:{coverage.id}:{reader}", email=reader,
+                message=return_question(coverage, absence=absence, config=self.config,
+                                        reader=reader))
+        self._audit(coverage, actor="calendar", action="coverage.return_asked",
+                    reason="the calendar no longer shows the whole absence")
+
+    def answer_return(self, *, coverage_id: int, actor: str, back: bool) -> Coverage:
+        """The OSC or a manager answers "are you back?": end now, or keep the plan."""
+        coverage = self.repos.coverages.get(coverage_id)
+        if actor.lower() != coverage.osc_email and not self.config.is_manager(actor):
+            raise NotAllowed("only the OSC or a manager can answer this")
+        if coverage.status is not CoverageStatus.ACTIVE:
+            raise InvalidInput(f"this coverage is already {coverage.status.value}")
+        if not back:
+            self._audit(coverage, actor=actor.lower(), action="coverage.still_away",
+                        reason="answered: still away")
+            return coverage
+        return self.end(coverage, actor=actor.lower())
 
     # --- the clock moves ---------------------------------------------------------
 

@@ -213,10 +213,13 @@ def test_calendar_sync_state_replace_and_routes(repos: Repositories) -> None:
     state = CalendarSyncState("maria@rh.example", {"etag": '"abc"'}, (absence,), T0)
     repos.calendar_sync.save(state)
     assert repos.calendar_sync.get("maria@rh.example") == state
-    failing = dataclasses.replace(state, consecutive_failures=2, stale=True, last_error="504")
+    failing = dataclasses.replace(state, consecutive_failures=2, stale=True, last_error="504",
+                                  event_count=12, suspect_since=T0 + timedelta(hours=1))
     repos.calendar_sync.save(failing)
     assert repos.calendar_sync.get("maria@rh.example") == failing
     assert repos.calendar_sync.get("nobody") is None
+    assert repos.calendar_sync.get_many(["nobody", "maria@rh.example"]) == {
+        "maria@rh.example": failing}
     assert repos.routes.get(osc_email="maria", channel="leads") is None
     repos.routes.set(osc_email="maria", channel="leads", target="sam")
     repos.routes.set(osc_email="maria", channel="leads", target="jordan")
