@@ -9,7 +9,7 @@ import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
 
@@ -33,15 +33,24 @@ def error(code: str, message: str) -> dict[str, Any]:
 
 def zone_of(name: str) -> ZoneInfo:
     """A Graph time-zone name (IANA or Windows) as a zone."""
-    if name == "UTC":
-        return ZoneInfo("UTC")
-    return ZoneInfo(WINDOWS_TO_OLSON.get(name, name))
+    try:
+        return ZoneInfo(WINDOWS_TO_OLSON.get(name, name))
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")  # a custom zone: filtered as UTC, shown as stored
 
 
 def instant(value: dict[str, str]) -> datetime:
     """A Graph dateTimeTimeZone as a UTC instant."""
     local = datetime.fromisoformat(value["dateTime"][:26])
     return local.replace(tzinfo=zone_of(value.get("timeZone", "UTC"))).astimezone(UTC)
+
+
+def _known(name: str) -> bool:
+    try:
+        ZoneInfo(WINDOWS_TO_OLSON.get(name, name))
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
 
 
 def in_window(event: dict[str, Any], start: datetime, end: datetime) -> bool:
@@ -61,7 +70,8 @@ def prefer_values(header: str) -> dict[str, str]:
 
 def as_utc(event: dict[str, Any]) -> dict[str, Any]:
     """The event with timed start/end in UTC, as `Prefer: outlook.timezone="UTC"` asks."""
-    if event.get("isAllDay"):
+    if event.get("isAllDay") or not all(_known(event[k].get("timeZone", "UTC"))
+                                        for k in ("start", "end")):
         return event
     shown = dict(event)
     for key in ("start", "end"):
