@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import logging
 from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -44,6 +45,7 @@ class Settings(BaseSettings):
     teams_dangerously_allow_unauthenticated: bool = False
     public_url: str | None = Field(default=None,
                                    validation_alias=AliasChoices("OSCBOT_PUBLIC_URL"))
+    log_level: str = Field(default="INFO", validation_alias=AliasChoices("OSCBOT_LOG_LEVEL"))
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -68,3 +70,13 @@ def is_loopback(url: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+def configure_logging(level: str) -> None:
+    """Log to stderr at `level` (one of LOG_LEVELS; OSCBOT_LOG_LEVEL or --log-level)."""
+    name = level.upper()
+    if name not in LOG_LEVELS:
+        raise ValueError(f"unknown log level {level!r}; use one of {', '.join(LOG_LEVELS)}")
+    logging.basicConfig(level=name, format="%(asctime)s %(levelname)s %(name)s %(message)s",
+                        force=True)

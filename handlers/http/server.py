@@ -16,9 +16,9 @@ from rich.console import Console
 
 from bot.config import AppConfig
 from bot.ports import ChatPort, Clock
-from bot.settings import Settings
+from bot.settings import Settings, configure_logging
 from handlers.console.shell import console_chat
-from handlers.context import production_context
+from handlers.context import AppContext, production_context
 from handlers.http.app import Metrics, create_app
 from handlers.logs import install_log_scrubbing
 from schedules.scheduler import build_scheduler
@@ -55,10 +55,21 @@ def _teams() -> Any:
     return platform
 
 
+def _check_team_channel(ctx: AppContext) -> None:
+    """Resolve the team channel to its id now and say plainly when oscbot is not in it."""
+    from handlers.slack.chat import SlackChat
+
+    if isinstance(ctx.chat, SlackChat):
+        problem = ctx.chat.channel_problem(ctx.config.team.channel)
+        if problem:
+            log.error("%s", problem)
+        else:
+            log.info("team channel %s found", ctx.config.team.channel)
+
+
 def serve(settings: Settings, *, clock: Clock) -> None:
     """Run until interrupted."""
-    logging.basicConfig(level=logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging(settings.log_level)
     install_log_scrubbing()
     token: str | Callable[[], str] | None = (
         settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None)
@@ -81,6 +92,8 @@ def serve(settings: Settings, *, clock: Clock) -> None:
             "slack": slack_chat(settings, token) if token else console,
             "teams": lambda config: _teams().teams_chat(settings, clock=clock)(config)}),
         google_key=settings.google_application_credentials, public_url=settings.public_url)
+    if isinstance(token, str):
+        _check_team_channel(ctx)
     if oauth and ctx.config.team.slack_team_id:
         assert isinstance(token, InstalledBotToken)
         token.team_id = ctx.config.team.slack_team_id
@@ -138,4 +151,5 @@ def serve(settings: Settings, *, clock: Clock) -> None:
     teams = (_teams().mount_teams(ctx, app, settings) if ctx.config.team.chat == "teams"
              else None)
     app.router.lifespan_context = lifespan
-    uvicorn.run(app, host="0.0.0.0", port=settings.port, log_level="info")
+    uvicorn.run(app, host="0.0.0.0", port=settings.port, log_level=settings.log_level.lower(),
+                log_config=None)
