@@ -14,7 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from bot.messages import Actions, Bullets, Context, Header, Message, Section
+from bot.messages import Actions, Bullets, Context, Header, Message, Section, render_text
+from bot.messages import plain as strip_marks
 
 CARD_VERSION = "1.5"
 CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
@@ -47,22 +48,31 @@ def escape(text: str) -> str:
 
 def _mentions(text: str, resolve: Resolver,
               entities: dict[str, dict[str, Any]]) -> str:
-    """Escape `text`; each `<@email>` becomes a real mention (or the person's plain name)."""
-    out: list[str] = []
-    last = 0
-    for match in _MENTION.finditer(text):
-        out.append(escape(text[last:match.start()]))
-        person = resolve(match.group(1).lower())
-        if person is None:
-            out.append(escape(match.group(1)))
-        else:
-            tag = f"<at>{escape(person.name)}</at>"
-            entities[tag] = {"type": "mention", "text": tag,
-                             "mentioned": {"id": person.id, "name": person.name}}
-            out.append(tag)
-        last = match.end()
-    out.append(escape(text[last:]))
-    return "".join(out)[:MAX_TEXT]
+    """Our text with `<@email>` as real mentions and *bold* as Teams' **bold**; every
+    piece from outside escaped."""
+    def ours(piece: str) -> str:
+        out: list[str] = []
+        last = 0
+        for match in _MENTION.finditer(piece):
+            out.append(piece[last:match.start()].replace("*", "**"))
+            person = resolve(match.group(1).lower())
+            if person is None:
+                out.append(escape(match.group(1)))
+            else:
+                tag = f"<at>{escape(person.name)}</at>"
+                entities[tag] = {"type": "mention", "text": tag,
+                                 "mentioned": {"id": person.id, "name": person.name}}
+                out.append(tag)
+            last = match.end()
+        out.append(piece[last:].replace("*", "**"))
+        return "".join(out)
+
+    return render_text(text, ours=ours, theirs=escape)[:MAX_TEXT]
+
+
+def inert(text: str) -> str:
+    """A whole text shown as data (replies that may quote anything): escaped, marks gone."""
+    return escape(strip_marks(text))
 
 
 def _text_block(text: str, **style: Any) -> dict[str, Any]:
@@ -110,7 +120,7 @@ def render(message: Message, *, resolve: Resolver) -> tuple[str, dict[str, Any]]
             body.append(_text_block(fix(block.text)))
             if block.fields:
                 body.append({"type": "FactSet", "facts": [
-                    {"title": escape(label), "value": fix(value)}
+                    {"title": fix(label), "value": fix(value)}
                     for label, value in block.fields[:20]]})
         elif isinstance(block, Bullets):
             body.append(_text_block(fix(block.title), weight="Bolder"))
@@ -132,11 +142,11 @@ def handled(reply: str, message: Message | None, *, resolve: Resolver) -> dict[s
     """The card after a button press: the same content, no buttons, and what was done."""
     base = render(message, resolve=resolve)[1] if message is not None else card([])
     base.pop("actions", None)
-    base["body"] = [_text_block(f"✅ {escape(reply)}", weight="Bolder", color="Good"),
+    base["body"] = [_text_block(f"✅ {inert(reply)}", weight="Bolder", color="Good"),
                     *base["body"]]
     return base
 
 
 def plain(text: str) -> dict[str, Any]:
     """A card holding one escaped paragraph (replies to commands)."""
-    return card([_text_block(escape(text))])
+    return card([_text_block(inert(text))])

@@ -10,8 +10,9 @@ from zoneinfo import ZoneInfo
 
 from bot.briefs import name_of
 from bot.config import AppConfig
+from bot.messages import plain as strip_marks
 from bot.model import AbsenceKind
-from handlers.teams.cards import CARD_CONTENT_TYPE, card, escape
+from handlers.teams.cards import CARD_CONTENT_TYPE, card, inert
 
 LEAVE_DIALOG = "leave"
 KIND_LABELS = {
@@ -47,7 +48,7 @@ def open_button(osc: str) -> dict[str, Any]:
 def _field(label: str, element: dict[str, Any], error: str | None) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = [{**element, "label": label}]
     if error:
-        items.append({"type": "TextBlock", "text": escape(error), "color": "Attention",
+        items.append({"type": "TextBlock", "text": inert(error), "color": "Attention",
                       "wrap": True, "size": "Small", "id": f"{element['id']}-error"})
     return items
 
@@ -147,7 +148,7 @@ def dialog(title: str, content: dict[str, Any]) -> dict[str, Any]:
 
 def dialog_message(text: str) -> dict[str, Any]:
     """A task module answer that closes the form with a short message."""
-    return {"task": {"type": "message", "value": text[:500]}}
+    return {"task": {"type": "message", "value": strip_marks(text)[:500]}}
 
 
 def refreshed(content: dict[str, Any]) -> dict[str, Any]:
@@ -158,4 +159,4 @@ def refreshed(content: dict[str, Any]) -> dict[str, Any]:
 def notice(text: str) -> dict[str, Any]:
     """A universal-action answer: leave the card as it is and tell the presser why."""
     return {"statusCode": 200, "type": "application/vnd.microsoft.activity.message",
-            "value": text[:500]}
+            "value": strip_marks(text)[:500]}

@@ -198,8 +198,8 @@ def test_teams_settings_say_which_variables_are_missing(tmp_path: Path) -> None:
     assert remote.is_error and "ignored" in remote.message
     [loopback] = check_config(path, env={**local, "TEAMS_SERVICE_URL": "http://127.0.0.1:56150"})
     assert not loopback.is_error and "NOT authenticated" in loopback.message
-    teams_id = on_teams.replace('"#sales"', '"19:abc123@thread.tacv2"')
-    assert errors(tmp_path, teams_id) == []
+    teams_id = write(tmp_path, on_teams.replace('"#sales"', '"19:abc123@thread.tacv2"'))
+    assert check_config(teams_id, env=complete) == []
     wrong = write(tmp_path, GOOD.replace('  channel: "#sales"', '  channel: "#sales"\n  chat: irc'))
     assert any(f == "team.chat" for _, f, _ in errors(tmp_path, wrong.read_text()))
 

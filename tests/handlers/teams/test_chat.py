@@ -10,7 +10,7 @@ import pytest
 from bot.chat_refs import ConversationKind, ConversationRef, InMemoryConversationRefs
 from bot.errors import ChatError
 from bot.fakes import FixedClock
-from bot.messages import ActionId, Actions, Button, Header, Message, Section
+from bot.messages import ActionId, Actions, Button, Header, Message, Section, outside
 from bot.ports import MessageRef
 from handlers.teams.chat import TeamsChat
 from tests.fakes.bot_connector import BOT_ID, TEAM_ID, TENANT, FakeBotConnector, card_of
@@ -40,7 +40,7 @@ def chat_for(fake: FakeBotConnector, clock: FixedClock, **options: object) -> Te
 
 ALERT = Message(text="Lead waiting", blocks=(
     Header("Lead waiting"),
-    Section("<@jordan@rh.example>, call <at>Dana</at> **now** [here](http://x.example)"),
+    Section("<@jordan@rh.example>, " + outside("call <at>Dana</at> **now** [here](http://x.example)")),
     Actions((Button(ActionId.LEAD_CALLED, "Called", "7", "primary"),)),
 ))
 

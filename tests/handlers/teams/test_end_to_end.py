@@ -29,7 +29,7 @@ from tests.fakes.bot_connector import (
 )
 from tests.handlers.http.test_server import free_port
 
-EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
+EXAMPLES = Path(__file__).resolve().parents[3] / "bot" / "examples"
 PEOPLE = {"maria": "Maria Lopez", "alex": "Alex Chen", "jordan": "Jordan Kim",
           "sam": "Sam Patel", "priya": "Priya Shah", "dana": "Dana Brooks"}
 
