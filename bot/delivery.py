@@ -134,9 +134,9 @@ class OutboxDelivery:
 
     def _send(self, item: OutboxItem) -> MessageRef | None:
         if item.target_kind == "channel":
-            return self._chat.post(channel=item.target, message=item.message)
+            return self._chat.post(channel=item.target, message=item.message, key=item.key)
         if item.target_kind == "direct":
-            return self._chat.direct(email=item.target, message=item.message)
+            return self._chat.direct(email=item.target, message=item.message, key=item.key)
         original = self._outbox.get(item.target)
         if original is None or original.status is OutboxStatus.FAILED:
             raise ChatError(f"the message to edit ({item.target}) was never delivered")

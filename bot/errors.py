@@ -85,9 +85,15 @@ class RoutingConflict(RoutingError):
 
 
 class ChatError(OscbotError):
-    """A chat platform refused or failed a request."""
+    """A chat platform refused or failed a request.
 
-    def __init__(self, message: str, *, transient: bool = False, retry_after: float = 0.0) -> None:
+    `maybe_sent` is set when the platform may have acted on the request although no
+    answer came back (a timeout, a dropped connection, a 5xx): the message may be there.
+    """
+
+    def __init__(self, message: str, *, transient: bool = False, retry_after: float = 0.0,
+                 maybe_sent: bool = False) -> None:
         self.transient = transient
         self.retry_after = retry_after
+        self.maybe_sent = maybe_sent
         super().__init__(message)

@@ -25,6 +25,7 @@ from bot.ports import (
     AuditEntry,
     CalendarRead,
     CalendarSyncState,
+    Clock,
     MessageRef,
     OutboxItem,
     OutboxStatus,
@@ -65,31 +66,50 @@ class SentMessage:
     target: str
     message: Message
     ref: MessageRef
+    key: str | None = None
+    at: datetime | None = None
 
 
 class RecordingChat:
-    """A chat port that records a transcript instead of talking to a platform."""
+    """A chat port that records a transcript instead of talking to a platform.
 
-    def __init__(self) -> None:
+    With a `clock`, each message remembers when it arrived, so `find_sent` honours
+    `since` as a platform's history would.
+    """
+
+    def __init__(self, clock: Clock | None = None) -> None:
         self.transcript: list[SentMessage] = []
         self.uploads: list[tuple[str, str, bytes]] = []
         self._counter = 0
+        self._clock = clock
 
-    def _record(self, kind: str, target: str, message: Message, ref: MessageRef) -> MessageRef:
-        self.transcript.append(SentMessage(kind, target, message, ref))
+    def _record(self, kind: str, target: str, message: Message, ref: MessageRef,
+                key: str | None = None) -> MessageRef:
+        at = self._clock.now() if self._clock else None
+        self.transcript.append(SentMessage(kind, target, message, ref, key, at))
         return ref
 
     def _next_ref(self, channel: str) -> MessageRef:
         self._counter += 1
         return MessageRef(channel=channel, id=str(self._counter))
 
-    def post(self, *, channel: str, message: Message) -> MessageRef:
+    def post(self, *, channel: str, message: Message, key: str | None = None) -> MessageRef:
         """Record a channel post."""
-        return self._record("channel", channel, message, self._next_ref(channel))
+        return self._record("channel", channel, message, self._next_ref(channel), key)
 
-    def direct(self, *, email: str, message: Message) -> MessageRef:
+    def direct(self, *, email: str, message: Message, key: str | None = None) -> MessageRef:
         """Record a DM."""
-        return self._record("direct", email, message, self._next_ref(f"dm:{email}"))
+        return self._record("direct", email, message, self._next_ref(f"dm:{email}"), key)
+
+    def find_sent(self, *, key: str, channel: str | None = None, email: str | None = None,
+                  since: datetime) -> MessageRef | None:
+        """The recorded message with this key to this channel or person since `since`."""
+        target = channel if channel is not None else email
+        for sent in reversed(self.transcript):
+            if (sent.key == key and sent.target == target
+                    and (sent.at is None or sent.at >= since)):
+                return sent.ref
+        return None
 
     def update(self, *, ref: MessageRef, message: Message) -> None:
         """Record an edit."""

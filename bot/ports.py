@@ -48,14 +48,27 @@ class MessageRef:
 
 
 class ChatPort(Protocol):
-    """A chat platform: post to channels, DM people, edit what was posted."""
+    """A chat platform: post to channels, DM people, edit what was posted.
 
-    def post(self, *, channel: str, message: Message) -> MessageRef:
-        """Post `message` in a channel."""
+    `key` is the outbox key of the message. A platform stores it with the message
+    (Slack: message metadata) so that `find_sent` can tell, after a timeout or a crash
+    mid-send, whether the message already arrived: the outbox never sends twice.
+    """
+
+    def post(self, *, channel: str, message: Message, key: str | None = None) -> MessageRef:
+        """Post `message` in a channel, tagged with the outbox `key`."""
         ...
 
-    def direct(self, *, email: str, message: Message) -> MessageRef:
-        """Send `message` privately to the person with this email."""
+    def direct(self, *, email: str, message: Message, key: str | None = None) -> MessageRef:
+        """Send `message` privately to the person with this email, tagged with `key`."""
+        ...
+
+    def find_sent(self, *, key: str, channel: str | None = None, email: str | None = None,
+                  since: datetime) -> MessageRef | None:
+        """The message tagged `key` sent since `since` to the channel (or DM to `email`).
+
+        None when it is not there. Raises ChatError when the platform cannot be asked.
+        """
         ...
 
     def update(self, *, ref: MessageRef, message: Message) -> None:

@@ -24,13 +24,13 @@ class FlakyChat(RecordingChat):
         self.calls = 0
         self.permanent = permanent or set()
 
-    def post(self, *, channel: str, message: Message) -> MessageRef:
+    def post(self, *, channel: str, message: Message, key: str | None = None) -> MessageRef:
         self.calls += 1
         if message.text in self.permanent:
             raise ChatError("channel_not_found")
         if self.every and self.calls % self.every == 0:
             raise ChatError("ratelimited", transient=True, retry_after=3)
-        return super().post(channel=channel, message=message)
+        return super().post(channel=channel, message=message, key=key)
 
 
 def setup(chat: RecordingChat) -> tuple[FixedClock, Notifier, OutboxDelivery, list[float]]:
@@ -101,11 +101,12 @@ def test_direct_messages_and_retry_backoff_without_retry_after() -> None:
     class Down(RecordingChat):
         fails = 2
 
-        def direct(self, *, email: str, message: Message) -> MessageRef:
+        def direct(self, *, email: str, message: Message,
+                   key: str | None = None) -> MessageRef:
             if self.fails:
                 self.fails -= 1
                 raise ChatError("HTTP 503", transient=True)
-            return super().direct(email=email, message=message)
+            return super().direct(email=email, message=message, key=key)
 
     chat = Down()
     clock, notifier, delivery, _ = setup(chat)

@@ -1,9 +1,16 @@
 """A local fake of the Slack Web API over real HTTP: records every call, answers
 with Slack's response shapes, and can inject 429 (with Retry-After) or 500.
+
+Posted messages are kept per conversation with their metadata, and
+conversations.history returns them as Slack does: newest first, `oldest`/`latest`
+bounds, `limit` with a cursor, metadata only with `include_all_metadata`. For fault
+tests it can answer 429 to every n-th call and sit on some posts after storing them
+until the client times out.
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import threading
@@ -39,8 +46,26 @@ class FakeSlack(LoopbackServer):
         self.tokens: set[str] = {TOKEN}
         self._failures: dict[str, deque[tuple[int, float]]] = defaultdict(deque)
         self._ts = itertools.count(1)
+        self._last_ts = 0.0
         self._lock = threading.Lock()
+        self.history: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        self.rate_limit_every = 0
+        self.stall_every = 0
+        self.stall_seconds = 0.0
+        self._served = 0
+        self._posted = 0
         super().__init__(self._handler())
+
+    def messages(self, channel: str) -> list[dict[str, Any]]:
+        """Messages stored in a conversation, oldest first."""
+        with self._lock:
+            return list(self.history[channel])
+
+    def _new_ts(self) -> str:
+        # Slack timestamps are unique per channel and grow with time.
+        now = max(time.time(), self._last_ts + 0.000001)
+        self._last_ts = now
+        return f"{now:.6f}"
 
     @property
     def url(self) -> str:
@@ -70,11 +95,19 @@ class FakeSlack(LoopbackServer):
         if method == "auth.test":
             return {"ok": True, "url": "https://riverside.slack.com/", "team": "Riverside",
                     "user": "oscbot", "team_id": "T1", "user_id": "UBOT", "bot_id": "B1"}
-        if method in ("chat.postMessage", "chat.update"):
-            channel = args.get("channel", "")
-            ts = args.get("ts") or f"1700000000.{next(self._ts):06d}"
+        if method == "chat.postMessage":
+            return self._post(args)
+        if method == "chat.update":
+            channel = str(args.get("channel", ""))
+            ts = str(args.get("ts", ""))
+            stored = next((m for m in self.history[channel] if m["ts"] == ts), None)
+            if stored is None:
+                return {"ok": False, "error": "message_not_found"}
+            stored.update(text=args.get("text", ""), blocks=args.get("blocks"))
             return {"ok": True, "channel": channel, "ts": ts,
                     "message": {"type": "message", "text": args.get("text", ""), "ts": ts}}
+        if method == "conversations.history":
+            return self._history(args)
         if method == "chat.postEphemeral":
             return {"ok": True, "message_ts": f"1700000000.{next(self._ts):06d}"}
         if method == "conversations.open":
@@ -111,6 +144,47 @@ class FakeSlack(LoopbackServer):
             return {"ok": True, "view": {"id": "V1", **(view or {})}}
         return {"ok": False, "error": "unknown_method"}
 
+    def _post(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = str(args.get("channel", ""))
+        if not channel:
+            return {"ok": False, "error": "channel_not_found"}
+        if not (args.get("text") or args.get("blocks")):
+            return {"ok": False, "error": "no_text"}
+        metadata = args.get("metadata")
+        metadata = json.loads(metadata) if isinstance(metadata, str) else metadata
+        if metadata is not None and not (
+                isinstance(metadata, dict) and isinstance(metadata.get("event_type"), str)
+                and isinstance(metadata.get("event_payload"), dict)):
+            return {"ok": False, "error": "invalid_metadata_format"}
+        ts = self._new_ts()
+        message: dict[str, Any] = {"type": "message", "text": args.get("text", ""), "ts": ts,
+                                   "bot_id": "B1", "user": "UBOT"}
+        if args.get("blocks"):
+            message["blocks"] = args["blocks"]
+        if metadata is not None:
+            message["metadata"] = metadata
+        self.history[channel].append(message)
+        shown = {k: v for k, v in message.items() if k != "metadata"}
+        return {"ok": True, "channel": channel, "ts": ts, "message": shown}
+
+    def _history(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = str(args.get("channel", ""))
+        if channel not in self.history and not channel.startswith(("C", "D", "#")):
+            return {"ok": False, "error": "channel_not_found"}
+        oldest = float(args.get("oldest") or 0)
+        latest = float(args.get("latest") or time.time() + 1)
+        limit = min(int(args.get("limit") or 100), 999)
+        with_metadata = str(args.get("include_all_metadata", "")).lower() in ("true", "1")
+        newest_first = [m for m in reversed(self.history[channel])
+                        if oldest < float(m["ts"]) < latest]
+        start = int(args.get("cursor") or 0)
+        page = newest_first[start:start + limit]
+        more = start + limit < len(newest_first)
+        messages = [m if with_metadata else {k: v for k, v in m.items() if k != "metadata"}
+                    for m in page]
+        return {"ok": True, "messages": messages, "has_more": more, "pin_count": 0,
+                "response_metadata": {"next_cursor": str(start + limit) if more else ""}}
+
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         fake = self
 
@@ -144,6 +218,10 @@ class FakeSlack(LoopbackServer):
                 with fake._lock:
                     failure = (fake._failures[method].popleft()
                                if fake._failures[method] else None)
+                    fake._served += 1
+                    if (failure is None and fake.rate_limit_every
+                            and fake._served % fake.rate_limit_every == 0):
+                        failure = (429, 1.0)
                     headers = {**dict(self.headers.items()), "X-Received-At": str(time.time())}
                     fake.calls_made.append(SlackCall(method, args, headers,
                                                      failure[0] if failure else 200))
@@ -163,6 +241,16 @@ class FakeSlack(LoopbackServer):
                     return
                 with fake._lock:
                     body = fake._answer(method, args)
+                    stall = False
+                    if method == "chat.postMessage" and body.get("ok"):
+                        fake._posted += 1
+                        stall = bool(fake.stall_every and fake._posted % fake.stall_every == 0)
+                if stall:
+                    # Stored, but the answer comes too late: the client sees a timeout.
+                    time.sleep(fake.stall_seconds)
+                    with contextlib.suppress(OSError):
+                        self._send(200, body)
+                    return
                 self._send(200, body)
 
             def _send(self, status: int, body: dict[str, Any],

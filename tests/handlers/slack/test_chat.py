@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -26,8 +27,9 @@ def slack() -> Iterator[FakeSlack]:
         yield fake
 
 
-def chat(slack: FakeSlack, token: str = TOKEN) -> SlackChat:
-    return SlackChat(token=token, api_url=slack.url, names=NAMES)
+def chat(slack: FakeSlack, token: str = TOKEN,
+         monotonic: Callable[[], float] = time.monotonic) -> SlackChat:
+    return SlackChat(token=token, api_url=slack.url, names=NAMES, monotonic=monotonic)
 
 
 def test_post_dm_and_update_send_the_right_calls(slack: FakeSlack) -> None:
@@ -59,10 +61,16 @@ def test_errors_become_chat_errors(slack: FakeSlack) -> None:
     with pytest.raises(ChatError) as limited:
         port.post(channel="#s", message=Message("x"))
     assert limited.value.transient and limited.value.retry_after == 7
+    attempts = slack.attempts("chat.postMessage")
+    with pytest.raises(ChatError, match="rate limit") as waiting:
+        port.post(channel="#s", message=Message("x"))
+    assert slack.attempts("chat.postMessage") == attempts  # waited out locally, per method
+    assert 0 < waiting.value.retry_after <= 7
+    port = chat(slack)
     slack.fail_next("chat.postMessage", 500)
     with pytest.raises(ChatError) as down:
         port.post(channel="#s", message=Message("x"))
-    assert down.value.transient
+    assert down.value.transient and down.value.maybe_sent
     with pytest.raises(ChatError, match="SLACK_BOT_TOKEN") as bad:
         chat(slack, token="xoxb-wrong").post(channel="#s", message=Message("x"))
     assert not bad.value.transient
@@ -90,7 +98,8 @@ def test_burst_of_200_under_429s_arrives_once_each_in_order(slack: FakeSlack) ->
     def sleep(seconds: float) -> None:
         clock.advance(timedelta(seconds=seconds))
 
-    delivery = OutboxDelivery(outbox=outbox, chat=chat(slack), clock=clock, sleep=sleep,
+    port = chat(slack, monotonic=lambda: clock.now().timestamp())
+    delivery = OutboxDelivery(outbox=outbox, chat=port, clock=clock, sleep=sleep,
                               batch=25)
     for n in range(200):
         notifier.post(key=f"alert:{n}", message=Message(f"alert {n}"))
@@ -112,3 +121,33 @@ def test_chart_upload_uses_the_external_upload_flow(slack: FakeSlack) -> None:
     assert slack.uploaded and slack.uploaded[0] > 0
     complete = slack.calls("files.completeUploadExternal")[0]
     assert complete["channel_id"] == "C0123"
+
+
+def test_outbox_key_rides_as_metadata_and_is_found_in_history(slack: FakeSlack) -> None:
+    port = chat(slack)
+    before = datetime.now(UTC) - timedelta(seconds=1)
+    ref = port.post(channel="C1", message=Message("lead"), key="lead-card:7")
+    port.direct(email="jordan@rh.example", message=Message("dm"), key="brief-dm:3")
+    posted = slack.calls("chat.postMessage")[0]
+    assert posted["metadata"] == {"event_type": "oscbot_outbox",
+                                  "event_payload": {"key": "lead-card:7"}}
+    assert port.find_sent(key="lead-card:7", channel="C1", since=before) == ref
+    assert port.find_sent(key="lead-card:8", channel="C1", since=before) is None
+    assert port.find_sent(key="lead-card:7", channel="C1",
+                          since=datetime.now(UTC) + timedelta(seconds=1)) is None
+    found = port.find_sent(key="brief-dm:3", email="jordan@rh.example", since=before)
+    assert found is not None and found.channel == "DUJORDAN"
+    history = slack.calls("conversations.history")[0]
+    assert history["include_all_metadata"] == "true" and history["channel"] == "C1"
+    plain = slack._history({"channel": "C1"})["messages"][0]
+    assert "metadata" not in plain  # Slack shows metadata only when asked
+
+
+def test_find_sent_pages_through_a_busy_channel(slack: FakeSlack) -> None:
+    port = chat(slack)
+    before = datetime.now(UTC) - timedelta(seconds=1)
+    port.post(channel="C2", message=Message("first"), key="wanted")
+    for n in range(450):
+        port.post(channel="C2", message=Message(f"n{n}"), key=f"other:{n}")
+    assert port.find_sent(key="wanted", channel="C2", since=before) is not None
+    assert len(slack.calls("conversations.history")) == 3
