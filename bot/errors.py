@@ -84,6 +84,10 @@ class RoutingConflict(RoutingError):
     """Routing was changed by hand since it was switched; reverting would clobber it."""
 
 
+class StaleWrite(OscbotError):
+    """A compare-and-set lost: the row changed since it was read (another replica won)."""
+
+
 class ChatError(OscbotError):
     """A chat platform refused or failed a request.
 

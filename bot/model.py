@@ -105,6 +105,9 @@ class Coverage:
     source_uids: tuple[str, ...] = ()
     started_at: datetime | None = None
     ended_at: datetime | None = None
+    # Bumped by every stored change; a save carrying an older version is refused
+    # (StaleWrite), so two replicas cannot both start or end the same coverage.
+    version: int = 0
 
     @property
     def is_open(self) -> bool:

@@ -20,7 +20,7 @@ from bot.briefs import (
 )
 from bot.config import AppConfig, PersonConfig, Role
 from bot.crm import RecordMove
-from bot.errors import InvalidInput, NotAllowed, NotFound
+from bot.errors import InvalidInput, NotAllowed, NotFound, StaleWrite
 from bot.model import (
     Absence,
     AbsenceKind,
@@ -150,32 +150,42 @@ class CoverageService:
     # --- the clock moves ---------------------------------------------------------
 
     def tick(self) -> TickReport:
-        """Heads-ups, due starts, unfinished switches and due ends; safe to run any time."""
-        now = self.clock.now()
+        """Heads-ups, due starts, unfinished switches and due ends; safe to run any time,
+        on any number of replicas at once (a coverage another one changed is left to it)."""
         report = TickReport()
         for c in self.repos.coverages.list(statuses=OPEN):
-            if c.status is CoverageStatus.PLANNED and c.start <= now:
-                if c.end <= now:
-                    self._save(c, lifecycle.cancel(c, now=now), actor="scheduler",
-                               reason="absence passed before coverage could start")
-                    continue
-                self.start(c)
-                report = dataclasses.replace(report, started=report.started + 1)
-            elif c.status is CoverageStatus.PLANNED:
-                if c.start - self.config.policies.heads_up_before <= now and self._heads_up(c):
-                    report = dataclasses.replace(report, heads_up=report.heads_up + 1)
-            elif lifecycle.is_due_to_end(c, now):
-                self.end(c, actor="scheduler")
-                report = dataclasses.replace(report, ended=report.ended + 1)
-            elif (c.status is CoverageStatus.ACTIVE and c.id is not None and c.backup_email
-                  and (not self.engine.is_complete(c.id)
-                       or not self.notifier.exists(f"brief:{c.id}"))):
-                # A start cut short (crash, failed switch) is finished: switches, tasks and
-                # a brief that may never have been posted; every step is idempotent.
-                self._switch(c)
+            try:
+                report = self._tick_one(c, report)
+            except StaleWrite:
+                continue
+        return report
+
+    def _tick_one(self, c: Coverage, report: TickReport) -> TickReport:
+        now = self.clock.now()
+        if c.status is CoverageStatus.PLANNED and c.start <= now:
+            if c.end <= now:
+                self._save(c, lifecycle.cancel(c, now=now), actor="scheduler",
+                           reason="absence passed before coverage could start")
+                return report
+            self.start(c)
+            return dataclasses.replace(report, started=report.started + 1)
+        if c.status is CoverageStatus.PLANNED:
+            if c.start - self.config.policies.heads_up_before <= now and self._heads_up(c):
+                return dataclasses.replace(report, heads_up=report.heads_up + 1)
+            return report
+        if lifecycle.is_due_to_end(c, now):
+            self.end(c, actor="scheduler")
+            return dataclasses.replace(report, ended=report.ended + 1)
+        if (c.status is CoverageStatus.ACTIVE and c.id is not None and c.backup_email
+                and (not self.engine.is_complete(c.id)
+                     or not self.notifier.exists(f"brief:{c.id}"))):
+            # A start cut short (crash, failed switch) is finished: switches, tasks and
+            # a brief that may never have been posted; every step is idempotent.
+            self._switch(c)
+            with self.repos.tx.atomic():
                 self._move_tasks(c)
                 self._post_brief(c)
-                report = dataclasses.replace(report, resumed=report.resumed + 1)
+            return dataclasses.replace(report, resumed=report.resumed + 1)
         return report
 
     def start(self, coverage: Coverage) -> Coverage:
@@ -192,13 +202,19 @@ class CoverageService:
                     coverage, backup_email=choice.backup.email if choice.backup else None,
                     skipped=choice.skipped)
         active = lifecycle.activate(coverage, now=now)
-        active = self._save(coverage, active, actor="scheduler", reason="absence started")
-        if active.backup_email is None:
-            self._alert_no_backup(active)
-        else:
-            self._switch(active)
-            self._move_tasks(active)
-        self._post_brief(active)
+        # Compare-and-set on the version: of two replicas starting the same coverage, one
+        # wins and the other gets StaleWrite before it switches or posts anything.
+        with self.repos.tx.atomic():
+            active = self._save(coverage, active, actor="scheduler", reason="absence started")
+            if active.backup_email is None:
+                self._alert_no_backup(active)
+            else:
+                self._move_tasks(active)
+        # Routing calls other systems: not inside a transaction. Each switch is journaled,
+        # and tick() finishes a start cut short here.
+        self._switch(active)
+        with self.repos.tx.atomic():
+            self._post_brief(active)
         return active
 
     def end(self, coverage: Coverage, *, actor: str) -> Coverage:
@@ -209,11 +225,12 @@ class CoverageService:
             return self._save(coverage, lifecycle.cancel(coverage, now=now), actor=actor,
                               reason="cancelled before it started")
         self.engine.revert_all(coverage=coverage, osc=osc, actor=actor, reason="OSC returned")
-        self._return_tasks(coverage)
-        finished = self._save(coverage, lifecycle.finish(coverage, now=now), actor=actor,
-                              reason="OSC returned")
-        self._post_return_list(finished)
-        self._refresh_brief(finished)
+        with self.repos.tx.atomic():
+            self._return_tasks(coverage)
+            finished = self._save(coverage, lifecycle.finish(coverage, now=now), actor=actor,
+                                  reason="OSC returned")
+            self._post_return_list(finished)
+            self._refresh_brief(finished)
         return finished
 
     def im_back(self, *, osc_email: str, actor: str) -> Coverage:
@@ -279,10 +296,11 @@ class CoverageService:
         return person
 
     def _create(self, coverage: Coverage, *, actor: str, reason: str) -> Coverage:
-        stored = self.repos.coverages.add(coverage)
-        self._audit(stored, actor=actor, action="coverage.planned", reason=reason)
-        if stored.backup_email is None:
-            self._alert_no_backup(stored)
+        with self.repos.tx.atomic():
+            stored = self.repos.coverages.add(coverage)
+            self._audit(stored, actor=actor, action="coverage.planned", reason=reason)
+            if stored.backup_email is None:
+                self._alert_no_backup(stored)
         return stored
 
     def _save(self, old: Coverage, new: Coverage, *, actor: str, reason: str) -> Coverage:

@@ -111,16 +111,21 @@ class LeadService:
         assigned, coverage = self.responsible_for(owner.email, now)
         if coverage is not None:
             why += f"; {name_of(self.config, assigned)} covering for {owner.name}"
-        lead, created = self.repos.leads.add(Lead(
-            id=None, source=new.source, external_id=new.external_id, name=new.name,
-            email=new.email, phone=new.phone, community=new.community, message=new.message,
-            received_at=new.received_at, owner_email=owner.email, assigned_to=assigned,
-            assignment_reason=why, coverage_id=coverage.id if coverage else None))
-        if created:
-            self._audit(lead, "lead.received", actor="intake", reason=why)
-            self.notifier.direct(key=f"lead-card:{lead.id}", email=assigned, message=lead_card(
-                lead, config=self.config, zone=self.config.zone_of(assigned),
-                covering_for=owner.email if coverage else None))
+        # The lead, its audit row and its DM commit together: an accepted lead is never
+        # stored without the DM that announces it.
+        with self.repos.tx.atomic():
+            lead, created = self.repos.leads.add(Lead(
+                id=None, source=new.source, external_id=new.external_id, name=new.name,
+                email=new.email, phone=new.phone, community=new.community,
+                message=new.message, received_at=new.received_at, owner_email=owner.email,
+                assigned_to=assigned, assignment_reason=why,
+                coverage_id=coverage.id if coverage else None))
+            if created:
+                self._audit(lead, "lead.received", actor="intake", reason=why)
+                self.notifier.direct(
+                    key=f"lead-card:{lead.id}", email=assigned, message=lead_card(
+                        lead, config=self.config, zone=self.config.zone_of(assigned),
+                        covering_for=owner.email if coverage else None))
         return lead, created
 
     def log_activity(self, *, lead_id: int, kind: ActivityKind, direction: str, by: str,
@@ -195,13 +200,14 @@ class LeadService:
         alerts = escalations = 0
         for lead in self.repos.leads.uncontacted(received_before=now - policies.speed_to_lead):
             zone = self.config.team.timezone
-            if self.notifier.post(key=f"lead-alert:{lead.id}", message=uncontacted_alert(
-                    lead, config=self.config, zone=zone, now=now)):
-                alerts += 1
-            if now - lead.received_at >= policies.escalate_after and self.notifier.post(
-                    key=f"lead-escalation:{lead.id}",
-                    message=escalation(lead, config=self.config, zone=zone, now=now)):
-                escalations += 1
+            with self.repos.tx.atomic():
+                if self.notifier.post(key=f"lead-alert:{lead.id}", message=uncontacted_alert(
+                        lead, config=self.config, zone=zone, now=now)):
+                    alerts += 1
+                if now - lead.received_at >= policies.escalate_after and self.notifier.post(
+                        key=f"lead-escalation:{lead.id}",
+                        message=escalation(lead, config=self.config, zone=zone, now=now)):
+                    escalations += 1
         return SweepReport(alerts, escalations)
 
     def remind(self) -> int:
