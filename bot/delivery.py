@@ -168,12 +168,17 @@ class OutboxDelivery:
         started = self._outbox.begin_attempt(item, owner=self.owner, now=now)
         if started is None:
             return DeliveryReport(), None  # the lease ran out: someone else has it now
+        # Unsure whether an earlier try arrived until the platform has been asked.
+        unsure = item.in_flight
         try:
-            ref = self._already_sent(item) if item.in_flight else None
+            ref = None
+            if unsure:
+                ref = self._already_sent(item)
+                unsure = False
             if ref is None:
                 ref = self._send(started)
         except ChatError as exc:
-            return self._failed_attempt(started, exc)
+            return self._failed_attempt(started, exc, unsure=unsure or exc.maybe_sent)
         self._record_sent(started, ref)
         return DeliveryReport(sent=1), self._clock.now() + self._interval
 
@@ -213,21 +218,20 @@ class OutboxDelivery:
                       type(exc).__name__)
             raise DeliveryHalted from exc
 
-    def _failed_attempt(self, item: OutboxItem,
-                        exc: ChatError) -> tuple[DeliveryReport, datetime | None]:
+    def _failed_attempt(self, item: OutboxItem, exc: ChatError,
+                        unsure: bool) -> tuple[DeliveryReport, datetime | None]:
         now = self._clock.now()
         backoff = timedelta(seconds=exc.retry_after) if exc.retry_after else min(
             self._max_backoff, timedelta(seconds=2 ** max(item.attempts - 1, 0)))
         given_up = now + backoff - item.created_at > self._retry_for
         if exc.transient and not given_up:
             self._outbox.save(dataclasses.replace(
-                item, last_error=str(exc), next_attempt_at=now + backoff,
-                in_flight=exc.maybe_sent))
+                item, last_error=str(exc), next_attempt_at=now + backoff, in_flight=unsure))
             return DeliveryReport(retried=1), now + backoff
         reason = str(exc) if not exc.transient else (
             f"still failing after {self._retry_for} ({exc})")
         failed = self._outbox.save(dataclasses.replace(
-            item, status=OutboxStatus.FAILED, last_error=reason, in_flight=exc.maybe_sent))
+            item, status=OutboxStatus.FAILED, last_error=reason, in_flight=unsure))
         log.warning("outbox item %s failed for good: %s", item.key, reason)
         if self._on_failed is not None:
             try:

@@ -27,6 +27,8 @@ class Settings(BaseSettings):
     lead_webhook_secret: SecretStr | None = None
     google_application_credentials: Path | None = None
     port: int = 3000
+    slack_timeout: int = 10
+    job_every: str = Field(default="", validation_alias=AliasChoices("OSCBOT_JOB_EVERY"))
     public_url: str | None = Field(default=None,
                                    validation_alias=AliasChoices("OSCBOT_PUBLIC_URL"))
 

@@ -178,6 +178,11 @@ class SqlJobRuns:
                 "UPDATE job_runs SET finished_at = :now, outcome = :outcome "
                 "WHERE job = :job AND slot = :slot"),
                 {"now": now, "outcome": outcome[:200], "job": job, "slot": slot})
+            if slot % 100 == 0:
+                # Slots only need to outlive the replicas' clock skew: keep two days.
+                session.execute(text("DELETE FROM job_runs WHERE job = :job AND "
+                                     "started_at < :cutoff"),
+                                {"job": job, "cutoff": now - timedelta(days=2)})
 
     def runs(self, job: str | None = None) -> list[dict[str, Any]]:
         """Recorded runs, for tests and operators."""

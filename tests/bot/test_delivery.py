@@ -236,3 +236,28 @@ def test_backoff_doubles_without_retry_after(fails: int) -> None:
     chat.down = False
     delivery.deliver_due()
     assert chat.texts() == ["x"]
+
+
+class FlakyLookups(FlakyChat):
+    """Its history lookups are rate-limited the first `busy` times."""
+
+    busy = 2
+
+    def find_sent(self, *, key: str, channel: str | None = None, email: str | None = None,
+                  since: datetime) -> MessageRef | None:
+        if self.busy:
+            self.busy -= 1
+            raise ChatError("ratelimited", transient=True, retry_after=1)
+        return super().find_sent(key=key, channel=channel, email=email, since=since)
+
+
+def test_a_rate_limited_lookup_keeps_the_message_unsure_and_never_resends() -> None:
+    clock = FixedClock(T0)
+    chat = FlakyLookups(clock)
+    notifier, delivery, outbox = setup(chat, clock)
+    chat.lose_answers = 1
+    notifier.direct(key="lead-card:9", email="sam@rh.example", message=Message("lead"))
+    run_for(delivery, clock, 20)
+    assert chat.texts() == ["lead"]
+    item = outbox.get("lead-card:9")
+    assert item is not None and item.status is OutboxStatus.SENT and chat.busy == 0
