@@ -200,11 +200,15 @@ class LeadService:
         alerts = escalations = 0
         for lead in self.repos.leads.uncontacted(received_before=now - policies.speed_to_lead):
             zone = self.config.team.timezone
+            escalating = now - lead.received_at >= policies.escalate_after
+            if self.notifier.exists(f"lead-alert:{lead.id}") and (
+                    not escalating or self.notifier.exists(f"lead-escalation:{lead.id}")):
+                continue  # already raised: nothing to render again
             with self.repos.tx.atomic():
                 if self.notifier.post(key=f"lead-alert:{lead.id}", message=uncontacted_alert(
                         lead, config=self.config, zone=zone, now=now)):
                     alerts += 1
-                if now - lead.received_at >= policies.escalate_after and self.notifier.post(
+                if escalating and self.notifier.post(
                         key=f"lead-escalation:{lead.id}",
                         message=escalation(lead, config=self.config, zone=zone, now=now)):
                     escalations += 1

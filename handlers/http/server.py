@@ -5,10 +5,12 @@ SLACK_APP_TOKEN is set."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
+import signal
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 
 import uvicorn
@@ -43,6 +45,22 @@ def slack_chat(settings: Settings,
                          user_ids={p.email: p.chat.slack for p in config.people if p.chat.slack})
 
     return make
+
+
+class _DrainingServer(uvicorn.Server):
+    """uvicorn, but SIGTERM is the ordinary way to stop: drain, then exit 0 (uvicorn
+    would raise the signal again on the way out, and the process would die of it)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        """Handle SIGINT and SIGTERM by shutting down gracefully; never re-raise them."""
+        previous = {sig: signal.signal(sig, self.handle_exit)
+                    for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
 
 def serve(settings: Settings, *, clock: Clock) -> None:
@@ -136,7 +154,7 @@ def serve(settings: Settings, *, clock: Clock) -> None:
                      slack=None if app_token else slack_app, metrics=metrics,
                      twilio_token=os.environ.get("TWILIO_AUTH_TOKEN"), readiness=readiness)
     app.router.lifespan_context = lifespan
-    uvicorn.run(app, host="0.0.0.0", port=settings.port, log_level="info",
-                timeout_graceful_shutdown=int(SHUTDOWN_GRACE))
+    _DrainingServer(uvicorn.Config(app, host="0.0.0.0", port=settings.port, log_level="info",
+                                   timeout_graceful_shutdown=int(SHUTDOWN_GRACE))).run()
     if single_writer is not None:
         single_writer.close()
