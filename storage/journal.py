@@ -3,6 +3,7 @@ routes and people."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Engine
@@ -102,13 +103,18 @@ class SqlCalendarSync:
         """State for an OSC."""
         with rows.unit(self._engine) as session:
             row = session.get(CalendarSyncRow, osc_email)
-            if row is None:
-                return None
-            return CalendarSyncState(
-                osc_email=row.osc_email, cursor=dict(row.cursor or {}),
-                absences=convert.absences_from_json(row.absences),
-                last_good_at=row.last_good_at, consecutive_failures=row.consecutive_failures,
-                last_error=row.last_error, stale=row.stale)
+            return None if row is None else _sync_state(row)
+
+    def get_many(self, osc_emails: Sequence[str]) -> dict[str, CalendarSyncState]:
+        """States by email, in one query per thousand OSCs."""
+        found: dict[str, CalendarSyncState] = {}
+        wanted = list(osc_emails)
+        with rows.unit(self._engine) as session:
+            for at in range(0, len(wanted), 1000):
+                query = select(CalendarSyncRow).where(
+                    col(CalendarSyncRow.osc_email).in_(wanted[at:at + 1000]))
+                found.update((r.osc_email, _sync_state(r)) for r in session.exec(query))
+        return found
 
     def save(self, state: CalendarSyncState) -> None:
         """Insert or replace."""
@@ -116,13 +122,23 @@ class SqlCalendarSync:
             "cursor": state.cursor, "absences": convert.absences_json(state.absences),
             "last_good_at": state.last_good_at,
             "consecutive_failures": state.consecutive_failures,
-            "last_error": state.last_error, "stale": state.stale}
+            "last_error": state.last_error, "stale": state.stale,
+            "event_count": state.event_count, "suspect_since": state.suspect_since}
         with rows.unit(self._engine) as session:
             row = session.get(CalendarSyncRow, state.osc_email)
             if row is None:
                 session.add(CalendarSyncRow(osc_email=state.osc_email, **values))
             else:
                 row.sqlmodel_update(values)
+
+
+def _sync_state(row: CalendarSyncRow) -> CalendarSyncState:
+    return CalendarSyncState(
+        osc_email=row.osc_email, cursor=dict(row.cursor or {}),
+        absences=convert.absences_from_json(row.absences),
+        last_good_at=row.last_good_at, consecutive_failures=row.consecutive_failures,
+        last_error=row.last_error, stale=row.stale, event_count=row.event_count,
+        suspect_since=row.suspect_since)
 
 
 class SqlRoutes:

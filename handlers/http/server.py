@@ -24,6 +24,7 @@ from handlers.console.shell import console_chat
 from handlers.context import production_context
 from handlers.http.app import Metrics, create_app
 from handlers.http.readiness import Readiness
+from handlers.logs import install_log_scrubbing
 from schedules.scheduler import build_scheduler, parse_job_every
 from storage.single_writer import hold_sqlite
 
@@ -67,6 +68,7 @@ def serve(settings: Settings, *, clock: Clock) -> None:
     """Run until interrupted."""
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    install_log_scrubbing()
     token: str | Callable[[], str] | None = (
         settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None)
     oauth = (settings.slack_client_id and settings.slack_client_secret and not token

@@ -17,8 +17,8 @@ from typing import Any
 import httpx
 import yaml
 
+from handlers.http.signing import signed_headers
 from tests.fakes.slack_api import TOKEN, FakeSlack
-from tests.signing import lead_headers
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "app.yaml"
 LEAD_SECRET = "cluster-lead-secret"
@@ -134,8 +134,8 @@ def send_lead(nodes: list[Replica], n: int, *, first: int = 0) -> int:
     body = json.dumps({"source": "website", "external_id": f"lead-{n}", "name": f"Buyer {n}",
                        "phone": f"+1512555{n:04d}", "community": COMMUNITIES[n % 3],
                        "message": "Is the model home open?"}).encode()
-    headers = lead_headers(body, LEAD_SECRET)
     for attempt in range(60):
+        headers = signed_headers(LEAD_SECRET, path="/leads", body=body, t=int(time.time()))
         node = nodes[(first + n + attempt) % len(nodes)]
         try:
             answer = httpx.post(f"{node.base}/leads", content=body, headers=headers,

@@ -16,6 +16,7 @@ from storage.engine import engine_from_url, normalize_url
 from storage.journal import sync_people
 from storage.migrate import MIGRATIONS, current_revision, upgrade
 
+# The single head of the chain: every migration added later keeps these tests valid.
 HEAD = ScriptDirectory(str(MIGRATIONS)).get_current_head()
 
 

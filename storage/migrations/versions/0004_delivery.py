@@ -1,7 +1,7 @@
 """delivery: outbox channel leases, job slot claims, inbound dedupe, row versions
 
-Revision ID: 0003_delivery
-Revises: 0002
+Revision ID: 0004_delivery
+Revises: 0003_calendar_suspect_reads
 Create Date: 2026-11-28
 """
 
@@ -13,8 +13,8 @@ from alembic import op
 
 from storage.types import UTCDateTime
 
-revision = "0003_delivery"
-down_revision = "0002"
+revision = "0004_delivery"
+down_revision = "0003_calendar_suspect_reads"
 branch_labels = None
 depends_on = None
 
