@@ -41,7 +41,7 @@ class InMemoryOutbox:
         stored = dataclasses.replace(item, id=self._next_id, channel=item.conversation)
         self.rows[self._next_id] = stored
         self._next_id += 1
-        self.leases.setdefault(stored.channel, _Lease())
+        self.leases.setdefault(stored.channel, _Lease(last_served_at=stored.created_at))
         return stored, True
 
     def get(self, key: str) -> OutboxItem | None:
@@ -67,7 +67,7 @@ class InMemoryOutbox:
         return item
 
     def claim(self, *, owner: str, now: datetime, lease: timedelta, limit: int) -> list[str]:
-        """Lease conversations that may send now, the one waiting longest first."""
+        """Lease conversations that may send now, least recently served first."""
         waiting = {i.channel for i in self.rows.values() if i.status is OutboxStatus.PENDING}
         free = [c for c in waiting
                 if (self.leases[c].until is None or self.leases[c].until < now)  # type: ignore[operator]
@@ -77,7 +77,7 @@ class InMemoryOutbox:
         for item in self.rows.values():
             if item.status is OutboxStatus.PENDING:
                 heads[item.channel] = min(heads.get(item.channel, item.id or 0), item.id or 0)
-        free.sort(key=lambda c: heads[c])
+        free.sort(key=lambda c: (self.leases[c].last_served_at or now, heads[c]))
         for channel in free[:limit]:
             self.leases[channel].owner = owner
             self.leases[channel].until = now + lease

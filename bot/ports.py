@@ -467,7 +467,7 @@ class OutboxRepository(Protocol):
 
     def claim(self, *, owner: str, now: datetime, lease: timedelta,
               limit: int) -> list[str]:
-        """Lease up to `limit` conversations that may send now, the one waiting longest first."""
+        """Lease up to `limit` conversations that may send now, least recently served first."""
         ...
 
     def head(self, conversation: str) -> OutboxItem | None:

@@ -29,8 +29,8 @@ WHERE channel IN (
     WHERE (c.lease_until IS NULL OR c.lease_until < :now)
       AND (c.next_send_at IS NULL OR c.next_send_at <= :now)
       AND EXISTS (SELECT 1 FROM outbox o WHERE o.channel = c.channel AND o.status = 'pending')
-    ORDER BY (SELECT min(h.id) FROM outbox h WHERE h.channel = c.channel
-              AND h.status = 'pending')
+    ORDER BY c.last_served_at, (SELECT min(h.id) FROM outbox h WHERE h.channel = c.channel
+                                AND h.status = 'pending')
     LIMIT :limit{lock})
 RETURNING channel
 """
@@ -51,8 +51,11 @@ class SqlOutbox:
         with rows.unit(self._engine) as session:
             insert = pg_insert if self._postgres else sqlite_insert
             # DO NOTHING takes no lock on an existing row: intakes never queue on it.
-            session.execute(insert(OutboxChannelRow).values(channel=item.conversation)
-                            .on_conflict_do_nothing(index_elements=["channel"]))
+            # A new conversation counts as served when its first message is queued: it
+            # takes its turn after those waiting longer (round-robin, see `claim`).
+            session.execute(insert(OutboxChannelRow).values(
+                channel=item.conversation, last_served_at=item.created_at)
+                .on_conflict_do_nothing(index_elements=["channel"]))
         return rows.insert_unique(self._engine, OutboxRow(**convert.outbox_row(item)),
                                   convert.outbox_item, lambda: self.get(item.key))
 
@@ -82,10 +85,8 @@ class SqlOutbox:
                            convert.outbox_item, what="outbox item")
 
     def claim(self, *, owner: str, now: datetime, lease: timedelta, limit: int) -> list[str]:
-        """Lease up to `limit` conversations that may send now, the one waiting longest first.
-
-        Fair: a conversation just served waits out its pacing interval, so a backlog in
-        one never holds back the others."""
+        """Lease up to `limit` conversations that may send now, least recently served first
+        (round-robin): a backlog in one conversation never holds back the others."""
         with rows.unit(self._engine) as session:
             result = session.execute(self._claim, {"owner": owner, "until": now + lease,
                                                    "now": now, "limit": limit})
