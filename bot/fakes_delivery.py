@@ -137,18 +137,39 @@ class InMemoryTransactions:
                 finally:
                     self._depth -= 1
                 return
-            snapshot: list[dict[str, Any]] = [copy.deepcopy(vars(r))
-                                              for r in self._repositories]
+            snapshot = [_snapshot(r) for r in self._repositories]
             self._depth = 1
             try:
                 yield
             except BaseException:
                 for repository, state in zip(self._repositories, snapshot, strict=True):
-                    vars(repository).clear()
-                    vars(repository).update(state)
+                    _restore(repository, state)
                 raise
             finally:
                 self._depth = 0
+
+
+def _snapshot(holder: object, depth: int = 2) -> dict[str, Any]:
+    """The state of an in-memory repository: its containers copied one level (the records
+    in them are immutable), its helper objects (a table) the same way, cheaply."""
+    state: dict[str, Any] = {}
+    for name, value in vars(holder).items():
+        if isinstance(value, dict | list | set):
+            state[name] = copy.copy(value)
+        elif depth and hasattr(value, "__dict__") and not callable(value):
+            state[name] = (value, _snapshot(value, depth - 1))
+        else:
+            state[name] = value
+    return state
+
+
+def _restore(holder: object, state: dict[str, Any]) -> None:
+    for name, value in state.items():
+        if isinstance(value, tuple) and len(value) == 2 and isinstance(value[1], dict) and (
+                hasattr(value[0], "__dict__")):
+            _restore(value[0], value[1])
+            value = value[0]
+        setattr(holder, name, value)
 
 
 class InMemoryJobRuns:
