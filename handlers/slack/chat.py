@@ -34,6 +34,7 @@ PERMANENT = {
 
 METADATA_EVENT = "oscbot_outbox"
 HISTORY_PAGES = 5
+USER_TTL = 3600.0
 
 
 class SlackChat:
@@ -56,6 +57,8 @@ class SlackChat:
         # Retry-After here instead of hammering Slack from every delivery thread.
         self._paused_until: dict[str, float] = {}
         self._monotonic = monotonic
+        # When each looked-up id was fetched; ids from app.yaml never expire.
+        self._looked_up: dict[str, float] = {}
 
     def post(self, *, channel: str, message: Message, key: str | None = None) -> MessageRef:
         """chat.postMessage into a channel, the outbox key riding along as message metadata."""
@@ -113,20 +116,25 @@ class SlackChat:
         return MessageRef(channel=channel, id=str(files[0].get("id", "")))
 
     def user_id(self, email: str) -> str | None:
-        """The Slack id of a person, looked up once by email and cached."""
+        """The Slack id of a person, looked up by email and cached for an hour.
+
+        A miss is never cached: someone who joins Slack later is found on the next try.
+        """
         key = email.lower()
+        now = self._monotonic()
         with self._lock:
-            if key in self._user_ids:
+            if key in self._user_ids and self._looked_up.get(key, now) > now - USER_TTL:
                 return self._user_ids[key]
         try:
             answer = self._call("users.lookupByEmail", email=key)
-            found: str | None = str(answer["user"]["id"])
         except ChatError as exc:
             if exc.transient:
                 raise
-            found = None
+            return None
+        found = str(answer["user"]["id"])
         with self._lock:
             self._user_ids[key] = found
+            self._looked_up[key] = now
         return found
 
     def dm_channel(self, email: str) -> str:

@@ -146,3 +146,17 @@ def test_find_sent_pages_through_a_busy_channel(slack: FakeSlack) -> None:
         port.post(channel="C2", message=Message(f"n{n}"), key=f"other:{n}")
     assert port.find_sent(key="wanted", channel="C2", since=before) is not None
     assert len(slack.calls("conversations.history")) == 3
+
+
+def test_a_person_missing_from_slack_is_found_once_they_join(slack: FakeSlack) -> None:
+    now = [1000.0]
+    port = chat(slack, monotonic=lambda: now[0])
+    assert port.user_id("newhire@rh.example") is None
+    slack.add_user("newhire@rh.example", "UNEW")
+    assert port.user_id("newhire@rh.example") == "UNEW"  # the miss was not kept
+    calls = len(slack.calls("users.lookupByEmail"))
+    assert port.user_id("newhire@rh.example") == "UNEW"
+    assert len(slack.calls("users.lookupByEmail")) == calls  # cached...
+    now[0] += 3601
+    port.user_id("newhire@rh.example")
+    assert len(slack.calls("users.lookupByEmail")) == calls + 1  # ...for an hour
