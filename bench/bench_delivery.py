@@ -49,7 +49,7 @@ class WallClock:
 def arrived(slack: FakeSlack, channel: str, key: str) -> bool:
     """True once the fake Slack holds the message with this key."""
     return any((m.get("metadata") or {}).get("event_payload", {}).get("key") == key
-               for m in slack.messages(channel))
+               for m in slack.history_of(channel))
 
 
 def main() -> None:

@@ -49,7 +49,7 @@ def measure(replicas: int) -> tuple[float, float, float]:
                 def watch() -> None:
                     while not stop.is_set():
                         for channel in list(slack.history):
-                            for message in slack.messages(channel):
+                            for message in slack.history_of(channel):
                                 key = (message.get("metadata") or {}).get(
                                     "event_payload", {}).get("key", "")
                                 if key.startswith("lead-card:"):

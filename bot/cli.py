@@ -13,7 +13,12 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
-from bot.settings import Settings
+from bot.settings import LOG_LEVELS, Settings
+
+if TYPE_CHECKING:
+    from bot.config import AppConfig
+    from bot.config_loader import ConfigDocument
+    from bot.errors import ConfigProblem
 
 if TYPE_CHECKING:
     from bot.ports import OutboxRepository
@@ -41,8 +46,23 @@ class SystemClock:
         return datetime.now(UTC)
 
 
+_options: dict[str, object] = {}
+
+
+@app.callback()
+def _global_options(
+    log_level: Annotated[str | None, typer.Option(
+        "--log-level", help="DEBUG, INFO, WARNING or ERROR (default: $OSCBOT_LOG_LEVEL or "
+        "INFO).", show_default=False)] = None,
+) -> None:
+    if log_level is not None:
+        if log_level.upper() not in LOG_LEVELS:
+            raise _fail(f"unknown log level {log_level!r}; use one of {', '.join(LOG_LEVELS)}")
+        _options["log_level"] = log_level.upper()
+
+
 def _settings(config: Path | None = None) -> Settings:
-    settings = Settings()
+    settings = Settings().model_copy(update=_options)
     if config is not None:
         settings = settings.model_copy(update={"config_path": config})
     return settings
@@ -54,11 +74,35 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
 
 
 @app.command()
-def demo() -> None:
+def demo(config: Annotated[Path | None, typer.Option(
+        "--config", "-c", help="Another copy of the example team's app.yaml (default: the "
+        "one bundled with oscbot).")] = None) -> None:
     """Play a complete handoff offline on the bundled example team."""
     from handlers.console.demo import play
+    from handlers.console.shell import guarded
 
-    raise typer.Exit(play(Console(), env=dict(os.environ)))
+    raise typer.Exit(guarded(Console(stderr=True), lambda: play(
+        Console(), config_path=config, env=dict(os.environ))))
+
+
+@app.command()
+def init(
+    folder: Annotated[Path, typer.Argument(help="Where to write (default: here).")] = Path("."),
+    force: Annotated[bool, typer.Option(help="Replace files that already exist.")] = False,
+) -> None:
+    """Write a commented app.yaml starter and the example calendars into a folder."""
+    from bot.errors import InvalidInput
+    from bot.starter import write_starter
+
+    try:
+        written = write_starter(folder, force=force)
+    except InvalidInput as exc:
+        raise _fail(str(exc)) from None
+    console = Console()
+    for path in written:
+        console.print(f"wrote {path}", highlight=False)
+    console.print("Next: edit app.yaml for your team, then run `oscbot check` "
+                  "(`oscbot demo --config app.yaml` plays the example story on it).")
 
 
 @app.command()
@@ -85,12 +129,27 @@ def run(config: ConfigOption = None) -> None:
 @app.command()
 def check(config: ConfigOption = None,
           strict: Annotated[bool, typer.Option(help="Treat warnings as errors.")] = False,
+          online: Annotated[bool, typer.Option(
+              help="Also ask Slack (SLACK_API_URL) whether SLACK_BOT_TOKEN, its scopes and "
+                   "the team channel work.")] = False,
           ) -> None:
     """Validate app.yaml and credentials; non-zero exit on problems."""
-    from bot.check import check_command
+    from bot.check import Online, check_command
 
     settings = _settings(config)
-    raise typer.Exit(check_command(settings.config_path, env=dict(os.environ), strict=strict))
+    slack: Online | None = None
+    if online:
+        if settings.slack_bot_token is None:
+            raise _fail("--online needs SLACK_BOT_TOKEN in the environment", code=1)
+        from handlers.slack.preflight import slack_problems
+
+        token = settings.slack_bot_token.get_secret_value()
+
+        def slack(app_config: AppConfig, doc: ConfigDocument) -> list[ConfigProblem]:
+            return slack_problems(app_config, doc, token=token, api_url=settings.slack_api_url)
+
+    raise typer.Exit(check_command(settings.config_path, env=dict(os.environ), strict=strict,
+                                   online=slack))
 
 
 @app.command()

@@ -179,6 +179,11 @@ class OutboxDelivery:
                 ref = self._send(started)
         except ChatError as exc:
             return self._failed_attempt(started, exc, unsure=unsure or exc.maybe_sent)
+        except Exception as exc:
+            # A message that cannot even be rendered or sent (a bad row, a bug) fails
+            # alone, with the reason kept on its outbox row; the queue moves on.
+            return self._failed_attempt(started, ChatError(
+                f"{type(exc).__name__}: {exc}"[:300]), unsure=unsure)
         self._record_sent(started, ref)
         return DeliveryReport(sent=1), self._clock.now() + self._interval
 

@@ -96,8 +96,10 @@ class ChatError(OscbotError):
     """
 
     def __init__(self, message: str, *, transient: bool = False, retry_after: float = 0.0,
-                 maybe_sent: bool = False) -> None:
+                 code: str = "", maybe_sent: bool = False) -> None:
         self.transient = transient
         self.retry_after = retry_after
         self.maybe_sent = maybe_sent
+        # The platform's own error code (Slack's `invalid_blocks`...), for callers that act on it.
+        self.code = code
         super().__init__(message)

@@ -15,7 +15,7 @@ from bot.fakes_delivery import (
     InMemoryOutbox,
     InMemoryTransactions,
 )
-from bot.messages import Message
+from bot.messages import Message, plain
 from bot.model import (
     Absence,
     Activity,
@@ -127,8 +127,8 @@ class RecordingChat:
         return self._record("upload", channel, Message(text=title), ref)
 
     def texts(self, kind: str | None = None) -> list[str]:
-        """Fallback texts of recorded messages, optionally of one kind."""
-        return [m.message.text for m in self.transcript if kind is None or m.kind == kind]
+        """Fallback texts of recorded messages as a reader sees them, optionally of one kind."""
+        return [plain(m.message.text) for m in self.transcript if kind is None or m.kind == kind]
 
 
 class InMemoryCalendar:

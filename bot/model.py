@@ -105,6 +105,8 @@ class Coverage:
     source_uids: tuple[str, ...] = ()
     started_at: datetime | None = None
     ended_at: datetime | None = None
+    # Who picked the backup by hand; None when the backup list's order decided.
+    backup_chosen_by: str | None = None
     # Bumped by every stored change; a save carrying an older version is refused
     # (StaleWrite), so two replicas cannot both start or end the same coverage.
     version: int = 0

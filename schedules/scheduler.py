@@ -16,7 +16,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from bot.errors import InvalidInput
 from handlers.context import AppContext
-from schedules.jobs import JOBS
+from schedules.jobs import JOBS, did_something
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +85,9 @@ def _runner(
             if summary is None:
                 outcome = "skipped"
             else:
-                log.info("job %s: %s", name, summary)
+                # A pass that found nothing to do is routine: DEBUG, or the log drowns in it.
+                log.log(logging.INFO if did_something(summary) else logging.DEBUG,
+                        "job %s: %s", name, summary)
         except Exception:
             # One failing job must not stop the scheduler; the next tick retries.
             outcome = "failed"

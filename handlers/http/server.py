@@ -19,9 +19,9 @@ from rich.console import Console
 
 from bot.config import AppConfig
 from bot.ports import ChatPort, Clock
-from bot.settings import Settings
+from bot.settings import Settings, configure_logging
 from handlers.console.shell import console_chat
-from handlers.context import production_context
+from handlers.context import AppContext, production_context
 from handlers.http.app import Metrics, create_app
 from handlers.http.readiness import Readiness
 from handlers.logs import install_log_scrubbing
@@ -64,10 +64,21 @@ class _DrainingServer(uvicorn.Server):
                 signal.signal(sig, handler)
 
 
+def _check_team_channel(ctx: AppContext) -> None:
+    """Resolve the team channel to its id now and say plainly when oscbot is not in it."""
+    from handlers.slack.chat import SlackChat
+
+    if isinstance(ctx.chat, SlackChat):
+        problem = ctx.chat.channel_problem(ctx.config.team.channel)
+        if problem:
+            log.error("%s", problem)
+        else:
+            log.info("team channel %s found", ctx.config.team.channel)
+
+
 def serve(settings: Settings, *, clock: Clock) -> None:
     """Run until interrupted."""
-    logging.basicConfig(level=logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging(settings.log_level)
     install_log_scrubbing()
     token: str | Callable[[], str] | None = (
         settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None)
@@ -89,6 +100,8 @@ def serve(settings: Settings, *, clock: Clock) -> None:
         env=dict(os.environ), clock=clock,
         make_chat=slack_chat(settings, token) if token else console_chat(Console()),
         google_key=settings.google_application_credentials, public_url=settings.public_url)
+    if isinstance(token, str):
+        _check_team_channel(ctx)
     if oauth and ctx.config.team.slack_team_id:
         assert isinstance(token, InstalledBotToken)
         token.team_id = ctx.config.team.slack_team_id
@@ -156,7 +169,8 @@ def serve(settings: Settings, *, clock: Clock) -> None:
                      slack=None if app_token else slack_app, metrics=metrics,
                      twilio_token=os.environ.get("TWILIO_AUTH_TOKEN"), readiness=readiness)
     app.router.lifespan_context = lifespan
-    _DrainingServer(uvicorn.Config(app, host="0.0.0.0", port=settings.port, log_level="info",
+    _DrainingServer(uvicorn.Config(app, host="0.0.0.0", port=settings.port,
+                                   log_level=settings.log_level.lower(), log_config=None,
                                    timeout_graceful_shutdown=int(SHUTDOWN_GRACE))).run()
     if single_writer is not None:
         single_writer.close()

@@ -37,7 +37,7 @@ def keys_in_slack(slack: FakeSlack) -> tuple[Counter[str], dict[str, list[str]]]
     counts: Counter[str] = Counter()
     order: dict[str, list[str]] = {}
     for channel in list(slack.history):
-        keys = [m["metadata"]["event_payload"]["key"] for m in slack.messages(channel)
+        keys = [m["metadata"]["event_payload"]["key"] for m in slack.history_of(channel)
                 if m.get("metadata")]
         counts.update(keys)
         order[channel] = keys

@@ -1,11 +1,13 @@
 """A local fake of the Slack Web API over real HTTP: records every call, answers
 with Slack's response shapes, and can inject 429 (with Retry-After) or 500.
 
-Posted messages are kept per conversation with their metadata, and
-conversations.history returns them as Slack does: newest first, `oldest`/`latest`
-bounds, `limit` with a cursor, metadata only with `include_all_metadata`. For fault
-tests it can answer 429 to every n-th call and sit on some posts after storing them
-until the client times out.
+It is strict: it refuses what Slack refuses (see `slack_rules`): bad tokens, channel
+names where ids belong, channels oscbot is not in, edits of messages it never sent,
+and blocks or views that break Block Kit's rules. Posted messages are kept per
+conversation with their metadata, and conversations.history returns them as Slack
+does: newest first, `oldest`/`latest` bounds, `limit` with a cursor, metadata only with
+`include_all_metadata`. For fault tests it can answer 429 to every n-th call and sit on
+some posts after storing them until the client times out.
 """
 
 from __future__ import annotations
@@ -18,12 +20,24 @@ import time
 from collections import defaultdict, deque
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
+import yaml
+
 from tests.fakes.server import LoopbackServer, send_json
+from tests.fakes.slack_rules import CHANNEL_ID, Refused, check_message, check_view, parse
 
 TOKEN = "xoxb-test-token"
+MANIFEST = Path(__file__).resolve().parents[2] / "manifest.yaml"
+TEAM_CHANNEL = "C0SALES01"
+
+
+def manifest_scopes() -> list[str]:
+    """The bot scopes manifest.yaml asks for: what an install grants."""
+    manifest = yaml.safe_load(MANIFEST.read_text(encoding="utf-8"))
+    return list(manifest["oauth_config"]["scopes"]["bot"])
 
 
 @dataclass
@@ -44,20 +58,28 @@ class FakeSlack(LoopbackServer):
         self.users: dict[str, dict[str, Any]] = {}
         self.uploaded: list[int] = []
         self.tokens: set[str] = {TOKEN}
+        # What the installed app was granted (auth.test's x-oauth-scopes header).
+        self.scopes: list[str] = manifest_scopes()
+        self.channels: dict[str, dict[str, Any]] = {}
+        self.add_channel(TEAM_CHANNEL, "online-sales")
+        self.messages: dict[tuple[str, str], dict[str, Any]] = {}
+        self.refused: list[tuple[str, str, list[str]]] = []
         self._failures: dict[str, deque[tuple[int, float]]] = defaultdict(deque)
         self._ts = itertools.count(1)
-        self._last_ts = 0.0
         self._lock = threading.Lock()
+        # Posted messages per conversation with their metadata, as conversations.history
+        # returns them; fault injection for the replica tests.
         self.history: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self.rate_limit_every = 0
         self.stall_every = 0
         self.stall_seconds = 0.0
         self._served = 0
         self._posted = 0
+        self._last_ts = 0.0
         super().__init__(self._handler())
 
-    def messages(self, channel: str) -> list[dict[str, Any]]:
-        """Messages stored in a conversation, oldest first."""
+    def history_of(self, channel: str) -> list[dict[str, Any]]:
+        """Messages posted in a conversation, oldest first, metadata included."""
         with self._lock:
             return list(self.history[channel])
 
@@ -66,6 +88,23 @@ class FakeSlack(LoopbackServer):
         now = max(time.time(), self._last_ts + 0.000001)
         self._last_ts = now
         return f"{now:.6f}"
+
+    def _conversation_history(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = str(args.get("channel", ""))
+        self._channel(channel, post=False)
+        oldest = float(args.get("oldest") or 0)
+        latest = float(args.get("latest") or time.time() + 1)
+        limit = min(int(args.get("limit") or 100), 999)
+        with_metadata = str(args.get("include_all_metadata", "")).lower() in ("true", "1")
+        newest_first = [m for m in reversed(self.history[channel])
+                        if oldest < float(m["ts"]) < latest]
+        start = int(args.get("cursor") or 0)
+        page = newest_first[start:start + limit]
+        more = start + limit < len(newest_first)
+        return {"ok": True, "has_more": more, "pin_count": 0,
+                "messages": [m if with_metadata else {k: v for k, v in m.items()
+                                                      if k != "metadata"} for m in page],
+                "response_metadata": {"next_cursor": str(start + limit) if more else ""}}
 
     @property
     def url(self) -> str:
@@ -77,6 +116,17 @@ class FakeSlack(LoopbackServer):
         self.users[user_id] = {"id": user_id, "name": name or email.split("@")[0],
                                "real_name": name, "tz": "America/Chicago",
                                "profile": {"email": email, "real_name": name}}
+
+    def add_channel(self, channel_id: str, name: str, *, member: bool = True,
+                    private: bool = False) -> None:
+        """A channel in the workspace; oscbot is in it unless `member` is False."""
+        self.channels[channel_id] = {"id": channel_id, "name": name, "is_channel": True,
+                                     "is_private": private, "is_member": member,
+                                     "is_archived": False}
+
+    def posts(self, channel: str = TEAM_CHANNEL) -> list[dict[str, Any]]:
+        """Messages accepted into one channel, in order."""
+        return [c for c in self.calls("chat.postMessage") if c["channel"] == channel]
 
     def fail_next(self, method: str, status: int, times: int = 1,
                   retry_after: float = 1.0) -> None:
@@ -92,24 +142,65 @@ class FakeSlack(LoopbackServer):
         return sum(1 for c in self.calls_made if c.method == method)
 
     def _answer(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
+        try:
+            return self._checked(method, args)
+        except Refused as refused:
+            self.refused.append((method, refused.code, refused.errors))
+            return {"ok": False, "error": refused.code, "errors": refused.errors,
+                    "response_metadata": {"messages": [f"[ERROR] {e}"
+                                                       for e in refused.errors]}}
+
+    def _channel(self, channel: str, *, post: bool) -> None:
+        if channel.startswith("D"):
+            if channel[1:] not in self.users:
+                raise Refused("channel_not_found", [])
+            return
+        found = self.channels.get(channel)
+        if found is None or (found["is_private"] and not found["is_member"]):
+            raise Refused("channel_not_found", [])
+        if post and not found["is_member"]:
+            raise Refused("not_in_channel", [])
+
+    def _checked(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
         if method == "auth.test":
             return {"ok": True, "url": "https://riverside.slack.com/", "team": "Riverside",
                     "user": "oscbot", "team_id": "T1", "user_id": "UBOT", "bot_id": "B1"}
-        if method == "chat.postMessage":
-            return self._post(args)
-        if method == "chat.update":
-            channel = str(args.get("channel", ""))
-            ts = str(args.get("ts", ""))
-            stored = next((m for m in self.history[channel] if m["ts"] == ts), None)
-            if stored is None:
-                return {"ok": False, "error": "message_not_found"}
-            stored.update(text=args.get("text", ""), blocks=args.get("blocks"))
+        if method in ("chat.postMessage", "chat.update", "chat.postEphemeral"):
+            check_message(args)
+            channel = str(args["channel"])
+            self._channel(channel, post=True)
+            if method == "chat.postEphemeral":
+                if str(args.get("user", "")) not in self.users:
+                    raise Refused("user_not_in_channel", [])
+                return {"ok": True, "message_ts": f"1700000000.{next(self._ts):06d}"}
+            if method == "chat.update" and (channel, str(args.get("ts"))) not in self.messages:
+                raise Refused("message_not_found", [])
+            metadata = parse(args["metadata"]) if args.get("metadata") is not None else None
+            if metadata is not None and not (
+                    isinstance(metadata, dict) and isinstance(metadata.get("event_type"), str)
+                    and isinstance(metadata.get("event_payload"), dict)):
+                raise Refused("invalid_metadata_format", ["metadata needs event_type and "
+                                                          "an event_payload object"])
+            ts = str(args.get("ts") or self._new_ts())
+            self.messages[(channel, ts)] = args
+            if method == "chat.postMessage":
+                stored: dict[str, Any] = {"type": "message", "text": args.get("text", ""),
+                                          "ts": ts, "bot_id": "B1", "user": "UBOT"}
+                if metadata is not None:
+                    stored["metadata"] = metadata
+                self.history[channel].append(stored)
             return {"ok": True, "channel": channel, "ts": ts,
                     "message": {"type": "message", "text": args.get("text", ""), "ts": ts}}
         if method == "conversations.history":
-            return self._history(args)
-        if method == "chat.postEphemeral":
-            return {"ok": True, "message_ts": f"1700000000.{next(self._ts):06d}"}
+            return self._conversation_history(args)
+        if method == "conversations.list":
+            return {"ok": True, "channels": [c for c in self.channels.values()
+                                             if c["is_member"] or not c["is_private"]],
+                    "response_metadata": {"next_cursor": ""}}
+        if method == "conversations.info":
+            channel = str(args.get("channel", ""))
+            self._channel(channel, post=False)
+            return {"ok": True, "channel": self.channels[channel]}
         if method == "conversations.open":
             user = str(args.get("users", "")).split(",")[0]
             return {"ok": True, "channel": {"id": "D" + user}}
@@ -134,56 +225,26 @@ class FakeSlack(LoopbackServer):
             return {"ok": True, "file_id": "F1", "upload_url": self.url.replace(
                 "/api/", "/upload/F1")}
         if method == "files.completeUploadExternal":
-            files = args.get("files")
-            files = json.loads(files) if isinstance(files, str) else files
+            channel = str(args.get("channel_id", ""))
+            if not CHANNEL_ID.match(channel):
+                raise Refused("invalid_channel", [f"{channel!r} is not a channel id"])
+            self._channel(channel, post=True)
+            files = parse(args.get("files"))
             return {"ok": True, "files": [{"id": f["id"], "title": f.get("title", "")}
                                           for f in files or []]}
         if method in ("views.open", "views.publish", "views.update", "views.push"):
-            view = args.get("view")
-            view = json.loads(view) if isinstance(view, str) else view
-            return {"ok": True, "view": {"id": "V1", **(view or {})}}
+            # Each method's own required argument (Slack answers invalid_arguments).
+            needed = {"views.open": "trigger_id", "views.push": "trigger_id",
+                      "views.publish": "user_id", "views.update": "view_id"}[method]
+            if not args.get(needed) and not (method == "views.update"
+                                             and args.get("external_id")):
+                raise Refused("invalid_arguments", [f"{needed} is required"])
+            view = parse(args.get("view"))
+            if method == "views.publish" and (view or {}).get("type") != "home":
+                raise Refused("invalid_arguments", ["views.publish takes a home view"])
+            check_view(view)
+            return {"ok": True, "view": {"id": "V1", **view}}
         return {"ok": False, "error": "unknown_method"}
-
-    def _post(self, args: dict[str, Any]) -> dict[str, Any]:
-        channel = str(args.get("channel", ""))
-        if not channel:
-            return {"ok": False, "error": "channel_not_found"}
-        if not (args.get("text") or args.get("blocks")):
-            return {"ok": False, "error": "no_text"}
-        metadata = args.get("metadata")
-        metadata = json.loads(metadata) if isinstance(metadata, str) else metadata
-        if metadata is not None and not (
-                isinstance(metadata, dict) and isinstance(metadata.get("event_type"), str)
-                and isinstance(metadata.get("event_payload"), dict)):
-            return {"ok": False, "error": "invalid_metadata_format"}
-        ts = self._new_ts()
-        message: dict[str, Any] = {"type": "message", "text": args.get("text", ""), "ts": ts,
-                                   "bot_id": "B1", "user": "UBOT"}
-        if args.get("blocks"):
-            message["blocks"] = args["blocks"]
-        if metadata is not None:
-            message["metadata"] = metadata
-        self.history[channel].append(message)
-        shown = {k: v for k, v in message.items() if k != "metadata"}
-        return {"ok": True, "channel": channel, "ts": ts, "message": shown}
-
-    def _history(self, args: dict[str, Any]) -> dict[str, Any]:
-        channel = str(args.get("channel", ""))
-        if channel not in self.history and not channel.startswith(("C", "D", "#")):
-            return {"ok": False, "error": "channel_not_found"}
-        oldest = float(args.get("oldest") or 0)
-        latest = float(args.get("latest") or time.time() + 1)
-        limit = min(int(args.get("limit") or 100), 999)
-        with_metadata = str(args.get("include_all_metadata", "")).lower() in ("true", "1")
-        newest_first = [m for m in reversed(self.history[channel])
-                        if oldest < float(m["ts"]) < latest]
-        start = int(args.get("cursor") or 0)
-        page = newest_first[start:start + limit]
-        more = start + limit < len(newest_first)
-        messages = [m if with_metadata else {k: v for k, v in m.items() if k != "metadata"}
-                    for m in page]
-        return {"ok": True, "messages": messages, "has_more": more, "pin_count": 0,
-                "response_metadata": {"next_cursor": str(start + limit) if more else ""}}
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         fake = self
@@ -251,7 +312,8 @@ class FakeSlack(LoopbackServer):
                     with contextlib.suppress(OSError):
                         self._send(200, body)
                     return
-                self._send(200, body)
+                self._send(200, body, {"x-oauth-scopes": ",".join(fake.scopes)}
+                           if method == "auth.test" else None)
 
             def _send(self, status: int, body: dict[str, Any],
                       headers: dict[str, str] | None = None) -> None:

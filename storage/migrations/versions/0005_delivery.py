@@ -1,7 +1,7 @@
 """delivery: outbox channel leases, job slot claims, inbound dedupe, row versions
 
-Revision ID: 0004_delivery
-Revises: 0003_calendar_suspect_reads
+Revision ID: 0005_delivery
+Revises: 0004_backup_chosen_by
 Create Date: 2026-11-28
 """
 
@@ -13,8 +13,8 @@ from alembic import op
 
 from storage.types import UTCDateTime
 
-revision = "0004_delivery"
-down_revision = "0003_calendar_suspect_reads"
+revision = "0005_delivery"
+down_revision = "0004_backup_chosen_by"
 branch_labels = None
 depends_on = None
 
