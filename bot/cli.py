@@ -20,15 +20,22 @@ if TYPE_CHECKING:
     from bot.config_loader import ConfigDocument
     from bot.errors import ConfigProblem
 
+if TYPE_CHECKING:
+    from bot.ports import OutboxRepository
+
 app = typer.Typer(
     name="oscbot", no_args_is_help=True, add_completion=False,
     help="Keeps an online sales program running while its Online Sales Counselor is away.")
 db_app = typer.Typer(help="Database commands.", no_args_is_help=True)
 jobs_app = typer.Typer(help="Run scheduled jobs on demand.", no_args_is_help=True)
 teams_app = typer.Typer(help="Microsoft Teams commands.", no_args_is_help=True)
+outbox_app = typer.Typer(help="Outgoing messages: list, retry failed ones.",
+                         no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(jobs_app, name="jobs")
+app.add_typer(outbox_app, name="outbox")
 app.add_typer(teams_app, name="teams")
+
 
 ConfigOption = Annotated[Path | None, typer.Option(
     "--config", "-c", help="Path to app.yaml (default: $OSCBOT_CONFIG or ./app.yaml).")]
@@ -223,6 +230,40 @@ def teams_package(
         raise _fail(str(exc)) from None
     Console().print(f"Wrote {out}: upload it in Teams (Apps → Manage your apps → "
                     "Upload an app), then add it to the sales team.", highlight=False)
+
+
+def _outbox_repository() -> OutboxRepository:
+    from storage.engine import engine_from_url
+    from storage.outbox import SqlOutbox
+
+    return SqlOutbox(engine_from_url(_settings().database_url))
+
+
+@outbox_app.command("list")
+def outbox_list(
+    failed: Annotated[bool, typer.Option("--failed", help="Only messages that failed.")] = False,
+    limit: Annotated[int, typer.Option(help="How many, newest first.")] = 50,
+) -> None:
+    """Counts by status and the newest messages with their last error."""
+    from handlers.console.outbox import list_outbox
+    from handlers.console.shell import guarded
+
+    def run() -> int:
+        return list_outbox(_outbox_repository(), console=Console(), failed_only=failed, limit=limit)
+
+    raise typer.Exit(guarded(Console(stderr=True), run))
+
+
+@outbox_app.command("retry")
+def outbox_retry(key: Annotated[str, typer.Argument(help="The failed message's key.")]) -> None:
+    """Send a failed message again (with a fresh 24-hour retry window)."""
+    from handlers.console.outbox import retry_outbox
+    from handlers.console.shell import guarded
+
+    def run() -> int:
+        return retry_outbox(_outbox_repository(), key=key, clock=SystemClock(), console=Console())
+
+    raise typer.Exit(guarded(Console(stderr=True), run))
 
 
 def _mount_calendar() -> None:

@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     teams_tenant_id: str | None = None
     teams_service_url: str = TEAMS_SERVICE_DEFAULT
     teams_dangerously_allow_unauthenticated: bool = False
+    slack_timeout: int = 10
+    job_every: str = Field(default="", validation_alias=AliasChoices("OSCBOT_JOB_EVERY"))
     public_url: str | None = Field(default=None,
                                    validation_alias=AliasChoices("OSCBOT_PUBLIC_URL"))
     log_level: str = Field(default="INFO", validation_alias=AliasChoices("OSCBOT_LOG_LEVEL"))

@@ -1,35 +1,90 @@
-"""The few row operations every repository repeats, each in its own short transaction."""
+"""The few row operations every repository repeats.
+
+Each runs in its own short transaction, unless a unit of work is open in this thread
+(`SqlTransactions.atomic`): then it joins that transaction and only flushes, so a state
+change and the messages it causes commit together.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine
+from sqlalchemy import update as sa_update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel
 from sqlmodel.sql.expression import SelectOfScalar
 
-from bot.errors import NotFound
+from bot.errors import NotFound, StaleWrite
 
 R = TypeVar("R", bound=SQLModel)
 T = TypeVar("T")
+
+# The open unit of work of this thread (or task), with the engine it belongs to.
+_ambient: ContextVar[tuple[Engine, Session] | None] = ContextVar("oscbot_unit", default=None)
+
+
+@contextmanager
+def unit(engine: Engine) -> Iterator[Session]:
+    """A session: the open unit of work's (flushed at the end), or a new one committed."""
+    ambient = _ambient.get()
+    if ambient is not None and ambient[0] is engine:
+        yield ambient[1]
+        ambient[1].flush()
+        return
+    with Session(engine, expire_on_commit=False) as session:
+        yield session
+        session.commit()
+
+
+@contextmanager
+def atomic(engine: Engine) -> Iterator[None]:
+    """Run the block as one transaction; nested blocks join it."""
+    ambient = _ambient.get()
+    if ambient is not None and ambient[0] is engine:
+        yield
+        return
+    with Session(engine, expire_on_commit=False) as session:
+        # SQLite: take the write lock up front, so a transaction that reads before it
+        # writes cannot fail half-way because another writer committed in between.
+        session.connection(execution_options={"oscbot_immediate": True})
+        token = _ambient.set((engine, session))
+        try:
+            yield
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            _ambient.reset(token)
 
 
 def insert(engine: Engine, row: R, to_domain: Callable[[R], T]) -> T:
     """Insert a row and return it as a domain record (with its id)."""
     # Nothing is computed by the database but the id, which the flush sets: no re-read.
-    with Session(engine, expire_on_commit=False) as session:
+    with unit(engine) as session:
         session.add(row)
-        session.commit()
+        session.flush()
         return to_domain(row)
 
 
 def insert_unique(engine: Engine, row: R, to_domain: Callable[[R], T],
                   find: Callable[[], T | None]) -> tuple[T, bool]:
-    """Insert unless a unique key exists: (record, created). Racing inserts return the winner."""
+    """Insert unless a unique key exists: (record, created). Racing inserts return the winner.
+
+    Inside a unit of work the insert runs in a savepoint, so a duplicate leaves the rest
+    of the transaction intact.
+    """
     try:
-        return insert(engine, row, to_domain), True
+        if _ambient.get() is None:
+            return insert(engine, row, to_domain), True
+        with unit(engine) as session, session.begin_nested():
+            session.add(row)
+            session.flush()
+            return to_domain(row), True
     except IntegrityError:
         winner = find()
         if winner is None:
@@ -40,19 +95,38 @@ def insert_unique(engine: Engine, row: R, to_domain: Callable[[R], T],
 def update(engine: Engine, model: type[R], row_id: Any, values: dict[str, Any],
            to_domain: Callable[[R], T], *, what: str) -> T:
     """Update one row by primary key; NotFound when it does not exist."""
-    with Session(engine, expire_on_commit=False) as session:
+    with unit(engine) as session:
         row = session.get(model, row_id)
         if row is None:
             raise NotFound(f"no {what} with id {row_id}")
         row.sqlmodel_update(values)
-        session.commit()
+        session.flush()
+        return to_domain(row)
+
+
+def update_versioned(engine: Engine, model: type[R], row_id: Any, version: int,
+                     values: dict[str, Any], to_domain: Callable[[R], T], *, what: str) -> T:
+    """Compare-and-set: update the row only if its version is still `version`, bumping it.
+
+    StaleWrite when someone changed it in between (another replica won the race).
+    """
+    table: Any = model
+    with unit(engine) as session:
+        result = session.execute(
+            sa_update(model).where(table.id == row_id, table.version == version)
+            .values(**values, version=version + 1))
+        row = session.get(model, row_id, populate_existing=True)
+        if row is None:
+            raise NotFound(f"no {what} with id {row_id}")
+        if getattr(result, "rowcount", 1) == 0:
+            raise StaleWrite(f"{what} {row_id} changed since it was read")
         return to_domain(row)
 
 
 def fetch(engine: Engine, model: type[R], row_id: Any, to_domain: Callable[[R], T], *,
           what: str) -> T:
     """One row by primary key as a domain record; NotFound when missing."""
-    with Session(engine) as session:
+    with unit(engine) as session:
         row = session.get(model, row_id)
         if row is None:
             raise NotFound(f"no {what} with id {row_id}")
@@ -61,13 +135,13 @@ def fetch(engine: Engine, model: type[R], row_id: Any, to_domain: Callable[[R], 
 
 def select_all(engine: Engine, query: SelectOfScalar[R], to_domain: Callable[[R], T]) -> list[T]:
     """Every row a query returns, as domain records."""
-    with Session(engine) as session:
+    with unit(engine) as session:
         return [to_domain(row) for row in session.exec(query)]
 
 
 def select_one(engine: Engine, query: SelectOfScalar[R],
                to_domain: Callable[[R], T]) -> T | None:
     """The first row a query returns, or None."""
-    with Session(engine) as session:
+    with unit(engine) as session:
         row = session.exec(query).first()
         return to_domain(row) if row is not None else None

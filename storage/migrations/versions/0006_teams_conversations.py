@@ -1,7 +1,7 @@
 """conversation references: where Teams channels and 1:1 chats can be reached
 
-Revision ID: 0005_teams_conversations
-Revises: 0004_backup_chosen_by
+Revision ID: 0006_teams_conversations
+Revises: 0005_delivery
 Create Date: 2026-11-28
 """
 
@@ -13,8 +13,8 @@ from alembic import op
 
 from storage.types import UTCDateTime
 
-revision = "0005_teams_conversations"
-down_revision = "0004_backup_chosen_by"
+revision = "0006_teams_conversations"
+down_revision = "0005_delivery"
 branch_labels = None
 depends_on = None
 
