@@ -44,7 +44,7 @@ def teams_config(tmp_path: Path) -> Path:
     return path
 
 
-def wait_for(check: Callable[[], Any], what: str, timeout: float = 20) -> Any:
+def wait_for(check: Callable[[], Any], what: str, timeout: float = 45) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         found = check()
@@ -162,7 +162,7 @@ def test_the_whole_product_on_teams(
 
     # Nobody contacted it: a channel alert that really mentions Jordan.
     alert = wait_for(lambda: [m for m in teams.messages(TEAM_ID)
-                              if "no contact" in card_text(m)], "uncontacted alert", 40)[0]
+                              if "no contact" in card_text(m)], "uncontacted alert", 60)[0]
     [entity] = [e for e in card_of(alert)["msteams"]["entities"]
                 if e["text"] == "<at>Jordan Kim</at>"]
     assert entity["mentioned"]["id"] == people["jordan"].aad_object_id
