@@ -48,9 +48,10 @@ def atomic(engine: Engine) -> Iterator[None]:
         yield
         return
     with Session(engine, expire_on_commit=False) as session:
-        # SQLite: take the write lock up front, so a transaction that reads before it
-        # writes cannot fail half-way because another writer committed in between.
-        session.connection(execution_options={"oscbot_immediate": True})
+        if engine.dialect.name == "sqlite":
+            # Take the write lock up front (waiting for it), so a transaction that reads
+            # before it writes cannot fail half-way because another writer committed.
+            session.connection().exec_driver_sql("BEGIN IMMEDIATE")
         token = _ambient.set((engine, session))
         try:
             yield
