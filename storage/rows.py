@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, SQLModel
+from sqlmodel import Session, SQLModel, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from bot.errors import NotFound
+from bot.ports import Page
+
+# Bound parameters per IN list: well under SQLite's and PostgreSQL's limits.
+IN_BATCH = 500
 
 R = TypeVar("R", bound=SQLModel)
 T = TypeVar("T")
@@ -71,3 +75,19 @@ def select_one(engine: Engine, query: SelectOfScalar[R],
     with Session(engine) as session:
         row = session.exec(query).first()
         return to_domain(row) if row is not None else None
+
+
+def select_page(engine: Engine, model: type[R], where: Sequence[Any],
+                to_domain: Callable[[R], T], *, order: Sequence[Any], limit: int,
+                newest: bool = False) -> Page[T]:
+    """The first `limit` rows of `model` matching every `where` clause in `order` (the
+    last ones when `newest`, still shown in `order`) and how many match, in one statement."""
+    ordered = [column.desc() for column in order] if newest else list(order)
+    query = (select(model, func.count().over().label("total")).where(*where)
+             .order_by(*ordered).limit(limit))
+    with Session(engine) as session:
+        found = [(to_domain(row), int(count)) for row, count in session.exec(query)]
+    items = [item for item, _ in found]
+    if newest:
+        items.reverse()
+    return Page(items=tuple(items), total=found[0][1] if found else 0)

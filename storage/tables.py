@@ -182,6 +182,7 @@ class TaskRow(SQLModel, table=True):
     coverage_id: int | None = Field(default=None, foreign_key="coverages.id", index=True)
     created_by: str | None = Field(default=None, max_length=254)
     cadence_step: int | None = None
+    reminded_for: datetime | None = _when(nullable=True)
 
 
 class AppointmentRow(SQLModel, table=True):

@@ -205,18 +205,26 @@ class LeadService:
         return SweepReport(alerts, escalations)
 
     def remind(self) -> int:
-        """DM each assignee the tasks that have come due; once per task and due time."""
+        """DM each assignee the tasks that have come due; once per task and due time.
+
+        A task remembers the due time it was reminded for, so a pass reads only the
+        reminders still to send, however many old tasks stay open.
+        """
         now = self.clock.now()
         sent = 0
-        # Half-open filter: a task due exactly now counts as due.
-        due_by = now + timedelta(microseconds=1)
-        for task in self.repos.tasks.list(status=TaskStatus.OPEN, due_before=due_by):
-            lead = self.repos.leads.get(task.lead_id) if task.lead_id else None
+        tasks = self.repos.tasks.due_unreminded(now=now)
+        leads = self.repos.leads.get_many([t.lead_id for t in tasks if t.lead_id is not None])
+        for task in tasks:
+            lead = leads.get(task.lead_id) if task.lead_id is not None else None
+            # The outbox key stays the guard against a second DM if the pass stops
+            # between queueing and marking.
             if self.notifier.direct(
                     key=f"reminder:{task.id}:{task.due_at.isoformat()}", email=task.assignee_email,
                     message=reminder(task, lead=lead, config=self.config,
                                      zone=self.config.zone_of(task.assignee_email))):
                 sent += 1
+            if task.id is not None:
+                self.repos.tasks.mark_reminded(task.id, due_at=task.due_at)
         return sent
 
     def complete_task(self, *, task_id: int, by: str) -> Task:

@@ -20,12 +20,18 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.errors import InvalidInput, NotAllowed, NotFound, OscbotError
 from bot.messages import ActionId, Message
-from bot.model import AbsenceKind
+from bot.model import AbsenceKind, LeadStatus, TaskStatus
 from handlers import commands
 from handlers.actions import press
 from handlers.context import AppContext
 from handlers.slack.blocks import render
-from handlers.slack.views import LEAVE_CALLBACK, home_view, leave_modal, submitted_values
+from handlers.slack.views import (
+    HOME_ROWS,
+    LEAVE_CALLBACK,
+    home_view,
+    leave_modal,
+    submitted_values,
+)
 
 log = logging.getLogger(__name__)
 HELP = ("*oscbot* keeps leads covered while an OSC is away.\n"
@@ -216,7 +222,7 @@ def register(app: AsyncApp, ctx: AppContext) -> None:
         email = await directory.email(client, event["user"])
         if email is None:
             return
-        view = await asyncio.to_thread(_home, ctx, email)
+        view = await asyncio.to_thread(app_home, ctx, email)
         await client.views_publish(user_id=event["user"], view=view)
 
     @app.event("app_mention")
@@ -240,16 +246,15 @@ def _button(ctx: AppContext, directory: Directory, action: ActionId) -> Any:
     return pressed
 
 
-def _home(ctx: AppContext, email: str) -> dict[str, Any]:
-    now = ctx.clock.now()
+def app_home(ctx: AppContext, email: str) -> dict[str, Any]:
+    """The App Home view for a person: a fixed number of reads whatever the history's size
+    (the leads and tasks it lists, with counts for the rest, and the open coverages)."""
     manager = ctx.config.is_manager(email)
-    leads = [lead for lead in ctx.repos.leads.list(assigned_to=None if manager else email)
-             if lead.status.value == "new"]
-    tasks = ctx.repos.tasks.list(assignee_email=None if manager else email,
-                                 status=None)
-    return home_view(config=ctx.config, email=email, now=now,
-                     coverages=ctx.coverage.open_coverages(), leads=leads,
-                     tasks=[t for t in tasks if t.status.value == "open"])
+    mine = None if manager else email
+    leads = ctx.repos.leads.page(assigned_to=mine, status=LeadStatus.NEW, limit=HOME_ROWS)
+    tasks = ctx.repos.tasks.page(assignee_email=mine, status=TaskStatus.OPEN, limit=HOME_ROWS)
+    return home_view(config=ctx.config, email=email, now=ctx.clock.now(),
+                     coverages=ctx.coverage.open_coverages(), leads=leads, tasks=tasks)
 
 
 def _leave_errors(values: dict[str, str | None]) -> dict[str, str]:
