@@ -381,11 +381,10 @@ class InMemoryTasks:
 
 
 class InMemoryAppointments:
-    """AppointmentRepository in memory; reads `leads` to filter on the lead's owner."""
+    """AppointmentRepository in memory."""
 
-    def __init__(self, leads: InMemoryLeads | None = None) -> None:
+    def __init__(self) -> None:
         self._table: _Table[Appointment] = _Table()
-        self._leads = leads or InMemoryLeads()
 
     def add(self, appointment: Appointment) -> Appointment:
         """Store an appointment."""
@@ -393,17 +392,13 @@ class InMemoryAppointments:
 
     def list(
         self, *, lead_id: int | None = None, coverage_id: int | None = None,
-        owner_email: str | None = None, at_from: datetime | None = None,
-        at_to: datetime | None = None,
+        at_from: datetime | None = None, at_to: datetime | None = None,
     ) -> list[Appointment]:
         """Filtered appointments by time."""
-        owned = (None if owner_email is None
-                 else {lead.id for lead in self._leads.list(owner_email=owner_email)})
         rows = [
             a for a in self._table.rows.values()
             if (lead_id is None or a.lead_id == lead_id)
             and (coverage_id is None or a.coverage_id == coverage_id)
-            and (owned is None or a.lead_id in owned)
             and (at_from is None or a.at >= at_from) and (at_to is None or a.at < at_to)
         ]
         return sorted(rows, key=lambda a: (a.at, a.id or 0))
@@ -529,7 +524,7 @@ def in_memory_repositories() -> Repositories:
         leads=leads,
         activities=InMemoryActivities(leads),
         tasks=InMemoryTasks(),
-        appointments=InMemoryAppointments(leads),
+        appointments=InMemoryAppointments(),
         switches=InMemorySwitches(),
         audit=InMemoryAudit(),
         outbox=InMemoryOutbox(),

@@ -339,12 +339,11 @@ class AppointmentRepository(Protocol):
         *,
         lead_id: int | None = None,
         coverage_id: int | None = None,
-        owner_email: str | None = None,
         at_from: datetime | None = None,
         at_to: datetime | None = None,
     ) -> list[Appointment]:
-        """Appointments matching the filters (`owner_email`: on leads that person owns;
-        `at_from`/`at_to`: a half-open window), ordered by time."""
+        """Appointments matching the filters (`at_from`/`at_to`: a half-open window),
+        ordered by time."""
         ...
 
 

@@ -305,17 +305,14 @@ class SqlAppointments:
             coverage_id=appointment.coverage_id), convert.appointment)
 
     def list(self, *, lead_id: int | None = None, coverage_id: int | None = None,
-             owner_email: str | None = None, at_from: datetime | None = None,
+             at_from: datetime | None = None,
              at_to: datetime | None = None) -> list[Appointment]:
-        """Filtered appointments by time (joined to their leads for `owner_email`)."""
+        """Filtered appointments by time (a window uses ix_appointments_at)."""
         query = select(AppointmentRow)
         if lead_id is not None:
             query = query.where(AppointmentRow.lead_id == lead_id)
         if coverage_id is not None:
             query = query.where(AppointmentRow.coverage_id == coverage_id)
-        if owner_email is not None:
-            query = query.join(LeadRow, col(LeadRow.id) == AppointmentRow.lead_id).where(
-                LeadRow.owner_email == owner_email)
         if at_from is not None:
             query = query.where(col(AppointmentRow.at) >= at_from)
         if at_to is not None:

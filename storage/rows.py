@@ -81,13 +81,17 @@ def select_page(engine: Engine, model: type[R], where: Sequence[Any],
                 to_domain: Callable[[R], T], *, order: Sequence[Any], limit: int,
                 newest: bool = False) -> Page[T]:
     """The first `limit` rows of `model` matching every `where` clause in `order` (the
-    last ones when `newest`, still shown in `order`) and how many match, in one statement."""
+    last ones when `newest`, still shown in `order`) and how many match.
+
+    Two statements in one read transaction: the page walks an index and stops at
+    `limit`; the count reads only index entries. (A `count(*) OVER ()` in the same
+    statement would make the database fetch every matching row.)
+    """
     ordered = [column.desc() for column in order] if newest else list(order)
-    query = (select(model, func.count().over().label("total")).where(*where)
-             .order_by(*ordered).limit(limit))
     with Session(engine) as session:
-        found = [(to_domain(row), int(count)) for row, count in session.exec(query)]
-    items = [item for item, _ in found]
+        items = [to_domain(row) for row in session.exec(
+            select(model).where(*where).order_by(*ordered).limit(limit))]
+        total = session.exec(select(func.count()).select_from(model).where(*where)).one()
     if newest:
         items.reverse()
-    return Page(items=tuple(items), total=found[0][1] if found else 0)
+    return Page(items=tuple(items), total=int(total))

@@ -127,8 +127,10 @@ class LeadRow(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("source", "external_id", name="uq_leads_source_external_id"),
         Index("ix_leads_status_received", "status", "received_at"),
-        Index("ix_leads_assigned_status", "assigned_to", "status"),
+        Index("ix_leads_assigned_status_received", "assigned_to", "status", "received_at"),
         Index("ix_leads_owner_received", "owner_email", "received_at"),
+        Index("ix_leads_owner_status_received", "owner_email", "status", "received_at"),
+        Index("ix_leads_owner_rating_received", "owner_email", "rating", "received_at"),
     )
     id: int | None = Field(default=None, primary_key=True)
     source: str = Field(max_length=200)
@@ -154,7 +156,8 @@ class ActivityRow(SQLModel, table=True):
     """A contact, note or rating on a lead."""
 
     __tablename__ = "activities"
-    __table_args__ = (Index("ix_activities_lead_at", "lead_id", "at"),)
+    __table_args__ = (Index("ix_activities_lead_at", "lead_id", "at"),
+                      Index("ix_activities_by_at", "by_email", "at"))
     id: int | None = Field(default=None, primary_key=True)
     lead_id: int = Field(foreign_key="leads.id")
     kind: str = Field(max_length=20)
@@ -189,6 +192,7 @@ class AppointmentRow(SQLModel, table=True):
     """An appointment with its credit."""
 
     __tablename__ = "appointments"
+    __table_args__ = (Index("ix_appointments_at", "at"),)
     id: int | None = Field(default=None, primary_key=True)
     lead_id: int = Field(foreign_key="leads.id", index=True)
     set_by: str = Field(max_length=254)

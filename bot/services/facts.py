@@ -28,8 +28,12 @@ def brief_facts(repos: Repositories, coverage: Coverage, *, now: datetime,
     tasks = repos.tasks.page(owner_email=osc, status=TaskStatus.OPEN,
                              due_from=min(now, coverage.start), due_before=coverage.end,
                              limit=SHOWN)
-    appointments = repos.appointments.list(owner_email=osc, at_from=coverage.start,
-                                           at_to=coverage.end)
+    # The team's appointments in the window, then the OSC's: the window bounds the read,
+    # and the lead names are needed anyway.
+    in_window = repos.appointments.list(at_from=coverage.start, at_to=coverage.end)
+    leads = repos.leads.get_many({a.lead_id for a in in_window})
+    appointments = [a for a in in_window
+                    if a.lead_id in leads and leads[a.lead_id].owner_email == osc]
     return BriefFacts(
         coverage=coverage, heads_up=heads_up,
         switches=repos.switches.list(coverage_id=coverage.id) if coverage.id else [],
@@ -37,7 +41,7 @@ def brief_facts(repos: Repositories, coverage: Coverage, *, now: datetime,
         uncontacted=uncontacted.items, uncontacted_more=uncontacted.more,
         tasks=tasks.items, tasks_more=tasks.more, appointments=appointments,
         moves=repos.moves.list(coverage_id=coverage.id) if coverage.id else [],
-        leads_by_id=repos.leads.get_many([a.lead_id for a in appointments]))
+        leads_by_id=leads)
 
 
 def return_facts(repos: Repositories, coverage: Coverage) -> ReturnFacts:

@@ -29,7 +29,7 @@ def _diff(url: str) -> list[object]:
 def test_sqlite_schema_matches_models_and_upgrade_is_repeatable(sqlite_url: str) -> None:
     assert _diff(sqlite_url) == []
     upgrade(sqlite_url)
-    assert current_revision(sqlite_url) == "0003_task_reminders"
+    assert current_revision(sqlite_url) == "0003_bounded_reads"
 
 
 def test_a_database_at_the_first_release_upgrades_in_place(tmp_path: Path) -> None:
@@ -37,13 +37,13 @@ def test_a_database_at_the_first_release_upgrades_in_place(tmp_path: Path) -> No
     upgrade(url, revision="0001")
     assert current_revision(url) == "0001"
     upgrade(url)
-    assert current_revision(url) == "0003_task_reminders"
+    assert current_revision(url) == "0003_bounded_reads"
     assert _diff(url) == []
 
 
 def test_postgres_schema_matches_models(migrated_postgres: str) -> None:
     assert _diff(migrated_postgres) == []
-    assert current_revision(migrated_postgres) == "0003_task_reminders"
+    assert current_revision(migrated_postgres) == "0003_bounded_reads"
 
 
 def test_sqlite_uses_wal_and_foreign_keys(sqlite_url: str) -> None:
