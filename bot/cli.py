@@ -1,5 +1,9 @@
 """The `oscbot` command line. The composition root: the only part of `bot/` that
 reaches out to adapters, and only inside the command that needs them.
+
+Start-up matters (`oscbot --help` answers at once): this module imports only typer;
+each command imports what it uses (settings, rich, the calendar libraries, the server
+stack) when it runs. A test holds `--help` to that.
 """
 
 from __future__ import annotations
@@ -8,16 +12,19 @@ import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 
-from bot.settings import Settings
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from bot.settings import Settings
 
 app = typer.Typer(
-    name="oscbot", no_args_is_help=True, add_completion=False,
+    name="oscbot", no_args_is_help=True, add_completion=False, rich_markup_mode=None,
     help="Keeps an online sales program running while its Online Sales Counselor is away.")
+CALENDAR_HELP = "Read calendars for absences."
 db_app = typer.Typer(help="Database commands.", no_args_is_help=True)
 jobs_app = typer.Typer(help="Run scheduled jobs on demand.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
@@ -35,15 +42,32 @@ class SystemClock:
         return datetime.now(UTC)
 
 
+def _console(*, stderr: bool = False) -> Console:
+    from rich.console import Console
+
+    return Console(stderr=stderr)
+
+
 def _settings(config: Path | None = None) -> Settings:
+    from bot.settings import Settings
+
     settings = Settings()
     if config is not None:
         settings = settings.model_copy(update={"config_path": config})
     return settings
 
 
+def _config_path(config: Path | None) -> Path:
+    """app.yaml's path as Settings finds it, without loading pydantic-settings (a third
+    of `oscbot check`'s start-up)."""
+    if config is not None:
+        return config
+    named = {key.upper(): value for key, value in os.environ.items()}.get("OSCBOT_CONFIG")
+    return Path(named) if named else Path("app.yaml")
+
+
 def _fail(message: str, code: int = 2) -> typer.Exit:
-    Console(stderr=True).print(f"[red]error:[/] {message}", highlight=False)
+    _console(stderr=True).print(f"[red]error:[/] {message}", highlight=False)
     return typer.Exit(code)
 
 
@@ -52,7 +76,7 @@ def demo() -> None:
     """Play a complete handoff offline on the bundled example team."""
     from handlers.console.demo import play
 
-    raise typer.Exit(play(Console(), env=dict(os.environ)))
+    raise typer.Exit(play(_console(), env=dict(os.environ)))
 
 
 @app.command()
@@ -60,7 +84,7 @@ def shell(config: ConfigOption = None) -> None:
     """Interactive console: type /going-on-leave, /coverage, /im-back; press buttons by number."""
     from handlers.console.shell import run_shell
 
-    raise typer.Exit(run_shell(_settings(config), console=Console(), clock=SystemClock()))
+    raise typer.Exit(run_shell(_settings(config), console=_console(), clock=SystemClock()))
 
 
 @app.command()
@@ -73,7 +97,7 @@ def run(config: ConfigOption = None) -> None:
         serve(_settings(config), clock=SystemClock())
         return 0
 
-    raise typer.Exit(guarded(Console(stderr=True), start))
+    raise typer.Exit(guarded(_console(stderr=True), start))
 
 
 @app.command()
@@ -83,8 +107,7 @@ def check(config: ConfigOption = None,
     """Validate app.yaml and credentials; non-zero exit on problems."""
     from bot.check import check_command
 
-    settings = _settings(config)
-    raise typer.Exit(check_command(settings.config_path, env=dict(os.environ), strict=strict))
+    raise typer.Exit(check_command(_config_path(config), env=dict(os.environ), strict=strict))
 
 
 @app.command()
@@ -93,7 +116,7 @@ def drill(osc_email: Annotated[str, typer.Argument(help="The OSC whose handoff t
     """Practice run of a handoff: reports what would fail; switches nothing."""
     from handlers.console.shell import drill_report
 
-    code = drill_report(_settings(config), osc_email=osc_email, console=Console(),
+    code = drill_report(_settings(config), osc_email=osc_email, console=_console(),
                         clock=SystemClock())
     raise typer.Exit(code)
 
@@ -109,7 +132,7 @@ def report(
     from handlers.console.shell import print_report
 
     raise typer.Exit(print_report(_settings(config), month=month, csv_path=csv_path,
-                                  console=Console(), clock=SystemClock()))
+                                  console=_console(), clock=SystemClock()))
 
 
 @db_app.command("upgrade")
@@ -117,7 +140,7 @@ def db_upgrade() -> None:
     """Apply database migrations to DATABASE_URL (default: a SQLite file)."""
     from handlers.console.shell import upgrade_database
 
-    raise typer.Exit(upgrade_database(_settings(), console=Console()))
+    raise typer.Exit(upgrade_database(_settings(), console=_console()))
 
 
 @jobs_app.command("list")
@@ -126,7 +149,7 @@ def jobs_list() -> None:
     from schedules.jobs import JOBS
 
     for entry in JOBS:
-        Console().print(f"{entry.name:16} every {entry.every.total_seconds():>5.0f}s  "
+        _console().print(f"{entry.name:16} every {entry.every.total_seconds():>5.0f}s  "
                         f"{entry.description}")
 
 
@@ -135,19 +158,23 @@ def jobs_run(name: str, config: ConfigOption = None) -> None:
     """Run one job now (jobs are idempotent; running twice does no harm)."""
     from handlers.console.shell import run_job
 
-    raise typer.Exit(run_job(_settings(config), name=name, console=Console(),
+    raise typer.Exit(run_job(_settings(config), name=name, console=_console(),
                              clock=SystemClock()))
 
 
-def _mount_calendar() -> None:
-    from calendars.cli import calendar_app
-
-    app.add_typer(calendar_app, name="calendar", help="Read calendars for absences.")
+def _mount_calendar(argv: list[str]) -> None:
+    # The calendar libraries cost more to import than the rest of the CLI: they load for
+    # `oscbot calendar ...` only; other commands list the group by its help line alone.
+    if argv[:1] == ["calendar"]:
+        from calendars.cli import calendar_app
+    else:
+        calendar_app = typer.Typer()
+    app.add_typer(calendar_app, name="calendar", help=CALENDAR_HELP)
 
 
 def main() -> None:
     """Entry point of the `oscbot` console script."""
-    _mount_calendar()
+    _mount_calendar(sys.argv[1:])
     try:
         app()
     except KeyboardInterrupt:

@@ -12,7 +12,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from handlers.context import AppContext
 from handlers.http.calendar_push import calendar_push_router
 from handlers.http.leads import leads_router
-from handlers.http.voice import voice_router
 
 
 class Metrics:
@@ -81,6 +80,8 @@ def create_app(ctx: AppContext, *, lead_secret: str | None, slack: AsyncApp | No
         api.include_router(leads_router(ctx, secret=lead_secret))
     api.include_router(calendar_push_router(ctx))
     if twilio_token and ctx.public_url:
+        from handlers.http.voice import voice_router  # the Twilio SDK, only when configured
+
         api.include_router(voice_router(ctx, auth_token=twilio_token,
                                         public_url=ctx.public_url))
     if slack is not None:
