@@ -64,7 +64,7 @@ def main() -> None:
     """Interleaved rounds, the table, then the import summaries."""
     walls: dict[str, list[float]] = {name: [] for name in CASES}
     cpus: dict[str, list[float]] = {name: [] for name in CASES}
-    for name, args in CASES.items():
+    for args in CASES.values():
         run_once(args)  # warm the file cache
     for _ in range(ROUNDS):
         for name, args in CASES.items():
