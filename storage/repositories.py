@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection, Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Engine, func, or_, update
+from sqlalchemy import Engine, bindparam, func, or_, update
 from sqlmodel import Session, col, select
 
 from bot.model import (
@@ -48,17 +50,29 @@ class SqlCoverages:
 
     def list(self, *, osc_email: str | None = None, backup_email: str | None = None,
              statuses: Sequence[CoverageStatus] | None = None) -> list[Coverage]:
-        """Filtered coverages by start."""
-        query = select(CoverageRow)
-        if osc_email is not None:
-            query = query.where(CoverageRow.osc_email == osc_email)
-        if backup_email is not None:
-            query = query.where(CoverageRow.backup_email == backup_email)
-        if statuses is not None:
-            query = query.where(col(CoverageRow.status).in_([s.value for s in statuses]))
-        return rows.select_all(
-            self._engine, query.order_by(col(CoverageRow.start), col(CoverageRow.id)),
-            convert.coverage)
+        """Filtered coverages by start.
+
+        Every Slack ack and every lead reads this, so the statement is built once per
+        combination of filters and runs on a plain connection (building a select and an
+        ORM session cost several times the query).
+        """
+        given = {"osc": osc_email, "backup": backup_email,
+                 "statuses": [s.value for s in statuses] if statuses is not None else None}
+        query = _coverage_query(*(value is not None for value in given.values()))
+        return rows.read_all(self._engine, query, convert.coverage,
+                             {k: v for k, v in given.items() if v is not None})
+
+
+@functools.cache
+def _coverage_query(osc: bool, backup: bool, statuses: bool) -> Any:
+    query = select(CoverageRow)
+    if osc:
+        query = query.where(col(CoverageRow.osc_email) == bindparam("osc"))
+    if backup:
+        query = query.where(col(CoverageRow.backup_email) == bindparam("backup"))
+    if statuses:
+        query = query.where(col(CoverageRow.status).in_(bindparam("statuses", expanding=True)))
+    return query.order_by(col(CoverageRow.start), col(CoverageRow.id))
 
 
 class SqlLeads:

@@ -69,6 +69,14 @@ def select_all(engine: Engine, query: SelectOfScalar[R], to_domain: Callable[[R]
         return [to_domain(row) for row in session.exec(query)]
 
 
+def read_all(engine: Engine, query: Any, to_domain: Callable[[Any], T],
+             params: dict[str, Any]) -> list[T]:
+    """Every row of a prebuilt statement with bound `params`, on a plain connection: no
+    ORM session, for reads on request paths. `to_domain` gets rows with column attributes."""
+    with engine.connect() as connection:
+        return [to_domain(row) for row in connection.execute(query, params)]
+
+
 def select_one(engine: Engine, query: SelectOfScalar[R],
                to_domain: Callable[[R], T]) -> T | None:
     """The first row a query returns, or None."""

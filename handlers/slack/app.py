@@ -11,6 +11,7 @@ import logging
 from collections import OrderedDict
 from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
+from time import monotonic
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -58,6 +59,31 @@ class Directory:
             self._emails[user_id] = str(profile.get("email", "")).lower() or None
         email = self._emails[user_id]
         return email if email and self._ctx.config.find_person(email) else None
+
+
+# `/coverage` answers are reused this long per time zone: a burst of status checks
+# (a team meeting, a busy morning) costs one read, and a change shows within a second.
+STATUS_FRESH_FOR = 1.0
+
+
+class RecentAnswers:
+    """Answers by key, each reused for `fresh_for` seconds after it was computed."""
+
+    def __init__(self, fresh_for: float, *, clock: Callable[[], float] = monotonic) -> None:
+        self._fresh_for = fresh_for
+        self._clock = clock
+        self._answers: dict[str, tuple[float, dict[str, Any]]] = {}
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        """The answer stored under `key` if still fresh."""
+        stored = self._answers.get(key)
+        if stored is None or self._clock() - stored[0] >= self._fresh_for:
+            return None
+        return stored[1]
+
+    def put(self, key: str, answer: dict[str, Any]) -> None:
+        """Store a freshly computed answer."""
+        self._answers[key] = (self._clock(), answer)
 
 
 def _explain(exc: OscbotError) -> str:
@@ -122,13 +148,19 @@ def register(app: AsyncApp, ctx: AppContext) -> None:
             return
         await ack(**_blocks(ctx, message))
 
+    status_answers = RecentAnswers(STATUS_FRESH_FOR)
+
     @app.command("/coverage")
     async def coverage(ack: AsyncAck, command: dict[str, Any], client: AsyncWebClient) -> None:
         email = await who(client, command["user_id"], ack)
         if email:
-            # One indexed read of open coverages: cheaper inline than a thread hop.
-            message = commands.coverage_status(ctx, zone=ctx.config.zone_of(email))
-            await ack(**_blocks(ctx, message))
+            zone = ctx.config.zone_of(email)
+            answer = status_answers.get(zone)
+            if answer is None:
+                # One indexed read of open coverages: cheaper inline than a thread hop.
+                answer = _blocks(ctx, commands.coverage_status(ctx, zone=zone))
+                status_answers.put(zone, answer)
+            await ack(**answer)
 
     @app.command("/im-back")
     async def im_back(ack: AsyncAck, command: dict[str, Any], client: AsyncWebClient) -> None:
