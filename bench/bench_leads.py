@@ -23,6 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import httpx
 from harness import percentile, serve_app, server_process, wrk
 
+from handlers.http.signing import signature_header
+
 SECRET = "bench-lead-secret"
 LEADS, CONCURRENCY = 2000, 16
 OSCS, PACED_LEADS, PACED_RATE = 60, 300, 30.0
@@ -91,10 +93,7 @@ def body(n: int) -> bytes:
 
 
 def signature(data: bytes) -> str:
-    import hashlib
-    import hmac
-
-    return "sha256=" + hmac.new(SECRET.encode(), data, hashlib.sha256).hexdigest()
+    return signature_header(SECRET, method="POST", path="/leads", body=data, t=int(time.time()))
 
 
 async def paced(base: str) -> dict[int, float]:

@@ -17,10 +17,13 @@ Needs wrk (Debian: apt-get install wrk). Run: .venv/bin/python bench/bench_reque
 from __future__ import annotations
 
 import json
+import multiprocessing
 import re
 import statistics
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +38,59 @@ from harness import cpu_seconds, serve_app, server_process, wrk
 
 ROUNDS, SECONDS, CONNECTIONS = 3, 5, 20
 LEADS_PER_ROUND = 12_000
+
+
+def run_fake_slack(emails: list[str], address: Any, stop: Any) -> None:
+    """The fake Slack Web API in a process of its own, so its work is not counted as
+    oscbot's; sends its URL through `address`."""
+    from tests.fakes.slack_api import FakeSlack
+
+    with FakeSlack() as slack:
+        for n, email in enumerate(emails):
+            slack.add_user(email, f"U{n}")
+        address.put(slack.url)
+        stop.wait()
+
+
+@contextmanager
+def fake_slack(emails: list[str]) -> Iterator[str]:
+    """A fake Slack in its own process; yields its Web API URL."""
+    address: Any = multiprocessing.Queue()
+    stop = multiprocessing.Event()
+    process = multiprocessing.Process(target=run_fake_slack, args=(emails, address, stop),
+                                      daemon=True)
+    process.start()
+    try:
+        yield str(address.get(timeout=60))
+    finally:
+        stop.set()
+        process.join(5)
+
+
+def serve_intake(port: int, slack_url: str, ready: Any) -> None:
+    """oscbot's app with lead intake on SQLite, the bench team, DMs to `slack_url`."""
+    from datetime import UTC, datetime
+
+    from handlers.context import build_context
+    from handlers.http.app import create_app
+    from handlers.slack.chat import SlackChat
+    from storage.engine import engine_from_url
+    from storage.migrate import upgrade
+    from storage.repositories import sql_repositories
+    from tests.fakes.slack_api import TOKEN
+
+    class Clock:
+        def now(self) -> datetime:
+            return datetime.now(UTC)
+
+    config: Any = bench_leads.bench_team()
+    url = f"sqlite:///{tempfile.mkdtemp()}/leads.db"
+    upgrade(url)
+    chat = SlackChat(token=TOKEN, api_url=slack_url,
+                     names={p.email: p.name for p in config.people})
+    ctx = build_context(config=config, repos=sql_repositories(engine_from_url(url)),
+                        clock=Clock(), chat=chat, sources={})
+    serve_app(create_app(ctx, lead_secret=bench_leads.SECRET), port, ready)
 
 
 def serve_floor_ack(port: int, ready: Any) -> None:
@@ -66,14 +122,15 @@ def serve_floor_ack(port: int, ready: Any) -> None:
 
 
 def serve_floor_intake(port: int, ready: Any) -> None:
-    """FastAPI + HMAC + pydantic + one SQLModel insert on SQLite (WAL), off the loop."""
+    """FastAPI + the HMAC check (the same `t.METHOD.path.body` scheme) + pydantic +
+    one SQLModel insert on SQLite (WAL), off the event loop."""
     import asyncio
-    import hmac
     from datetime import UTC, datetime
 
     from pydantic import BaseModel
     from sqlmodel import Session
 
+    from handlers.http.signing import SIGNATURE_HEADER, verify
     from storage.engine import engine_from_url
     from storage.migrate import upgrade
     from storage.tables import LeadRow
@@ -105,9 +162,10 @@ def serve_floor_intake(port: int, ready: Any) -> None:
     @api.post("/leads")
     async def leads(request: Request) -> JSONResponse:
         data = await request.body()
-        expected = bench_leads.signature(data)
-        if not hmac.compare_digest(request.headers.get("X-OSCBot-Signature", ""), expected):
-            return JSONResponse({"error": "signature"}, status_code=401)
+        problem = verify(request.headers.get(SIGNATURE_HEADER), secret=bench_leads.SECRET,
+                         method="POST", path="/leads", body=data, now=datetime.now(UTC))
+        if problem is not None:
+            return JSONResponse({"error": problem}, status_code=401)
         lead_id = await asyncio.to_thread(insert, Body.model_validate_json(data))
         return JSONResponse({"id": lead_id}, status_code=202)
 
@@ -152,12 +210,13 @@ def intake_script(first: int) -> str:
     return "\n".join(lines)
 
 
-def run(name: str, ours: Any, floor: Any, path: str, script: Any) -> tuple[str, list[float]]:
+def run(name: str, ours: Any, floor: Any, path: str, script: Any,
+        ours_args: tuple[Any, ...] = ()) -> tuple[str, list[float]]:
     """Interleaved rounds against both servers: (name, [rate, p99, CPU ms per request] for
     oscbot, then the same for the floor). CPU per request is the server process's own
     time, which a busy machine disturbs far less than throughput."""
     results: dict[str, list[tuple[float, float, float]]] = {"ours": [], "floor": []}
-    with server_process(ours) as ours_url, server_process(floor) as floor_url:
+    with server_process(ours, *ours_args) as ours_url, server_process(floor) as floor_url:
         for round_number in range(ROUNDS + 1):
             for side, base in (("ours", ours_url), ("floor", floor_url)):
                 cpu = cpu_seconds(base)
@@ -173,15 +232,21 @@ def run(name: str, ours: Any, floor: Any, path: str, script: Any) -> tuple[str, 
     return name, medians
 
 
+def intake() -> tuple[str, list[float]]:
+    """The intake case, its DMs going to a fake Slack in another process."""
+    emails = [person.email for person in bench_leads.bench_team().people]  # type: ignore[attr-defined]
+    with fake_slack(emails) as slack_url:
+        return run("signed POST /leads (new)", serve_intake, serve_floor_intake, "/leads",
+                   lambda round_number: intake_script(round_number * LEADS_PER_ROUND),
+                   ours_args=(slack_url,))
+
+
 def main() -> None:
     """Both cases (or the one named: --ack, --intake), then the table."""
     cases = {
         "--ack": lambda: run("signed /coverage ack", bench_slack_ack.serve, serve_floor_ack,
                              "/slack/events", lambda _round: ack_script()),
-        "--intake": lambda: run("signed POST /leads (new)", bench_leads.serve,
-                                serve_floor_intake, "/leads",
-                                lambda round_number: intake_script(round_number
-                                                                   * LEADS_PER_ROUND)),
+        "--intake": intake,
     }
     chosen = [flag for flag in cases if flag in sys.argv[1:]] or list(cases)
     rows = [cases[flag]() for flag in chosen]

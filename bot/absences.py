@@ -52,17 +52,42 @@ class CalendarEvent:
         return self.busy_status.upper() == "OOF" or self.event_type == "outOfOffice"
 
 
+# Hyphens and underscores separate words ("Sick-leave", "PTO_day", "Out-of-office"),
+# so a word boundary is any character that is not a letter or digit.
+_SEPARATOR = r"[\s_\-]+"
+_EDGE_BEFORE = r"(?<![^\W_])"
+_EDGE_AFTER = r"(?![^\W_])"
+# "Not a holiday", "no PTO", "[Not a public holiday]", "non-holiday": a negation word,
+# then only small filler words, then the keyword. Any other word or punctuation in
+# between ("No meetings - vacation") ends the negation.
+_FILLER = ("a", "an", "the", "my", "on", "in", "public", "bank", "federal", "national",
+           "state", "school", "paid", "official", "company", "real")
+_NEGATED = re.compile(
+    _EDGE_BEFORE + r"(?:not|no|non|never|isn'?t|aren'?t|without)"
+    r"(?:" + _SEPARATOR + r"(?:" + "|".join(_FILLER) + r"))*" + _SEPARATOR + r"$",
+    re.IGNORECASE)
+
+
 @functools.cache
 def _matcher(keywords: tuple[str, ...]) -> re.Pattern[str]:
-    """One pattern matching any of the keywords as whole words (spaces flexible)."""
-    phrases = (r"\s+".join(map(re.escape, k.split())) for k in keywords if k.strip())
-    return re.compile(r"(?<![\w-])(?:" + "|".join(phrases) + r")(?![\w-])", re.IGNORECASE)
+    """One pattern matching any of the keywords as whole words (separators flexible)."""
+    phrases = (_SEPARATOR.join(map(re.escape, re.split(_SEPARATOR, k.strip())))
+               for k in keywords if k.strip())
+    return re.compile(_EDGE_BEFORE + r"(?:" + "|".join(phrases) + r")" + _EDGE_AFTER,
+                      re.IGNORECASE)
 
 
 def matches_keyword(text: str, keywords: Iterable[str]) -> bool:
-    """True when any keyword appears in `text` as whole words, ignoring case."""
+    """True when any keyword appears in `text` as whole words, ignoring case, not negated.
+
+    Hyphens and underscores separate words; "not a holiday" or "no PTO" does not count.
+    """
     words = tuple(keywords)
-    return bool(words) and _matcher(words).search(text) is not None
+    if not words:
+        return False
+    # The negation is looked for just before each match, so a long text stays linear.
+    return any(_NEGATED.search(text, max(0, m.start() - 80), m.start()) is None
+               for m in _matcher(words).finditer(text))
 
 
 @functools.lru_cache(maxsize=4096)

@@ -7,9 +7,20 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.config import AppConfig, PersonConfig
-from bot.model import SkippedBackup
+from bot.model import CoverageStatus, SkippedBackup
+from bot.ports import Repositories
 
 IsAway = Callable[[str, datetime, datetime], bool]
+_OPEN = (CoverageStatus.PLANNED, CoverageStatus.ACTIVE)
+
+
+def recorded_away(repos: Repositories, email: str, start: datetime, end: datetime) -> bool:
+    """True when the person has an open coverage or a calendar absence in the window."""
+    for c in repos.coverages.list(osc_email=email, statuses=_OPEN):
+        if c.start < end and start < c.end:
+            return True
+    state = repos.calendar_sync.get(email)
+    return state is not None and any(a.overlaps(start, end) for a in state.absences)
 
 
 @dataclass(frozen=True)

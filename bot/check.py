@@ -11,6 +11,8 @@ from bot.config import AppConfig
 from bot.config_loader import read_document, validate
 from bot.errors import ConfigError, ConfigProblem
 
+GRAPH_CREDENTIALS = ("GRAPH_CLIENT_ID", "GRAPH_CLIENT_SECRET", "GRAPH_TENANT_ID")
+GRAPH_TOKEN_TAIL = "/oauth2/v2.0/token"
 ADAPTER_CREDENTIALS: dict[str, tuple[tuple[str, ...], ...]] = {
     "hubspot": (("HUBSPOT_ACCESS_TOKEN",),),
     "salesforce": (("SALESFORCE_USERNAME", "SALESFORCE_PASSWORD", "SALESFORCE_SECURITY_TOKEN"),
@@ -19,6 +21,8 @@ ADAPTER_CREDENTIALS: dict[str, tuple[tuple[str, ...], ...]] = {
     "google_group": (("GOOGLE_APPLICATION_CREDENTIALS",),),
     "gmail_filter": (("GOOGLE_APPLICATION_CREDENTIALS",),),
     "callrail": (("CALLRAIL_API_KEY",),),
+    "m365_group": (GRAPH_CREDENTIALS,),
+    "outlook_rule": (GRAPH_CREDENTIALS,),
     "twilio": (("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN"),),
 }
 
@@ -54,7 +58,7 @@ def credential_problems(config: AppConfig, *, env: Mapping[str, str],
                                           field=f"routing.{channel}.settings.admin_email",
                                           message="Google Group routing acts as a Workspace "
                                                   "admin; give the admin's email"))
-        if adapter == "gmail_filter" and not settings.get("lead_senders"):
+        if adapter in ("gmail_filter", "outlook_rule") and not settings.get("lead_senders"):
             problems.append(ConfigProblem(file=file, line=None,
                                           field=f"routing.{channel}.settings.lead_senders",
                                           message="list the addresses lead notifications "
@@ -62,10 +66,37 @@ def credential_problems(config: AppConfig, *, env: Mapping[str, str],
         if adapter in ("hubspot", "salesforce", "lasso"):
             problems += crm_problems(config, adapter=adapter, settings=settings, file=file,
                                      field=f"routing.{channel}.settings")
+        if adapter == "m365_group":
+            problems += [ConfigProblem(file=file, line=None,
+                                       field=f"people[{osc.email}].routing_ids.m365_group",
+                                       message=f"{osc.name} needs the object id or address of "
+                                               "the group that receives their lead email")
+                         for osc in config.oscs if "m365_group" not in osc.routing_ids]
         if adapter == "callrail" and "account_id" not in settings:
             problems.append(ConfigProblem(file=file, line=None,
                                           field=f"routing.{channel}.settings.account_id",
                                           message="CallRail needs the account id"))
+    return problems + graph_problems(config, env=env)
+
+
+def graph_problems(config: AppConfig, *, env: Mapping[str, str]) -> list[ConfigProblem]:
+    """Microsoft Graph settings: credentials for Outlook calendars, and URL shapes."""
+    def problem(field: str, message: str) -> ConfigProblem:
+        return ConfigProblem(file="environment", line=None, field=field, message=message)
+
+    problems = []
+    outlook = [p.name for p in config.people if p.calendar and p.calendar.outlook]
+    missing = [name for name in GRAPH_CREDENTIALS if not env.get(name)]
+    if outlook and missing:
+        problems.append(problem(missing[0], f"Outlook calendars ({', '.join(outlook)}) are "
+                                f"read through Microsoft Graph: set {', '.join(missing)}"))
+    token_url = env.get("GRAPH_TOKEN_URL", "")
+    if token_url and not token_url.rstrip("/").endswith(GRAPH_TOKEN_TAIL):
+        problems.append(problem("GRAPH_TOKEN_URL", "must be a tenant's token endpoint, like "
+                                f"https://login.microsoftonline.com/TENANT{GRAPH_TOKEN_TAIL}"))
+    for name in ("GRAPH_TOKEN_URL", "GRAPH_BASE_URL"):
+        if env.get(name) and not env[name].startswith("https://"):
+            problems.append(problem(name, "must be an https:// URL"))
     return problems
 
 

@@ -62,10 +62,12 @@ class ChatIds(_Strict):
 
 
 class CalendarConfig(_Strict):
-    """Where a person's calendar is read from: an ICS file/URL or a Google calendar id."""
+    """Where a person's calendar is read from: an ICS file/URL, a Google calendar id, or an
+    Outlook mailbox (read through Microsoft Graph)."""
 
     ics: str | None = None
     google: str | None = None
+    outlook: str | None = None
 
 
 class PersonConfig(_Strict):
@@ -142,6 +144,10 @@ class Policies(_Strict):
     min_absence: Duration = timedelta(hours=4)
     heads_up_before: Duration = timedelta(days=1)
     absence_keywords: tuple[str, ...] = DEFAULT_ABSENCE_KEYWORDS
+    # A calendar feed larger than this is refused whole (real ones are well under 1 MB).
+    calendar_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    # Reading one calendar (fetch, parse, expand) stops after this long.
+    calendar_read_budget: Duration = timedelta(seconds=10)
 
 
 class RoutingChannelConfig(_Strict):

@@ -18,7 +18,7 @@ Loc = tuple[str | int, ...]
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 KNOWN_ADAPTERS = {
     "leads": {"builtin", "manual", "hubspot", "salesforce", "lasso"},
-    "email": {"manual", "google_group", "gmail_filter"},
+    "email": {"manual", "google_group", "gmail_filter", "m365_group", "outlook_rule"},
     "calls": {"manual", "builtin", "callrail", "twilio"},
 }
 

@@ -139,13 +139,20 @@ class CancelCoverage:
 
 
 @dataclass(frozen=True)
-class EndCoverage:
-    """An active calendar coverage whose absence is gone: the OSC is back."""
+class AskReturn:
+    """An active calendar coverage whose absence is gone or now ends sooner.
+
+    A calendar change alone never ends an active coverage early (a feed glitch
+    would send leads back to someone still away): the OSC is asked instead, and
+    the coverage otherwise runs to its planned end. `absence` is the shortened
+    absence, or None when it is gone.
+    """
 
     coverage: Coverage
+    absence: Absence | None = None
 
 
-CoverageChange = CreateCoverage | RescheduleCoverage | CancelCoverage | EndCoverage
+CoverageChange = CreateCoverage | RescheduleCoverage | CancelCoverage | AskReturn
 
 
 def reconcile(
@@ -158,7 +165,8 @@ def reconcile(
 
     Only calendar coverages follow the calendar; a manual or emergency coverage is
     never cancelled by it, and an absence that overlaps one creates nothing new.
-    Absences that already ended are ignored.
+    Absences that already ended are ignored. An active coverage may grow with its
+    absence but is never shortened or ended by it: that becomes `AskReturn`.
     """
     open_coverages = [c for c in coverages if c.is_open]
     calendar_open = [c for c in open_coverages if c.origin is CoverageOrigin.CALENDAR]
@@ -171,7 +179,9 @@ def reconcile(
         match = _match(absence, calendar_open, matched)
         if match is not None:
             matched.add(id(match))
-            if (match.start, match.end) != (absence.start, absence.end) and not (
+            if match.status is CoverageStatus.ACTIVE and absence.end < match.end:
+                changes.append(AskReturn(match, absence))
+            elif (match.start, match.end) != (absence.start, absence.end) and not (
                 match.status is CoverageStatus.ACTIVE and match.end == absence.end
             ):
                 changes.append(RescheduleCoverage(match, absence))
@@ -183,7 +193,7 @@ def reconcile(
         if id(coverage) in matched:
             continue
         if coverage.status is CoverageStatus.ACTIVE:
-            changes.append(EndCoverage(coverage))
+            changes.append(AskReturn(coverage))
         else:
             changes.append(CancelCoverage(coverage))
     return changes

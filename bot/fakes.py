@@ -25,6 +25,7 @@ from bot.ports import (
     AuditEntry,
     CalendarRead,
     CalendarSyncState,
+    LeadPosition,
     MessageRef,
     OutboxItem,
     OutboxStatus,
@@ -215,19 +216,23 @@ class InMemoryLeads:
         """Update a lead."""
         return self._table.update(lead)
 
-    def uncontacted(self, *, received_before: datetime, limit: int = 500) -> list[Lead]:
-        """New leads received before the instant, oldest first."""
+    def uncontacted(self, *, received_before: datetime, after: LeadPosition | None = None,
+                    limit: int = 500) -> list[Lead]:
+        """New leads received before the instant, oldest first, after a page position."""
         rows = [
             lead for lead in self._table.rows.values()
             if lead.status is LeadStatus.NEW and lead.received_at <= received_before
+            and (after is None or (lead.received_at, lead.id or 0) > after)
         ]
         return sorted(rows, key=lambda lead: (lead.received_at, lead.id or 0))[:limit]
 
-    def two_way_before(self, *, before: datetime, limit: int = 500) -> list[Lead]:
+    def two_way_before(self, *, before: datetime, after: LeadPosition | None = None,
+                       limit: int = 500) -> list[Lead]:
         """Leads whose protection may be running out, oldest contact first."""
         rows = [lead for lead in self._table.rows.values()
                 if lead.last_two_way_at is not None and lead.last_two_way_at <= before
-                and lead.protection_lapsed_at is None]
+                and lead.protection_lapsed_at is None
+                and (after is None or (lead.last_two_way_at, lead.id or 0) > after)]
         return sorted(rows, key=lambda lead: (lead.last_two_way_at or before,
                                               lead.id or 0))[:limit]
 
@@ -295,6 +300,15 @@ class InMemoryActivities:
     def add(self, activity: Activity) -> Activity:
         """Store an activity."""
         return self._table.insert(activity)
+
+    def add_once(self, activity: Activity) -> tuple[Activity, bool]:
+        """Store unless the lead already has an activity with this external id."""
+        if activity.external_id is not None:
+            for existing in self._table.rows.values():
+                if (existing.lead_id, existing.external_id) == (activity.lead_id,
+                                                                activity.external_id):
+                    return existing, False
+        return self._table.insert(activity), True
 
     def for_lead(self, lead_id: int) -> list[Activity]:
         """A lead's activities, oldest first."""
@@ -492,6 +506,10 @@ class InMemoryCalendarSync:
     def get(self, osc_email: str) -> CalendarSyncState | None:
         """State for an OSC."""
         return self._rows.get(osc_email)
+
+    def get_many(self, osc_emails: Sequence[str]) -> dict[str, CalendarSyncState]:
+        """States by email, for those that exist."""
+        return {e: self._rows[e] for e in osc_emails if e in self._rows}
 
     def save(self, state: CalendarSyncState) -> None:
         """Insert or replace."""

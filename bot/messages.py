@@ -23,6 +23,8 @@ class ActionId(StrEnum):
     REMINDER_DONE = "reminder_done"
     REMINDER_SNOOZE = "reminder_snooze"
     ROUTING_STEP_DONE = "routing_step_done"
+    COVERAGE_BACK = "coverage_back"
+    COVERAGE_STILL_AWAY = "coverage_still_away"
 
 
 def mention(email: str) -> str:

@@ -171,6 +171,7 @@ class Activity:
     at: datetime
     two_way: bool = False
     notes: str = ""
+    external_id: str | None = None
 
     @property
     def is_contact(self) -> bool:

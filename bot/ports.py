@@ -8,7 +8,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 from bot.config import PersonConfig
 from bot.crm import RecordMoveRepository
@@ -79,6 +79,10 @@ class CalendarRead:
     skipped: tuple[SkippedEvent, ...] = ()
     unchanged: bool = False
     cursor: dict[str, str] = field(default_factory=dict)
+    # Read, but with a guess the admin should fix (an unknown TZID, a broken RRULE).
+    warnings: tuple[SkippedEvent, ...] = ()
+    # Events the calendar held (absences or not); None when the source cannot say.
+    event_count: int | None = None
 
 
 class CalendarSource(Protocol):
@@ -91,6 +95,15 @@ class CalendarSource(Protocol):
 
         When nothing changed since `cursor`, returns `unchanged=True` and no absences.
         """
+        ...
+
+
+@runtime_checkable
+class CheckedCalendar(Protocol):
+    """A calendar source that can rehearse its access (for the drill) without changing it."""
+
+    def check(self, *, now: datetime) -> list[str]:
+        """Problems reading this calendar (missing permissions, unknown mailbox); [] if none."""
         ...
 
 
@@ -186,6 +199,10 @@ class CoverageRepository(Protocol):
         ...
 
 
+# Where a keyset page ends: the sort time and the id of its last lead.
+LeadPosition = tuple[datetime, int]
+
+
 class LeadRepository(Protocol):
     """Stored leads; unique on (source, external_id)."""
 
@@ -201,12 +218,16 @@ class LeadRepository(Protocol):
         """Update a stored lead."""
         ...
 
-    def uncontacted(self, *, received_before: datetime, limit: int = 500) -> list[Lead]:
-        """New leads received before the given instant and not contacted, oldest first."""
+    def uncontacted(self, *, received_before: datetime, after: LeadPosition | None = None,
+                    limit: int = 500) -> list[Lead]:
+        """New leads received before the given instant and not contacted, oldest first;
+        `after` (received_at, id) continues from the previous page."""
         ...
 
-    def two_way_before(self, *, before: datetime, limit: int = 500) -> list[Lead]:
-        """Leads whose last two-way contact is at or before `before` and not yet lapsed."""
+    def two_way_before(self, *, before: datetime, after: LeadPosition | None = None,
+                       limit: int = 500) -> list[Lead]:
+        """Leads whose last two-way contact is at or before `before` and not yet lapsed,
+        oldest first; `after` (last_two_way_at, id) continues from the previous page."""
         ...
 
     def lapsed(self, *, lapsed_from: datetime, lapsed_to: datetime) -> list[Lead]:
@@ -253,6 +274,11 @@ class LeadRepository(Protocol):
 
 class ActivityRepository(Protocol):
     """Contacts, notes and ratings on leads."""
+
+    def add_once(self, activity: Activity) -> tuple[Activity, bool]:
+        """Store unless the lead already has an activity with the same external id
+        (activities without one are always stored): (record, created)."""
+        ...
 
     def add(self, activity: Activity) -> Activity:
         """Store an activity."""
@@ -483,6 +509,10 @@ class CalendarSyncState:
     consecutive_failures: int = 0
     last_error: str = ""
     stale: bool = False
+    # Events in the last good read (None when the source cannot say).
+    event_count: int | None = None
+    # Since when reads look suspect (a calendar suddenly empty); None when they do not.
+    suspect_since: datetime | None = None
 
 
 class CalendarSyncRepository(Protocol):
@@ -490,6 +520,10 @@ class CalendarSyncRepository(Protocol):
 
     def get(self, osc_email: str) -> CalendarSyncState | None:
         """The state for this OSC, if any."""
+        ...
+
+    def get_many(self, osc_emails: Sequence[str]) -> dict[str, CalendarSyncState]:
+        """The states of these OSCs that exist, by email, in one read."""
         ...
 
     def save(self, state: CalendarSyncState) -> None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SLACK_API_DEFAULT = "https://slack.com/api/"
+GRAPH_BASE_DEFAULT = "https://graph.microsoft.com/v1.0"
 
 
 class Settings(BaseSettings):
@@ -26,9 +28,22 @@ class Settings(BaseSettings):
     slack_client_secret: SecretStr | None = None
     lead_webhook_secret: SecretStr | None = None
     google_application_credentials: Path | None = None
+    graph_client_id: str | None = None
+    graph_client_secret: SecretStr | None = None
+    graph_tenant_id: str | None = None
+    graph_base_url: str = GRAPH_BASE_DEFAULT
+    graph_token_url: str | None = None
     port: int = 3000
     public_url: str | None = Field(default=None,
                                    validation_alias=AliasChoices("OSCBOT_PUBLIC_URL"))
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
+        """Settings from an explicit environment mapping (the composition root's copy)."""
+        known = {name for name, info in cls.model_fields.items()
+                 if info.validation_alias is None}
+        return cls.model_validate({k.lower(): v for k, v in env.items()
+                                   if k.lower() in known})
 
     @property
     def slack_enabled(self) -> bool:

@@ -14,13 +14,15 @@ import yaml
 from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from bot.absences import is_long_term
 from bot.config import Policies
 from bot.errors import CalendarError
-from bot.ports import CalendarRead
+from bot.ports import CalendarRead, CalendarSource
 from bot.timefmt import when
 from calendars.ics import IcsSource
+from calendars.ics_feed import one_line
 
 calendar_app = typer.Typer(no_args_is_help=True)
 
@@ -40,11 +42,12 @@ def scan_json(read: CalendarRead, policies: Policies) -> dict[str, Any]:
             "long_term": is_long_term(a, policies), "summary": a.summary,
             "uids": list(a.uids)} for a in read.absences],
         "skipped": [{"uid": s.uid, "reason": s.reason} for s in read.skipped],
+        "warnings": [{"uid": w.uid, "reason": w.reason} for w in read.warnings],
     }
 
 
 def _die(message: str) -> typer.Exit:
-    sys.stderr.write(f"oscbot: {message}\n")
+    sys.stderr.write(one_line(f"oscbot: {message}") + "\n")
     return typer.Exit(2)
 
 
@@ -66,10 +69,28 @@ def _day(text: str | None, zone: ZoneInfo, default: date) -> datetime:
     return datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
 
 
+def _outlook(mailbox: str, *, tz: str, policies: Policies) -> CalendarSource:
+    """The mailbox's Outlook calendar, read with the app's Graph credentials."""
+    import os
+
+    from calendars.graph import graph_client_from_env
+    from calendars.outlook import OutlookCalendarSource
+
+    client = graph_client_from_env(dict(os.environ))
+    if client is None:
+        raise _die("--outlook needs GRAPH_CLIENT_ID, GRAPH_CLIENT_SECRET and GRAPH_TENANT_ID")
+    return OutlookCalendarSource(client=client, mailbox=mailbox, time_zone=tz,
+                                 policies=policies)
+
+
 @calendar_app.command("scan")
 def scan(
-    source: Annotated[str, typer.Argument(help="An .ics file or an http(s) URL.")],
     tz: Annotated[str, typer.Option("--tz", help="The person's IANA time zone.")],
+    source: Annotated[str | None, typer.Argument(help="An .ics file or an http(s) URL.")]
+    = None,
+    outlook: Annotated[str | None, typer.Option(
+        "--outlook", help="Read this mailbox's Outlook calendar through Microsoft Graph "
+                          "(GRAPH_CLIENT_ID, GRAPH_CLIENT_SECRET, GRAPH_TENANT_ID).")] = None,
     from_: Annotated[str | None, typer.Option("--from", help="First day (default today).")]
     = None,
     to: Annotated[str | None, typer.Option("--to", help="Day after the last (default +365).")]
@@ -89,20 +110,28 @@ def scan(
     end = _day(to, zone, start.astimezone(zone).date() + timedelta(days=365))
     if end <= start:
         raise _die("--to must be after --from")
+    if (source is None) == (outlook is None):
+        raise _die("give an .ics file or URL, or --outlook EMAIL")
     try:
-        read = IcsSource(source, time_zone=tz, policies=policies).read(
-            start=start, end=end, cursor={})
+        calendar: CalendarSource = (IcsSource(source, time_zone=tz, policies=policies)
+                                    if source is not None else
+                                    _outlook(outlook or "", tz=tz, policies=policies))
+        read = calendar.read(start=start, end=end, cursor={})
     except CalendarError as exc:
         raise _die(str(exc)) from None
+    except Exception as exc:  # the border: whatever a library raises is one line, exit 2
+        raise _die(f"{source or outlook}: cannot read the calendar "
+                   f"({type(exc).__name__}: {exc})") from None
     if as_json:
         sys.stdout.write(json.dumps(scan_json(read, policies), indent=2) + "\n")
         return
-    table = Table(title=f"Absences in {source} ({tz})")
+    table = Table(title=Text(f"Absences in {one_line(source or outlook or '', 120)} ({tz})"))
     for column in ("from", "until", "kind", "long-term", "summary"):
         table.add_column(column)
     for a in read.absences:
         table.add_row(when(a.start, tz), when(a.end, tz), a.kind.value,
-                      "yes" if is_long_term(a, policies) else "", a.summary)
+                      "yes" if is_long_term(a, policies) else "", Text(one_line(a.summary, 80)))
     console = Console()
     console.print(table)
-    console.print(f"{len(read.skipped)} events skipped (use --json to see why).")
+    console.print(f"{len(read.skipped)} events skipped, {len(read.warnings)} warnings "
+                  "(use --json to see why).")

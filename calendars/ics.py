@@ -1,33 +1,31 @@
 """ICS calendars (a file or an http(s) URL) as a `CalendarSource`.
 
-Parsing is `icalendar`'s, recurrence `recurring-ical-events`' (RRULE, RDATE,
-EXDATE, RECURRENCE-ID with THISANDFUTURE), Google's X-WR-TIMEZONE is
-normalised by `x-wr-timezone`, and icalendar resolves Windows TZIDs. Floating
-times and all-day dates are read in the person's own zone.
+Every read is bounded: the feed's size (`policies.calendar_max_bytes`), the
+time spent on it (`policies.calendar_read_budget`), and the work any one series
+may cost (see `calendars.ics_parse`). An unchanged feed (304 Not Modified, or the
+same bytes as last time) is reported `unchanged` without being parsed.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator
-from datetime import UTC, date, datetime, time, timedelta
+import hashlib
+from datetime import datetime, timedelta
 from importlib.metadata import PackageNotFoundError, version
-from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
-import icalendar
-import recurring_ical_events
-import x_wr_timezone
 
-from bot.absences import CalendarEvent, absences_from_events
 from bot.config import Policies
 from bot.errors import CalendarError
-from bot.model import SkippedEvent
 from bot.ports import CalendarRead
+from calendars.ics_feed import Deadline, one_line
+from calendars.ics_parse import EXTENSIONS, parse_calendar, read_absences
 
 TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+# A feed that did not change is re-read in full once its absences were computed this far
+# ahead of the window's end: the window moves with time, the feed's answer with it.
+REFRESH_AHEAD = timedelta(days=1)
 
 
 @functools.cache
@@ -44,116 +42,6 @@ def _user_agent() -> str:
         return "oscbot"
 
 
-def parse_calendar(data: bytes, *, label: str) -> icalendar.Calendar:
-    """Parse ICS bytes, or raise CalendarError with one clear line."""
-    if not data.strip():
-        raise CalendarError(f"{label}: the calendar is empty")
-    if data.lstrip()[:1] == b"<":
-        raise CalendarError(f"{label}: not a valid iCalendar file (it is an HTML page; is the "
-                            "address a sign-in page or a web view instead of the ICS link?)")
-    try:
-        calendar = icalendar.Calendar.from_ical(data)
-    except (ValueError, IndexError, KeyError) as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise CalendarError(f"{label}: not a valid iCalendar file ({first})") from None
-    if calendar.name != "VCALENDAR":
-        raise CalendarError(f"{label}: not a valid iCalendar file (no VCALENDAR)")
-    try:
-        standard: icalendar.Calendar = x_wr_timezone.to_standard(calendar)
-    except Exception as exc:  # the library raises plain errors on odd zones
-        raise CalendarError(f"{label}: cannot apply X-WR-TIMEZONE ({exc})") from None
-    return standard
-
-
-def _aware(value: date | datetime, zone: ZoneInfo) -> datetime:
-    if isinstance(value, datetime):
-        return (value.replace(tzinfo=zone) if value.tzinfo is None else value).astimezone(UTC)
-    return datetime.combine(value, time(0), tzinfo=zone).astimezone(UTC)
-
-
-def _text(component: Any, name: str) -> str:
-    value = component.get(name)
-    return str(value) if value is not None else ""
-
-
-def _categories(component: Any) -> tuple[str, ...]:
-    found: list[str] = []
-    values = component.get("CATEGORIES")
-    for entry in values if isinstance(values, list) else [values] if values else []:
-        cats = getattr(entry, "cats", None)
-        found.extend(str(c) for c in (cats if cats is not None else [entry]))
-    return tuple(found)
-
-
-def to_event(component: Any, zone: ZoneInfo) -> CalendarEvent | None:
-    """One expanded VEVENT as a neutral event (None when it has no start)."""
-    start_prop = component.get("DTSTART")
-    if start_prop is None:
-        return None
-    raw_start = start_prop.dt
-    all_day = not isinstance(raw_start, datetime)
-    start = _aware(raw_start, zone)
-    if component.get("DTEND") is not None:
-        end = _aware(component.get("DTEND").dt, zone)
-    elif component.get("DURATION") is not None:
-        end = start + component.get("DURATION").dt
-    elif all_day:
-        end = _aware(raw_start + timedelta(days=1), zone)
-    else:
-        end = start
-    uid = _text(component, "UID") or f"no-uid-{start.isoformat()}"
-    return CalendarEvent(
-        uid=uid, summary=_text(component, "SUMMARY"), start=start, end=end, all_day=all_day,
-        description=_text(component, "DESCRIPTION"), categories=_categories(component),
-        status=_text(component, "STATUS") or "CONFIRMED",
-        busy_status=_text(component, "X-MICROSOFT-CDO-BUSYSTATUS"),
-        transparent=_text(component, "TRANSP").upper() == "TRANSPARENT")
-
-
-def events_between(calendar: icalendar.Calendar, *, start: datetime, end: datetime,
-                   zone: ZoneInfo, label: str) -> Iterator[CalendarEvent]:
-    """Every event occurrence overlapping `[start, end)`."""
-    try:
-        occurrences = recurring_ical_events.of(calendar, skip_bad_series=True).between(
-            start, end)
-    except Exception as exc:  # bad RRULEs and dates surface as assorted errors
-        raise CalendarError(f"{label}: cannot expand recurring events ({exc})") from None
-    for component in occurrences:
-        event = to_event(component, zone)
-        if event is not None:
-            yield event
-
-
-def unreadable_events(calendar: icalendar.Calendar) -> list[SkippedEvent]:
-    """Events whose dates cannot be read; they are skipped, the rest of the calendar kept."""
-    bad = []
-    for component in calendar.walk("VEVENT"):
-        # icalendar keeps unparseable properties and lists them in `errors`.
-        problems = [f"{name}: {message}" for name, message in getattr(component, "errors", ())
-                    if name in ("DTSTART", "DTEND", "DURATION", "RECURRENCE-ID", "RRULE")]
-        if problems:
-            bad.append(SkippedEvent(_text(component, "UID") or "(no uid)",
-                                    f"unreadable date ({problems[0]})"))
-    return bad
-
-
-def read_absences(calendar: icalendar.Calendar, *, start: datetime, end: datetime,
-                  zone: ZoneInfo, policies: Policies, label: str) -> CalendarRead:
-    """Absences overlapping `[start, end)`, each whole, merged, sorted; plus skipped events.
-
-    The expansion window is padded by `long_term_after` so an absence reaching past
-    either edge is seen (and merged) whole.
-    """
-    pad = policies.long_term_after
-    events = list(events_between(calendar, start=start - pad, end=end + pad, zone=zone,
-                                 label=label))
-    absences, skipped = absences_from_events(events, policies=policies)
-    inside = tuple(a for a in absences if a.overlaps(start, end))
-    seen = {e.uid for e in events if e.end > start and e.start < end}
-    return CalendarRead(absences=inside, skipped=(
-        *unreadable_events(calendar), *(s for s in skipped if s.uid in seen)))
-
-
 class IcsSource:
     """An OSC's calendar published as ICS (Google secret address, Outlook, iCloud, a file)."""
 
@@ -163,42 +51,93 @@ class IcsSource:
         self.zone = ZoneInfo(time_zone)
         self.policies = policies
         self._client = client
-        self.label = location if "://" not in location else location.split("?")[0]
+        self.label = one_line(location if "://" not in location else location.split("?")[0],
+                              120)
 
     def read(self, *, start: datetime, end: datetime, cursor: dict[str, str]) -> CalendarRead:
-        """Fetch (conditionally) and parse; `unchanged=True` on 304 Not Modified."""
+        """Fetch (conditionally) and parse; `unchanged=True` when the feed did not change.
+
+        The feed is read `REFRESH_AHEAD` past `end`, so the next reads of an unchanged
+        feed within that day need no parse (an absence entering the window is seen at
+        most that much later).
+        """
+        deadline = Deadline(self.policies.calendar_read_budget.total_seconds(),
+                            label=self.label)
+        fresh = _covers(cursor, end)
         if "://" in self.location:
-            data, new_cursor = self._fetch(cursor)
+            data, new_cursor = self._fetch(cursor if fresh else {}, deadline)
             if data is None:
                 return CalendarRead(absences=(), unchanged=True, cursor=cursor)
         else:
-            try:
-                data = Path(self.location).read_bytes()
-            except OSError as exc:
-                raise CalendarError(f"{self.label}: cannot read ({exc.strerror})") from None
-            new_cursor = {}
-        calendar = parse_calendar(data, label=self.label)
-        read = read_absences(calendar, start=start, end=end, zone=self.zone,
-                             policies=self.policies, label=self.label)
-        return CalendarRead(absences=read.absences, skipped=read.skipped, cursor=new_cursor)
+            data, new_cursor = self._read_file(), {}
+        digest = hashlib.sha256(data).hexdigest()
+        if fresh and cursor.get("sha256") == digest:
+            return CalendarRead(absences=(), unchanged=True, cursor=cursor)
+        until = end + REFRESH_AHEAD
+        pad = self.policies.long_term_after * 2 ** (EXTENSIONS + 1)
+        parsed = parse_calendar(data, label=self.label, zone=self.zone, horizon=until + pad,
+                                deadline=deadline)
+        read = read_absences(parsed, start=start, end=until, zone=self.zone,
+                             policies=self.policies, deadline=deadline)
+        return CalendarRead(absences=tuple(a for a in read.absences if a.overlaps(start, end)),
+                            skipped=read.skipped,
+                            warnings=read.warnings, event_count=read.event_count,
+                            cursor={**new_cursor, "sha256": digest, "until": until.isoformat()})
 
-    def _fetch(self, cursor: dict[str, str]) -> tuple[bytes | None, dict[str, str]]:
+    def _read_file(self) -> bytes:
+        limit = self.policies.calendar_max_bytes
+        try:
+            with open(self.location, "rb") as handle:
+                # Read one byte past the limit rather than trust a size (pipes, /dev files).
+                data = handle.read(limit + 1)
+        except OSError as exc:
+            raise CalendarError(f"{self.label}: cannot read ({exc.strerror})") from None
+        if len(data) > limit:
+            raise self._too_large()
+        return data
+
+    def _too_large(self) -> CalendarError:
+        megabytes = self.policies.calendar_max_bytes / (1024 * 1024)
+        return CalendarError(f"{self.label}: the calendar is larger than {megabytes:g} MB "
+                             "(policies.calendar_max_bytes); is this the right feed?")
+
+    def _fetch(self, cursor: dict[str, str],
+               deadline: Deadline) -> tuple[bytes | None, dict[str, str]]:
         headers = {"User-Agent": _user_agent(), "Accept": "text/calendar, */*"}
         if cursor.get("etag"):
             headers["If-None-Match"] = cursor["etag"]
         if cursor.get("last_modified"):
             headers["If-Modified-Since"] = cursor["last_modified"]
         client = self._client or shared_client()
+        limit = self.policies.calendar_max_bytes
         try:
-            response = client.get(self.location.replace("webcal://", "https://", 1),
-                                  headers=headers)
+            with client.stream("GET", self.location.replace("webcal://", "https://", 1),
+                               headers=headers) as response:
+                if response.status_code == 304:
+                    return None, cursor
+                if response.status_code != 200:
+                    raise CalendarError(f"{self.label}: HTTP {response.status_code}")
+                length = response.headers.get("Content-Length", "")
+                if length.isdigit() and int(length) > limit:
+                    raise self._too_large()
+                chunks, size = [], 0
+                for chunk in response.iter_bytes():
+                    size += len(chunk)
+                    if size > limit:
+                        raise self._too_large()
+                    chunks.append(chunk)
+                    deadline.check()
         except httpx.HTTPError as exc:
             raise CalendarError(f"{self.label}: fetch failed ({type(exc).__name__})") from None
-        if response.status_code == 304:
-            return None, cursor
-        if response.status_code != 200:
-            raise CalendarError(f"{self.label}: HTTP {response.status_code}")
         new_cursor = {k: v for k, v in (("etag", response.headers.get("ETag")),
                                         ("last_modified",
                                          response.headers.get("Last-Modified"))) if v}
-        return response.content, new_cursor
+        return b"".join(chunks), new_cursor
+
+
+def _covers(cursor: dict[str, str], end: datetime) -> bool:
+    """True when the last full read computed absences at least as far as `end`."""
+    try:
+        return datetime.fromisoformat(cursor["until"]) >= end
+    except (KeyError, ValueError):
+        return False

@@ -5,9 +5,11 @@ Returns the words to show the person who pressed; errors become words in one pla
 
 from __future__ import annotations
 
+from bot.briefs import name_of
 from bot.errors import InvalidInput, NotAllowed, NotFound, OscbotError, RoutingError
 from bot.messages import ActionId
 from bot.model import ActivityKind
+from bot.timefmt import when
 from handlers.context import AppContext
 
 _CONTACTS = {
@@ -48,6 +50,13 @@ def _press(ctx: AppContext, *, action: ActionId, value: str, actor: str) -> str:
     if action is ActionId.REMINDER_SNOOZE:
         task = ctx.leads.snooze_task(task_id=_id(value), by=actor)
         return f"Snoozed until {task.due_at:%H:%M} UTC."
+    if action in (ActionId.COVERAGE_BACK, ActionId.COVERAGE_STILL_AWAY):
+        back = action is ActionId.COVERAGE_BACK
+        coverage = ctx.coverage.answer_return(coverage_id=_id(value), actor=actor, back=back)
+        osc = name_of(ctx.config, coverage.osc_email)
+        return (f"Coverage ended: everything switches back to {osc} now." if back else
+                "Got it: coverage continues until "
+                f"{when(coverage.end, ctx.config.zone_of(actor))}.")
     coverage_id, _, channel = value.partition(":")
     coverage = ctx.repos.coverages.get(_id(coverage_id))
     if actor not in (coverage.backup_email, coverage.osc_email) and not ctx.config.is_manager(

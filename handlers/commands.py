@@ -11,7 +11,7 @@ from bot.durations import parse_duration
 from bot.errors import InvalidInput
 from bot.messages import Bullets, Context, Header, Message, Section
 from bot.model import AbsenceKind, Coverage, CoverageMode, CoverageStatus, Task, TaskStatus
-from bot.ports import Page
+from bot.ports import CheckedCalendar, Page
 from bot.services.facts import SHOWN
 from bot.timefmt import when, window
 from handlers.context import AppContext
@@ -128,6 +128,12 @@ def drill(ctx: AppContext, *, osc_email: str, days: int = 1) -> Message:
     findings: list[str] = [f"{name_of(ctx.config, s.email)} would be skipped: {s.reason}"
                            for s in choice.skipped]
     checks: list[str] = []
+    source = ctx.calendars.sources.get(osc.email)
+    if isinstance(source, CheckedCalendar):
+        problems = source.check(now=now)
+        checks.extend(f"calendar: {p}" for p in problems)
+        if not problems:
+            checks.append("calendar: ready (events and automatic replies can be read)")
     if choice.backup is None:
         findings.append("NO eligible backup: leads would stay with the OSC and managers "
                         "would be alerted")

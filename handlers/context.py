@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.config import AppConfig
 from bot.crm import CrmClient
@@ -18,6 +20,13 @@ from bot.services.leads import LeadService
 from bot.services.notify import Notifier
 from routing.builtin import BuiltinRouting
 from routing.manual import ManualRouting
+
+if TYPE_CHECKING:
+    from calendars.graph import GraphClient
+
+# Adapters that speak Microsoft Graph: each module's class declares `from_settings`.
+GRAPH_ROUTING = {"m365_group": ("routing.m365_group", "M365GroupRouting"),
+                 "outlook_rule": ("routing.outlook_rule", "OutlookRuleRouting")}
 
 
 @dataclass
@@ -39,7 +48,8 @@ class AppContext:
 
 def routing_adapters(config: AppConfig, repos: Repositories,
                      env: Mapping[str, str] | None = None, *,
-                     clock: Clock) -> dict[str, RoutingAdapter]:
+                     clock: Clock, graph: GraphClient | None = None
+                     ) -> dict[str, RoutingAdapter]:
     """The adapter per routing channel as app.yaml chooses; secrets come from `env`.
 
     An adapter whose credentials are missing falls back to the manual adapter, so a
@@ -48,6 +58,11 @@ def routing_adapters(config: AppConfig, repos: Repositories,
     """
     env = env or {}
     adapters: dict[str, RoutingAdapter] = {}
+    if graph is None and any(getattr(config.routing, c).adapter in GRAPH_ROUTING
+                             for c in ("leads", "email", "calls")):
+        from calendars.graph import graph_client_from_env
+
+        graph = graph_client_from_env(env)
     for channel in ("leads", "email", "calls"):
         choice = getattr(config.routing, channel)
         crm = _crm_client(choice.adapter, choice.settings, env)
@@ -69,6 +84,10 @@ def routing_adapters(config: AppConfig, repos: Repositories,
                 "GOOGLE_APPLICATION_CREDENTIALS"):
             adapters[channel] = _google_email(choice.adapter, choice.settings,
                                               Path(env["GOOGLE_APPLICATION_CREDENTIALS"]))
+        elif choice.adapter in GRAPH_ROUTING and graph is not None:
+            module, name = GRAPH_ROUTING[choice.adapter]
+            factory = getattr(importlib.import_module(module), name)
+            adapters[channel] = factory.from_settings(choice.settings, graph)
         elif (choice.adapter == "twilio" and env.get("TWILIO_ACCOUNT_SID")
               and env.get("TWILIO_AUTH_TOKEN")):
             from routing.twilio import TwilioRouting
@@ -131,10 +150,11 @@ def _google_email(adapter: str, settings: Mapping[str, str], key: Path) -> Routi
         lead_senders=[s for s in settings.get("lead_senders", "").split(",") if s.strip()])
 
 
-def calendar_sources(config: AppConfig, *, base: Path,
-                     google_key: Path | None = None) -> dict[str, CalendarSource]:
-    """A calendar source for every OSC: their ICS file or URL, or their Google calendar
-    (read as them through the service account in `google_key`)."""
+def calendar_sources(config: AppConfig, *, base: Path, google_key: Path | None = None,
+                     graph: GraphClient | None = None) -> dict[str, CalendarSource]:
+    """A calendar source for every OSC: their ICS file or URL, their Google calendar
+    (read as them through the service account in `google_key`), or their Outlook
+    calendar (read as the app through Microsoft Graph)."""
     from calendars.ics import IcsSource
 
     sources: dict[str, CalendarSource] = {}
@@ -153,6 +173,12 @@ def calendar_sources(config: AppConfig, *, base: Path,
             sources[osc.email] = GoogleCalendarSource(
                 calendar_id=osc.calendar.google, time_zone=zone, policies=config.policies,
                 credentials=delegated_credentials(google_key, subject=osc.email))
+        elif osc.calendar.outlook and graph is not None:
+            from calendars.outlook import OutlookCalendarSource
+
+            sources[osc.email] = OutlookCalendarSource(
+                client=graph, mailbox=osc.calendar.outlook, time_zone=zone,
+                policies=config.policies)
     return sources
 
 
@@ -166,10 +192,12 @@ def build_context(
     adapters: Mapping[str, RoutingAdapter] | None = None,
     sleep: Callable[[float], None] | None = None,
     env: Mapping[str, str] | None = None,
+    graph: GraphClient | None = None,
 ) -> AppContext:
     """Build the services around the given ports."""
     notifier = Notifier(outbox=repos.outbox, clock=clock, channel=config.team.channel)
-    engine = RoutingEngine(adapters=adapters or routing_adapters(config, repos, env, clock=clock),
+    engine = RoutingEngine(adapters=adapters or routing_adapters(config, repos, env, clock=clock,
+                                                                 graph=graph),
                            switches=repos.switches, audit=repos.audit, clock=clock)
     coverage = CoverageService(config=config, repos=repos, clock=clock, engine=engine,
                                notifier=notifier)
@@ -188,6 +216,7 @@ def production_context(*, config_path: Path, database_url: str | None, env: Mapp
                        public_url: str | None = None) -> AppContext:
     """Load app.yaml, migrate and open the database, and build every service."""
     from bot.config_loader import load_config
+    from calendars.graph import graph_client_from_env
     from storage.engine import engine_from_url
     from storage.migrate import upgrade
     from storage.repositories import sql_repositories
@@ -195,8 +224,11 @@ def production_context(*, config_path: Path, database_url: str | None, env: Mapp
     config = load_config(config_path, env=env)
     upgrade(database_url)
     repos = sql_repositories(engine_from_url(database_url))
+    # One Graph client for calendars and routing, so the per-mailbox limit holds for both.
+    graph = graph_client_from_env(env)
     ctx = build_context(config=config, repos=repos, clock=clock, chat=make_chat(config),
                         sources=calendar_sources(config, base=config_path.resolve().parent,
-                                                 google_key=google_key), env=env)
+                                                 google_key=google_key, graph=graph),
+                        env=env, graph=graph)
     ctx.public_url = public_url
     return ctx

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 
 from handlers.context import AppContext
 
@@ -26,7 +27,8 @@ def sync_calendars(ctx: AppContext) -> str:
     """Read every OSC calendar and keep coverages in step."""
     report = ctx.calendars.sync_all()
     return (f"read {report.read} calendars ({report.unchanged} unchanged, "
-            f"{report.failed} failed), {report.changes} coverage changes")
+            f"{report.failed} failed, {report.suspect} suspect), "
+            f"{report.changes} coverage changes")
 
 
 def coverage_tick(ctx: AppContext) -> str:
@@ -61,21 +63,40 @@ def renew_calendar_channels(ctx: AppContext) -> str:
     if not ctx.public_url:
         return "push disabled (OSCBOT_PUBLIC_URL not set); polling only"
     address = ctx.public_url.rstrip("/") + "/calendar/google/notifications"
-    renewed = 0
-    for osc_email, source in ctx.calendars.sources.items():
-        if not isinstance(source, GoogleCalendarSource):
-            continue
+
+    def renew(osc_email: str, source: GoogleCalendarSource) -> bool:
         state = ctx.repos.calendar_sync.get(osc_email)
         current = WatchChannel.from_cursor(osc_email, state.cursor) if state else None
         if current is not None and not channels_to_renew([current], now=ctx.clock.now()):
-            continue
+            return False
         channel = open_channel(source.service, osc_email=osc_email,
                                calendar_id=source.calendar_id, address=address)
         ctx.calendars.remember(osc_email, channel.to_cursor())
         if current is not None:
             close_channel(source.service, current)
-        renewed += 1
+        return True
+
+    renewed = 0
+    for osc_email, source in ctx.calendars.sources.items():
+        if isinstance(source, GoogleCalendarSource):
+            # One calendar refusing a channel must not keep the others from renewing.
+            renewed += bool(ctx.leads.guard.run("renew_calendar_channels",
+                                                f"calendar:{osc_email}",
+                                                partial(renew, osc_email, source)))
     return f"{renewed} channels opened or renewed"
+
+
+def renew_outlook_subscriptions(ctx: AppContext) -> str:
+    """Create or renew Graph subscriptions so Outlook calendar changes arrive within seconds."""
+    from calendars.outlook_push import OutlookSubscriptions
+
+    if not ctx.public_url:
+        return "Outlook notifications disabled (OSCBOT_PUBLIC_URL not set); polling only"
+    subscriptions = OutlookSubscriptions(calendars=ctx.calendars, clock=ctx.clock,
+                                         public_url=ctx.public_url)
+    changed, problems = subscriptions.ensure_all()
+    return (f"{changed} Outlook subscriptions created or renewed"
+            + (f"; {len(problems)} failed (oscbot drill OSC_EMAIL says why)" if problems else ""))
 
 
 def hand_over_crm_records(ctx: AppContext) -> str:
@@ -133,6 +154,8 @@ JOBS: tuple[Job, ...] = (
     Job("deliver_outbox", timedelta(seconds=2), deliver_outbox, deliver_outbox.__doc__ or ""),
     Job("renew_calendar_channels", timedelta(hours=1), renew_calendar_channels,
         renew_calendar_channels.__doc__ or ""),
+    Job("renew_outlook_subscriptions", timedelta(hours=1), renew_outlook_subscriptions,
+        renew_outlook_subscriptions.__doc__ or ""),
     Job("weekly_digest", timedelta(hours=1), weekly_digest, weekly_digest.__doc__ or ""),
 )
 

@@ -90,7 +90,7 @@ def activity(row: ActivityRow) -> Activity:
     assert row.id is not None
     return Activity(id=row.id, lead_id=row.lead_id, kind=ActivityKind(row.kind),
                     direction=row.direction, by_email=row.by_email, at=row.at,
-                    two_way=row.two_way, notes=row.notes)
+                    two_way=row.two_way, notes=row.notes, external_id=row.external_id)
 
 
 def task_row(task: Task) -> dict[str, Any]:

@@ -20,10 +20,15 @@ def normalize_url(url: str | None) -> str:
 
 
 def engine_from_url(url: str | None) -> Engine:
-    """An engine; SQLite gets WAL, foreign keys and a busy timeout on every connection."""
+    """An engine; SQLite gets WAL, foreign keys and a busy timeout on every connection.
+
+    SQL parameters are hidden from every error and log line: they are lead names,
+    emails, phones, messages and tokens.
+    """
     url = normalize_url(url)
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30},
+                               hide_parameters=True)
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -37,4 +42,4 @@ def engine_from_url(url: str | None) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, hide_parameters=True)

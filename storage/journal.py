@@ -3,10 +3,11 @@ routes and people."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, or_
+from sqlalchemy import Engine, bindparam, or_
 from sqlmodel import Session, col, select
 
 from bot.config import AppConfig
@@ -136,13 +137,18 @@ class SqlCalendarSync:
         """State for an OSC."""
         with Session(self._engine) as session:
             row = session.get(CalendarSyncRow, osc_email)
-            if row is None:
-                return None
-            return CalendarSyncState(
-                osc_email=row.osc_email, cursor=dict(row.cursor or {}),
-                absences=convert.absences_from_json(row.absences),
-                last_good_at=row.last_good_at, consecutive_failures=row.consecutive_failures,
-                last_error=row.last_error, stale=row.stale)
+            return None if row is None else _sync_state(row)
+
+    def get_many(self, osc_emails: Sequence[str]) -> dict[str, CalendarSyncState]:
+        """States by email, in one query per thousand OSCs."""
+        found: dict[str, CalendarSyncState] = {}
+        wanted = list(osc_emails)
+        with Session(self._engine) as session:
+            for at in range(0, len(wanted), 1000):
+                query = select(CalendarSyncRow).where(
+                    col(CalendarSyncRow.osc_email).in_(wanted[at:at + 1000]))
+                found.update((r.osc_email, _sync_state(r)) for r in session.exec(query))
+        return found
 
     def save(self, state: CalendarSyncState) -> None:
         """Insert or replace."""
@@ -150,7 +156,8 @@ class SqlCalendarSync:
             "cursor": state.cursor, "absences": convert.absences_json(state.absences),
             "last_good_at": state.last_good_at,
             "consecutive_failures": state.consecutive_failures,
-            "last_error": state.last_error, "stale": state.stale}
+            "last_error": state.last_error, "stale": state.stale,
+            "event_count": state.event_count, "suspect_since": state.suspect_since}
         with Session(self._engine) as session:
             row = session.get(CalendarSyncRow, state.osc_email)
             if row is None:
@@ -160,6 +167,19 @@ class SqlCalendarSync:
             session.commit()
 
 
+def _sync_state(row: CalendarSyncRow) -> CalendarSyncState:
+    return CalendarSyncState(
+        osc_email=row.osc_email, cursor=dict(row.cursor or {}),
+        absences=convert.absences_from_json(row.absences),
+        last_good_at=row.last_good_at, consecutive_failures=row.consecutive_failures,
+        last_error=row.last_error, stale=row.stale, event_count=row.event_count,
+        suspect_since=row.suspect_since)
+
+
+_ROUTE_TARGET = select(RouteRow.target).where(col(RouteRow.osc_email) == bindparam("osc"),
+                                              col(RouteRow.channel) == bindparam("channel"))
+
+
 class SqlRoutes:
     """RouteRepository on SQL."""
 
@@ -167,11 +187,11 @@ class SqlRoutes:
         self._engine = engine
 
     def get(self, *, osc_email: str, channel: str) -> str | None:
-        """Current target."""
-        with Session(self._engine) as session:
-            row = session.exec(select(RouteRow).where(RouteRow.osc_email == osc_email,
-                                                      RouteRow.channel == channel)).first()
-            return row.target if row else None
+        """Current target (read on every lead: a prebuilt statement, no ORM session)."""
+        with self._engine.connect() as connection:
+            target = connection.execute(_ROUTE_TARGET, {"osc": osc_email,
+                                                        "channel": channel}).scalar()
+            return str(target) if target is not None else None
 
     def set(self, *, osc_email: str, channel: str, target: str | None) -> None:
         """Set or clear the target."""

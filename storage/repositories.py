@@ -7,7 +7,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, func, or_, update
+from sqlalchemy import Engine, and_, bindparam, func, or_, update
 from sqlmodel import Session, col, select
 
 from bot.model import (
@@ -20,7 +20,7 @@ from bot.model import (
     Task,
     TaskStatus,
 )
-from bot.ports import Page, Repositories
+from bot.ports import LeadPosition, Page, Repositories
 from storage import convert, rows
 from storage.journal import SqlAudit, SqlCalendarSync, SqlOutbox, SqlRoutes, SqlSwitches
 from storage.moves import SqlRecordMoves
@@ -104,19 +104,25 @@ class SqlLeads:
         return rows.update(self._engine, LeadRow, lead.id, convert.lead_row(lead),
                            convert.lead, what="lead")
 
-    def uncontacted(self, *, received_before: datetime, limit: int = 500) -> list[Lead]:
-        """New leads received by the instant, oldest first (uses ix_leads_status_received)."""
+    def uncontacted(self, *, received_before: datetime, after: LeadPosition | None = None,
+                    limit: int = 500) -> list[Lead]:
+        """New leads received by the instant, oldest first (uses ix_leads_status_received),
+        the page after `after`."""
         query = (select(LeadRow)
                  .where(LeadRow.status == LeadStatus.NEW.value,
-                        col(LeadRow.received_at) <= received_before)
+                        col(LeadRow.received_at) <= received_before,
+                        *_after(col(LeadRow.received_at), after))
                  .order_by(col(LeadRow.received_at), col(LeadRow.id)).limit(limit))
         return rows.select_all(self._engine, query, convert.lead)
 
-    def two_way_before(self, *, before: datetime, limit: int = 500) -> list[Lead]:
-        """Leads whose protection may be running out (uses the last_two_way_at index)."""
+    def two_way_before(self, *, before: datetime, after: LeadPosition | None = None,
+                       limit: int = 500) -> list[Lead]:
+        """Leads whose protection may be running out (uses the last_two_way_at index),
+        the page after `after`."""
         query = (select(LeadRow)
                  .where(col(LeadRow.last_two_way_at) <= before,
-                        col(LeadRow.protection_lapsed_at).is_(None))
+                        col(LeadRow.protection_lapsed_at).is_(None),
+                        *_after(col(LeadRow.last_two_way_at), after))
                  .order_by(col(LeadRow.last_two_way_at), col(LeadRow.id)).limit(limit))
         return rows.select_all(self._engine, query, convert.lead)
 
@@ -187,6 +193,14 @@ class SqlLeads:
             return int(session.exec(query).one())
 
 
+def _after(when: Any, position: LeadPosition | None) -> tuple[Any, ...]:
+    """The keyset condition `(when, id) > position` (none for the first page)."""
+    if position is None:
+        return ()
+    at, lead_id = position
+    return (or_(when > at, and_(when == at, col(LeadRow.id) > lead_id)),)
+
+
 class SqlActivities:
     """ActivityRepository on SQL."""
 
@@ -195,10 +209,24 @@ class SqlActivities:
 
     def add(self, activity: Activity) -> Activity:
         """Store an activity."""
-        return rows.insert(self._engine, ActivityRow(
+        return rows.insert(self._engine, self._row(activity), convert.activity)
+
+    def add_once(self, activity: Activity) -> tuple[Activity, bool]:
+        """Store unless the lead already has an activity with this external id."""
+        if activity.external_id is None:
+            return self.add(activity), True
+        return rows.insert_unique(
+            self._engine, self._row(activity), convert.activity,
+            lambda: rows.select_one(self._engine, select(ActivityRow).where(
+                ActivityRow.lead_id == activity.lead_id,
+                ActivityRow.external_id == activity.external_id), convert.activity))
+
+    @staticmethod
+    def _row(activity: Activity) -> ActivityRow:
+        return ActivityRow(
             lead_id=activity.lead_id, kind=activity.kind.value, direction=activity.direction,
             by_email=activity.by_email, at=activity.at, two_way=activity.two_way,
-            notes=activity.notes), convert.activity)
+            notes=activity.notes, external_id=activity.external_id)
 
     def for_lead(self, lead_id: int) -> list[Activity]:
         """A lead's activities, oldest first."""

@@ -157,6 +157,8 @@ class ActivityRow(SQLModel, table=True):
 
     __tablename__ = "activities"
     __table_args__ = (Index("ix_activities_lead_at", "lead_id", "at"),
+                      Index("uq_activities_lead_external", "lead_id", "external_id",
+                            unique=True),
                       Index("ix_activities_by_at", "by_email", "at"))
     id: int | None = Field(default=None, primary_key=True)
     lead_id: int = Field(foreign_key="leads.id")
@@ -166,6 +168,8 @@ class ActivityRow(SQLModel, table=True):
     at: datetime = _when()
     two_way: bool = False
     notes: str = ""
+    # The sender's id for this contact (a CRM activity id): a repeated webhook is one row.
+    external_id: str | None = Field(default=None, max_length=200)
 
 
 class TaskRow(SQLModel, table=True):
@@ -235,3 +239,5 @@ class CalendarSyncRow(SQLModel, table=True):
     consecutive_failures: int = 0
     last_error: str = ""
     stale: bool = False
+    event_count: int | None = None
+    suspect_since: datetime | None = _when(nullable=True)

@@ -6,10 +6,11 @@ import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
 from bot import coverage as lifecycle
 from bot.alerts import no_backup_alert
-from bot.backups import BackupChoice, choose_backup
+from bot.backups import BackupChoice, choose_backup, recorded_away
 from bot.briefs import (
     BriefFacts,
     ReturnFacts,
@@ -29,8 +30,10 @@ from bot.model import (
     TaskStatus,
 )
 from bot.ports import AuditEntry, Clock, Repositories
+from bot.return_check import return_question
 from bot.routing_engine import RoutingEngine
 from bot.services import facts
+from bot.services.isolation import ItemGuard
 from bot.services.notify import Notifier
 
 OPEN = (CoverageStatus.PLANNED, CoverageStatus.ACTIVE)
@@ -56,6 +59,8 @@ class CoverageService:
         self.clock = clock
         self.engine = engine
         self.notifier = notifier
+        self.guard = ItemGuard(audit=repos.audit, notifier=notifier, clock=clock,
+                               managers=config.team.managers)
 
     # --- declaring ------------------------------------------------------------
 
@@ -106,11 +111,7 @@ class CoverageService:
 
     def is_away(self, email: str, start: datetime, end: datetime) -> bool:
         """True when the person has an open coverage or a calendar absence in the window."""
-        for c in self.repos.coverages.list(osc_email=email, statuses=OPEN):
-            if c.start < end and start < c.end:
-                return True
-        state = self.repos.calendar_sync.get(email)
-        return state is not None and any(a.overlaps(start, end) for a in state.absences)
+        return recorded_away(self.repos, email, start, end)
 
     # --- following the calendar ---------------------------------------------------
 
@@ -142,40 +143,72 @@ class CoverageService:
                            reason="absence removed from the calendar")
                 self._refresh_brief(cancelled)
             else:
-                self.end(dataclasses.replace(change.coverage, end=min(change.coverage.end, now)),
-                         actor="calendar")
+                self._ask_return(change.coverage, change.absence)
         return len(changes)
+
+    def _ask_return(self, coverage: Coverage, absence: Absence | None) -> None:
+        """Ask the OSC and the managers once per coverage; nothing else changes."""
+        readers = dict.fromkeys((coverage.osc_email, *self.config.team.managers))
+        for reader in readers:
+            self.notifier.direct(
+                key=f"return-check:{coverage.id}:{reader}", email=reader,
+                message=return_question(coverage, absence=absence, config=self.config,
+                                        reader=reader))
+        self._audit(coverage, actor="calendar", action="coverage.return_asked",
+                    reason="the calendar no longer shows the whole absence")
+
+    def answer_return(self, *, coverage_id: int, actor: str, back: bool) -> Coverage:
+        """The OSC or a manager answers "are you back?": end now, or keep the plan."""
+        coverage = self.repos.coverages.get(coverage_id)
+        if actor.lower() != coverage.osc_email and not self.config.is_manager(actor):
+            raise NotAllowed("only the OSC or a manager can answer this")
+        if coverage.status is not CoverageStatus.ACTIVE:
+            raise InvalidInput(f"this coverage is already {coverage.status.value}")
+        if not back:
+            self._audit(coverage, actor=actor.lower(), action="coverage.still_away",
+                        reason="answered: still away")
+            return coverage
+        return self.end(coverage, actor=actor.lower())
 
     # --- the clock moves ---------------------------------------------------------
 
     def tick(self) -> TickReport:
         """Heads-ups, due starts, unfinished switches and due ends; safe to run any time."""
         now = self.clock.now()
-        report = TickReport()
+        counts = {"heads_up": 0, "started": 0, "resumed": 0, "ended": 0}
         for c in self.repos.coverages.list(statuses=OPEN):
-            if c.status is CoverageStatus.PLANNED and c.start <= now:
-                if c.end <= now:
-                    self._save(c, lifecycle.cancel(c, now=now), actor="scheduler",
-                               reason="absence passed before coverage could start")
-                    continue
-                self.start(c)
-                report = dataclasses.replace(report, started=report.started + 1)
-            elif c.status is CoverageStatus.PLANNED:
-                if c.start - self.config.policies.heads_up_before <= now and self._heads_up(c):
-                    report = dataclasses.replace(report, heads_up=report.heads_up + 1)
-            elif lifecycle.is_due_to_end(c, now):
-                self.end(c, actor="scheduler")
-                report = dataclasses.replace(report, ended=report.ended + 1)
-            elif (c.status is CoverageStatus.ACTIVE and c.id is not None and c.backup_email
-                  and (not self.engine.is_complete(c.id)
-                       or not self.notifier.exists(f"brief:{c.id}"))):
-                # A start cut short (crash, failed switch) is finished: switches, tasks and
-                # a brief that may never have been posted; every step is idempotent.
-                self._switch(c)
-                self._move_tasks(c)
-                self._post_brief(c)
-                report = dataclasses.replace(report, resumed=report.resumed + 1)
-        return report
+            # One coverage that cannot be handled never holds up the others.
+            done = self.guard.run("coverage_tick", f"coverage:{c.id}",
+                                  partial(self._tick_one, c, now))
+            if done:
+                counts[done] += 1
+        return TickReport(**counts)
+
+    def _tick_one(self, c: Coverage, now: datetime) -> str | None:
+        """Move one open coverage along; the TickReport field it counts in, if any."""
+        if c.status is CoverageStatus.PLANNED and c.start <= now:
+            if c.end <= now:
+                self._save(c, lifecycle.cancel(c, now=now), actor="scheduler",
+                           reason="absence passed before coverage could start")
+                return None
+            self.start(c)
+            return "started"
+        if c.status is CoverageStatus.PLANNED:
+            due = c.start - self.config.policies.heads_up_before <= now
+            return "heads_up" if due and self._heads_up(c) else None
+        if lifecycle.is_due_to_end(c, now):
+            self.end(c, actor="scheduler")
+            return "ended"
+        if (c.status is CoverageStatus.ACTIVE and c.id is not None and c.backup_email
+                and (not self.engine.is_complete(c.id)
+                     or not self.notifier.exists(f"brief:{c.id}"))):
+            # A start cut short (crash, failed switch) is finished: switches, tasks and
+            # a brief that may never have been posted; every step is idempotent.
+            self._switch(c)
+            self._move_tasks(c)
+            self._post_brief(c)
+            return "resumed"
+        return None
 
     def start(self, coverage: Coverage) -> Coverage:
         """Planned -> active: re-check the backup, switch routing, move tasks, post the brief."""
@@ -236,11 +269,16 @@ class CoverageService:
         for c in self.repos.coverages.list(statuses=(CoverageStatus.ACTIVE,)):
             if c.backup_email is None:
                 continue
-            problems += self.engine.hand_over_all(
-                coverage=c, osc=self._osc(c.osc_email),
-                backup=self.config.person(c.backup_email), actor="scheduler")
-            swept += 1
+            found = self.guard.run("hand_over_crm_records", f"coverage:{c.id}",
+                                   partial(self._hand_over, c, c.backup_email))
+            problems += found or []
+            swept += found is not None
         return swept, problems
+
+    def _hand_over(self, c: Coverage, backup_email: str) -> list[str]:
+        return self.engine.hand_over_all(coverage=c, osc=self._osc(c.osc_email),
+                                         backup=self.config.person(backup_email),
+                                         actor="scheduler")
 
     def open_coverages(self) -> list[Coverage]:
         """Planned and active coverages, by start."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 
 from bot import cadence
 from bot.alerts import (
@@ -15,6 +16,7 @@ from bot.alerts import (
     reminder,
     uncontacted_alert,
 )
+from bot.backups import ineligibility, recorded_away
 from bot.briefs import name_of
 from bot.config import AppConfig, PersonConfig
 from bot.credit import credit_for_appointment
@@ -31,7 +33,8 @@ from bot.model import (
     Task,
     TaskStatus,
 )
-from bot.ports import AuditEntry, Clock, Repositories
+from bot.ports import AuditEntry, Clock, LeadPosition, Repositories
+from bot.services.isolation import ItemGuard, paged
 from bot.services.notify import Notifier
 
 SNOOZE = timedelta(hours=1)
@@ -68,6 +71,8 @@ class LeadService:
         self.repos = repos
         self.clock = clock
         self.notifier = notifier
+        self.guard = ItemGuard(audit=repos.audit, notifier=notifier, clock=clock,
+                               managers=config.team.managers)
 
     def owner_for(self, community: str | None) -> tuple[PersonConfig, str]:
         """The OSC who owns a community (round-robin when several share it), with why."""
@@ -126,10 +131,19 @@ class LeadService:
     def log_activity(self, *, lead_id: int, kind: ActivityKind, direction: str, by: str,
                      at: datetime, two_way: bool = False, notes: str = "") -> Activity:
         """Record a contact or note; an outbound or two-way contact stops the timer."""
+        return self.record_activity(lead_id=lead_id, kind=kind, direction=direction, by=by,
+                                    at=at, two_way=two_way, notes=notes)[0]
+
+    def record_activity(self, *, lead_id: int, kind: ActivityKind, direction: str, by: str,
+                        at: datetime, two_way: bool = False, notes: str = "",
+                        external_id: str | None = None) -> tuple[Activity, bool]:
+        """Like `log_activity`, idempotent on the sender's `external_id`: (activity, created)."""
         lead = self.repos.leads.get(lead_id)
-        activity = self.repos.activities.add(Activity(
+        activity, created = self.repos.activities.add_once(Activity(
             id=None, lead_id=lead_id, kind=kind, direction=direction, by_email=by.lower(),
-            at=at, two_way=two_way, notes=notes))
+            at=at, two_way=two_way, notes=notes, external_id=external_id))
+        if not created:
+            return activity, False
         if activity.is_contact and lead.status is LeadStatus.NEW:
             lead = self.repos.leads.save(dataclasses.replace(
                 lead, status=LeadStatus.CONTACTED, first_contact_at=at))
@@ -137,7 +151,7 @@ class LeadService:
         if two_way and (lead.last_two_way_at is None or at > lead.last_two_way_at):
             lead = self.repos.leads.save(dataclasses.replace(
                 lead, last_two_way_at=at, protection_lapsed_at=None))
-        return activity
+        return activity, True
 
     def press(self, *, lead_id: int, kind: ActivityKind, by: str) -> Activity:
         """A contact button pressed in chat by the responsible person or a manager."""
@@ -170,15 +184,44 @@ class LeadService:
         self._audit(saved, "lead.not_a_lead", actor=by.lower(), reason="marked not a lead")
         return saved
 
-    def claim(self, *, lead_id: int, by: str) -> Lead:
-        """Someone on the team takes an uncontacted lead."""
+    def claim(self, *, lead_id: int, by: str, assign_to: str | None = None) -> Lead:
+        """Take an uncontacted lead from an alert: someone who could cover for its OSC
+        (trained, shadowed, not away, with room) or the OSC themselves; a manager may take
+        it or give it to anyone on the team (their explicit choice)."""
         lead = self.repos.leads.get(lead_id)
-        if self.config.find_person(by) is None:
+        who = by.lower()
+        person = self.config.find_person(who)
+        if person is None:
             raise NotAllowed("only people on the team can claim leads")
+        target = (assign_to or who).lower()
+        if self.config.is_manager(who):
+            if self.config.find_person(target) is None:
+                raise InvalidInput(f"{target} is not on the team", field="assign_to")
+            why = f"claimed by {who}" if target == who else f"assigned by manager {who}"
+        elif target != who:
+            raise NotAllowed("only a manager can give a lead to someone else")
+        else:
+            problem = self._cannot_take(person, lead)
+            if problem:
+                raise NotAllowed(f"You can't take this lead ({problem}). "
+                                 "A manager can assign it to you.")
+            why = f"claimed by {who}"
         saved = self.repos.leads.save(dataclasses.replace(
-            lead, assigned_to=by.lower(), assignment_reason=f"claimed by {by.lower()}"))
-        self._audit(saved, "lead.claimed", actor=by.lower(), reason="claimed from an alert")
+            lead, assigned_to=target, assignment_reason=why))
+        self._audit(saved, "lead.claimed", actor=who, reason=why)
         return saved
+
+    def _cannot_take(self, person: PersonConfig, lead: Lead) -> str | None:
+        """Why this person may not claim the lead themselves (coverage's own rule)."""
+        now = self.clock.now()
+        soon = now + timedelta(minutes=1)
+        if person.email == lead.owner_email:
+            away = recorded_away(self.repos, person.email, now, soon)
+            return "you are away" if away else None
+        return ineligibility(
+            candidate=person, osc_email=lead.owner_email, start=now, end=soon,
+            is_away=lambda email, start, end: recorded_away(self.repos, email, start, end),
+            open_leads={person.email: self.repos.leads.count_open(assigned_to=person.email)})
 
     def rate(self, *, lead_id: int, by: str, rating: str, notes: str = "") -> Lead:
         """Set a lead's rating (hot, warm, cold) with an optional note."""
@@ -189,20 +232,32 @@ class LeadService:
         return self.repos.leads.save(dataclasses.replace(lead, rating=rating))
 
     def sweep(self) -> SweepReport:
-        """Alert on leads past the speed-to-lead window; escalate those past `escalate_after`."""
+        """Alert on leads past the speed-to-lead window; escalate those past `escalate_after`.
+
+        Pages through every lead due, however many; a lead that cannot be alerted on is
+        skipped and reported once (see `ItemGuard`)."""
         now = self.clock.now()
-        policies = self.config.policies
+        due = now - self.config.policies.speed_to_lead
         alerts = escalations = 0
-        for lead in self.repos.leads.uncontacted(received_before=now - policies.speed_to_lead):
-            zone = self.config.team.timezone
-            if self.notifier.post(key=f"lead-alert:{lead.id}", message=uncontacted_alert(
-                    lead, config=self.config, zone=zone, now=now)):
-                alerts += 1
-            if now - lead.received_at >= policies.escalate_after and self.notifier.post(
-                    key=f"lead-escalation:{lead.id}",
-                    message=escalation(lead, config=self.config, zone=zone, now=now)):
-                escalations += 1
+        for lead in paged(lambda after: self.repos.leads.uncontacted(
+                received_before=due, after=after), _received_position):
+            raised = self.guard.run("sweep_leads", f"lead:{lead.id}",
+                                    partial(self._chase, lead, now))
+            if raised is not None:
+                alerts += raised[0]
+                escalations += raised[1]
         return SweepReport(alerts, escalations)
+
+    def _chase(self, lead: Lead, now: datetime) -> tuple[bool, bool]:
+        """Queue a lead's channel alert and, once overdue, its escalation: (alerted, escalated)."""
+        zone = self.config.team.timezone
+        alerted = self.notifier.post(key=f"lead-alert:{lead.id}", message=uncontacted_alert(
+            lead, config=self.config, zone=zone, now=now))
+        escalated = (now - lead.received_at >= self.config.policies.escalate_after
+                     and self.notifier.post(
+                         key=f"lead-escalation:{lead.id}",
+                         message=escalation(lead, config=self.config, zone=zone, now=now)))
+        return alerted, escalated
 
     def remind(self) -> int:
         """DM each assignee the tasks that have come due; once per task and due time.
@@ -216,16 +271,20 @@ class LeadService:
         leads = self.repos.leads.get_many([t.lead_id for t in tasks if t.lead_id is not None])
         for task in tasks:
             lead = leads.get(task.lead_id) if task.lead_id is not None else None
-            # The outbox key stays the guard against a second DM if the pass stops
-            # between queueing and marking.
-            if self.notifier.direct(
-                    key=f"reminder:{task.id}:{task.due_at.isoformat()}", email=task.assignee_email,
-                    message=reminder(task, lead=lead, config=self.config,
-                                     zone=self.config.zone_of(task.assignee_email))):
-                sent += 1
-            if task.id is not None:
-                self.repos.tasks.mark_reminded(task.id, due_at=task.due_at)
+            sent += bool(self.guard.run("send_reminders", f"task:{task.id}",
+                                        partial(self._remind, task, lead)))
         return sent
+
+    def _remind(self, task: Task, lead: Lead | None) -> bool:
+        # The outbox key stays the guard against a second DM if the pass stops between
+        # queueing and marking.
+        queued = self.notifier.direct(
+            key=f"reminder:{task.id}:{task.due_at.isoformat()}", email=task.assignee_email,
+            message=reminder(task, lead=lead, config=self.config,
+                             zone=self.config.zone_of(task.assignee_email)))
+        if task.id is not None:
+            self.repos.tasks.mark_reminded(task.id, due_at=task.due_at)
+        return queued
 
     def complete_task(self, *, task_id: int, by: str) -> Task:
         """Mark a reminder done; a cadence step schedules the next one."""
@@ -251,30 +310,37 @@ class LeadService:
     def protect(self) -> int:
         """Warn owners a day before credit protection lapses; record lapses. Idempotent."""
         now = self.clock.now()
-        policies = self.config.policies
+        horizon = now - self.config.policies.coverage_protection + cadence.WARN_BEFORE
         changed = 0
-        horizon = now - policies.coverage_protection + cadence.WARN_BEFORE
-        for lead in self.repos.leads.two_way_before(before=horizon):
-            state = cadence.protection(last_two_way_at=lead.last_two_way_at, now=now,
-                                       policies=policies)
-            assert lead.last_two_way_at is not None
-            deadline = lead.last_two_way_at + policies.coverage_protection
-            zone = self.config.zone_of(lead.owner_email)
-            if state is cadence.Protection.EXPIRING:
-                changed += self.notifier.direct(
-                    key=f"protection-warning:{lead.id}:{lead.last_two_way_at.isoformat()}",
-                    email=lead.owner_email, message=protection_warning(
-                        lead, deadline=deadline, config=self.config, zone=zone))
-            elif state is cadence.Protection.LAPSED:
-                lapsed = self.repos.leads.save(dataclasses.replace(
-                    lead, protection_lapsed_at=deadline))
-                self._audit(lapsed, "lead.protection_lapsed", actor="scheduler",
-                            reason="no two-way contact within the protection window")
-                self.notifier.direct(key=f"protection-lapsed:{lead.id}:{deadline.isoformat()}",
-                                     email=lead.owner_email,
-                                     message=protection_lapsed(lead, config=self.config))
-                changed += 1
+        for lead in paged(lambda after: self.repos.leads.two_way_before(
+                before=horizon, after=after), _two_way_position):
+            changed += bool(self.guard.run("protect_coverage", f"lead:{lead.id}",
+                                           partial(self._protect, lead, now)))
         return changed
+
+    def _protect(self, lead: Lead, now: datetime) -> bool:
+        """Warn about or record the lapse of one lead's protection; True when it did."""
+        policies = self.config.policies
+        state = cadence.protection(last_two_way_at=lead.last_two_way_at, now=now,
+                                   policies=policies)
+        assert lead.last_two_way_at is not None
+        deadline = lead.last_two_way_at + policies.coverage_protection
+        zone = self.config.zone_of(lead.owner_email)
+        if state is cadence.Protection.EXPIRING:
+            return self.notifier.direct(
+                key=f"protection-warning:{lead.id}:{lead.last_two_way_at.isoformat()}",
+                email=lead.owner_email, message=protection_warning(
+                    lead, deadline=deadline, config=self.config, zone=zone))
+        if state is cadence.Protection.LAPSED:
+            lapsed = self.repos.leads.save(dataclasses.replace(
+                lead, protection_lapsed_at=deadline))
+            self._audit(lapsed, "lead.protection_lapsed", actor="scheduler",
+                        reason="no two-way contact within the protection window")
+            self.notifier.direct(key=f"protection-lapsed:{lead.id}:{deadline.isoformat()}",
+                                 email=lead.owner_email,
+                                 message=protection_lapsed(lead, config=self.config))
+            return True
+        return False
 
     def snooze_task(self, *, task_id: int, by: str) -> Task:
         """Push a reminder back an hour."""
@@ -331,3 +397,13 @@ class LeadService:
             at=self.clock.now(), actor=actor, action=action, subject=f"lead:{lead.id}",
             reason=reason, after={"assigned_to": lead.assigned_to,
                                   "status": lead.status.value}))
+
+
+def _received_position(lead: Lead) -> LeadPosition:
+    assert lead.id is not None
+    return lead.received_at, lead.id
+
+
+def _two_way_position(lead: Lead) -> LeadPosition:
+    assert lead.id is not None and lead.last_two_way_at is not None
+    return lead.last_two_way_at, lead.id

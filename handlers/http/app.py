@@ -12,6 +12,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from handlers.context import AppContext
 from handlers.http.calendar_push import calendar_push_router
 from handlers.http.leads import leads_router
+from handlers.http.outlook_push import outlook_push_router
+from handlers.http.slack_events import SlackDoor
 
 
 class Metrics:
@@ -79,6 +81,7 @@ def create_app(ctx: AppContext, *, lead_secret: str | None, slack: AsyncApp | No
     if lead_secret:
         api.include_router(leads_router(ctx, secret=lead_secret))
     api.include_router(calendar_push_router(ctx))
+    api.include_router(outlook_push_router(ctx))
     if twilio_token and ctx.public_url:
         from handlers.http.voice import voice_router  # the Twilio SDK, only when configured
 
@@ -86,12 +89,14 @@ def create_app(ctx: AppContext, *, lead_secret: str | None, slack: AsyncApp | No
                                         public_url=ctx.public_url))
     if slack is not None:
         handler = AsyncSlackRequestHandler(slack)
+        # The secret Bolt was built with, so the door and Bolt agree on every request.
+        door = SlackDoor(slack, signing_secret=slack._signing_secret)
 
         @api.post("/slack/events")
         async def slack_events(request: Request) -> Response:
-            """Slack events, slash commands and interactivity (signature checked by Bolt)."""
-            response: Response = await handler.handle(request)
-            return response
+            """Slack events, slash commands and interactivity: capped, signature checked
+            before parsing, then handed to Bolt."""
+            return await door.handle(request)
 
         if slack.oauth_flow is not None:
             @api.get("/slack/install")

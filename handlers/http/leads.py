@@ -1,31 +1,38 @@
-"""Lead intake: `POST /leads` and `POST /leads/{id}/activities`, signed with HMAC-SHA256.
+"""Lead intake: `POST /leads` and `POST /leads/{id}/activities`, signed per request.
 
-Validation happens entirely before anything is stored, so a bad request leaves
-no trace; a duplicate (same source and external id) answers 200 with the first
-lead's id.
+The signature (see `handlers.http.signing`) covers a timestamp, the method, the path
+and the body. Validation happens entirely before anything is stored, so a bad request
+leaves no trace; a duplicate (same source and external id, or the same activity
+external id on a lead) answers 200 with the first record's id. Database work runs in
+the thread pool: a request waiting on a lock never stalls the event loop.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import json
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from starlette.concurrency import run_in_threadpool
 
 from bot.errors import InvalidInput, NotFound
 from bot.model import ActivityKind
 from bot.services.leads import NewLead
 from handlers.context import AppContext
+from handlers.http.signing import SIGNATURE_HEADER, verify
 
 MAX_BODY = 64 * 1024
-SIGNATURE_HEADER = "X-OSCBot-Signature"
+# A lead or contact from further back than a year, or more than a day ahead, is a
+# sender's bug (a zero date, a unit mix-up), not a real event: refused at the door.
+ACCEPTED_PAST = timedelta(days=365)
+ACCEPTED_FUTURE = timedelta(days=1)
+# Row ids are 64-bit: anything larger cannot name a lead.
+MAX_ID = 2**63 - 1
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _PHONE = re.compile(r"^\+?[0-9 ()\-.]{7,20}$")
 
@@ -60,37 +67,54 @@ class ActivityIn(BaseModel):
     at: Annotated[datetime, Field(strict=False)] | None = None
     two_way: bool = False
     notes: Annotated[str, StringConstraints(max_length=5000)] = ""
-
-
-def sign(body: bytes, secret: str) -> str:
-    """The signature header value for a body: `sha256=<hex>`."""
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    external_id: Short | None = None
 
 
 def _error(status: int, message: str, field: str | None = None) -> JSONResponse:
     return JSONResponse({"error": message, "field": field}, status_code=status)
 
 
-async def _read_signed(request: Request, secret: str) -> bytes | JSONResponse:
+async def read_capped(request: Request, limit: int) -> bytes | None:
+    """The request body, or None as soon as it is known to exceed `limit` bytes."""
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY:
-        return _error(413, f"body larger than {MAX_BODY} bytes")
-    body = b""
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        return None
+    chunks: list[bytes] = []
+    size = 0
     async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_BODY:
-            return _error(413, f"body larger than {MAX_BODY} bytes")
-    given = request.headers.get(SIGNATURE_HEADER, "")
-    if not hmac.compare_digest(given, sign(body, secret)):
-        return _error(401, f"missing or wrong {SIGNATURE_HEADER}")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _read_signed(request: Request, secret: str, *, now: datetime) -> bytes | JSONResponse:
+    body = await read_capped(request, MAX_BODY)
+    if body is None:
+        return _error(413, f"body larger than {MAX_BODY} bytes")
+    problem = verify(request.headers.get(SIGNATURE_HEADER), secret=secret,
+                     method=request.method, path=request.url.path, body=body, now=now)
+    if problem is not None:
+        return _error(401, problem)
     return body
+
+
+def loads_bounded(body: bytes) -> Any:
+    """JSON from bytes; ValueError for anything that is not JSON or nests absurdly deep."""
+    try:
+        return json.loads(body)
+    except RecursionError:
+        # Python's parser recurses per nesting level: thousands of `[` exhaust the stack.
+        raise ValueError("JSON nested too deeply") from None
 
 
 def _parse(body: bytes, model: type[BaseModel]) -> BaseModel | JSONResponse:
     try:
-        data: Any = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return _error(400, "body is not valid JSON")
+        data: Any = loads_bounded(body)
+    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        message = str(exc) if str(exc) == "JSON nested too deeply" else "body is not valid JSON"
+        return _error(400, message)
     if not isinstance(data, dict):
         return _error(400, "body must be a JSON object")
     try:
@@ -102,10 +126,10 @@ def _parse(body: bytes, model: type[BaseModel]) -> BaseModel | JSONResponse:
         return _error(400, f"{field}: {message}" if field else message, field)
 
 
-async def _signed_model(request: Request, secret: str,
-                        model: type[M]) -> M | JSONResponse:
+async def _signed_model(request: Request, secret: str, model: type[M], *,
+                        now: datetime) -> M | JSONResponse:
     """The verified, validated body, or the error response to send instead."""
-    body = await _read_signed(request, secret)
+    body = await _read_signed(request, secret, now=now)
     if isinstance(body, JSONResponse):
         return body
     parsed = _parse(body, model)
@@ -115,13 +139,33 @@ async def _signed_model(request: Request, secret: str,
     return parsed
 
 
-def _aware(value: datetime | None, fallback: datetime) -> datetime:
+def checked_time(value: datetime | None, *, now: datetime, field: str) -> datetime:
+    """A sender's timestamp, or now when absent; InvalidInput naming the accepted range
+    when it has no zone or lies far in the past or future."""
     if value is None:
-        return fallback
+        return now
     if value.tzinfo is None:
-        raise InvalidInput("timestamp needs a time zone, e.g. 2026-11-20T15:04:05Z",
-                           field="received_at")
+        raise InvalidInput(f"{field}: timestamp needs a time zone, e.g. 2026-11-20T15:04:05Z",
+                           field=field)
+    earliest, latest = now - ACCEPTED_PAST, now + ACCEPTED_FUTURE
+    if not earliest <= value <= latest:
+        raise InvalidInput(
+            f"{field}: {value.isoformat()} is out of range; accepted from "
+            f"{_iso(earliest)} to {_iso(latest)} (at most {ACCEPTED_PAST.days} days ago, "
+            f"{ACCEPTED_FUTURE.days} day ahead)", field=field)
     return value
+
+
+def _iso(value: datetime) -> str:
+    return value.isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _lead_id(raw: str) -> int | None:
+    """The lead id from the URL, or None when it cannot name a lead (so: 404)."""
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 19:
+        return None
+    value = int(raw)
+    return value if 1 <= value <= MAX_ID else None
 
 
 def leads_router(ctx: AppContext, *, secret: str) -> APIRouter:
@@ -130,12 +174,13 @@ def leads_router(ctx: AppContext, *, secret: str) -> APIRouter:
 
     @router.post("/leads")
     async def receive(request: Request, background: BackgroundTasks) -> JSONResponse:
-        parsed = await _signed_model(request, secret, LeadIn)
+        now = ctx.clock.now()
+        parsed = await _signed_model(request, secret, LeadIn, now=now)
         if isinstance(parsed, JSONResponse):
             return parsed
         try:
-            new = _to_new_lead(parsed, now=ctx.clock.now())
-            lead, created = await asyncio.to_thread(ctx.leads.receive, new)
+            new = _to_new_lead(parsed, now=now)
+            lead, created = await run_in_threadpool(ctx.leads.receive, new)
         except InvalidInput as exc:
             return _error(400, str(exc), exc.field)
         if created:
@@ -146,20 +191,26 @@ def leads_router(ctx: AppContext, *, secret: str) -> APIRouter:
                             status_code=202 if created else 200, background=background)
 
     @router.post("/leads/{lead_id}/activities")
-    async def activity(lead_id: int, request: Request) -> JSONResponse:
-        parsed = await _signed_model(request, secret, ActivityIn)
+    async def activity(lead_id: str, request: Request) -> JSONResponse:
+        now = ctx.clock.now()
+        parsed = await _signed_model(request, secret, ActivityIn, now=now)
         if isinstance(parsed, JSONResponse):
             return parsed
+        number = _lead_id(lead_id)
+        if number is None:
+            return _error(404, f"no lead with id {lead_id[:40]}")
         try:
-            at = _aware(parsed.at, ctx.clock.now())
-            saved = ctx.leads.log_activity(
-                lead_id=lead_id, kind=ActivityKind(parsed.kind), direction=parsed.direction,
-                by=parsed.by, at=at, two_way=parsed.two_way, notes=parsed.notes)
+            at = checked_time(parsed.at, now=now, field="at")
+            saved, created = await run_in_threadpool(lambda: ctx.leads.record_activity(
+                lead_id=number, kind=ActivityKind(parsed.kind), direction=parsed.direction,
+                by=parsed.by, at=at, two_way=parsed.two_way, notes=parsed.notes,
+                external_id=parsed.external_id))
         except NotFound as exc:
             return _error(404, str(exc))
         except InvalidInput as exc:
             return _error(400, str(exc), exc.field)
-        return JSONResponse({"id": saved.id, "lead_id": lead_id}, status_code=202)
+        return JSONResponse({"id": saved.id, "lead_id": number},
+                            status_code=202 if created else 200)
 
     return router
 
@@ -177,4 +228,4 @@ def _to_new_lead(body: LeadIn, *, now: datetime) -> NewLead:
     return NewLead(source=body.source, external_id=body.external_id,
                    name=body.name or "(no name)", email=body.email, phone=body.phone,
                    community=body.community or body.store, message=body.message,
-                   received_at=_aware(body.received_at, now))
+                   received_at=checked_time(body.received_at, now=now, field="received_at"))

@@ -19,6 +19,7 @@ from bot.settings import Settings
 from handlers.console.shell import console_chat
 from handlers.context import production_context
 from handlers.http.app import Metrics, create_app
+from handlers.logs import install_log_scrubbing
 from schedules.scheduler import build_scheduler
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,7 @@ def serve(settings: Settings, *, clock: Clock) -> None:
     """Run until interrupted."""
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    install_log_scrubbing()
     token: str | Callable[[], str] | None = (
         settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None)
     oauth = (settings.slack_client_id and settings.slack_client_secret and not token

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
+from starlette.concurrency import run_in_threadpool
 
 from handlers.context import AppContext
 from routing.twilio import valid_signature, voice_response
@@ -24,7 +25,10 @@ def voice_router(ctx: AppContext, *, auth_token: str, public_url: str) -> APIRou
         osc = numbers.get(form.get("To", ""))
         dial = None
         if osc is not None:
-            target = ctx.repos.routes.get(osc_email=osc.email, channel="calls") or osc.email
+            # A database read: off the event loop, so a lock elsewhere never stalls the server.
+            routed = await run_in_threadpool(ctx.repos.routes.get, osc_email=osc.email,
+                                             channel="calls")
+            target = routed or osc.email
             person = ctx.config.find_person(target)
             dial = person.phone if person else None
         fallback = osc.phone if osc is not None else None

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_bolt.response import BoltResponse
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.errors import InvalidInput, NotAllowed, NotFound, OscbotError
@@ -43,6 +44,10 @@ HELP = ("*oscbot* keeps leads covered while an OSC is away.\n"
         "• `/oscbot calendar [EMAIL]` — lead calendar (managers: anyone's)")
 
 
+# What reading a payload without the fields Slack always sends raises.
+MALFORMED = (LookupError, TypeError, AttributeError, ValueError)
+
+
 class Directory:
     """Slack user ids to team emails: app.yaml ids first, then users.info (cached)."""
 
@@ -54,7 +59,13 @@ class Directory:
     async def email(self, client: AsyncWebClient, user_id: str) -> str | None:
         """The team email of a Slack user, or None when they are not on the team."""
         if user_id not in self._emails:
-            answer = await client.users_info(user=user_id)
+            try:
+                answer = await client.users_info(user=user_id)
+            except SlackApiError as exc:
+                if exc.response.get("error") not in ("user_not_found", "user_not_visible"):
+                    raise
+                # Not a user we can see, so not on the team; not an error of ours.
+                return None
             profile = (answer.get("user") or {}).get("profile") or {}
             self._emails[user_id] = str(profile.get("email", "")).lower() or None
         email = self._emails[user_id]
@@ -129,8 +140,12 @@ def register(app: AsyncApp, ctx: AppContext) -> None:
         return None
 
     @app.error
-    async def on_error(error: Exception) -> None:
+    async def on_error(error: Exception, response: BoltResponse | None) -> None:
         log.error("slack listener failed: %s", type(error).__name__)
+        if response is not None and isinstance(error, MALFORMED):
+            # The payload lacked what Slack always sends: a retry cannot help, so 400.
+            # Anything else (Slack or the database unreachable) stays a 500 Slack retries.
+            response.status = 400
 
     async def who(client: AsyncWebClient, user_id: str, ack: AsyncAck) -> str | None:
         email = await directory.email(client, user_id)
@@ -291,6 +306,10 @@ def app_home(ctx: AppContext, email: str) -> dict[str, Any]:
 
 def _leave_errors(values: dict[str, str | None]) -> dict[str, str]:
     errors: dict[str, str] = {}
+    kind = values.get("kind")
+    if kind is not None and kind not in {k.value for k in AbsenceKind}:
+        # Only a forged or outdated form can send this; answer in the form, not with a 500.
+        errors["kind"] = "Pick one of the kinds in the list."
     try:
         first = date.fromisoformat(values.get("start") or "")
     except ValueError:

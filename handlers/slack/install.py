@@ -45,7 +45,9 @@ class OAuthInstall:
     def __init__(self, ctx: AppContext, *, client_id: str, client_secret: str,
                  signing_secret: str, api_url: str, database_url: str | None,
                  redirect_uri: str | None = None) -> None:
-        self.engine: AsyncEngine = create_async_engine(async_url(database_url))
+        # Parameters stay out of error messages: an installation row holds the bot token.
+        self.engine: AsyncEngine = create_async_engine(async_url(database_url),
+                                                       hide_parameters=True)
         self.installations = AsyncSQLAlchemyInstallationStore(client_id=client_id,
                                                               engine=self.engine)
         self.states = AsyncSQLAlchemyOAuthStateStore(expiration_seconds=600,

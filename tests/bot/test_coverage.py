@@ -100,7 +100,17 @@ def test_reconcile_creates_extends_shortens_and_cancels(config: AppConfig) -> No
         lifecycle.CancelCoverage(c)]
     active = lifecycle.activate(c, now=START)
     assert lifecycle.reconcile(absences=[], coverages=[active], now=START) == [
-        lifecycle.EndCoverage(active)]
+        lifecycle.AskReturn(active)]
+
+
+def test_an_active_coverage_grows_with_its_absence_but_is_never_cut_by_it(
+        config: AppConfig) -> None:
+    active = lifecycle.activate(planned(config), now=START)
+    grown, shrunk = absence(6), absence(2)
+    assert lifecycle.reconcile(absences=[grown], coverages=[active], now=START) == [
+        lifecycle.RescheduleCoverage(active, grown)]
+    assert lifecycle.reconcile(absences=[shrunk], coverages=[active], now=START) == [
+        lifecycle.AskReturn(active, shrunk)]
 
 
 def test_reconcile_matches_by_uid_when_the_dates_moved_entirely(config: AppConfig) -> None:

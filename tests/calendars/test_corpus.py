@@ -36,6 +36,10 @@ def test_corpus_is_big_enough() -> None:
     assert {p.stem for p in CORPUS.glob("*.ics")} == {name for name, _ in CASES}
 
 
+def test_every_finding_of_the_feed_review_has_a_calendar() -> None:
+    assert {options.get("point") for _, options in CASES} >= set(range(1, 12))
+
+
 @pytest.mark.parametrize(("name", "options"), [c for c in CASES if "error" not in c[1]],
                          ids=[c[0] for c in CASES if "error" not in c[1]])
 def test_calendar_gives_its_expected_absences(name: str, options: dict[str, str]) -> None:
@@ -53,3 +57,5 @@ def test_unparseable_calendar_exits_2_with_one_line(name: str, options: dict[str
     assert out == ""
     assert err.count("\n") == 1 and options["error"] in err
     assert "Traceback" not in err
+    line = err.removesuffix("\n")
+    assert len(line) <= 200 and line.isprintable()

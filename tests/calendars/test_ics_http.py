@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -28,6 +29,20 @@ class Feed(BaseHTTPRequestHandler):
         if self.path == "/broken":
             self.send_response(500)
             self.end_headers()
+            return
+        if self.path == "/trickle":
+            # A feed that never finishes: one byte at a time, for longer than any budget.
+            self.send_response(200)
+            self.end_headers()
+            for byte in CALENDAR[:40]:
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+                time.sleep(0.1)
+            return
+        if self.path == "/no-etag":
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(CALENDAR)
             return
         if self.headers.get("If-None-Match") == '"v1"':
             self.send_response(304)
@@ -59,7 +74,8 @@ def test_second_read_is_a_304_and_unchanged(server: str) -> None:
     source = IcsSource(f"{server}/maria.ics", time_zone="America/Chicago", policies=Policies())
     first = source.read(start=START, end=END, cursor={})
     assert [a.summary for a in first.absences] == ["Vacation"]
-    assert first.cursor == {"etag": '"v1"', "last_modified": "Mon, 02 Nov 2026 15:00:00 GMT"}
+    assert first.cursor["etag"] == '"v1"'
+    assert first.cursor["last_modified"] == "Mon, 02 Nov 2026 15:00:00 GMT"
     second = source.read(start=START, end=END, cursor=first.cursor)
     assert second.unchanged and second.absences == ()
     assert Feed.requests[1]["if-none-match"] == '"v1"'
@@ -74,3 +90,31 @@ def test_http_errors_and_unreachable_hosts_are_calendar_errors(server: str) -> N
                      policies=Policies())
     with pytest.raises(CalendarError, match="fetch failed"):
         gone.read(start=START, end=END, cursor={})
+
+
+def test_a_feed_slower_than_its_budget_is_given_up(server: str) -> None:
+    slow = IcsSource(f"{server}/trickle", time_zone="America/Chicago",
+                     policies=Policies(calendar_read_budget=timedelta(seconds=1)))
+    began = time.monotonic()
+    with pytest.raises(CalendarError, match="calendar_read_budget"):
+        slow.read(start=START, end=END, cursor={})
+    assert time.monotonic() - began < 3
+
+
+def test_same_bytes_without_an_etag_are_unchanged_until_the_window_moves_on(
+        server: str) -> None:
+    source = IcsSource(f"{server}/no-etag", time_zone="America/Chicago", policies=Policies())
+    first = source.read(start=START, end=END, cursor={})
+    assert not first.unchanged and "etag" not in first.cursor
+    assert source.read(start=START, end=END, cursor=first.cursor).unchanged
+    later = source.read(start=START + timedelta(days=3), end=END + timedelta(days=3),
+                        cursor=first.cursor)
+    assert not later.unchanged and [a.summary for a in later.absences] == ["Vacation"]
+
+
+def test_the_window_moving_on_refetches_without_conditions(server: str) -> None:
+    source = IcsSource(f"{server}/maria.ics", time_zone="America/Chicago", policies=Policies())
+    first = source.read(start=START, end=END, cursor={})
+    source.read(start=START + timedelta(days=3), end=END + timedelta(days=3),
+                cursor=first.cursor)
+    assert "if-none-match" not in Feed.requests[-1]

@@ -213,10 +213,13 @@ def test_calendar_sync_state_replace_and_routes(repos: Repositories) -> None:
     state = CalendarSyncState("maria@rh.example", {"etag": '"abc"'}, (absence,), T0)
     repos.calendar_sync.save(state)
     assert repos.calendar_sync.get("maria@rh.example") == state
-    failing = dataclasses.replace(state, consecutive_failures=2, stale=True, last_error="504")
+    failing = dataclasses.replace(state, consecutive_failures=2, stale=True, last_error="504",
+                                  event_count=12, suspect_since=T0 + timedelta(hours=1))
     repos.calendar_sync.save(failing)
     assert repos.calendar_sync.get("maria@rh.example") == failing
     assert repos.calendar_sync.get("nobody") is None
+    assert repos.calendar_sync.get_many(["nobody", "maria@rh.example"]) == {
+        "maria@rh.example": failing}
     assert repos.routes.get(osc_email="maria", channel="leads") is None
     repos.routes.set(osc_email="maria", channel="leads", target="sam")
     repos.routes.set(osc_email="maria", channel="leads", target="jordan")
@@ -254,3 +257,39 @@ def test_protection_query_finds_leads_whose_two_way_contact_is_old(repos: Reposi
     repos.leads.add(a_lead("lapsed", last_two_way_at=T0, protection_lapsed_at=T0))
     repos.leads.add(a_lead("never"))
     assert repos.leads.two_way_before(before=T0 + timedelta(days=1)) == [old]
+
+
+def test_due_leads_page_by_time_then_id_without_losing_ties(repos: Repositories) -> None:
+    for n in range(7):
+        repos.leads.add(a_lead(f"p-{n}", received_at=T0 + timedelta(minutes=n // 3),
+                               last_two_way_at=T0 + timedelta(minutes=n // 2)))
+    seen: list[int] = []
+    after = None
+    while page := repos.leads.uncontacted(received_before=T0 + timedelta(hours=1),
+                                          after=after, limit=2):
+        seen += [lead.id or 0 for lead in page]
+        after = (page[-1].received_at, page[-1].id or 0)
+    assert seen == sorted(seen) and len(seen) == len(set(seen)) == 7
+    protected: list[int] = []
+    after = None
+    while page := repos.leads.two_way_before(before=T0 + timedelta(hours=1), after=after,
+                                             limit=3):
+        protected += [lead.id or 0 for lead in page]
+        last = page[-1]
+        assert last.last_two_way_at is not None
+        after = (last.last_two_way_at, last.id or 0)
+    assert sorted(protected) == sorted(seen)
+
+
+def test_an_activity_with_an_external_id_is_stored_once(repos: Repositories) -> None:
+    lead, _ = repos.leads.add(a_lead())
+    assert lead.id is not None
+    call = Activity(id=None, lead_id=lead.id, kind=ActivityKind.CALL, direction="outbound",
+                    by_email="maria@rh.example", at=T0, external_id="crm-1")
+    first, created = repos.activities.add_once(call)
+    again, created_again = repos.activities.add_once(dataclasses.replace(call, notes="x"))
+    assert (created, created_again, again.id) == (True, False, first.id)
+    assert first.external_id == "crm-1"
+    assert repos.activities.add_once(dataclasses.replace(call, external_id=None))[1]
+    assert repos.activities.add_once(dataclasses.replace(call, external_id=None))[1]
+    assert len(repos.activities.for_lead(lead.id)) == 3

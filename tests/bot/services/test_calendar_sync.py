@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
+import dataclasses
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from bot.config import AppConfig
-from bot.fakes import FixedClock, InMemoryCalendar, RecordingChat, in_memory_repositories
+from bot.fakes import (
+    FixedClock,
+    InMemoryCalendar,
+    InMemoryCalendarSync,
+    RecordingChat,
+    in_memory_repositories,
+)
 from bot.model import Absence, AbsenceKind, CoverageStatus
+from bot.ports import CalendarRead, CalendarSyncState
+from bot.services.calendar_sync import SyncReport
 from handlers.context import AppContext, build_context
 from schedules.jobs import job
 
-MARIA = "maria@rh.example"
+MARIA, ALEX = "maria@rh.example", "alex@rh.example"
 T0 = datetime(2026, 11, 30, 14, tzinfo=UTC)
 OOO = Absence(datetime(2026, 12, 3, 6, tzinfo=UTC), datetime(2026, 12, 5, 6, tzinfo=UTC),
               AbsenceKind.OUT_OF_OFFICE, True, "Out of office", ("g-ooo-1",))
@@ -75,7 +86,7 @@ def test_failed_calendar_keeps_the_last_good_copy_and_alerts_after_three(
                 if i.key.startswith("calendar-")]) == 1
 
 
-def test_shortened_absence_shrinks_an_active_coverage_and_ends_it(
+def test_shortened_absence_never_cuts_an_active_coverage_but_asks(
         ctx: AppContext, calendar: InMemoryCalendar) -> None:
     calendar.absences.append(OOO)
     tick(ctx, 0)
@@ -88,5 +99,74 @@ def test_shortened_absence_shrinks_an_active_coverage_and_ends_it(
     ctx.clock.advance(timedelta(hours=1))
     ctx.coverage.tick()
     [coverage] = ctx.repos.coverages.list(osc_email=MARIA)
-    assert coverage.status is CoverageStatus.RETURNED
-    assert coverage.end == OOO.start + timedelta(hours=2)
+    assert coverage.status is CoverageStatus.ACTIVE and coverage.end == OOO.end
+    [question] = [i for i in ctx.repos.outbox.pending(limit=100)
+                  if i.key == f"return-check:{coverage.id}:{MARIA}"]
+    assert question.message.text.startswith("Your calendar now shows your leave ending")
+    ctx.clock.set(OOO.end)
+    ctx.coverage.tick()
+    assert ctx.repos.coverages.list(osc_email=MARIA)[0].status is CoverageStatus.RETURNED
+
+
+class GatedCalendar:
+    """A calendar whose read waits until the test opens the gate: a feed that hangs."""
+
+    def __init__(self) -> None:
+        self.gate = threading.Event()
+        self.finished = threading.Event()
+
+    def read(self, *, start: datetime, end: datetime, cursor: dict[str, str]) -> CalendarRead:
+        self.gate.wait(10)
+        self.finished.set()
+        return CalendarRead(absences=(), cursor={"read": "yes"})
+
+
+class CountingSync(InMemoryCalendarSync):
+    """The in-memory sync state, counting writes."""
+
+    saves = 0
+
+    def save(self, state: CalendarSyncState) -> None:
+        self.saves += 1
+        super().save(state)
+
+
+def test_a_hanging_calendar_never_holds_back_the_others(config: AppConfig) -> None:
+    hanging, quick = GatedCalendar(), InMemoryCalendar([OOO])
+    ctx = build_context(config=config, repos=in_memory_repositories(), clock=FixedClock(T0),
+                        chat=RecordingChat(), sources={ALEX: hanging, MARIA: quick})
+    ctx.calendars.wait_for_read = timedelta(seconds=0.3)
+    try:
+        assert ctx.calendars.sync_all() == SyncReport(read=1, failed=1, changes=1)
+        [coverage] = ctx.repos.coverages.list(osc_email=MARIA)
+        assert coverage.status is CoverageStatus.PLANNED
+        assert ctx.calendars.sync_all() == SyncReport(read=1, unchanged=1, failed=1)
+        state = ctx.repos.calendar_sync.get(ALEX)
+        assert state is not None and state.last_error == "still reading from the last pass"
+    finally:
+        hanging.gate.set()
+    assert hanging.finished.wait(5)
+    # The worker marks the read done just after returning it: a pass soon reads it again.
+    for _ in range(100):
+        if ctx.calendars.sync_all().failed == 0:
+            break
+        time.sleep(0.05)
+    else:
+        pytest.fail("the calendar was never read again after its feed recovered")
+
+
+def test_an_unchanged_calendar_is_neither_rewritten_nor_reconciled(
+        config: AppConfig, calendar: InMemoryCalendar) -> None:
+    sync = CountingSync()
+    repos = dataclasses.replace(in_memory_repositories(), calendar_sync=sync)
+    ctx = build_context(config=config, repos=repos, clock=FixedClock(T0),
+                        chat=RecordingChat(), sources={MARIA: calendar})
+    calendar.absences.append(OOO)
+    ctx.calendars.sync_all()
+    [coverage] = ctx.repos.coverages.list(osc_email=MARIA)
+    ctx.repos.coverages.save(dataclasses.replace(coverage, status=CoverageStatus.CANCELLED))
+    writes = sync.saves
+    assert ctx.calendars.sync_all() == SyncReport(read=1, unchanged=1)
+    assert sync.saves == writes
+    assert [c.status for c in ctx.repos.coverages.list(osc_email=MARIA)] == [
+        CoverageStatus.CANCELLED]

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.storage.test_migrations import HEAD
+
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "app.yaml"
 
 
@@ -56,7 +58,7 @@ def test_drill_reports_what_would_fail_and_switches_nothing(tmp_path: Path) -> N
 
 def test_jobs_and_db_upgrade(tmp_path: Path) -> None:
     upgraded = oscbot("db", "upgrade", cwd=tmp_path)
-    assert upgraded.returncode == 0 and "revision 0003_bounded_reads" in upgraded.stdout
+    assert upgraded.returncode == 0 and f"revision {HEAD}" in upgraded.stdout
     listed = oscbot("jobs", "list", cwd=tmp_path)
     assert "sync_calendars" in listed.stdout and "sweep_leads" in listed.stdout
     assert "hand_over_crm_records" in listed.stdout

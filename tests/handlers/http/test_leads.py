@@ -1,21 +1,26 @@
-"""Lead intake over HTTP: signed, validated, idempotent, nothing half-written."""
+"""Lead intake over real HTTP: signed, validated, idempotent, nothing half-written."""
 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
-from fastapi.testclient import TestClient
 
 from bot.config import AppConfig
 from bot.fakes import FixedClock, RecordingChat, in_memory_repositories
 from bot.ports import Repositories
 from handlers.context import AppContext, build_context
 from handlers.http.app import create_app
-from handlers.http.leads import MAX_BODY, sign
+from handlers.http.leads import MAX_BODY
+from handlers.http.signing import SIGNATURE_HEADER, signature_header, signed_headers
+from tests.handlers.slack.test_app import Server
 
 SECRET = "test-webhook-secret"
+NOW = datetime(2026, 11, 30, 14, 0, tzinfo=UTC)  # the `clock` fixture's instant
 GOOD = {"source": "website", "external_id": "f-8812", "name": "Pat Doe",
         "email": "pat@example.com", "phone": "+15125550100", "community": "Riverside",
         "message": "Is the 3-bed plan still available?", "received_at": "2026-11-30T15:04:05Z"}
@@ -28,37 +33,49 @@ def ctx(config: AppConfig, clock: FixedClock) -> AppContext:
 
 
 @pytest.fixture
-def client(ctx: AppContext) -> TestClient:
-    return TestClient(create_app(ctx, lead_secret=SECRET))
+def client(ctx: AppContext) -> Iterator[httpx.Client]:
+    with Server(create_app(ctx, lead_secret=SECRET)) as base, \
+            httpx.Client(base_url=base, timeout=10) as http:
+        yield http
 
 
-def post(client: TestClient, path: str, body: object, *, secret: str = SECRET,
-         raw: bytes | None = None) -> tuple[int, dict[str, object]]:
+def post(client: httpx.Client, path: str, body: object, *, secret: str = SECRET,
+         raw: bytes | None = None, t: datetime | None = None,
+         signed_path: str | None = None) -> tuple[int, dict[str, object]]:
     data = raw if raw is not None else json.dumps(body).encode()
-    response = client.post(path, content=data, headers={
-        "Content-Type": "application/json", "X-OSCBot-Signature": sign(data, secret)})
+    stamp = int((t or NOW).timestamp())
+    response = client.post(path, content=data, headers=signed_headers(
+        secret, path=signed_path or path, body=data, t=stamp))
     return response.status_code, response.json()
+
+
+def eventually(check: Callable[[], bool], seconds: float = 5) -> None:
+    """Wait for work the server does after answering (the DM goes out in the background)."""
+    deadline = time.monotonic() + seconds
+    while not check():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.02)
 
 
 def stored(repos: Repositories) -> int:
     return len(repos.leads.list())
 
 
-def test_new_lead_is_accepted_routed_and_dm_queued(client: TestClient, ctx: AppContext) -> None:
+def test_new_lead_is_accepted_routed_and_dm_queued(client: httpx.Client, ctx: AppContext) -> None:
     status, body = post(client, "/leads", GOOD)
     assert status == 202
     assert body == {"id": 1, "assigned_to": "maria@rh.example",
                     "reason": "Maria owns Riverside"}
     lead = ctx.repos.leads.get(1)
     assert lead.received_at == datetime(2026, 11, 30, 15, 4, 5, tzinfo=UTC)
-    card = ctx.repos.outbox.get("lead-card:1")
-    assert card is not None and card.status.value == "sent"
+    eventually(lambda: (card := ctx.repos.outbox.get("lead-card:1")) is not None
+               and card.status.value == "sent")
     assert isinstance(ctx.chat, RecordingChat)
     assert ctx.chat.transcript[0].target == "maria@rh.example"
     assert "contact within 5 minutes" in ctx.chat.transcript[0].message.text
 
 
-def test_duplicate_returns_the_first_leads_id_with_200(client: TestClient,
+def test_duplicate_returns_the_first_leads_id_with_200(client: httpx.Client,
                                                        ctx: AppContext) -> None:
     post(client, "/leads", GOOD)
     status, body = post(client, "/leads", {**GOOD, "name": "Someone Else"})
@@ -79,7 +96,7 @@ def test_duplicate_returns_the_first_leads_id_with_200(client: TestClient,
     ({"community": "Riverside", "store": "Lakeview"}, "store", "not both"),
 ])
 def test_bad_input_gets_a_specific_400_and_stores_nothing(
-        client: TestClient, ctx: AppContext, change: dict[str, object], field: str,
+        client: httpx.Client, ctx: AppContext, change: dict[str, object], field: str,
         words: str) -> None:
     body = {k: v for k, v in {**GOOD, **change}.items() if v is not None}
     status, answer = post(client, "/leads", body)
@@ -90,32 +107,36 @@ def test_bad_input_gets_a_specific_400_and_stores_nothing(
     assert ctx.repos.outbox.due(now=datetime(2100, 1, 1, tzinfo=UTC)) == []
 
 
-def test_missing_source_is_named(client: TestClient) -> None:
+def test_missing_source_is_named(client: httpx.Client) -> None:
     status, answer = post(client, "/leads", {k: v for k, v in GOOD.items() if k != "source"})
     assert (status, answer["field"]) == (400, "source")
 
 
-def test_not_json_and_not_an_object(client: TestClient) -> None:
+def test_not_json_and_not_an_object(client: httpx.Client) -> None:
     assert post(client, "/leads", None, raw=b"{nope")[1]["error"] == "body is not valid JSON"
     assert post(client, "/leads", [GOOD])[1]["error"] == "body must be a JSON object"
 
 
-def test_bad_signature_is_401_and_stores_nothing(client: TestClient, ctx: AppContext) -> None:
+def test_bad_signature_is_401_and_stores_nothing(client: httpx.Client, ctx: AppContext) -> None:
     status, _ = post(client, "/leads", GOOD, secret="wrong")
     assert status == 401
     unsigned = client.post("/leads", content=json.dumps(GOOD).encode())
     assert unsigned.status_code == 401
+    assert SIGNATURE_HEADER in unsigned.json()["error"]
+    old_style = client.post("/leads", content=json.dumps(GOOD).encode(), headers={
+        SIGNATURE_HEADER: "sha256=" + "0" * 64})
+    assert old_style.status_code == 401
     assert stored(ctx.repos) == 0
 
 
-def test_oversized_body_is_413(client: TestClient, ctx: AppContext) -> None:
+def test_oversized_body_is_413(client: httpx.Client, ctx: AppContext) -> None:
     huge = json.dumps({**GOOD, "message": "x" * MAX_BODY}).encode()
     status, _ = post(client, "/leads", None, raw=huge)
     assert status == 413
     assert stored(ctx.repos) == 0
 
 
-def test_activity_webhook_stops_the_timer(client: TestClient, ctx: AppContext) -> None:
+def test_activity_webhook_stops_the_timer(client: httpx.Client, ctx: AppContext) -> None:
     post(client, "/leads", GOOD)
     status, _ = post(client, "/leads/1/activities", {
         "kind": "call", "direction": "outbound", "by": "maria@rh.example",
@@ -128,3 +149,106 @@ def test_activity_webhook_stops_the_timer(client: TestClient, ctx: AppContext) -
                                                  "by": "maria@rh.example"})[0] == 404
     assert post(client, "/leads/1/activities", {"kind": "fax", "direction": "outbound",
                                                 "by": "maria@rh.example"})[0] == 400
+
+
+CALL = {"kind": "call", "direction": "outbound", "by": "maria@rh.example"}
+
+
+def test_a_signed_activity_cannot_be_replayed_onto_another_lead(
+        client: httpx.Client, ctx: AppContext) -> None:
+    for n in (1, 2):
+        post(client, "/leads", {**GOOD, "external_id": f"f-{n}"})
+    data = json.dumps(CALL).encode()
+    headers = signed_headers(SECRET, path="/leads/1/activities", body=data,
+                             t=int(NOW.timestamp()))
+    assert client.post("/leads/1/activities", content=data, headers=headers).status_code == 202
+    replayed = client.post("/leads/2/activities", content=data, headers=headers)
+    assert replayed.status_code == 401
+    assert "v1 does not sign" in replayed.json()["error"]
+    as_lead = client.post("/leads", content=data, headers=headers)
+    assert as_lead.status_code == 401
+    assert ctx.repos.leads.get(2).status.value == "new"
+    assert len(ctx.repos.activities.for_lead(2)) == 0
+
+
+@pytest.mark.parametrize("skew", [timedelta(minutes=-6), timedelta(minutes=6)])
+def test_a_stale_or_future_timestamp_is_refused_saying_why(
+        client: httpx.Client, ctx: AppContext, skew: timedelta) -> None:
+    status, answer = post(client, "/leads", GOOD, t=NOW + skew)
+    assert status == 401
+    assert "360 s away" in str(answer["error"]) and "at most 300 s" in str(answer["error"])
+    assert stored(ctx.repos) == 0
+    assert post(client, "/leads", GOOD, t=NOW - timedelta(minutes=4, seconds=59))[0] == 202
+
+
+def test_the_query_string_is_not_part_of_the_signed_path(client: httpx.Client) -> None:
+    status, _ = post(client, "/leads?utm_source=ads", GOOD, signed_path="/leads")
+    assert status == 202
+
+
+@pytest.mark.parametrize("header", [
+    "t=abc,v1=00", "v1=00", "t=1,t=2,v1=00", f"t={10**30},v1=00", "t=,v1=", "garbage",
+    "t=١٧٦٤٣٢٩٠٠٠,v1=00".encode(), b"t=1764511200,v1=\xff\xfe"])
+def test_malformed_signature_headers_are_401(client: httpx.Client, header: str | bytes) -> None:
+    answer = client.post("/leads", content=json.dumps(GOOD).encode(),
+                         headers={SIGNATURE_HEADER: header})
+    assert answer.status_code == 401
+
+
+def test_key_rotation_accepts_either_secret(client: httpx.Client) -> None:
+    data = json.dumps(GOOD).encode()
+    t = int(NOW.timestamp())
+    old = signature_header("old-secret", method="POST", path="/leads", body=data, t=t)
+    new = signature_header(SECRET, method="POST", path="/leads", body=data, t=t)
+    both = f"{old},v1={new.split('v1=')[1]}"
+    assert client.post("/leads", content=data, headers={SIGNATURE_HEADER: both}
+                       ).status_code == 202
+
+
+def test_activities_are_idempotent_on_external_id(client: httpx.Client,
+                                                  ctx: AppContext) -> None:
+    post(client, "/leads", GOOD)
+    first = post(client, "/leads/1/activities", {**CALL, "external_id": "crm-act-9"})
+    again = post(client, "/leads/1/activities", {**CALL, "external_id": "crm-act-9",
+                                                 "notes": "resent"})
+    other = post(client, "/leads/1/activities", {**CALL, "external_id": "crm-act-10"})
+    assert (first[0], again[0], other[0]) == (202, 200, 202)
+    assert again[1]["id"] == first[1]["id"] != other[1]["id"]
+    assert len(ctx.repos.activities.for_lead(1)) == 2
+
+
+@pytest.mark.parametrize(("path", "body", "field"), [
+    ("/leads", {**GOOD, "received_at": "0001-01-01T00:00:00Z"}, "received_at"),
+    ("/leads", {**GOOD, "received_at": "9999-12-31T23:59:59Z"}, "received_at"),
+    ("/leads", {**GOOD, "received_at": "2024-11-30T00:00:00+14:00"}, "received_at"),
+    ("/leads/1/activities", {**CALL, "at": "0001-01-01T00:00:00Z"}, "at"),
+    ("/leads/1/activities", {**CALL, "at": "2027-01-01T00:00:00Z"}, "at"),
+])
+def test_timestamps_far_from_now_are_a_400_naming_the_accepted_range(
+        client: httpx.Client, ctx: AppContext, path: str, body: dict[str, object],
+        field: str) -> None:
+    if path != "/leads":
+        post(client, "/leads", GOOD)
+    before = (stored(ctx.repos), len(ctx.repos.activities.for_lead(1)))
+    status, answer = post(client, path, body)
+    assert (status, answer["field"]) == (400, field)
+    assert ("accepted from 2025-11-30T14:00:00Z to 2026-12-01T14:00:00Z"
+            in str(answer["error"]))
+    assert (stored(ctx.repos), len(ctx.repos.activities.for_lead(1))) == before
+
+
+@pytest.mark.parametrize("depth", [1_000, 30_000])
+def test_deeply_nested_json_is_a_400(client: httpx.Client, depth: int) -> None:
+    for path in ("/leads", "/leads/1/activities"):
+        status, answer = post(client, path, None, raw=b"[" * depth + b"]" * depth)
+        assert status == 400
+        assert answer["error"] in ("JSON nested too deeply", "body must be a JSON object")
+    status, _ = post(client, "/leads", None, raw=b'{"a":' * 10_000 + b"1" + b"}" * 10_000)
+    assert status == 400
+
+
+@pytest.mark.parametrize("lead_id", [str(2**63), str(2**64 + 5), "0", "-1", "1e3", "abc"])
+def test_lead_ids_that_cannot_exist_are_404(client: httpx.Client, lead_id: str) -> None:
+    status, answer = post(client, f"/leads/{lead_id}/activities", CALL)
+    assert status == 404
+    assert "no lead" in str(answer["error"])

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from handlers.http.leads import sign
+from handlers.http.signing import signed_headers
 from tests.fakes.slack_api import TOKEN, FakeSlack
 from tests.handlers.slack.test_app import SECRET, command
 
@@ -26,6 +26,18 @@ def free_port() -> int:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
         return port
+
+
+def wait_until_healthy(base: str, *, seconds: float = 60) -> None:
+    """Wait for a starting `oscbot run` to answer /healthz."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    raise AssertionError("oscbot run did not come up")
 
 
 @pytest.fixture
@@ -42,15 +54,7 @@ def server(tmp_path: Path) -> Iterator[tuple[str, FakeSlack]]:
                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         base = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
-                try:
-                    if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    time.sleep(0.2)
-            else:
-                raise AssertionError("oscbot run did not come up")
+            wait_until_healthy(base)
             yield base, slack
         finally:
             process.terminate()
@@ -65,8 +69,8 @@ def test_run_serves_health_metrics_slack_and_leads(server: tuple[str, FakeSlack]
     assert command(base, "/coverage", "UDANA").status_code == 200
     body = json.dumps({"source": "website", "external_id": "run-1", "name": "Pat Doe",
                        "phone": "+15125550100", "community": "Lakeview"}).encode()
-    answer = httpx.post(f"{base}/leads", content=body, headers={
-        "Content-Type": "application/json", "X-OSCBot-Signature": sign(body, "lead-secret")})
+    answer = httpx.post(f"{base}/leads", content=body, headers=signed_headers(
+        "lead-secret", path="/leads", body=body, t=int(time.time())))
     assert answer.status_code == 202
     assert answer.json()["assigned_to"] == "alex@riverside-homes.example"
     deadline = time.monotonic() + 10

@@ -1,7 +1,7 @@
 """bounded reads: indexes for paged screens, tasks remember their reminder
 
-Revision ID: 0003_bounded_reads
-Revises: 0002
+Revision ID: 0004_bounded_reads
+Revises: 0003_calendar_suspect_reads
 Create Date: 2026-11-28
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 from storage.types import UTCDateTime
 
-revision = "0003_bounded_reads"
-down_revision = "0002"
+revision = "0004_bounded_reads"
+down_revision = "0003_calendar_suspect_reads"
 branch_labels = None
 depends_on = None
 

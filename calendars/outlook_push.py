@@ -1,0 +1,217 @@
+"""Graph change notifications for Outlook calendars: subscriptions on each OSC's events,
+renewed before they expire, and the notifications that sync one mailbox.
+
+A subscription is kept in the OSC's calendar cursor (`graph_sub_*` keys) so it
+survives restarts. Its `clientState` is a secret only Graph and oscbot know: a
+notification whose subscription or clientState is unknown is refused and does nothing.
+Lifecycle notifications keep the flow alive: `reauthorizationRequired` renews the
+subscription, `missed` runs a delta sync, `subscriptionRemoved` creates a new one.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from urllib.parse import quote
+
+from bot.errors import CalendarError
+from bot.ports import CalendarSource, Clock
+from bot.services.calendar_sync import CalendarSyncService
+from calendars.graph import GraphError
+from calendars.graph_access import explain
+from calendars.outlook import OutlookCalendarSource
+
+log = logging.getLogger(__name__)
+# Outlook event subscriptions live at most 10,080 minutes; ask for a little less.
+LIFETIME = timedelta(minutes=10080) - timedelta(minutes=10)
+RENEW_MARGIN = timedelta(hours=12)
+NOTIFICATIONS_PATH = "/calendar/outlook/notifications"
+LIFECYCLE_PATH = "/calendar/outlook/lifecycle"
+LIFECYCLE_EVENTS = {"reauthorizationRequired", "missed", "subscriptionRemoved"}
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """One Graph subscription on one OSC's calendar events."""
+
+    osc_email: str
+    id: str
+    client_state: str
+    expires_at: datetime
+
+    def to_cursor(self) -> dict[str, str]:
+        """The subscription as cursor entries."""
+        return {"graph_sub_id": self.id, "graph_sub_state": self.client_state,
+                "graph_sub_expires": self.expires_at.isoformat()}
+
+    @classmethod
+    def from_cursor(cls, osc_email: str, cursor: Mapping[str, str]) -> Subscription | None:
+        """The subscription stored in a cursor, if any."""
+        if not cursor.get("graph_sub_id"):
+            return None
+        return cls(osc_email, cursor["graph_sub_id"], cursor["graph_sub_state"],
+                   datetime.fromisoformat(cursor["graph_sub_expires"]))
+
+
+@dataclass(frozen=True)
+class Notice:
+    """One verified notification: whose mailbox, and what happened."""
+
+    osc_email: str
+    event: str  # "change" or a lifecycle event
+
+
+def verified_notices(body: bytes, subscriptions: Mapping[str, Subscription]
+                     ) -> list[Notice] | None:
+    """The notices in a notification POST, or None when any of them is not genuine.
+
+    Genuine means: a subscription oscbot holds, with its clientState (compared in
+    constant time). A batch with one forged item is refused whole.
+    """
+    try:
+        items = json.loads(body)["value"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    if not isinstance(items, list) or not items:
+        return None
+    notices = []
+    for item in items:
+        if not isinstance(item, dict):
+            return None
+        sub = subscriptions.get(str(item.get("subscriptionId", "")))
+        state = str(item.get("clientState", ""))
+        if sub is None or not hmac.compare_digest(state.encode(), sub.client_state.encode()):
+            return None
+        event = str(item.get("lifecycleEvent") or "change")
+        if event != "change" and event not in LIFECYCLE_EVENTS:
+            continue  # a lifecycle event this version does not know: nothing to do
+        notices.append(Notice(sub.osc_email, event))
+    return notices
+
+
+class OutlookSubscriptions:
+    """Creates, renews and answers Graph subscriptions for every Outlook calendar."""
+
+    def __init__(self, *, calendars: CalendarSyncService, clock: Clock, public_url: str) -> None:
+        self.calendars = calendars
+        self.clock = clock
+        self.base = public_url.rstrip("/")
+
+    def sources(self) -> dict[str, OutlookCalendarSource]:
+        """The OSCs whose calendar is in Outlook."""
+        found: Mapping[str, CalendarSource] = self.calendars.sources
+        return {osc: s for osc, s in found.items() if isinstance(s, OutlookCalendarSource)}
+
+    def held(self) -> dict[str, Subscription]:
+        """Every subscription oscbot holds, by subscription id."""
+        repo = self.calendars.coverage.repos.calendar_sync
+        held = {}
+        for osc in self.sources():
+            state = repo.get(osc)
+            sub = Subscription.from_cursor(osc, state.cursor) if state else None
+            if sub is not None:
+                held[sub.id] = sub
+        return held
+
+    def ensure_all(self) -> tuple[int, list[str]]:
+        """Create missing subscriptions and renew those close to expiry; (changed, problems).
+
+        One mailbox's failure is reported and the others go on.
+        """
+        by_osc = {s.osc_email: s for s in self.held().values()}
+        now = self.clock.now()
+        changed, problems = 0, []
+        for osc in self.sources():
+            current = by_osc.get(osc)
+            if current is not None and current.expires_at - RENEW_MARGIN > now:
+                continue
+            try:
+                self.renew(osc) if current is not None else self.create(osc)
+            except CalendarError as exc:
+                problems.append(str(exc))
+                continue
+            changed += 1
+        return changed, problems
+
+    def create(self, osc: str) -> Subscription:
+        """A new subscription on the OSC's events (Graph validates both endpoints first)."""
+        source = self.sources()[osc]
+        state = secrets.token_urlsafe(32)
+        expires = self.clock.now() + LIFETIME
+        try:
+            answer = source.client.request("POST", "subscriptions", mailbox=source.mailbox, body={
+                "changeType": "created,updated,deleted",
+                "notificationUrl": self.base + NOTIFICATIONS_PATH,
+                "lifecycleNotificationUrl": self.base + LIFECYCLE_PATH,
+                "resource": f"/users/{source.mailbox}/events",
+                "expirationDateTime": _iso(expires), "clientState": state}) or {}
+        except GraphError as exc:
+            raise self._error(exc, source, "subscribe to") from None
+        sub = Subscription(osc, str(answer["id"]), state, _expiry(answer, expires))
+        self.calendars.remember(osc, sub.to_cursor())
+        return sub
+
+    def renew(self, osc: str) -> Subscription:
+        """Push the OSC's subscription's expiry out; a gone subscription is created anew."""
+        source = self.sources()[osc]
+        current = {s.osc_email: s for s in self.held().values()}.get(osc)
+        if current is None:
+            return self.create(osc)
+        expires = self.clock.now() + LIFETIME
+        try:
+            answer = source.client.request("PATCH", f"subscriptions/{quote(current.id)}",
+                                           mailbox=source.mailbox,
+                                           body={"expirationDateTime": _iso(expires)}) or {}
+        except GraphError as exc:
+            if exc.status == 404:
+                return self.create(osc)
+            raise self._error(exc, source, "renew the subscription to") from None
+        sub = Subscription(osc, current.id, current.client_state, _expiry(answer, expires))
+        self.calendars.remember(osc, sub.to_cursor())
+        return sub
+
+    def handle(self, notices: list[Notice]) -> None:
+        """Act on verified notices: each mailbox synced once, subscriptions kept alive."""
+        synced: set[str] = set()
+        for notice in notices:
+            osc = notice.osc_email
+            if osc not in self.sources():
+                continue
+            try:
+                if notice.event == "reauthorizationRequired":
+                    self.renew(osc)
+                    continue
+                if notice.event == "subscriptionRemoved":
+                    self.create(osc)
+            except CalendarError:
+                # The message names the mailbox: keep it out of the logs; the drill tells.
+                log.warning("an Outlook subscription could not be renewed after a lifecycle "
+                            "notification; the hourly job retries")
+                continue
+            if osc not in synced:
+                synced.add(osc)
+                self.calendars.sync_one(osc)
+
+    def _error(self, exc: GraphError, source: OutlookCalendarSource, doing: str
+               ) -> CalendarError:
+        reason = explain(exc, what="calendar", mailbox=source.mailbox,
+                         app_id=source.client.config.client_id)
+        return CalendarError(f"cannot {doing} {source.mailbox}'s calendar changes: {reason}")
+
+
+def _iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.0000000Z")
+
+
+def _expiry(answer: Mapping[str, object], asked: datetime) -> datetime:
+    value = str(answer.get("expirationDateTime") or "")
+    try:
+        parsed = datetime.fromisoformat(value.removesuffix("Z")[:26])
+    except ValueError:
+        return asked
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed

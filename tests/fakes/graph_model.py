@@ -1,0 +1,165 @@
+"""The fake Graph's mailboxes: calendar events with a change log (for delta rounds),
+automatic-reply settings and inbox rules."""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
+
+ALL_ROLES = frozenset({"Calendars.Read", "MailboxSettings.Read", "MailboxSettings.ReadWrite",
+                       "GroupMember.ReadWrite.All", "User.ReadBasic.All"})
+CALENDAR = frozenset({"Calendars.Read", "Calendars.ReadBasic", "Calendars.ReadWrite"})
+SETTINGS_READ = frozenset({"MailboxSettings.Read", "MailboxSettings.ReadWrite"})
+SETTINGS_WRITE = frozenset({"MailboxSettings.ReadWrite"})
+GROUP_READ = frozenset({"GroupMember.Read.All", "GroupMember.ReadWrite.All", "Group.Read.All",
+                        "Group.ReadWrite.All"})
+GROUP_WRITE = frozenset({"GroupMember.ReadWrite.All", "Group.ReadWrite.All"})
+USER_READ = frozenset({"User.ReadBasic.All", "User.Read.All", "User.ReadWrite.All"})
+MAX_SUBSCRIPTION = timedelta(minutes=10080)
+
+
+def error(code: str, message: str) -> dict[str, Any]:
+    """Graph's error body."""
+    return {"error": {"code": code, "message": message,
+                      "innerError": {"request-id": "00000000-fake", "date": "2026-11-28"}}}
+
+
+def zone_of(name: str) -> ZoneInfo:
+    """A Graph time-zone name (IANA or Windows) as a zone."""
+    if name == "UTC":
+        return ZoneInfo("UTC")
+    return ZoneInfo(WINDOWS_TO_OLSON.get(name, name))
+
+
+def instant(value: dict[str, str]) -> datetime:
+    """A Graph dateTimeTimeZone as a UTC instant."""
+    local = datetime.fromisoformat(value["dateTime"][:26])
+    return local.replace(tzinfo=zone_of(value.get("timeZone", "UTC"))).astimezone(UTC)
+
+
+def in_window(event: dict[str, Any], start: datetime, end: datetime) -> bool:
+    """True when the event overlaps [start, end)."""
+    return instant(event["start"]) < end and instant(event["end"]) > start
+
+
+def prefer_values(header: str) -> dict[str, str]:
+    """`Prefer: odata.maxpagesize=2, outlook.timezone="UTC"` as a dict."""
+    values = {}
+    for part in header.split(","):
+        if "=" in part:
+            key, value = part.strip().split("=", 1)
+            values[key.strip()] = value.strip().strip('"')
+    return values
+
+
+def as_utc(event: dict[str, Any]) -> dict[str, Any]:
+    """The event with timed start/end in UTC, as `Prefer: outlook.timezone="UTC"` asks."""
+    if event.get("isAllDay"):
+        return event
+    shown = dict(event)
+    for key in ("start", "end"):
+        moment = instant(event[key])
+        shown[key] = {"dateTime": moment.strftime("%Y-%m-%dT%H:%M:%S.0000000"),
+                      "timeZone": "UTC"}
+    return shown
+
+
+def encode(state: dict[str, Any]) -> str:
+    """An opaque state token."""
+    return base64.urlsafe_b64encode(json.dumps(state, sort_keys=True).encode()).decode()
+
+
+def decode(token: str) -> dict[str, Any]:
+    """A state token back; ValueError when it is not one of ours."""
+    state: dict[str, Any] = json.loads(base64.urlsafe_b64decode(token.encode()))
+    return state
+
+
+@dataclass
+class Mailbox:
+    """One user's mailbox."""
+
+    address: str
+    events: dict[str, dict[str, Any]] = field(default_factory=dict)
+    changes: list[str] = field(default_factory=list)
+    forgotten_before: int = 0
+    auto_replies: dict[str, Any] = field(default_factory=lambda: {
+        "status": "disabled", "externalAudience": "all",
+        "scheduledStartDateTime": {"dateTime": "2026-11-01T00:00:00.0000000", "timeZone": "UTC"},
+        "scheduledEndDateTime": {"dateTime": "2026-11-02T00:00:00.0000000", "timeZone": "UTC"},
+        "internalReplyMessage": "", "externalReplyMessage": ""})
+    rules: list[dict[str, Any]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def put(self, event: dict[str, Any]) -> None:
+        """Create or change an event (the next delta round reports it)."""
+        with self.lock:
+            self.events[event["id"]] = event
+            self.changes.append(event["id"])
+
+    def delete(self, event_id: str) -> None:
+        """Delete an event (reported as `@removed`)."""
+        with self.lock:
+            self.events.pop(event_id)
+            self.changes.append(event_id)
+
+    def forget_sync_state(self) -> None:
+        """Make every delta token issued so far unusable (Graph answers 410)."""
+        with self.lock:
+            self.forgotten_before = len(self.changes) + 1
+
+    def delta(self, state: dict[str, Any], page_size: int, utc: bool
+              ) -> tuple[list[dict[str, Any]], dict[str, Any] | None, dict[str, Any]]:
+        """One page of a delta round: items, the next page's state, the round's end state."""
+        start, end = datetime.fromisoformat(state["s"]), datetime.fromisoformat(state["e"])
+        with self.lock:
+            version = state.get("v")
+            if version is None:
+                items = [e for e in self.events.values() if in_window(e, start, end)]
+            else:
+                items = []
+                for event_id in dict.fromkeys(reversed(self.changes[version:])):
+                    event = self.events.get(event_id)
+                    if event is not None and in_window(event, start, end):
+                        items.append(event)
+                    else:
+                        items.append({"@odata.type": "#microsoft.graph.event", "id": event_id,
+                                      "@removed": {"reason": "deleted"}})
+            now_version = len(self.changes)
+        items.sort(key=lambda e: e["id"])
+        offset = int(state.get("o", 0))
+        page = [as_utc(e) if utc and "@removed" not in e else e
+                for e in items[offset:offset + page_size]]
+        following = None
+        if offset + page_size < len(items):
+            following = dict(state, o=offset + page_size)
+        return page, following, {"s": state["s"], "e": state["e"], "v": now_version,
+                                 "mb": self.address}
+
+    def rule(self, body: dict[str, Any], rule_id: str) -> dict[str, Any]:
+        """A rule as Graph stores it."""
+        stored = {"id": rule_id, "displayName": body.get("displayName", ""),
+                  "sequence": int(body.get("sequence", 1)),
+                  "isEnabled": bool(body.get("isEnabled", True)), "hasError": False,
+                  "isReadOnly": False, "conditions": body.get("conditions", {}),
+                  "actions": body.get("actions", {}), "exceptions": body.get("exceptions")}
+        return stored
+
+
+def window_of(query: dict[str, list[str]]) -> tuple[datetime, datetime] | None:
+    """The calendarView window of a first delta request, or None when it is missing."""
+    try:
+        start = datetime.fromisoformat(query["startDateTime"][0].replace("Z", "+00:00"))
+        end = datetime.fromisoformat(query["endDateTime"][0].replace("Z", "+00:00"))
+    except (KeyError, ValueError):
+        return None
+    if start.tzinfo is None:
+        start, end = start.replace(tzinfo=UTC), end.replace(tzinfo=UTC)
+    return (start, end) if end > start and end - start <= timedelta(days=1830) else None
