@@ -17,23 +17,15 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import Engine, event, text
+from sqlalchemy import text
 
 from bot.briefs import handoff_brief, return_list
-from bot.fakes import FixedClock, RecordingChat
-from handlers.context import build_context
 from handlers.slack.app import app_home
-from storage.engine import engine_from_url
-from storage.migrate import upgrade
-from storage.repositories import sql_repositories
-from tests.conftest import make_config
-from tests.storage.history import END, NOW, START, fill
+from tests.storage.history import END, MANAGER, OSC, START, counting, stored_history
 
-OSC, BACKUP, MANAGER = "maria@rh.example", "sam@rh.example", "dana@rh.example"
 ROUNDS = 7
 
 FLOOR = text(
@@ -49,29 +41,11 @@ def timed(run: Callable[[], object]) -> float:
     return time.perf_counter() - began
 
 
-def statements(engine: Engine, run: Callable[[], object]) -> int:
-    seen: list[str] = []
-
-    def count(*_args: Any) -> None:
-        seen.append("")
-
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        run()
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
-    return len(seen)
-
-
 def measure(size: int) -> list[tuple[str, float, float, int]]:
     """(case, median seconds, floor median seconds, statements) at one history size."""
     with tempfile.TemporaryDirectory() as folder:
-        url = f"sqlite:///{folder}/history.db"
-        upgrade(url)
-        engine = engine_from_url(url)
-        coverage_id = fill(engine, leads=size, osc=OSC, backup=BACKUP)
-        ctx = build_context(config=make_config(), repos=sql_repositories(engine),
-                            clock=FixedClock(NOW), chat=RecordingChat(), sources={})
+        engine, ctx, coverage_id = stored_history(f"sqlite:///{folder}/history.db",
+                                                  leads=size)
         coverage = ctx.repos.coverages.get(coverage_id)
         zone = ctx.config.team.timezone
 
@@ -94,8 +68,10 @@ def measure(size: int) -> list[tuple[str, float, float, int]]:
             for _ in range(ROUNDS):
                 ours.append(timed(case))
                 least.append(timed(floor))
+            with counting(engine) as statements:
+                case()
             rows.append((name, statistics.median(ours), statistics.median(least),
-                         statements(engine, case)))
+                         len(statements)))
         engine.dispose()
     return rows
 

@@ -6,12 +6,21 @@ the query-count tests and the benchmarks can fill 100,000 leads in seconds.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, Table, insert
+from sqlalchemy import Engine, Table, event, insert
 
+from bot.fakes import FixedClock, RecordingChat
+from handlers.context import AppContext, build_context
+from storage.engine import engine_from_url
+from storage.migrate import upgrade
+from storage.repositories import sql_repositories
 from storage.tables import ActivityRow, AppointmentRow, CoverageRow, LeadRow, TaskRow
+from tests.conftest import make_config
+
+OSC, BACKUP, MANAGER = "maria@rh.example", "sam@rh.example", "dana@rh.example"
 
 NOW = datetime(2026, 11, 30, 16, tzinfo=UTC)
 SPAN = timedelta(days=730)
@@ -96,3 +105,29 @@ def fill(engine: Engine, *, leads: int, osc: str, backup: str) -> int:
             for batch in _batches(rows):
                 connection.execute(insert(_table(model)), batch)
     return int(coverage_id)
+
+
+def stored_history(url: str, *, leads: int) -> tuple[Engine, AppContext, int]:
+    """A migrated database at `url` holding `leads` leads of the test team's OSC with
+    their history, and the services around it: (engine, context, coverage id)."""
+    upgrade(url)
+    engine = engine_from_url(url)
+    coverage_id = fill(engine, leads=leads, osc=OSC, backup=BACKUP)
+    ctx = build_context(config=make_config(), repos=sql_repositories(engine),
+                        clock=FixedClock(NOW), chat=RecordingChat(), sources={})
+    return engine, ctx, coverage_id
+
+
+@contextmanager
+def counting(engine: Engine) -> Iterator[list[str]]:
+    """Every SQL statement the engine runs inside the block."""
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)

@@ -4,43 +4,19 @@ read a fixed number of SQL statements, whether the OSC has 10 leads or 10,000.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 import pytest
-from sqlalchemy import Engine, event
 
 from bot.briefs import handoff_brief, return_list
-from bot.fakes import FixedClock, RecordingChat
 from bot.services.reports import monthly_report
-from handlers.context import AppContext, build_context
+from handlers.context import AppContext
 from handlers.slack.app import app_home
-from storage.engine import engine_from_url
-from storage.migrate import upgrade
-from storage.repositories import sql_repositories
-from tests.conftest import make_config
-from tests.storage.history import NOW, fill
+from tests.storage.history import BACKUP, MANAGER, OSC, counting, stored_history
 
-OSC, BACKUP, MANAGER = "maria@rh.example", "sam@rh.example", "dana@rh.example"
 SIZES = (10, 10_000)
-
-
-@contextmanager
-def counting(engine: Engine) -> Iterator[list[str]]:
-    """Every SQL statement the engine runs inside the block."""
-    statements: list[str] = []
-
-    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", seen)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", seen)
 
 
 def _cases(ctx: AppContext, coverage_id: int) -> dict[str, Callable[[], object]]:
@@ -65,12 +41,8 @@ def counts(tmp_path_factory: pytest.TempPathFactory) -> dict[int, dict[str, list
     """Statements per case, for each history size."""
     found: dict[int, dict[str, list[str]]] = {}
     for size in SIZES:
-        url = f"sqlite:///{tmp_path_factory.mktemp(f'h{size}') / 'oscbot.db'}"
-        upgrade(url)
-        engine = engine_from_url(url)
-        coverage_id = fill(engine, leads=size, osc=OSC, backup=BACKUP)
-        ctx = build_context(config=make_config(), repos=sql_repositories(engine),
-                            clock=FixedClock(NOW), chat=RecordingChat(), sources={})
+        engine, ctx, coverage_id = stored_history(
+            f"sqlite:///{tmp_path_factory.mktemp(f'h{size}') / 'oscbot.db'}", leads=size)
         found[size] = {}
         for name, case in _cases(ctx, coverage_id).items():
             case()  # the first run may queue messages; count a steady pass
@@ -98,12 +70,8 @@ def test_each_screen_is_a_handful_of_statements(
 
 
 def test_the_brief_shows_recent_rows_and_counts_the_rest(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'oscbot.db'}"
-    upgrade(url)
-    engine = engine_from_url(url)
-    coverage_id = fill(engine, leads=1_000, osc=OSC, backup=BACKUP)
-    ctx = build_context(config=make_config(), repos=sql_repositories(engine),
-                        clock=FixedClock(NOW), chat=RecordingChat(), sources={})
+    engine, ctx, coverage_id = stored_history(f"sqlite:///{tmp_path / 'oscbot.db'}",
+                                              leads=1_000)
     facts = ctx.coverage.brief_for(ctx.repos.coverages.get(coverage_id))
     engine.dispose()
     assert len(facts.uncontacted) == 20 and facts.uncontacted_more == 100 - 20
