@@ -9,7 +9,10 @@ from datetime import timedelta
 from bot.model import AbsenceKind
 from handlers.context import AppContext
 from handlers.slack.app import STATUS_FRESH_FOR, RecentAnswers
-from tests.handlers.slack.test_app import T0, base, command, ctx, slack  # noqa: F401
+from tests.handlers.slack import test_app as shared
+from tests.handlers.slack.test_app import T0, command
+
+slack, ctx, base = shared.slack, shared.ctx, shared.base
 
 
 def test_an_answer_is_reused_while_fresh_and_recomputed_after() -> None:
@@ -24,8 +27,7 @@ def test_an_answer_is_reused_while_fresh_and_recomputed_after() -> None:
     assert answers.get("America/Chicago") is None
 
 
-def test_a_new_coverage_shows_in_coverage_within_a_second(base: str,  # noqa: F811
-                                                          ctx: AppContext) -> None:  # noqa: F811
+def test_a_new_coverage_shows_in_coverage_within_a_second(base: str, ctx: AppContext) -> None:
     before = command(base, "/coverage", "USAM").json()
     assert "Everyone is in" in json.dumps(before)
     ctx.coverage.declare(osc_email="maria@rh.example", start=T0 + timedelta(days=1),
