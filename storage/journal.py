@@ -73,11 +73,10 @@ class SqlAudit:
 
     def record(self, entry: AuditEntry) -> None:
         """Append an entry."""
-        with Session(self._engine) as session:
-            session.add(AuditRow(at=entry.at, actor=entry.actor, action=entry.action,
-                                 subject=entry.subject, reason=entry.reason,
-                                 before=entry.before, after=entry.after))
-            session.commit()
+        rows.insert(self._engine, AuditRow(at=entry.at, actor=entry.actor, action=entry.action,
+                                           subject=entry.subject, reason=entry.reason,
+                                           before=entry.before, after=entry.after),
+                    lambda _row: None)
 
     def list(self, *, subject: str | None = None) -> list[AuditEntry]:
         """Entries, oldest first."""

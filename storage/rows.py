@@ -75,8 +75,9 @@ def fetch(engine: Engine, model: type[R], row_id: Any, to_domain: Callable[[R], 
 
 def select_all(engine: Engine, query: SelectOfScalar[R], to_domain: Callable[[R], T]) -> list[T]:
     """Every row a query returns, as domain records."""
-    with Session(engine) as session:
-        return [to_domain(row) for row in session.exec(query)]
+    # Read on a plain connection: rows carry the columns as attributes, which is all the
+    # converters use, without an ORM session's identity map and instance state.
+    return read_all(engine, query, to_domain, {})
 
 
 def read_all(engine: Engine, query: Any, to_domain: Callable[[Any], T],
@@ -90,8 +91,8 @@ def read_all(engine: Engine, query: Any, to_domain: Callable[[Any], T],
 def select_one(engine: Engine, query: SelectOfScalar[R],
                to_domain: Callable[[R], T]) -> T | None:
     """The first row a query returns, or None."""
-    with Session(engine) as session:
-        row = session.exec(query).first()
+    with engine.connect() as connection:
+        row: Any = connection.execute(query).first()
         return to_domain(row) if row is not None else None
 
 
@@ -106,10 +107,12 @@ def select_page(engine: Engine, model: type[R], where: Sequence[Any],
     statement would make the database fetch every matching row.)
     """
     ordered = [column.desc() for column in order] if newest else list(order)
-    with Session(engine) as session:
-        items = [to_domain(row) for row in session.exec(
-            select(model).where(*where).order_by(*ordered).limit(limit))]
-        total = session.exec(select(func.count()).select_from(model).where(*where)).one()
+    with engine.connect() as connection:
+        found: Any = connection.execute(
+            select(model).where(*where).order_by(*ordered).limit(limit))
+        items = [to_domain(row) for row in found]
+        total = connection.execute(
+            select(func.count()).select_from(model).where(*where)).scalar_one()
     if newest:
         items.reverse()
     return Page(items=tuple(items), total=int(total))
