@@ -86,8 +86,14 @@ def serve_intake(port: int, slack_url: str, ready: Any) -> None:
     config: Any = bench_leads.bench_team()
     url = f"sqlite:///{tempfile.mkdtemp()}/leads.db"
     upgrade(url)
-    chat = SlackChat(token=TOKEN, api_url=slack_url,
-                     names={p.email: p.name for p in config.people})
+    chat: Any = SlackChat(token=TOKEN, api_url=slack_url,
+                          names={p.email: p.name for p in config.people})
+    if not slack_url:
+        # --intake-without-dm: what the request path costs when the DM it queues is not
+        # sent from this process (the share of delivery in the intake numbers).
+        from bot.fakes import RecordingChat
+
+        chat = RecordingChat()
     ctx = build_context(config=config, repos=sql_repositories(engine_from_url(url)),
                         clock=Clock(), chat=chat, sources={})
     serve_app(create_app(ctx, lead_secret=bench_leads.SECRET), port, ready)
@@ -242,13 +248,17 @@ def intake() -> tuple[str, list[float]]:
 
 
 def main() -> None:
-    """Both cases (or the one named: --ack, --intake), then the table."""
+    """Both cases (or those named: --ack, --intake, --intake-without-dm), then the table."""
     cases = {
         "--ack": lambda: run("signed /coverage ack", bench_slack_ack.serve, serve_floor_ack,
                              "/slack/events", lambda _round: ack_script()),
         "--intake": intake,
+        "--intake-without-dm": lambda: run(
+            "POST /leads, DM not sent", serve_intake, serve_floor_intake, "/leads",
+            lambda round_number: intake_script(round_number * LEADS_PER_ROUND),
+            ours_args=("",)),
     }
-    chosen = [flag for flag in cases if flag in sys.argv[1:]] or list(cases)
+    chosen = [flag for flag in cases if flag in sys.argv[1:]] or ["--ack", "--intake"]
     rows = [cases[flag]() for flag in chosen]
     print(f"{CONNECTIONS} connections, {ROUNDS} interleaved rounds of {SECONDS} s, medians")
     print(f"{'case':26} {'oscbot req/s':>12} {'p99 ms':>7} {'cpu ms/req':>10} "
