@@ -35,6 +35,7 @@ def shared_client() -> httpx.Client:
                         limits=httpx.Limits(max_connections=50, max_keepalive_connections=20))
 
 
+@functools.cache
 def _user_agent() -> str:
     try:
         return f"oscbot/{version('oscbot')}"
@@ -114,6 +115,7 @@ class IcsSource:
             with client.stream("GET", self.location.replace("webcal://", "https://", 1),
                                headers=headers) as response:
                 if response.status_code == 304:
+                    response.read()  # the empty body; reading it lets the connection be reused
                     return None, cursor
                 if response.status_code != 200:
                     raise CalendarError(f"{self.label}: HTTP {response.status_code}")

@@ -82,11 +82,15 @@ class RawComponent:
 
     name: str
     lines: list[str] = field(default_factory=list)
+    _by_name: dict[str, list[str]] | None = field(default=None, repr=False, compare=False)
 
     def values(self, name: str) -> list[str]:
         """The raw values of every property called `name`."""
-        wanted = name.upper()
-        return [line.partition(":")[2] for line in self.lines[1:-1] if _name_of(line) == wanted]
+        if self._by_name is None:
+            self._by_name = {}
+            for line in self.lines[1:-1]:
+                self._by_name.setdefault(_name_of(line), []).append(line.partition(":")[2])
+        return self._by_name.get(name.upper(), [])
 
     @property
     def uid(self) -> str:

@@ -66,9 +66,9 @@ def parse_calendar(data: bytes, *, label: str, zone: ZoneInfo, horizon: datetime
     for raw_zone in raw.timezones:
         deadline.check()
         _add_timezone(parsed, raw_zone, zone)
-    for raw_event in raw.events:
+    for raw_event, component in _parse_events(raw.events, deadline):
         deadline.check()
-        _add_event(parsed, raw_event, zone=zone, horizon=horizon)
+        _add_event(parsed, raw_event, component, zone=zone, horizon=horizon)
     try:
         parsed.calendar = x_wr_timezone.to_standard(parsed.calendar)
     except Exception as exc:  # the library raises plain errors on odd zones
@@ -79,6 +79,27 @@ def parse_calendar(data: bytes, *, label: str, zone: ZoneInfo, horizon: datetime
 
 def _parse(raw: RawComponent) -> Any:
     return icalendar.Calendar.from_ical(raw.text())
+
+
+def _parse_events(events: list[RawComponent],
+                  deadline: Deadline) -> Iterator[tuple[RawComponent, Any]]:
+    """Each event with its parsed component (None when it raised): all in one parse when
+    they allow it, else one by one so the one that raises costs only itself."""
+    try:
+        whole = icalendar.Calendar.from_ical(
+            "BEGIN:VCALENDAR\r\n" + "".join(e.text() for e in events) + "END:VCALENDAR\r\n")
+        parsed = whole.subcomponents
+    except Exception:  # icalendar raises assorted errors on broken content
+        parsed = []
+    if len(parsed) == len(events):
+        yield from zip(events, parsed, strict=True)
+        return
+    for raw in events:
+        deadline.check()
+        try:
+            yield raw, _parse(raw)
+        except Exception:  # as above; _add_event says why
+            yield raw, None
 
 
 def _reason(exc: BaseException) -> str:
@@ -101,11 +122,12 @@ def _add_timezone(parsed: ParsedCalendar, raw: RawComponent, zone: ZoneInfo) -> 
     parsed.calendar.add_component(component)
 
 
-def _add_event(parsed: ParsedCalendar, raw: RawComponent, *, zone: ZoneInfo,
+def _add_event(parsed: ParsedCalendar, raw: RawComponent, component: Any, *, zone: ZoneInfo,
                horizon: datetime) -> None:
     uid = raw.uid
     try:
-        component = _parse(raw)
+        if component is None:
+            component = _parse(raw)  # raises again, with the reason
         reason = _check(component, uid=uid, zone=zone, horizon=horizon,
                         warnings=parsed.warnings)
     except Exception as exc:  # icalendar's errors for broken content vary by property
