@@ -20,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import insert
 
 from bot.config_loader import load_config
+from bot.examples import EXAMPLES as EXAMPLES_DIR
 from bot.fakes import FixedClock, RecordingChat
 from handlers.context import build_context
 from storage.engine import engine_from_url
@@ -29,7 +30,7 @@ from storage.tables import LeadRow
 
 NOW = datetime(2026, 11, 30, 16, tzinfo=UTC)
 OVERDUE = 200
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+EXAMPLES = EXAMPLES_DIR
 
 
 def fill(url: str, total: int) -> None:

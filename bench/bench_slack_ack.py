@@ -25,6 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import httpx
 from harness import percentile, serve_app, server_process, wrk
 
+from bot.examples import EXAMPLES as EXAMPLES_DIR
+
 SECRET = "bench-signing-secret"
 CLIENTS, REQUESTS_EACH = 20, 50
 
@@ -44,7 +46,7 @@ def serve(port: int, ready: Any) -> None:
     from storage.repositories import sql_repositories
     from tests.fakes.slack_api import TOKEN, FakeSlack
 
-    examples = Path(__file__).resolve().parents[1] / "examples"
+    examples = EXAMPLES_DIR
     config = load_config(examples / "app.yaml", env={})
     folder = tempfile.mkdtemp()
     url = f"sqlite:///{folder}/bench.db"

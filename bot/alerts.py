@@ -5,14 +5,27 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from bot.briefs import name_of
+from bot.briefs import named
 from bot.config import AppConfig
 from bot.durations import humanize
-from bot.messages import ActionId, Actions, Button, Context, Header, Message, Section
+from bot.messages import (
+    ActionId,
+    Actions,
+    Button,
+    Context,
+    Header,
+    Message,
+    Section,
+    cut,
+    outside,
+)
 from bot.messages import mention as at
 from bot.model import Lead, Task
 from bot.screening import non_lead_hint
 from bot.timefmt import when
+
+# Channel posts quote a lead's message up to this many characters; the DM shows it all.
+CHANNEL_MESSAGE_LIMIT = 500
 
 
 def _contact_buttons(lead_id: int) -> Actions:
@@ -26,30 +39,35 @@ def _contact_buttons(lead_id: int) -> Actions:
     ))
 
 
-def _lead_section(lead: Lead, zone: str) -> Section:
+def _lead_section(lead: Lead, zone: str, *, limit: int | None = None) -> Section:
+    """The lead's name, message and contact fields; `limit` cuts a long message (channel
+    posts stay short; the DM keeps it whole)."""
     fields: list[tuple[str, str]] = [("Received", when(lead.received_at, zone))]
     if lead.phone:
-        fields.append(("Phone", lead.phone))
+        fields.append(("Phone", outside(lead.phone)))
     if lead.email:
-        fields.append(("Email", lead.email))
+        fields.append(("Email", outside(lead.email)))
     if lead.community:
-        fields.append(("Community", lead.community))
-    message = f"\n> {lead.message}" if lead.message else ""
-    return Section(f"*{lead.name}* via {lead.source}{message}", fields=tuple(fields))
+        fields.append(("Community", outside(lead.community)))
+    text = cut(lead.message, limit) if limit and lead.message else lead.message
+    # One quoted paragraph: a message with line breaks stays inside the quote.
+    message = f"\n> {outside(text.replace(chr(10), ' '))}" if text else ""
+    return Section(f"*{outside(lead.name)}* via {outside(lead.source)}{message}",
+                   fields=tuple(fields))
 
 
 def lead_card(lead: Lead, *, config: AppConfig, zone: str, covering_for: str | None) -> Message:
     """The DM a responsible person gets the moment a lead arrives."""
     assert lead.id is not None
     window = humanize(config.policies.speed_to_lead)
-    note = (f"You are covering for {name_of(config, covering_for)}: do the first outreach."
+    note = (f"You are covering for {named(config, covering_for)}: do the first outreach."
             if covering_for else "")
     hint = non_lead_hint(lead.message)
     if hint:
         note = (note + " " if note else "") + (
             f"This looks like a {hint}, not a buyer: if so, press “Not a lead”.")
     return Message(
-        text=f"New lead: {lead.name} — contact within {window}.",
+        text=f"New lead: {outside(lead.name)} — contact within {window}.",
         blocks=(
             Header(f"New lead — contact within {window}"),
             _lead_section(lead, zone),
@@ -59,17 +77,26 @@ def lead_card(lead: Lead, *, config: AppConfig, zone: str, covering_for: str | N
     )
 
 
+def handled(lead: Lead, *, status: str, zone: str, channel: bool) -> Message:
+    """A lead card or alert edited once someone acted on it: the outcome, no buttons."""
+    what = "Lead alert" if channel else "New lead"
+    return Message(
+        text=f"{what}: {outside(lead.name)} — {status}.",
+        blocks=(Header(status), _lead_section(lead, zone, limit=CHANNEL_MESSAGE_LIMIT
+                                              if channel else None)))
+
+
 def uncontacted_alert(lead: Lead, *, config: AppConfig, zone: str, now: datetime) -> Message:
     """The channel alert when nobody logged a contact inside the speed-to-lead window."""
     assert lead.id is not None
     waited = humanize(now - lead.received_at)
     who = at(lead.assigned_to)
     return Message(
-        text=f"Lead waiting {waited} with no contact — {name_of(config, lead.assigned_to)}.",
+        text=f"Lead waiting {waited} with no contact — {named(config, lead.assigned_to)}.",
         blocks=(
             Header(f"⏰ Lead waiting {waited} with no contact"),
             Section(f"{who}, this lead has not been contacted yet.", ()),
-            _lead_section(lead, zone),
+            _lead_section(lead, zone, limit=CHANNEL_MESSAGE_LIMIT),
             Actions((
                 Button(ActionId.LEAD_CALLED, "Called", str(lead.id), "primary"),
                 Button(ActionId.LEAD_CLAIM, "I'll take it", str(lead.id)),
@@ -87,11 +114,11 @@ def escalation(lead: Lead, *, config: AppConfig, zone: str, now: datetime) -> Me
     managers = " ".join(at(m) for m in config.team.managers)
     return Message(
         text=f"Escalation: lead uncontacted for {waited} "
-             f"(assigned to {name_of(config, lead.assigned_to)}).",
+             f"(assigned to {named(config, lead.assigned_to)}).",
         blocks=(
             Header(f"🚨 Escalation: no contact after {waited}"),
             Section(f"{managers} — assigned to {at(lead.assigned_to)}, still no contact logged."),
-            _lead_section(lead, zone),
+            _lead_section(lead, zone, limit=CHANNEL_MESSAGE_LIMIT),
             Actions((Button(ActionId.LEAD_CLAIM, "I'll take it", str(lead.id), "primary"),)),
         ),
         mentions=(*config.team.managers, lead.assigned_to),
@@ -101,13 +128,14 @@ def escalation(lead: Lead, *, config: AppConfig, zone: str, now: datetime) -> Me
 def reminder(task: Task, *, lead: Lead | None, config: AppConfig, zone: str) -> Message:
     """A DM reminding the assignee of a task that is due."""
     assert task.id is not None
-    on_behalf = (f" (for {name_of(config, task.owner_email)})"
+    on_behalf = (f" (for {named(config, task.owner_email)})"
                  if task.owner_email != task.assignee_email else "")
-    about = f" — {lead.name}, {lead.phone or lead.email}" if lead else ""
+    about = f" — {outside(lead.name)}, {outside(lead.phone or lead.email)}" if lead else ""
+    title = outside(task.title)
     return Message(
-        text=f"Reminder: {task.title}{about}, due {when(task.due_at, zone)}.",
+        text=f"Reminder: {title}{about}, due {when(task.due_at, zone)}.",
         blocks=(
-            Section(f"📌 *{task.title}*{on_behalf}{about}\nDue {when(task.due_at, zone)}"),
+            Section(f"📌 *{title}*{on_behalf}{about}\nDue {when(task.due_at, zone)}"),
             Actions((
                 Button(ActionId.REMINDER_DONE, "Done", str(task.id), "primary"),
                 Button(ActionId.REMINDER_SNOOZE, "Snooze 1h", str(task.id)),
@@ -122,8 +150,8 @@ def no_backup_alert(
 ) -> Message:
     """Tell the managers nobody can cover; never route to nobody silently."""
     managers = " ".join(at(m) for m in config.team.managers)
-    osc = name_of(config, osc_email)
-    why = "; ".join(reasons) or "no backups are listed"
+    osc = named(config, osc_email)
+    why = "; ".join(outside(r) for r in reasons) or "no backups are listed"
     return Message(
         text=f"No eligible backup for {osc} from {when(start, zone)}.",
         blocks=(
@@ -138,11 +166,11 @@ def no_backup_alert(
 def calendar_stale_alert(*, osc_email: str, failures: int, error: str,
                          config: AppConfig) -> Message:
     """Tell the managers a calendar keeps failing; coverage is left as it was."""
-    osc = name_of(config, osc_email)
+    osc = named(config, osc_email)
     return Message(
         text=f"{osc}'s calendar failed to load {failures} times in a row.",
         blocks=(Section(
-            f"⚠️ {osc}'s calendar failed to load {failures} times in a row ({error}). "
+            f"⚠️ {osc}'s calendar failed to load {failures} times in a row ({outside(error)}). "
             "Coverage is unchanged, using the last good copy."),),
         mentions=config.team.managers,
     )
@@ -153,16 +181,16 @@ def protection_warning(lead: Lead, *, deadline: datetime, config: AppConfig,
     """DM to the owner the day before credit protection on a lead lapses."""
     assert lead.id is not None
     return Message(
-        text=f"Credit protection on {lead.name} lapses {when(deadline, zone)}.",
+        text=f"Credit protection on {outside(lead.name)} lapses {when(deadline, zone)}.",
         blocks=(Section(
-            f"🛡️ *{lead.name}*: your credit protection lapses {when(deadline, zone)} "
+            f"🛡️ *{outside(lead.name)}*: your credit protection lapses {when(deadline, zone)} "
             f"unless there is two-way contact (a reply or a connected call) before then. "
-            f"Reach them: {lead.phone or lead.email}."),
+            f"Reach them: {outside(lead.phone or lead.email)}."),
             Actions((Button(ActionId.LEAD_CALLED, "Called", str(lead.id), "primary"),))))
 
 
 def protection_lapsed(lead: Lead, *, config: AppConfig) -> Message:
     """DM to the owner when protection on a lead has lapsed (recorded for reports)."""
     window = humanize(config.policies.coverage_protection)
-    return Message(text=f"Credit protection on {lead.name} lapsed: no two-way contact in "
+    return Message(text=f"Credit protection on {outside(lead.name)} lapsed: no two-way contact in "
                         f"{window}.")

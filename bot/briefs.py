@@ -11,7 +11,17 @@ from dataclasses import dataclass, field
 
 from bot.config import AppConfig
 from bot.crm import MoveStatus, RecordKind, RecordMove, crm_name
-from bot.messages import ActionId, Actions, Bullets, Button, Context, Header, Message, Section
+from bot.messages import (
+    ActionId,
+    Actions,
+    Bullets,
+    Button,
+    Context,
+    Header,
+    Message,
+    Section,
+    outside,
+)
 from bot.messages import mention as at
 from bot.model import (
     Appointment,
@@ -24,6 +34,7 @@ from bot.model import (
     Task,
 )
 from bot.ports import RoutingSwitch, SwitchStatus
+from bot.routing_engine import UNCONFIRMED
 from bot.timefmt import when, window
 
 CREDIT_RULE = (
@@ -137,36 +148,45 @@ def name_of(config: AppConfig, email: str | None) -> str:
     return person.name if person else email
 
 
+def named(config: AppConfig, email: str | None) -> str:
+    """`name_of` marked as outside text, for messages (names are data, not markup)."""
+    return "nobody" if email is None else outside(name_of(config, email))
+
+
 def lead_line(lead: Lead, zone: str) -> str:
     """One lead in a list: name, community, how to reach them, when it came in."""
-    reach = " · ".join(x for x in (lead.phone, lead.email) if x)
-    where = f" ({lead.community})" if lead.community else ""
-    return f"{lead.name}{where} — {reach} — in {when(lead.received_at, zone)}"
+    reach = " · ".join(outside(x) for x in (lead.phone, lead.email) if x)
+    where = f" ({outside(lead.community)})" if lead.community else ""
+    return f"{outside(lead.name)}{where} — {reach} — in {when(lead.received_at, zone)}"
 
 
 def switch_line(switch: RoutingSwitch, *, config: AppConfig) -> str:
     """How one routing channel stands, with the manual step when it needs a hand."""
     label = switch.channel.capitalize()
     after = switch.after or {}
-    target = name_of(config, str(after.get("target", "")))
+    target = named(config, str(after.get("target", "")))
     confirmed = dict(after.get("details") or {}).get("confirmed_by")
     if switch.status is SwitchStatus.APPLIED and confirmed:
-        return f"✅ {label} switched by hand (confirmed by {name_of(config, confirmed)})"
+        return f"✅ {label} switched by hand (confirmed by {named(config, confirmed)})"
     if switch.status is SwitchStatus.APPLIED:
         by_hand = dict(after.get("details") or {}).get("also_by_hand")
         return f"✅ {label} → {target} ({switch.adapter})" + (
-            f" — also by hand: {by_hand}" if by_hand else "")
+            f" — also by hand: {outside(str(by_hand))}" if by_hand else "")
     if switch.status is SwitchStatus.REVERTED:
-        back = name_of(config, str((switch.before or {}).get("target", "")))
+        back = named(config, str((switch.before or {}).get("target", "")))
         return f"↩️ {label} back to {back} ({switch.adapter})"
     if switch.status is SwitchStatus.MANUAL:
-        return f"✋ {label}: manual step — {switch.last_error or 'see below'}"
+        return f"✋ {label}: manual step — {outside(switch.last_error) or 'see below'}"
     if switch.status is SwitchStatus.CONFLICT:
-        return f"⚠️ {label}: changed by hand meanwhile; not overwritten — {switch.last_error}"
+        return (f"⚠️ {label}: changed by hand meanwhile; not overwritten — "
+                f"{outside(switch.last_error)}")
+    if switch.status is SwitchStatus.REVERTING and switch.reason == UNCONFIRMED:
+        return (f"❓ {label}: nobody confirmed it was switched — check where it goes now; "
+                f"if it was switched: {outside(switch.last_error)}")
     if switch.status is SwitchStatus.REVERTING and switch.last_error:
-        return f"✋ {label}: put back by hand — {switch.last_error}"
+        return f"✋ {label}: put back by hand — {outside(switch.last_error)}"
     if switch.status is SwitchStatus.FAILED:
-        return f"❌ {label}: {switch.last_error} (retrying)"
+        return f"❌ {label}: {outside(switch.last_error)} (retrying)"
     return f"⏳ {label}: {switch.status.value}"
 
 
@@ -176,7 +196,9 @@ def _manual_buttons(switches: Sequence[RoutingSwitch]) -> tuple[Actions, ...]:
     if not waiting:
         return ()
     return (Actions(tuple(
-        Button(ActionId.ROUTING_STEP_DONE, f"{s.channel.capitalize()} done by hand",
+        Button(ActionId.ROUTING_STEP_DONE,
+               f"{s.channel.capitalize()} " + ("checked" if s.reason == UNCONFIRMED
+                                               else "done by hand"),
                f"{s.coverage_id}:{s.channel}", "primary")
         for s in waiting
     )),)
@@ -189,13 +211,13 @@ def more(lines: Sequence[str], hidden: int) -> tuple[str, ...]:
 
 def _lead_name(leads: dict[int, Lead], lead_id: int) -> str:
     lead = leads.get(lead_id)
-    return lead.name if lead else f"lead #{lead_id}"
+    return outside(lead.name) if lead else f"lead #{lead_id}"
 
 
 def handoff_brief(facts: BriefFacts, *, config: AppConfig, zone: str) -> Message:
     """The brief posted when coverage starts (or the day before, as a heads-up)."""
     cov = facts.coverage
-    osc, backup = name_of(config, cov.osc_email), name_of(config, cov.backup_email)
+    osc, backup = named(config, cov.osc_email), named(config, cov.backup_email)
     title = (f"Heads-up: {osc} is out from tomorrow" if facts.heads_up
              else f"{osc} is out — {backup} is covering")
     if cov.backup_email is None:
@@ -213,13 +235,15 @@ def handoff_brief(facts: BriefFacts, *, config: AppConfig, zone: str) -> Message
         lines.append(f"Covering: {at(cov.backup_email)}. "
                      + _MODE_TEXT[cov.mode].format(backup=backup, osc=osc))
     if cov.origin is CoverageOrigin.CALENDAR:
-        lines.append(f"From {osc}'s calendar: “{cov.notes or cov.kind.value}”.")
+        lines.append(f"From {osc}'s calendar: “{outside(cov.notes) or cov.kind.value}”.")
     elif cov.notes:
-        lines.append(f"Notes from {name_of(config, cov.declared_by or cov.osc_email)}: "
-                     f"{cov.notes}")
+        lines.append(f"Notes from {named(config, cov.declared_by or cov.osc_email)}: "
+                     f"{outside(cov.notes)}")
     why = ("first in the backup list" if not cov.skipped
-           else "passed over: " + "; ".join(f"{name_of(config, s.email)} {s.reason}"
+           else "passed over: " + "; ".join(f"{named(config, s.email)} {s.reason}"
                                             for s in cov.skipped))
+    if cov.backup_chosen_by:
+        why = f"chosen by {named(config, cov.backup_chosen_by)}"
     blocks: list[Header | Section | Bullets | Actions | Context] = [
         Header(title),
         Section("\n".join(lines), fields=(
@@ -231,14 +255,16 @@ def handoff_brief(facts: BriefFacts, *, config: AppConfig, zone: str) -> Message
         routing = tuple(switch_line(s, config=config) for s in facts.switches)
         blocks.append(Bullets("Routing", routing + crm_lines(facts.moves, osc=osc,
                                                                  backup=backup)))
-        blocks.extend(_manual_buttons(facts.switches))
+        if cov.status not in (CoverageStatus.RETURNED, CoverageStatus.CANCELLED):
+            # After the return the buttons live in the OSC's return list only.
+            blocks.extend(_manual_buttons(facts.switches))
     blocks += [
         Bullets("Hot leads", more([lead_line(lead, zone) for lead in facts.hot_leads],
                                   facts.hot_more)),
         Bullets("Not contacted yet", more([lead_line(lead, zone) for lead in facts.uncontacted],
                                           facts.uncontacted_more)),
         Bullets("Tasks due while away (moved to the backup)",
-                more([f"{when(t.due_at, zone)} — {t.title}" for t in facts.tasks],
+                more([f"{when(t.due_at, zone)} — {outside(t.title)}" for t in facts.tasks],
                      facts.tasks_more)),
         Bullets("Appointments while away",
                 tuple(f"{when(a.at, zone)} — {_lead_name(facts.leads_by_id, a.lead_id)}"
@@ -251,58 +277,85 @@ def handoff_brief(facts: BriefFacts, *, config: AppConfig, zone: str) -> Message
 
 
 def return_list(facts: ReturnFacts, *, config: AppConfig, zone: str) -> Message:
-    """The return-to-office task list for the OSC (and the channel)."""
+    """The return-to-office task list, sent to the OSC by DM; empty sections are left out."""
     cov = facts.coverage
-    osc, backup = name_of(config, cov.osc_email), name_of(config, cov.backup_email)
+    osc, backup = named(config, cov.osc_email), named(config, cov.backup_email)
     leads = facts.leads_by_id
 
     def appointment_line(a: Appointment) -> str:
         who = _lead_name(leads, a.lead_id)
-        credit = (f"{name_of(config, a.bonus_email)} earns the bonus"
+        credit = (f"{named(config, a.bonus_email)} earns the bonus"
                   if a.credit_to is CreditTo.BACKUP else f"credit stays with {osc}")
-        return f"{when(a.at, zone)} — {who}, set by {name_of(config, a.set_by)}; {credit}"
+        return f"{when(a.at, zone)} — {who}, set by {named(config, a.set_by)}; {credit}"
 
     unreverted = [s for s in facts.switches if s.status is not SwitchStatus.REVERTED]
     routing = (("✅ Every route is back to you.",) if facts.switches and not unreverted
                else tuple(switch_line(s, config=config) for s in facts.switches))
     routing += crm_lines(facts.moves, osc=osc, backup=backup)
-    blocks: tuple[Header | Section | Bullets | Actions | Context, ...] = (
-        Header(f"Welcome back, {osc}"),
-        Section(f"{backup} covered {window(cov.start, cov.end, zone)}. Here is what to pick up."),
+    sections = [
         Bullets("New leads to start on your follow-up process",
                 more([lead_line(lead, zone) for lead in facts.new_leads],
                      facts.new_count - len(facts.new_leads))),
         Bullets("Leads the backup worked",
-                more([f"{lead.name}: {notes}" for lead, notes in facts.worked],
+                more([f"{outside(lead.name)}: {outside(notes)}" for lead, notes in facts.worked],
                      facts.worked_more)),
         Bullets("Appointments set", tuple(appointment_line(a) for a in facts.appointments)),
         Bullets("Tasks left for you",
-                more([f"{when(t.due_at, zone)} — {t.title}" for t in facts.tasks_for_osc],
+                more([f"{when(t.due_at, zone)} — {outside(t.title)}" for t in facts.tasks_for_osc],
                      facts.tasks_more)),
         Bullets("Still not contacted — call these first",
                 more([lead_line(lead, zone) for lead in facts.still_uncontacted],
                      facts.uncontacted_more)),
-        Bullets("Routing", routing, empty="Nothing was switched."),
+    ]
+    shown = tuple(b for b in sections if b.items) or (
+        Section("Nothing waiting for you: no new leads, appointments, tasks or uncontacted "
+                "leads."),)
+    blocks: tuple[Header | Section | Bullets | Actions | Context, ...] = (
+        Header(f"Welcome back, {osc}"),
+        Section(f"{backup} covered {window(cov.start, cov.end, zone)}. Here is what to pick up."),
+        *shown,
+        *((Bullets("Routing", routing),) if routing else ()),
         *_manual_buttons(unreverted),
-        Context(CREDIT_RULE),
+        *((Context(CREDIT_RULE),) if facts.appointments else ()),
     )
-    text = (f"Welcome back, {osc}: {facts.new_count} new leads, "
-            f"{len(facts.appointments)} appointments, "
-            f"{len(facts.tasks_for_osc) + facts.tasks_more} tasks.")
-    return Message(text=text, blocks=blocks, mentions=(cov.osc_email,))
+    return Message(text=_return_summary(facts, osc), blocks=blocks, mentions=(cov.osc_email,))
+
+
+def _return_summary(facts: ReturnFacts, osc: str) -> str:
+    def count(n: int, noun: str) -> str:
+        return f"{n} {noun}{'' if n == 1 else 's'}"
+
+    return (f"Welcome back, {osc}: {count(facts.new_count, 'new lead')}, "
+            f"{count(len(facts.appointments), 'appointment')}, "
+            f"{count(len(facts.tasks_for_osc) + facts.tasks_more, 'task')}.")
+
+
+def return_note(facts: ReturnFacts, *, config: AppConfig, zone: str) -> Message:
+    """The short channel note on the OSC's return; the list itself goes to the OSC."""
+    cov = facts.coverage
+    osc, backup = named(config, cov.osc_email), named(config, cov.backup_email)
+    waiting = [s.channel for s in facts.switches
+               if s.status in (SwitchStatus.REVERTING, SwitchStatus.FAILED,
+                               SwitchStatus.MANUAL, SwitchStatus.CONFLICT)]
+    text = (f"✅ {osc} is back — {backup} covered {window(cov.start, cov.end, zone)}. "
+            f"{_return_summary(facts, osc).split(': ', 1)[1]} The return-to-office list "
+            f"went to {osc} by DM.")
+    if waiting:
+        text += f" Still to do by hand: {', '.join(waiting)}."
+    return Message(text=text, blocks=(Section(text),))
 
 
 def backup_note(facts: BriefFacts, *, config: AppConfig, zone: str) -> Message:
     """The DM the backup gets when coverage starts: what is theirs until the OSC is back."""
     cov = facts.coverage
-    osc = name_of(config, cov.osc_email)
+    osc = named(config, cov.osc_email)
     text = f"You are covering for {osc}: {window(cov.start, cov.end, zone)}."
     return Message(text=text, blocks=(
         Header(f"You're covering for {osc}"),
         Section(f"{text} {_BACKUP_MODE_TEXT[cov.mode].format(osc=osc)} New leads reach you "
                 f"here by DM; the brief is in {config.team.channel}."),
         Bullets(f"{osc}'s tasks now on your list",
-                more([f"{when(t.due_at, zone)} — {t.title}" for t in facts.tasks],
+                more([f"{when(t.due_at, zone)} — {outside(t.title)}" for t in facts.tasks],
                      facts.tasks_more)),
         Bullets("Waiting on a contact", more([lead_line(lead, zone)
                                               for lead in facts.uncontacted],

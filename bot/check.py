@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from rich.console import Console
 
 from bot.config import AppConfig
-from bot.config_loader import read_document, validate
+from bot.config_loader import ConfigDocument, Loc, read_document, validate
 from bot.errors import ConfigError, ConfigProblem
 
 GRAPH_CREDENTIALS = ("GRAPH_CLIENT_ID", "GRAPH_CLIENT_SECRET", "GRAPH_TENANT_ID")
@@ -28,7 +28,7 @@ ADAPTER_CREDENTIALS: dict[str, tuple[tuple[str, ...], ...]] = {
 
 
 def credential_problems(config: AppConfig, *, env: Mapping[str, str],
-                        file: str) -> list[ConfigProblem]:
+                        doc: ConfigDocument) -> list[ConfigProblem]:
     """Missing environment variables for Slack, lead intake and each routing adapter."""
     def missing(field: str, message: str, severity: str = "error") -> ConfigProblem:
         return ConfigProblem(file="environment", line=None, field=field, message=message,
@@ -50,32 +50,27 @@ def credential_problems(config: AppConfig, *, env: Mapping[str, str],
         options = ADAPTER_CREDENTIALS.get(adapter)
         if options and not any(all(name in env for name in option) for option in options):
             wanted = " or ".join("+".join(option) for option in options)
-            problems.append(missing(f"routing.{channel}",
-                                    f"adapter {adapter} needs {wanted} in the environment"))
+            problems.append(doc.problem(("routing", channel, "adapter"),
+                                        f"adapter {adapter} needs {wanted} in the environment"))
         settings = getattr(config.routing, channel).settings
+        at: Loc = ("routing", channel, "settings")
         if adapter == "google_group" and "admin_email" not in settings:
-            problems.append(ConfigProblem(file=file, line=None,
-                                          field=f"routing.{channel}.settings.admin_email",
-                                          message="Google Group routing acts as a Workspace "
-                                                  "admin; give the admin's email"))
+            problems.append(doc.problem((*at, "admin_email"), "Google Group routing acts as "
+                                        "a Workspace admin; give the admin's email"))
         if adapter in ("gmail_filter", "outlook_rule") and not settings.get("lead_senders"):
-            problems.append(ConfigProblem(file=file, line=None,
-                                          field=f"routing.{channel}.settings.lead_senders",
-                                          message="list the addresses lead notifications "
-                                                  "come from, comma separated"))
+            problems.append(doc.problem((*at, "lead_senders"), "list the addresses lead "
+                                        "notifications come from, comma separated"))
         if adapter in ("hubspot", "salesforce", "lasso"):
-            problems += crm_problems(config, adapter=adapter, settings=settings, file=file,
-                                     field=f"routing.{channel}.settings")
+            problems += crm_problems(config, adapter=adapter, settings=settings, doc=doc, at=at)
         if adapter == "m365_group":
-            problems += [ConfigProblem(file=file, line=None,
-                                       field=f"people[{osc.email}].routing_ids.m365_group",
-                                       message=f"{osc.name} needs the object id or address of "
-                                               "the group that receives their lead email")
-                         for osc in config.oscs if "m365_group" not in osc.routing_ids]
+            problems += [doc.problem(("people", index, "routing_ids"),
+                                     f"{osc.name} needs m365_group: the object id or address "
+                                     "of the group that receives their lead email")
+                         for index, osc in enumerate(config.people)
+                         if osc in config.oscs and "m365_group" not in osc.routing_ids]
         if adapter == "callrail" and "account_id" not in settings:
-            problems.append(ConfigProblem(file=file, line=None,
-                                          field=f"routing.{channel}.settings.account_id",
-                                          message="CallRail needs the account id"))
+            problems.append(doc.problem((*at, "account_id"), "CallRail needs the account id "
+                                        "(settings: {account_id: ACC...})"))
     return problems + graph_problems(config, env=env)
 
 
@@ -100,43 +95,49 @@ def graph_problems(config: AppConfig, *, env: Mapping[str, str]) -> list[ConfigP
     return problems
 
 
-def crm_problems(config: AppConfig, *, adapter: str, settings: Mapping[str, str], file: str,
-                 field: str) -> list[ConfigProblem]:
+def crm_problems(config: AppConfig, *, adapter: str, settings: Mapping[str, str],
+                 doc: ConfigDocument, at: Loc) -> list[ConfigProblem]:
     """CRM settings that cannot work: a bad flag, or Lasso people without a user id."""
     problems = []
     keep = settings.get("keep_new_leads_with_backup", "false").lower()
     if keep not in ("true", "false"):
-        problems.append(ConfigProblem(file=file, line=None,
-                                      field=f"{field}.keep_new_leads_with_backup",
-                                      message=f"must be true or false, not {keep!r}"))
+        problems.append(doc.problem((*at, "keep_new_leads_with_backup"),
+                                    f"must be true or false, not {keep!r}"))
     if adapter == "lasso":
         covered = {p.email for p in config.oscs} | {b for p in config.oscs for b in p.backups}
-        for person in config.people:
+        for index, person in enumerate(config.people):
             if person.email in covered and "lasso_user_id" not in person.routing_ids:
-                problems.append(ConfigProblem(
-                    file=file, line=None, field=f"people[{person.email}].routing_ids",
-                    message=f"{person.name} needs lasso_user_id (Lasso's API cannot look "
-                            "users up by email)"))
+                problems.append(doc.problem(
+                    ("people", index, "routing_ids"),
+                    f"{person.name} ({person.email}) needs lasso_user_id (Lasso's API cannot "
+                    "look users up by email)"))
     return problems
 
 
-def check_config(path: Path, *, env: Mapping[str, str]) -> list[ConfigProblem]:
-    """Every error and warning for this config file and environment."""
+Online = Callable[[AppConfig, ConfigDocument], list[ConfigProblem]]
+
+
+def check_config(path: Path, *, env: Mapping[str, str],
+                 online: Online | None = None) -> list[ConfigProblem]:
+    """Every error and warning for this config file and environment; with `online`, also
+    what the chat platform says (run only when the file itself is valid)."""
     try:
         doc = read_document(path)
     except ConfigError as exc:
         return list(exc.problems)
     config, problems = validate(doc, env=env)
     if config is not None:
-        problems += credential_problems(config, env=env, file=doc.name)
+        problems += credential_problems(config, env=env, doc=doc)
+        if online is not None and not any(p.is_error for p in problems):
+            problems += online(config, doc)
     return problems
 
 
 def check_command(path: Path, *, env: Mapping[str, str], strict: bool = False,
-                  console: Console | None = None) -> int:
+                  console: Console | None = None, online: Online | None = None) -> int:
     """Print every problem; 1 when there are errors (or warnings with `strict`), else 0."""
     console = console or Console()
-    problems = check_config(path, env=env)
+    problems = check_config(path, env=env, online=online)
     errors = [p for p in problems if p.is_error]
     warnings = [p for p in problems if not p.is_error]
     for problem in errors:
@@ -144,7 +145,14 @@ def check_command(path: Path, *, env: Mapping[str, str], strict: bool = False,
     for problem in warnings:
         console.print(f"[yellow]![/] {problem}", highlight=False)
     if errors or (strict and warnings):
-        console.print(f"[red]{len(errors)} errors, {len(warnings)} warnings[/] in {path}")
+        console.print(f"[red]{count(len(errors), 'error')}, {count(len(warnings), 'warning')}"
+                      f"[/] in {path}", highlight=False)
         return 1
-    console.print(f"[green]✓[/] {path} is valid ({len(warnings)} warnings)")
+    console.print(f"[green]✓[/] {path} is valid ({count(len(warnings), 'warning')})",
+                  highlight=False)
     return 0
+
+
+def count(n: int, noun: str) -> str:
+    """`1 error`, `2 errors`."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"

@@ -19,12 +19,14 @@ import typer
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from bot.config import AppConfig
+    from bot.config_loader import ConfigDocument
+    from bot.errors import ConfigProblem
     from bot.settings import Settings
 
 app = typer.Typer(
     name="oscbot", no_args_is_help=True, add_completion=False, rich_markup_mode=None,
     help="Keeps an online sales program running while its Online Sales Counselor is away.")
-CALENDAR_HELP = "Read calendars for absences."
 db_app = typer.Typer(help="Database commands.", no_args_is_help=True)
 jobs_app = typer.Typer(help="Run scheduled jobs on demand.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
@@ -42,6 +44,23 @@ class SystemClock:
         return datetime.now(UTC)
 
 
+_options: dict[str, object] = {}
+
+
+@app.callback()
+def _global_options(
+    log_level: Annotated[str | None, typer.Option(
+        "--log-level", help="DEBUG, INFO, WARNING or ERROR (default: $OSCBOT_LOG_LEVEL or "
+        "INFO).", show_default=False)] = None,
+) -> None:
+    if log_level is not None:
+        from bot.settings import LOG_LEVELS
+
+        if log_level.upper() not in LOG_LEVELS:
+            raise _fail(f"unknown log level {log_level!r}; use one of {', '.join(LOG_LEVELS)}")
+        _options["log_level"] = log_level.upper()
+
+
 def _console(*, stderr: bool = False) -> Console:
     from rich.console import Console
 
@@ -51,7 +70,7 @@ def _console(*, stderr: bool = False) -> Console:
 def _settings(config: Path | None = None) -> Settings:
     from bot.settings import Settings
 
-    settings = Settings()
+    settings = Settings().model_copy(update=_options)
     if config is not None:
         settings = settings.model_copy(update={"config_path": config})
     return settings
@@ -72,11 +91,35 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
 
 
 @app.command()
-def demo() -> None:
+def demo(config: Annotated[Path | None, typer.Option(
+        "--config", "-c", help="Another copy of the example team's app.yaml (default: the "
+        "one bundled with oscbot).")] = None) -> None:
     """Play a complete handoff offline on the bundled example team."""
     from handlers.console.demo import play
+    from handlers.console.shell import guarded
 
-    raise typer.Exit(play(_console(), env=dict(os.environ)))
+    raise typer.Exit(guarded(_console(stderr=True), lambda: play(
+        _console(), config_path=config, env=dict(os.environ))))
+
+
+@app.command()
+def init(
+    folder: Annotated[Path, typer.Argument(help="Where to write (default: here).")] = Path("."),
+    force: Annotated[bool, typer.Option(help="Replace files that already exist.")] = False,
+) -> None:
+    """Write a commented app.yaml starter and the example calendars into a folder."""
+    from bot.errors import InvalidInput
+    from bot.starter import write_starter
+
+    try:
+        written = write_starter(folder, force=force)
+    except InvalidInput as exc:
+        raise _fail(str(exc)) from None
+    console = _console()
+    for path in written:
+        console.print(f"wrote {path}", highlight=False)
+    console.print("Next: edit app.yaml for your team, then run `oscbot check` "
+                  "(`oscbot demo --config app.yaml` plays the example story on it).")
 
 
 @app.command()
@@ -103,11 +146,27 @@ def run(config: ConfigOption = None) -> None:
 @app.command()
 def check(config: ConfigOption = None,
           strict: Annotated[bool, typer.Option(help="Treat warnings as errors.")] = False,
+          online: Annotated[bool, typer.Option(
+              help="Also ask Slack (SLACK_API_URL) whether SLACK_BOT_TOKEN, its scopes and "
+                   "the team channel work.")] = False,
           ) -> None:
     """Validate app.yaml and credentials; non-zero exit on problems."""
-    from bot.check import check_command
+    from bot.check import Online, check_command
 
-    raise typer.Exit(check_command(_config_path(config), env=dict(os.environ), strict=strict))
+    slack: Online | None = None
+    if online:
+        settings = _settings(config)
+        if settings.slack_bot_token is None:
+            raise _fail("--online needs SLACK_BOT_TOKEN in the environment", code=1)
+        from handlers.slack.preflight import slack_problems
+
+        token = settings.slack_bot_token.get_secret_value()
+
+        def slack(app_config: AppConfig, doc: ConfigDocument) -> list[ConfigProblem]:
+            return slack_problems(app_config, doc, token=token, api_url=settings.slack_api_url)
+
+    raise typer.Exit(check_command(_config_path(config), env=dict(os.environ), strict=strict,
+                                   online=slack))
 
 
 @app.command()
@@ -165,11 +224,11 @@ def jobs_run(name: str, config: ConfigOption = None) -> None:
 def _mount_calendar(argv: list[str]) -> None:
     # The calendar libraries cost more to import than the rest of the CLI: they load for
     # `oscbot calendar ...` only; other commands list the group by its help line alone.
-    if argv[:1] == ["calendar"]:
+    if "calendar" in argv[:3]:
         from calendars.cli import calendar_app
     else:
         calendar_app = typer.Typer()
-    app.add_typer(calendar_app, name="calendar", help=CALENDAR_HELP)
+    app.add_typer(calendar_app, name="calendar", help="Read calendars for absences.")
 
 
 def main() -> None:

@@ -126,6 +126,7 @@ class TeamConfig(_Strict):
         return tuple(v.lower() for v in value)
 
 
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DEFAULT_ABSENCE_KEYWORDS: tuple[str, ...] = (
     "vacation", "pto", "leave", "maternity", "paternity", "parental", "sabbatical",
     "sick", "holiday", "day off", "days off", "ooo", "out of office", "oof",
@@ -148,6 +149,26 @@ class Policies(_Strict):
     calendar_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     # Reading one calendar (fetch, parse, expand) stops after this long.
     calendar_read_budget: Duration = timedelta(seconds=10)
+    # When messages that are not urgent may reach someone, in their own time zone.
+    working_hours: str = "08:00-18:00"
+    working_days: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri")
+
+    @field_validator("working_hours")
+    @classmethod
+    def _hours(cls, value: str) -> str:
+        from bot.hours import parse_hours
+
+        parse_hours(value)
+        return value
+
+    @field_validator("working_days")
+    @classmethod
+    def _days(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        days = tuple(d.lower()[:3] for d in value)
+        unknown = [d for d in days if d not in WEEKDAYS]
+        if unknown or not days:
+            raise ValueError(f"working days must be among {', '.join(WEEKDAYS)}")
+        return days
 
 
 class RoutingChannelConfig(_Strict):

@@ -16,6 +16,9 @@ from bot.errors import ConfigError, ConfigProblem
 
 Loc = tuple[str | int, ...]
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+# Slack channel names: lowercase, no spaces or periods, at most 80 characters.
+CHANNEL_NAME = re.compile(r"^#?[a-z0-9_][a-z0-9_\-]{0,79}$")
+CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{8,}$")
 KNOWN_ADAPTERS = {
     "leads": {"builtin", "manual", "hubspot", "salesforce", "lasso"},
     "email": {"manual", "google_group", "gmail_filter", "m365_group", "outlook_rule"},
@@ -36,15 +39,25 @@ class _Located:
 
     def __init__(self, root: yaml.Node | None) -> None:
         self.lines: dict[Loc, int] = {}
+        # (location, line, first line) of every key written twice in one mapping: YAML
+        # would silently keep the last one.
+        self.duplicates: list[tuple[Loc, int, int]] = []
         if root is not None:
             self._walk(root, ())
 
     def _walk(self, node: yaml.Node, loc: Loc) -> None:
         self.lines.setdefault(loc, node.start_mark.line + 1)
         if isinstance(node, yaml.MappingNode):
+            first: dict[str, int] = {}
             for key, value in node.value:
                 child = (*loc, str(key.value))
-                self.lines[child] = key.start_mark.line + 1
+                line = key.start_mark.line + 1
+                if str(key.value) in first:
+                    self.duplicates.append((child, line, first[str(key.value)]))
+                    self._walk(value, child)
+                    continue
+                first[str(key.value)] = line
+                self.lines[child] = line
                 self._walk(value, child)
         elif isinstance(node, yaml.SequenceNode):
             for index, item in enumerate(node.value):
@@ -141,6 +154,11 @@ def cross_check(config: AppConfig, doc: ConfigDocument) -> list[ConfigProblem]:
             if not path.exists():
                 problems.append(doc.problem((*base, "calendar", "ics"),
                                             f"calendar file {person.calendar.ics} not found"))
+    if not (CHANNEL_NAME.match(config.team.channel) or CHANNEL_ID.match(config.team.channel)):
+        problems.append(doc.problem(("team", "channel"), (
+            f"{config.team.channel!r} is not a Slack channel: write its name like "
+            "\"#online-sales\" (lowercase letters, numbers, - and _, no spaces, at most 80) "
+            "or its id like C0123ABCD")))
     for index, manager in enumerate(config.team.managers):
         if config.find_person(manager) is None:
             problems.append(doc.problem(("team", "managers", index),
@@ -205,8 +223,9 @@ def read_document(path: Path) -> ConfigDocument:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError([ConfigProblem(file=str(path), line=None, field="(file)",
-                                         message="no such file; set OSCBOT_CONFIG or "
-                                                 "pass --config")]) from None
+                                         message="no such file; set OSCBOT_CONFIG, pass "
+                                                 "--config, or run `oscbot init` to write "
+                                                 "a starter")]) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError([ConfigProblem(file=str(path), line=None, field="(file)",
                                          message=f"cannot read: {exc}")]) from None
@@ -218,7 +237,11 @@ def validate(doc: ConfigDocument, *, env: Mapping[str, str]
     """The config and every problem (errors and warnings) found in a parsed document."""
     if not isinstance(doc.data, dict):
         return None, [doc.problem((), "the file must be a mapping with team: and people:")]
-    problems: list[ConfigProblem] = []
+    problems: list[ConfigProblem] = [
+        ConfigProblem(file=doc.name, line=line, field=field_path(loc),
+                      message=f"written twice (first on line {first}); YAML would keep only "
+                              "this one, so remove one of them")
+        for loc, line, first in doc.located.duplicates]
     data = _interpolate(doc.data, (), env, doc, problems)
     try:
         config = AppConfig.model_validate(data)

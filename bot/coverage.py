@@ -42,6 +42,7 @@ def plan_coverage(
     declared_by: str | None = None,
     notes: str = "",
     source_uids: Sequence[str] = (),
+    backup_chosen_by: str | None = None,
 ) -> Coverage:
     """A new planned coverage for one absence with the chosen backup."""
     if end <= start:
@@ -60,6 +61,7 @@ def plan_coverage(
         declared_by=declared_by,
         notes=notes,
         source_uids=tuple(source_uids),
+        backup_chosen_by=backup_chosen_by if choice.backup else None,
     )
 
 

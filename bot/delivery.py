@@ -104,6 +104,13 @@ class OutboxDelivery:
                     failed += 1
                     progressed = True
                 continue
+            except Exception as exc:
+                # A message that cannot even be rendered or sent (a bad row, a bug) fails
+                # alone, with the reason kept on its outbox row; the queue moves on.
+                self._fail(item, f"{type(exc).__name__}: {exc}"[:300])
+                failed += 1
+                progressed = True
+                continue
             self._outbox.save(dataclasses.replace(
                 item, status=OutboxStatus.SENT, ref=ref, sent_at=self._clock.now(),
                 attempts=item.attempts + 1, last_error=""))

@@ -87,7 +87,10 @@ class RoutingConflict(RoutingError):
 class ChatError(OscbotError):
     """A chat platform refused or failed a request."""
 
-    def __init__(self, message: str, *, transient: bool = False, retry_after: float = 0.0) -> None:
+    def __init__(self, message: str, *, transient: bool = False, retry_after: float = 0.0,
+                 code: str = "") -> None:
         self.transient = transient
         self.retry_after = retry_after
+        # The platform's own error code (Slack's `invalid_blocks`...), for callers that act on it.
+        self.code = code
         super().__init__(message)

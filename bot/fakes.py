@@ -9,7 +9,7 @@ from typing import Any, Generic, TypeVar
 
 from bot.crm_fakes import InMemoryRecordMoves
 from bot.errors import CalendarError, NotFound
-from bot.messages import Message
+from bot.messages import Message, plain
 from bot.model import (
     Absence,
     Activity,
@@ -112,8 +112,8 @@ class RecordingChat:
         return self._record("upload", channel, Message(text=title), ref)
 
     def texts(self, kind: str | None = None) -> list[str]:
-        """Fallback texts of recorded messages, optionally of one kind."""
-        return [m.message.text for m in self.transcript if kind is None or m.kind == kind]
+        """Fallback texts of recorded messages as a reader sees them, optionally of one kind."""
+        return [plain(m.message.text) for m in self.transcript if kind is None or m.kind == kind]
 
 
 class InMemoryCalendar:

@@ -6,9 +6,17 @@ Mentions are written `<@person@example.com>` and resolved by the adapter.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Literal
+
+# Text that did not come from us (lead fields, notes, calendar summaries, names) is
+# wrapped in two private-use characters, so each chat adapter escapes exactly that text
+# for its own markup in one place and never mistakes it for ours (mentions, *bold*).
+_OPEN, _CLOSE = "\ue000", "\ue001"
+_MARKS = re.compile(f"([{_OPEN}{_CLOSE}])")
 
 
 class ActionId(StrEnum):
@@ -25,6 +33,47 @@ class ActionId(StrEnum):
     ROUTING_STEP_DONE = "routing_step_done"
     COVERAGE_BACK = "coverage_back"
     COVERAGE_STILL_AWAY = "coverage_still_away"
+
+
+def outside(text: str | None) -> str:
+    """Mark text that came from outside (a lead, a calendar, a person) as data, not markup."""
+    if not text:
+        return ""
+    return f"{_OPEN}{plain(text)}{_CLOSE}"
+
+
+def segments(text: str) -> Iterator[tuple[bool, str]]:
+    """The pieces of `text` in order, each as (came from outside, piece).
+
+    A piece cut from a longer text (one line of several) may hold only one of the two
+    marks: text before a lone closing mark, or after a lone opening one, is outside.
+    """
+    first_close, first_open = text.find(_CLOSE), text.find(_OPEN)
+    foreign = first_close != -1 and (first_open == -1 or first_close < first_open)
+    for piece in _MARKS.split(text):
+        if piece == _OPEN:
+            foreign = True
+        elif piece == _CLOSE:
+            foreign = False
+        elif piece:
+            yield foreign, piece
+
+
+def render_text(text: str, *, ours: Callable[[str], str],
+                theirs: Callable[[str], str]) -> str:
+    """`text` with our pieces passed through `ours` and outside pieces through `theirs`."""
+    return "".join(theirs(piece) if foreign else ours(piece)
+                   for foreign, piece in segments(text))
+
+
+def plain(text: str) -> str:
+    """`text` without the outside-text marks, for places that show it as is."""
+    return text.replace(_OPEN, "").replace(_CLOSE, "")
+
+
+def cut(text: str, limit: int) -> str:
+    """At most `limit` characters, ending with "…" when something was cut."""
+    return text if len(text) <= limit else text[:limit - 1].rstrip() + "…"
 
 
 def mention(email: str) -> str:

@@ -105,6 +105,8 @@ class Coverage:
     source_uids: tuple[str, ...] = ()
     started_at: datetime | None = None
     ended_at: datetime | None = None
+    # Who picked the backup by hand; None when the backup list's order decided.
+    backup_chosen_by: str | None = None
 
     @property
     def is_open(self) -> bool:

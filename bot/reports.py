@@ -29,6 +29,10 @@ class ReportRow:
     appointments: int
     backup_bonus_appointments: int
     lapses: int
+    # Appointments that count in this person's monthly numbers (the credit rule: the
+    # OSC's, even when the backup set them), and how many of those the backup set.
+    credited: int = 0
+    credited_set_by_backup: int = 0
 
 
 def month_bounds(month: date, zone: str) -> tuple[datetime, datetime]:
@@ -60,6 +64,11 @@ def build_report(*, leads: Sequence[Lead], appointments: Sequence[Appointment],
         segment = COVERAGE if appointment.coverage_id else NORMAL
         booked[(appointment.set_by, segment)].append(appointment)
         by_key.setdefault((appointment.set_by, segment), [])
+    credited: dict[tuple[str, str], list[Appointment]] = defaultdict(list)
+    for appointment in appointments:
+        key = (appointment.credit_email, _credit_segment(appointment))
+        credited[key].append(appointment)
+        by_key.setdefault(key, [])
     lapses: dict[str, int] = defaultdict(int)
     for lead in lapsed:
         lapses[lead.owner_email] += 1
@@ -77,5 +86,17 @@ def build_report(*, leads: Sequence[Lead], appointments: Sequence[Appointment],
             within_window=fast / len(group) if group else None,
             appointments=len(made),
             backup_bonus_appointments=sum(1 for a in made if a.credit_to is CreditTo.BACKUP),
-            lapses=lapses.get(person, 0) if segment == NORMAL else 0))
+            lapses=lapses.get(person, 0) if segment == NORMAL else 0,
+            credited=len(credited.get((person, segment), [])),
+            credited_set_by_backup=sum(1 for a in credited.get((person, segment), [])
+                                       if a.set_by != person)))
     return rows
+
+
+
+def _credit_segment(appointment: Appointment) -> str:
+    """The row an appointment counts on: set by someone else (the backup), on the credited
+    person's normal row; otherwise where its setter was working."""
+    if appointment.credit_email != appointment.set_by:
+        return NORMAL
+    return COVERAGE if appointment.coverage_id else NORMAL

@@ -9,7 +9,7 @@ renders it and routes its buttons through `ActionId`.
 
 from __future__ import annotations
 
-from bot.briefs import name_of
+from bot.briefs import named
 from bot.config import AppConfig
 from bot.messages import ActionId, Actions, Button, Context, Message, Section
 from bot.model import Absence, Coverage
@@ -21,8 +21,8 @@ def return_question(coverage: Coverage, *, absence: Absence | None, config: AppC
     """The question for `reader` (the OSC or a manager), in the reader's own zone."""
     assert coverage.id is not None
     zone = config.zone_of(reader)
-    osc = name_of(config, coverage.osc_email)
-    backup = name_of(config, coverage.backup_email) if coverage.backup_email else "nobody"
+    osc = named(config, coverage.osc_email)
+    backup = named(config, coverage.backup_email)
     is_osc = reader.lower() == coverage.osc_email
     whose, you = ("Your", "you") if is_osc else (f"{osc}'s", osc)
     if absence is None:

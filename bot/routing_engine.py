@@ -27,6 +27,8 @@ from bot.ports import (
 
 DONE_SWITCHING = (SwitchStatus.APPLIED, SwitchStatus.MANUAL)
 DONE_REVERTING = (SwitchStatus.REVERTED, SwitchStatus.CONFLICT)
+# The journal reason of a manual step nobody confirmed: on return it is checked, not undone.
+UNCONFIRMED = "manual switch was never confirmed; a person must check it"
 
 
 @runtime_checkable
@@ -197,8 +199,14 @@ class RoutingEngine:
         before = state_from_dict(journal.before)
         try:
             if journal.status is SwitchStatus.MANUAL and not journal.after:
-                return self._save(journal, SwitchStatus.REVERTED, actor=actor,
-                                  reason="manual switch was never confirmed; nothing to undo")
+                # Nobody confirmed the switch, so nobody knows whether it was done: never
+                # claim it is back; ask a person to check (and undo it if it was done).
+                try:
+                    adapter.restore(osc=osc, snapshot=before)
+                except ManualStepRequired as exc:
+                    return self._save(journal, SwitchStatus.REVERTING, actor=actor,
+                                      reason=UNCONFIRMED, last_error=exc.manual_step)
+                return self._save(journal, SwitchStatus.REVERTED, actor=actor, reason=reason)
             # A manual channel cannot be read back, so its state proves nothing.
             observable = before.details.get("manual") != "true"
             current = adapter.read(osc=osc)

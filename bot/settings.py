@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -36,6 +37,7 @@ class Settings(BaseSettings):
     port: int = 3000
     public_url: str | None = Field(default=None,
                                    validation_alias=AliasChoices("OSCBOT_PUBLIC_URL"))
+    log_level: str = Field(default="INFO", validation_alias=AliasChoices("OSCBOT_LOG_LEVEL"))
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -49,3 +51,15 @@ class Settings(BaseSettings):
     def slack_enabled(self) -> bool:
         """True when a Slack bot token is configured."""
         return self.slack_bot_token is not None
+
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+def configure_logging(level: str) -> None:
+    """Log to stderr at `level` (one of LOG_LEVELS; OSCBOT_LOG_LEVEL or --log-level)."""
+    name = level.upper()
+    if name not in LOG_LEVELS:
+        raise ValueError(f"unknown log level {level!r}; use one of {', '.join(LOG_LEVELS)}")
+    logging.basicConfig(level=name, format="%(asctime)s %(levelname)s %(name)s %(message)s",
+                        force=True)

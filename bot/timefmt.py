@@ -18,6 +18,12 @@ def when(moment: datetime, zone: str) -> str:
     return f"{value:%a %b} {value.day}, {hour}:{value:%M %p} {value.tzname()}"
 
 
+def clock_time(moment: datetime, zone: str) -> str:
+    """`1:32 PM` in the reader's zone."""
+    value = local(moment, zone)
+    return f"{value.strftime('%I').lstrip('0')}:{value:%M %p}"
+
+
 def day(moment: datetime, zone: str) -> str:
     """`Mon Dec 1` in the reader's zone."""
     value = local(moment, zone)

@@ -20,9 +20,9 @@ from bot.absences import is_long_term
 from bot.config import Policies
 from bot.errors import CalendarError
 from bot.ports import CalendarRead, CalendarSource
-from bot.timefmt import when
 from calendars.ics import IcsSource
 from calendars.ics_feed import one_line
+from calendars.scan_view import PersonCalendars, combined, person_calendars, rows
 
 calendar_app = typer.Typer(no_args_is_help=True)
 
@@ -85,9 +85,14 @@ def _outlook(mailbox: str, *, tz: str, policies: Policies) -> CalendarSource:
 
 @calendar_app.command("scan")
 def scan(
-    tz: Annotated[str, typer.Option("--tz", help="The person's IANA time zone.")],
-    source: Annotated[str | None, typer.Argument(help="An .ics file or an http(s) URL.")]
-    = None,
+    sources: Annotated[list[str] | None, typer.Argument(
+        help="One or more .ics files or http(s) URLs of one person, read as one.")] = None,
+    tz: Annotated[str | None, typer.Option(
+        "--tz", help="The person's IANA time zone (default with --person: theirs in "
+                     "app.yaml).")] = None,
+    person: Annotated[str | None, typer.Option(
+        "--person", help="Read this person's calendars as app.yaml gives them, in their "
+                         "zone.")] = None,
     outlook: Annotated[str | None, typer.Option(
         "--outlook", help="Read this mailbox's Outlook calendar through Microsoft Graph "
                           "(GRAPH_CLIENT_ID, GRAPH_CLIENT_SECRET, GRAPH_TENANT_ID).")] = None,
@@ -96,10 +101,22 @@ def scan(
     to: Annotated[str | None, typer.Option("--to", help="Day after the last (default +365).")]
     = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-    config: Annotated[Path | None, typer.Option(help="Read policies from this app.yaml.")]
+    config: Annotated[Path | None, typer.Option(
+        help="app.yaml for policies and --person (default with --person: ./app.yaml).")]
     = None,
 ) -> None:
-    """Print the absences found in one calendar, merged, each whole."""
+    """Print the absences found in a person's calendars, merged, each whole."""
+    locations = list(sources or ())
+    if locations and outlook is not None:
+        raise _die("give .ics files or URLs, or --outlook EMAIL, not both")
+    if person is not None:
+        found = _person(config or Path("app.yaml"), person)
+        config = config or Path("app.yaml")
+        tz = tz or found.zone
+        locations += found.ics
+        outlook = outlook or found.outlook
+    if tz is None:
+        raise _die("give --tz ZONE (or --person EMAIL to take it from app.yaml)")
     try:
         zone = ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError):
@@ -110,28 +127,50 @@ def scan(
     end = _day(to, zone, start.astimezone(zone).date() + timedelta(days=365))
     if end <= start:
         raise _die("--to must be after --from")
-    if (source is None) == (outlook is None):
-        raise _die("give an .ics file or URL, or --outlook EMAIL")
-    try:
-        calendar: CalendarSource = (IcsSource(source, time_zone=tz, policies=policies)
-                                    if source is not None else
-                                    _outlook(outlook or "", tz=tz, policies=policies))
-        read = calendar.read(start=start, end=end, cursor={})
-    except CalendarError as exc:
-        raise _die(str(exc)) from None
-    except Exception as exc:  # the border: whatever a library raises is one line, exit 2
-        raise _die(f"{source or outlook}: cannot read the calendar "
-                   f"({type(exc).__name__}: {exc})") from None
+    if not locations and outlook is None:
+        raise _die("give .ics files or URLs, --outlook EMAIL, or --person EMAIL")
+    reads = []
+    for where in [*locations, *([None] if outlook else [])]:
+        try:
+            calendar: CalendarSource = (IcsSource(where, time_zone=tz, policies=policies)
+                                        if where is not None else
+                                        _outlook(outlook or "", tz=tz, policies=policies))
+            reads.append(calendar.read(start=start, end=end, cursor={}))
+        except CalendarError as exc:
+            raise _die(str(exc)) from None
+        except Exception as exc:  # the border: whatever a library raises is one line, exit 2
+            raise _die(f"{where or outlook}: cannot read the calendar "
+                       f"({type(exc).__name__}: {exc})") from None
+    read = combined(reads)
     if as_json:
         sys.stdout.write(json.dumps(scan_json(read, policies), indent=2) + "\n")
         return
-    table = Table(title=Text(f"Absences in {one_line(source or outlook or '', 120)} ({tz})"))
+    names = ", ".join([*locations, *([outlook] if outlook else [])])
+    table = Table(title=Text(f"Absences in {one_line(person or names, 120)} ({tz})"))
     for column in ("from", "until", "kind", "long-term", "summary"):
         table.add_column(column)
-    for a in read.absences:
-        table.add_row(when(a.start, tz), when(a.end, tz), a.kind.value,
-                      "yes" if is_long_term(a, policies) else "", Text(one_line(a.summary, 80)))
+    for row in rows(read.absences, tz):
+        long_term = row.first is not None and is_long_term(row.first, policies)
+        summary = row.summary + (f" ({row.times} times)" if row.times > 1 else "")
+        table.add_row(row.start, row.until, row.kind, "yes" if long_term else "",
+                      Text(one_line(summary, 80)))
     console = Console()
     console.print(table)
     console.print(f"{len(read.skipped)} events skipped, {len(read.warnings)} warnings "
                   "(use --json to see why).")
+
+
+def _person(config: Path, email: str) -> PersonCalendars:
+    """The person's calendars and zone from app.yaml, or one clear line and exit 2."""
+    import os
+
+    from bot.config_loader import load_config
+    from bot.errors import ConfigError
+
+    try:
+        team = load_config(config, env=dict(os.environ))
+        return person_calendars(team, email, base=str(config.resolve().parent))
+    except ConfigError as exc:
+        raise _die(f"{config}: {exc.problems[0] if exc.problems else exc}") from None
+    except KeyError as exc:
+        raise _die(str(exc.args[0])) from None

@@ -14,7 +14,7 @@ absence for its window; it is re-read every few minutes (Graph has no delta for 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
@@ -25,6 +25,7 @@ from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
 from bot.absences import CalendarEvent, absences_from_events
 from bot.config import Policies
 from bot.errors import CalendarError
+from bot.model import SkippedEvent
 from bot.ports import CalendarRead
 from calendars.graph import GraphClient, GraphError
 from calendars.graph_access import explain
@@ -146,15 +147,19 @@ class OutlookCalendarSource:
                       "outlook_window_end": _iso(window_end) if window_end else "",
                       "outlook_fresh_at": _iso(fresh_at) if fresh_at else "",
                       "outlook_auto_reply": auto, "outlook_auto_reply_at": _iso(auto_at)}
+        # Occurrences held, so a calendar that suddenly reads empty is noticed as suspect.
+        count = len(events) + int(json.loads(auto or "{}").get("status") == "scheduled")
         if not changed:
-            return CalendarRead(absences=(), unchanged=True, cursor=new_cursor)
+            return CalendarRead(absences=(), unchanged=True, cursor=new_cursor,
+                                event_count=count)
         neutral = [e for e in (to_event(i, self.zone) for i in events.values()) if e]
         reply = auto_reply_event(json.loads(auto or "{}"), self.zone)
         if reply is not None:
             neutral.append(reply)
         absences, skipped = absences_from_events(neutral, policies=self.policies)
         return CalendarRead(absences=tuple(a for a in absences if a.overlaps(start, end)),
-                            skipped=tuple(skipped), cursor=new_cursor)
+                            skipped=tuple(skipped), cursor=new_cursor, event_count=count,
+                            warnings=tuple(_zone_warnings(events.values(), self.zone)))
 
     def check(self, *, now: datetime) -> list[str]:
         """Read-only rehearsal: the app can read this calendar and its automatic replies."""
@@ -204,6 +209,23 @@ class OutlookCalendarSource:
                                   mailbox=self.mailbox)
         return {k: setting.get(k) for k in ("status", "scheduledStartDateTime",
                                             "scheduledEndDateTime")}
+
+
+def _zone_warnings(events: Iterable[dict[str, Any]], zone: ZoneInfo) -> Iterator[SkippedEvent]:
+    """Events whose time-zone name is unknown (read in the person's zone instead)."""
+    for event in events:
+        for name in sorted({str(event.get(k, {}).get("timeZone", "")) for k in ("start", "end")}):
+            if name and not _known(name):
+                yield SkippedEvent(event["id"], f"unknown time zone {name!r}; read in "
+                                                f"{zone.key}")
+
+
+def _known(name: str) -> bool:
+    try:
+        ZoneInfo(WINDOWS_TO_OLSON.get(name, name))
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
 
 
 def _compact(item: dict[str, Any]) -> dict[str, Any]:

@@ -109,11 +109,10 @@ class OutlookSubscriptions:
 
     def held(self) -> dict[str, Subscription]:
         """Every subscription oscbot holds, by subscription id."""
-        repo = self.calendars.coverage.repos.calendar_sync
+        states = self.calendars.coverage.repos.calendar_sync.get_many(list(self.sources()))
         held = {}
-        for osc in self.sources():
-            state = repo.get(osc)
-            sub = Subscription.from_cursor(osc, state.cursor) if state else None
+        for osc, state in states.items():
+            sub = Subscription.from_cursor(osc, state.cursor)
             if sub is not None:
                 held[sub.id] = sub
         return held

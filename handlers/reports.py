@@ -6,15 +6,17 @@ import csv
 import io
 from collections.abc import Sequence
 
+from rich import box
 from rich.table import Table
 
-from bot.briefs import name_of
+from bot.briefs import name_of, named
 from bot.config import AppConfig
 from bot.messages import Bullets, Context, Header, Message
-from bot.reports import ReportRow
+from bot.reports import COVERAGE, ReportRow
 
 COLUMNS = ("person", "segment", "leads", "contacted", "median_minutes", "p90_minutes",
-           "within_window", "appointments", "backup_bonus_appointments", "lapses")
+           "within_window", "appointments", "backup_bonus_appointments", "lapses",
+           "credited_appointments", "credited_set_by_backup")
 
 
 def _num(value: float | None, digits: int = 1) -> str:
@@ -29,20 +31,31 @@ def report_csv(rows: Sequence[ReportRow]) -> str:
     for r in rows:
         writer.writerow([r.person, r.segment, r.leads, r.contacted, _num(r.median_minutes),
                          _num(r.p90_minutes), _num(r.within_window, 3), r.appointments,
-                         r.backup_bonus_appointments, r.lapses])
+                         r.backup_bonus_appointments, r.lapses, r.credited,
+                         r.credited_set_by_backup])
     return out.getvalue()
 
 
 def report_table(rows: Sequence[ReportRow], *, config: AppConfig, title: str) -> Table:
-    """The report as a terminal table with people's names."""
-    table = Table(title=title)
-    for heading in ("person", "while", "leads", "contacted", "median min", "p90 min",
-                    "in window", "appts", "backup bonus", "lapses"):
-        table.add_column(heading, justify="left" if heading in ("person", "while") else "right")
+    """The report as a terminal table with people's names, fitting 80 columns."""
+    window = _minutes(config).replace(" min", "m")
+    table = Table(title=title, box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False,
+                  collapse_padding=True, caption_justify="left", caption=(
+                      f"Minutes to first contact (median, p90); in {window}: share contacted "
+                      "within the speed-to-lead window; counted: appointments in the "
+                      "person's monthly numbers, (+N) of them set by the backup covering."))
+    for heading in ("person", "leads", "cont.", "median", "p90", f"in {window}", "set",
+                    "counted", "bonus", "lapses"):
+        table.add_column(heading, justify="left" if heading == "person" else "right",
+                         no_wrap=heading != "person", max_width=28 if heading == "person"
+                         else None)
     for r in rows:
         share = "" if r.within_window is None else f"{r.within_window:.0%}"
-        table.add_row(name_of(config, r.person), r.segment, str(r.leads), str(r.contacted),
-                      _num(r.median_minutes), _num(r.p90_minutes), share, str(r.appointments),
+        counted = str(r.credited) + (f" (+{r.credited_set_by_backup})"
+                                     if r.credited_set_by_backup else "")
+        who = name_of(config, r.person) + (" (covering)" if r.segment == COVERAGE else "")
+        table.add_row(who, str(r.leads), str(r.contacted), _num(r.median_minutes),
+                      _num(r.p90_minutes), share, str(r.appointments), counted,
                       str(r.backup_bonus_appointments), str(r.lapses))
     return table
 
@@ -53,15 +66,26 @@ def digest_message(rows: Sequence[ReportRow], *, config: AppConfig, period: str)
     for r in rows:
         share = "–" if r.within_window is None else f"{r.within_window:.0%}"
         median = "–" if r.median_minutes is None else f"{r.median_minutes:.0f} min"
-        lines.append(f"{name_of(config, r.person)} ({r.segment}): {r.leads} leads, "
+        lines.append(f"{named(config, r.person)} ({r.segment}): {r.leads} leads, "
                      f"{share} contacted within {_minutes(config)}, median {median}, "
-                     f"{r.appointments} appointments, {r.lapses} lapses")
+                     f"{_appointments(r)}, {r.lapses} lapses")
     total = sum(r.leads for r in rows)
     return Message(text=f"Weekly online sales digest ({period}): {total} leads.", blocks=(
         Header(f"Weekly digest — {period}"),
         Bullets("Speed to lead and results", tuple(lines), empty="No leads this week."),
         Context("Coverage rows are leads handled while covering for someone."),
     ))
+
+
+def _appointments(row: ReportRow) -> str:
+    """Appointments as the credit rule counts them: in the OSC's numbers, noting those
+    the backup set while covering; a backup's own bonus ones named as such."""
+    text = f"{row.credited} appointments in their numbers"
+    if row.credited_set_by_backup:
+        text += f" ({row.credited_set_by_backup} set by the backup)"
+    if row.backup_bonus_appointments:
+        text += f", {row.backup_bonus_appointments} bonus earned covering"
+    return text
 
 
 def _minutes(config: AppConfig) -> str:

@@ -58,8 +58,14 @@ class OutlookRuleRouting:
     def switch(self, *, osc: PersonConfig, backup: PersonConfig,
                mode: CoverageMode) -> RoutingState:
         """Create the forwarding rule once; a rule already forwarding to the backup is kept."""
-        current = self.read(osc=osc)
         step = self._step(osc, backup)
+        if backup.email.split("@")[-1] != osc.email.split("@")[-1]:
+            # Exchange's outbound spam policy drops automatic forwards out of the
+            # organisation by default: lead mail would vanish without an error.
+            raise RoutingError(f"{backup.name} is outside {osc.name}'s email domain; "
+                               "Exchange blocks automatic forwarding out of the organisation "
+                               "unless an admin allows it", manual_step=step)
+        current = self.read(osc=osc)
         if current.target == backup.email:
             return current
         if current.target != osc.email:

@@ -5,6 +5,7 @@ queues carries a unique outbox key, and every switch a journal entry.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -124,8 +125,8 @@ def weekly_digest(ctx: AppContext) -> str:
     local = now.astimezone(ZoneInfo(ctx.config.team.timezone))
     if local.weekday() != 0 or local.hour < 9:
         return "not due (Mondays from 9:00 team time)"
-    year, week, _ = local.isocalendar()
-    start, end = last_week(now)
+    start, end, monday = last_week(now, ctx.config.team.timezone)
+    year, week, _ = monday.isocalendar()
     rows = report_between(config=ctx.config, repos=ctx.repos, start=start, end=end)
     period = f"week {week} of {year}"
     if not ctx.notifier.post(key=f"digest:{year}-W{week:02d}",
@@ -158,6 +159,22 @@ JOBS: tuple[Job, ...] = (
         renew_outlook_subscriptions.__doc__ or ""),
     Job("weekly_digest", timedelta(hours=1), weekly_digest, weekly_digest.__doc__ or ""),
 )
+
+
+_COUNT = re.compile(r"\b(\d+)\b")
+_IDLE_WORDS = ("not due", "already posted", "polling only")
+_ALL_UNCHANGED = re.compile(r"read (\d+) calendars \((\d+) unchanged, 0 failed\), 0 coverage")
+
+
+def did_something(summary: str) -> bool:
+    """False for a job summary that reports nothing done (every count zero, not due)."""
+    if any(word in summary for word in _IDLE_WORDS):
+        return False
+    unchanged = _ALL_UNCHANGED.search(summary)
+    if unchanged and unchanged.group(1) == unchanged.group(2):
+        return False  # every calendar read was unchanged and nothing failed or changed
+    counts = [int(n) for n in _COUNT.findall(summary)]
+    return not counts or any(counts)
 
 
 def job(name: str) -> Job:

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from handlers.context import AppContext
-from schedules.jobs import JOBS
+from schedules.jobs import JOBS, did_something
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,9 @@ def _runner(
         outcome = "ok"
         try:
             summary = run(ctx)
-            log.info("job %s: %s", name, summary)
+            # A pass that found nothing to do is routine: DEBUG, or the log drowns in it.
+            log.log(logging.INFO if did_something(summary) else logging.DEBUG,
+                    "job %s: %s", name, summary)
         except Exception:
             # One failing job must not stop the scheduler; the next tick retries.
             outcome = "failed"

@@ -43,6 +43,7 @@ def coverage_row(c: Coverage) -> dict[str, Any]:
         "status": c.status.value, "skipped": [[s.email, s.reason] for s in c.skipped],
         "declared_by": c.declared_by, "notes": c.notes, "source_uids": list(c.source_uids),
         "started_at": c.started_at, "ended_at": c.ended_at,
+        "backup_chosen_by": c.backup_chosen_by,
     }
 
 
@@ -56,7 +57,7 @@ def coverage(row: CoverageRow) -> Coverage:
         skipped=tuple(SkippedBackup(e, r) for e, r in row.skipped or ()),
         declared_by=row.declared_by, notes=row.notes,
         source_uids=tuple(row.source_uids or ()), started_at=row.started_at,
-        ended_at=row.ended_at)
+        ended_at=row.ended_at, backup_chosen_by=row.backup_chosen_by)
 
 
 def lead_row(lead: Lead) -> dict[str, Any]:

@@ -53,6 +53,7 @@ class CoverageRow(SQLModel, table=True):
     source_uids: Any = _json()
     started_at: datetime | None = _when(nullable=True)
     ended_at: datetime | None = _when(nullable=True)
+    backup_chosen_by: str | None = Field(default=None, max_length=254)
 
 
 class RoutingSwitchRow(SQLModel, table=True):

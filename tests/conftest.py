@@ -27,6 +27,10 @@ TEAM = {
          "shadowed": False},
         {"email": "dana@rh.example", "name": "Dana", "role": "manager"},
     ],
+    # Around the clock, so tests of other rules are not held back by working hours;
+    # tests of working hours set their own.
+    "policies": {"working_hours": "00:00-23:59",
+                 "working_days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]},
 }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 
 from bot import coverage as lifecycle
@@ -18,9 +18,11 @@ from bot.briefs import (
     handoff_brief,
     name_of,
     return_list,
+    return_note,
 )
 from bot.config import AppConfig, PersonConfig, Role
 from bot.errors import InvalidInput, NotAllowed, NotFound
+from bot.hours import in_working_hours
 from bot.model import (
     Absence,
     AbsenceKind,
@@ -47,6 +49,9 @@ class TickReport:
     started: int = 0
     resumed: int = 0
     ended: int = 0
+
+# A return list not yet sent (the OSC came back out of hours) is still sent this long after.
+RETURN_LIST_WAITS = timedelta(days=7)
 
 
 class CoverageService:
@@ -95,6 +100,7 @@ class CoverageService:
             lifecycle.plan_coverage(
                 osc_email=osc.email, start=start, end=end, kind=kind, origin=origin,
                 choice=choice, policies=self.config.policies, declared_by=actor.lower(),
+                backup_chosen_by=actor.lower() if backup_email else None,
                 notes=notes),
             actor=actor.lower(), reason=f"declared by {actor.lower()}")
         if coverage.start <= now:
@@ -182,6 +188,12 @@ class CoverageService:
                                   partial(self._tick_one, c, now))
             if done:
                 counts[done] += 1
+        for c in self.repos.coverages.list(statuses=(CoverageStatus.RETURNED,)):
+            # A return list held back until the OSC's working day (see _post_return_list).
+            if (c.ended_at is not None and now - c.ended_at < RETURN_LIST_WAITS
+                    and not self.notifier.exists(f"return-dm:{c.id}")):
+                self.guard.run("coverage_tick", f"return:{c.id}",
+                               partial(self._post_return_list, c))
         return TickReport(**counts)
 
     def _tick_one(self, c: Coverage, now: datetime) -> str | None:
@@ -194,21 +206,36 @@ class CoverageService:
             self.start(c)
             return "started"
         if c.status is CoverageStatus.PLANNED:
-            due = c.start - self.config.policies.heads_up_before <= now
+            due = (c.start - self.config.policies.heads_up_before <= now
+                   and self._in_hours(self.config.team.timezone))
             return "heads_up" if due and self._heads_up(c) else None
         if lifecycle.is_due_to_end(c, now):
             self.end(c, actor="scheduler")
             return "ended"
         if (c.status is CoverageStatus.ACTIVE and c.id is not None and c.backup_email
-                and (not self.engine.is_complete(c.id)
-                     or not self.notifier.exists(f"brief:{c.id}"))):
+                and not self.engine.is_complete(c.id)):
             # A start cut short (crash, failed switch) is finished: switches, tasks and
             # a brief that may never have been posted; every step is idempotent.
             self._switch(c)
             self._move_tasks(c)
-            self._post_brief(c)
+            self._post_brief_when_due(c)
+            return "resumed"
+        if (c.status is CoverageStatus.ACTIVE and c.id is not None
+                and not self.notifier.exists(f"brief:{c.id}") and self._post_brief_when_due(c)):
             return "resumed"
         return None
+
+    def _in_hours(self, zone: str) -> bool:
+        return in_working_hours(self.clock.now(), zone, self.config.policies)
+
+    def _post_brief_when_due(self, coverage: Coverage) -> bool:
+        """The brief now if urgent (an emergency, nobody covering) or in the team's working
+        hours; routing switched at 00:00 is announced when the team is at work."""
+        if (coverage.origin is CoverageOrigin.EMERGENCY or coverage.backup_email is None
+                or self._in_hours(self.config.team.timezone)):
+            self._post_brief(coverage)
+            return True
+        return False
 
     def start(self, coverage: Coverage) -> Coverage:
         """Planned -> active: re-check the backup, switch routing, move tasks, post the brief."""
@@ -222,7 +249,7 @@ class CoverageService:
                                      end=coverage.end)
                 coverage = dataclasses.replace(
                     coverage, backup_email=choice.backup.email if choice.backup else None,
-                    skipped=choice.skipped)
+                    skipped=choice.skipped, backup_chosen_by=None)
         active = lifecycle.activate(coverage, now=now)
         active = self._save(coverage, active, actor="scheduler", reason="absence started")
         if active.backup_email is None:
@@ -230,7 +257,7 @@ class CoverageService:
         else:
             self._switch(active)
             self._move_tasks(active)
-        self._post_brief(active)
+        self._post_brief_when_due(active)
         return active
 
     def end(self, coverage: Coverage, *, actor: str) -> Coverage:
@@ -381,11 +408,14 @@ class CoverageService:
         return facts.return_facts(self.repos, coverage)
 
     def _post_return_list(self, coverage: Coverage) -> None:
+        """The return list when the OSC is at work (the tick retries until then)."""
+        if not self._in_hours(self.config.zone_of(coverage.osc_email)):
+            return
         facts = self.return_facts(coverage)
         self.notifier.direct(key=f"return-dm:{coverage.id}", email=coverage.osc_email,
                              message=return_list(facts, config=self.config,
                                                  zone=self.config.zone_of(coverage.osc_email)))
-        self.notifier.post(key=f"return:{coverage.id}", message=return_list(
+        self.notifier.post(key=f"return:{coverage.id}", message=return_note(
             facts, config=self.config, zone=self.config.team.timezone))
 
 

@@ -10,6 +10,7 @@ from functools import partial
 from bot import cadence
 from bot.alerts import (
     escalation,
+    handled,
     lead_card,
     protection_lapsed,
     protection_warning,
@@ -17,10 +18,11 @@ from bot.alerts import (
     uncontacted_alert,
 )
 from bot.backups import ineligibility, recorded_away
-from bot.briefs import name_of
+from bot.briefs import name_of, named
 from bot.config import AppConfig, PersonConfig
 from bot.credit import credit_for_appointment
 from bot.errors import InvalidInput, NotAllowed
+from bot.hours import in_working_hours
 from bot.model import (
     Activity,
     ActivityKind,
@@ -36,8 +38,12 @@ from bot.model import (
 from bot.ports import AuditEntry, Clock, LeadPosition, Repositories
 from bot.services.isolation import ItemGuard, paged
 from bot.services.notify import Notifier
+from bot.timefmt import clock_time
 
 SNOOZE = timedelta(hours=1)
+# How a handled lead's messages say what was done.
+_DONE = {ActivityKind.CALL: "Called", ActivityKind.EMAIL: "Emailed",
+         ActivityKind.TEXT: "Texted", ActivityKind.APPOINTMENT: "Appointment set"}
 
 
 @dataclass(frozen=True)
@@ -148,6 +154,8 @@ class LeadService:
             lead = self.repos.leads.save(dataclasses.replace(
                 lead, status=LeadStatus.CONTACTED, first_contact_at=at))
             self._schedule_follow_up(lead, by=by.lower(), after=at)
+            self._show_handled(lead, f"✅ {_DONE.get(kind, 'Contacted')} by "
+                                     f"{named(self.config, by)}", at)
         if two_way and (lead.last_two_way_at is None or at > lead.last_two_way_at):
             lead = self.repos.leads.save(dataclasses.replace(
                 lead, last_two_way_at=at, protection_lapsed_at=None))
@@ -182,7 +190,21 @@ class LeadService:
         self._allowed(lead, by)
         saved = self.repos.leads.save(dataclasses.replace(lead, status=LeadStatus.NOT_A_LEAD))
         self._audit(saved, "lead.not_a_lead", actor=by.lower(), reason="marked not a lead")
+        self._show_handled(saved, f"🚫 Not a lead, said {named(self.config, by)}",
+                           self.clock.now())
         return saved
+
+    def _show_handled(self, lead: Lead, status: str, at: datetime) -> None:
+        """Edit the lead's DM card and channel alerts so a handled lead no longer looks
+        open ("✅ Called by Jordan at 1:32 PM"), each in its reader's time zone."""
+        for key, zone, channel in (
+                (f"lead-card:{lead.id}", self.config.zone_of(lead.assigned_to), False),
+                (f"lead-alert:{lead.id}", self.config.team.timezone, True),
+                (f"lead-escalation:{lead.id}", self.config.team.timezone, True)):
+            if self.notifier.exists(key):
+                self.notifier.revise(key=key, message=handled(
+                    lead, status=f"{status} at {clock_time(at, zone)}", zone=zone,
+                    channel=channel))
 
     def claim(self, *, lead_id: int, by: str, assign_to: str | None = None) -> Lead:
         """Take an uncontacted lead from an alert: someone who could cover for its OSC
@@ -270,6 +292,9 @@ class LeadService:
         tasks = self.repos.tasks.due_unreminded(now=now)
         leads = self.repos.leads.get_many([t.lead_id for t in tasks if t.lead_id is not None])
         for task in tasks:
+            if not in_working_hours(now, self.config.zone_of(task.assignee_email),
+                                    self.config.policies):
+                continue  # not urgent: it goes out when their working day starts
             lead = leads.get(task.lead_id) if task.lead_id is not None else None
             sent += bool(self.guard.run("send_reminders", f"task:{task.id}",
                                         partial(self._remind, task, lead)))

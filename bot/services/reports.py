@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from bot.config import AppConfig
 from bot.ports import Repositories
@@ -25,6 +26,16 @@ def monthly_report(*, config: AppConfig, repos: Repositories, month: date) -> li
     return report_between(config=config, repos=repos, start=start, end=end)
 
 
-def last_week(now: datetime) -> tuple[datetime, datetime]:
-    """The seven days before `now`."""
-    return now - timedelta(days=7), now
+def last_week(now: datetime, zone: str) -> tuple[datetime, datetime, date]:
+    """The ISO week before the one `now` falls in, in `zone`: (start, end, its Monday).
+
+    Monday 00:00 to Monday 00:00 local time; the label comes from that Monday's ISO
+    week (a digest sent on Monday of week 49 reports week 48).
+    """
+    tz = ZoneInfo(zone)
+    today = now.astimezone(tz).date()
+    this_monday = today - timedelta(days=today.weekday())
+    monday = this_monday - timedelta(days=7)
+    start = datetime.combine(monday, time(0), tzinfo=tz).astimezone(UTC)
+    end = datetime.combine(this_monday, time(0), tzinfo=tz).astimezone(UTC)
+    return start, end, monday

@@ -19,6 +19,7 @@ from rich.console import Console
 from bot.config import AppConfig
 from bot.config_loader import load_config
 from bot.delivery import OutboxDelivery
+from bot.examples import EXAMPLES
 from bot.fakes import FixedClock, RecordingChat
 from bot.messages import ActionId
 from bot.model import ActivityKind, Lead, LeadStatus
@@ -32,7 +33,6 @@ from storage.engine import engine_from_url
 from storage.migrate import upgrade
 from storage.repositories import sql_repositories
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 ZONE = ZoneInfo("America/Chicago")
 MARIA = "maria@riverside-homes.example"
 JORDAN = "jordan@riverside-homes.example"
@@ -47,7 +47,8 @@ def local(text: str) -> datetime:
 class Demo:
     """Drives the scenario: moves the clock, runs the jobs, narrates."""
 
-    def __init__(self, *, console: Console, config: AppConfig, database_url: str) -> None:
+    def __init__(self, *, console: Console, config: AppConfig, database_url: str,
+                 base: Path = EXAMPLES) -> None:
         self.console = console
         self.clock = FixedClock(local("2026-11-30T08:00"))
         upgrade(database_url)
@@ -57,7 +58,7 @@ class Demo:
                                 stamp=lambda: when(self.clock.now(), config.team.timezone))
         self.ctx: AppContext = build_context(
             config=config, repos=sql_repositories(self.engine), clock=self.clock,
-            chat=self.chat, sources=calendar_sources(config, base=EXAMPLES), sleep=lambda _: None)
+            chat=self.chat, sources=calendar_sources(config, base=base), sleep=lambda _: None)
 
     def close(self) -> None:
         """Release the database."""
@@ -119,16 +120,39 @@ def _id(lead: Lead) -> int:
 
 def play(console: Console, *, config_path: Path | None = None,
          env: Mapping[str, str] | None = None) -> int:
-    """Play the demo in a throwaway SQLite database; returns the exit code."""
-    config = load_config(config_path or EXAMPLES / "app.yaml", env=dict(env or {}))
+    """Play the demo in a throwaway SQLite database; returns the exit code.
+
+    `config_path` may name another copy of the example team (the one `oscbot init`
+    writes, edited at will) as long as the story's cast is still in it.
+    """
+    path = config_path or EXAMPLES / "app.yaml"
+    config = load_config(path, env=dict(env or {}))
+    missing = cast_problem(config)
+    if missing:
+        console.print(f"[red]error:[/] {path}: {missing}", highlight=False)
+        return 2
     with tempfile.TemporaryDirectory(prefix="oscbot-demo-") as folder:
         demo = Demo(console=console, config=config,
-                    database_url=f"sqlite:///{Path(folder) / 'demo.db'}")
+                    database_url=f"sqlite:///{Path(folder) / 'demo.db'}",
+                    base=path.resolve().parent)
         try:
             _story(demo)
         finally:
             demo.close()
     return 0
+
+
+def cast_problem(config: AppConfig) -> str | None:
+    """Why the demo story cannot play on this team, or None: it needs the example's OSC
+    (with her calendar), her backup and the communities its leads come from."""
+    maria = config.find_person(MARIA)
+    if maria is None or maria.calendar is None or JORDAN not in maria.backups:
+        return (f"the demo plays the example team's story and needs {MARIA} (an OSC with a "
+                f"calendar) with {JORDAN} as a backup; `oscbot init` writes that team")
+    unknown = {"Riverside", "Oak Hill"} - config.communities()
+    if unknown:
+        return f"the demo's leads come from {', '.join(sorted(unknown))}; keep those communities"
+    return None
 
 
 def _story(demo: Demo) -> None:
@@ -141,6 +165,9 @@ def _story(demo: Demo) -> None:
     demo.narrate("“Vacation planning with Jordan” (30 min) was ignored: too short to be an "
                  "absence. Alex's Thursday day off (an Outlook feed) is planned too.")
     demo.at("2026-12-01T00:00", "Maria's vacation starts: routing switches to Jordan")
+    demo.narrate("Midnight: routing switched at once; the brief waits for the team's working "
+                 "day (8:00–18:00 on weekdays, each person's own time).")
+    demo.at("2026-12-01T08:00", "the working day starts: the brief reaches the team")
     steps = {b.button.value: b for b in demo.chat.buttons.values()
              if b.button.action is ActionId.ROUTING_STEP_DONE}
     for pressable in steps.values():
@@ -169,7 +196,10 @@ def _story(demo: Demo) -> None:
     reminder = next(b for b in reversed(demo.chat.buttons.values())
                     if b.button.action is ActionId.REMINDER_DONE)
     demo.press("Done", ActionId.REMINDER_DONE, reminder.button.value, JORDAN)
-    demo.at("2026-12-05T00:00", "Maria is back: routing reverts, return-to-office list")
+    demo.at("2026-12-05T00:00", "Maria is back: routing reverts")
+    demo.narrate("Saturday is not one of Maria's working days: her return-to-office list "
+                 "waits for Monday morning.")
+    demo.at("2026-12-07T08:00", "Monday 8:00: Maria's return-to-office list")
     pending = {b.button.value: b.button for b in demo.chat.buttons.values()
                if b.button.action is ActionId.ROUTING_STEP_DONE}
     for value in sorted(pending):

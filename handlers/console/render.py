@@ -6,7 +6,18 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bot.messages import Actions, Bullets, Button, Context, Header, Message, Section
+from rich.markup import escape
+
+from bot.messages import (
+    Actions,
+    Bullets,
+    Button,
+    Context,
+    Header,
+    Message,
+    Section,
+    render_text,
+)
 
 _MENTION = re.compile(r"<@([^>\s]+@[^>\s]+)>")
 
@@ -45,4 +56,6 @@ def render(message: Message, *, name_for: Callable[[str], str], first_button: in
             lines.append("  ".join(labels))
         elif isinstance(block, Context):
             lines.append(f"({block.text})")
-    return Rendered(tuple(resolve_mentions(line, name_for) for line in lines), tuple(buttons))
+    # Outside text is escaped for the terminal's markup (rich), here and only here.
+    return Rendered(tuple(render_text(line, ours=lambda piece: resolve_mentions(piece, name_for),
+                                      theirs=escape) for line in lines), tuple(buttons))

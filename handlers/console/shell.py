@@ -21,12 +21,13 @@ from handlers.context import AppContext, production_context
 from schedules.jobs import job, run_all_due
 
 HELP = """Commands:
-  /going-on-leave START END [kind] [backup:EMAIL] [for:OSC]   declare an absence
+  /going-on-leave START END [kind] [for OSC] [backup:PERSON]   declare an absence
   /going-on-leave now 2d sick                                  an emergency, starting now
   /coverage                  who is out and who covers
-  /im-back                   end your coverage now
-  /handoff-drill [EMAIL]     practice run, switches nothing
-  /lead-calendar [EMAIL]     open follow-ups (managers: anyone's)
+  /im-back [for OSC]         end your coverage now (managers: someone else's)
+  /handoff-drill [OSC]       practice run, switches nothing
+  /oscbot calendar [PERSON]  open follow-ups (managers: anyone's)
+  (people by email or name: maria@builder.example, Maria, maria_lopez)
   /as EMAIL                  act as someone else on the team
   /tick                      run every job once (calendars, alerts, reminders)
   NUMBER                     press the button with that number
@@ -117,6 +118,10 @@ def _handle(ctx: AppContext, chat: ConsoleChat, console: Console, line: str, act
             reply = commands.coverage_status(ctx, zone=zone)
         elif command == "/im-back":
             reply = commands.im_back(ctx, actor=actor, text=rest)
+        elif command == "/oscbot" and rest.split()[:1] == ["calendar"]:
+            # The same command as in Slack; /lead-calendar is its older name.
+            reply = commands.lead_calendar(ctx, actor=actor,
+                                           person=" ".join(rest.split()[1:2]) or None)
         elif command == "/lead-calendar":
             reply = commands.lead_calendar(ctx, actor=actor, person=rest.strip() or None)
         elif command == "/handoff-drill":
@@ -128,7 +133,7 @@ def _handle(ctx: AppContext, chat: ConsoleChat, console: Console, line: str, act
                 return rest.strip().lower()
         elif command == "/tick":
             reply = "; ".join(f"{name}: {summary}" for name, summary in run_all_due(ctx))
-        elif command in ("/help", ""):
+        elif command in ("/help", "", "/oscbot"):
             reply = HELP
         else:
             reply = f"Unknown command {command!r}. /help lists them."
@@ -186,7 +191,11 @@ def print_report(settings: Settings, *, month: str, csv_path: Path | None, conso
     def run() -> int:
         ctx, _ = _context(settings, clock, console)
         rows = monthly_report(config=ctx.config, repos=ctx.repos, month=first)
-        console.print(report_table(rows, config=ctx.config, title=f"Online sales, {month}"))
+        if rows:
+            console.print(report_table(rows, config=ctx.config, title=f"Online sales, {month}"))
+        else:
+            console.print(f"No data for {month}: no leads, appointments or protection lapses "
+                          "were recorded that month.")
         target = csv_path or Path(f"report-{month}.csv")
         target.write_text(report_csv(rows), encoding="utf-8")
         console.print(f"CSV written to {target}")

@@ -100,21 +100,14 @@ async def _read_signed(request: Request, secret: str, *, now: datetime) -> bytes
     return body
 
 
-def loads_bounded(body: bytes) -> Any:
-    """JSON from bytes; ValueError for anything that is not JSON or nests absurdly deep."""
-    try:
-        return json.loads(body)
-    except RecursionError:
-        # Python's parser recurses per nesting level: thousands of `[` exhaust the stack.
-        raise ValueError("JSON nested too deeply") from None
-
-
 def _parse(body: bytes, model: type[BaseModel]) -> BaseModel | JSONResponse:
     try:
-        data: Any = loads_bounded(body)
-    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
-        message = str(exc) if str(exc) == "JSON nested too deeply" else "body is not valid JSON"
-        return _error(400, message)
+        data: Any = json.loads(body)
+    except RecursionError:
+        # Python's parser recurses per nesting level: thousands of `[` exhaust the stack.
+        return _error(400, "JSON nested too deeply")
+    except ValueError:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        return _error(400, "body is not valid JSON")
     if not isinstance(data, dict):
         return _error(400, "body must be a JSON object")
     try:

@@ -15,9 +15,9 @@ from rich.console import Console
 
 from bot.config import AppConfig
 from bot.ports import ChatPort, Clock
-from bot.settings import Settings
+from bot.settings import Settings, configure_logging
 from handlers.console.shell import console_chat
-from handlers.context import production_context
+from handlers.context import AppContext, production_context
 from handlers.http.app import Metrics, create_app
 from handlers.logs import install_log_scrubbing
 from schedules.scheduler import build_scheduler
@@ -38,10 +38,21 @@ def slack_chat(settings: Settings,
     return make
 
 
+def _check_team_channel(ctx: AppContext) -> None:
+    """Resolve the team channel to its id now and say plainly when oscbot is not in it."""
+    from handlers.slack.chat import SlackChat
+
+    if isinstance(ctx.chat, SlackChat):
+        problem = ctx.chat.channel_problem(ctx.config.team.channel)
+        if problem:
+            log.error("%s", problem)
+        else:
+            log.info("team channel %s found", ctx.config.team.channel)
+
+
 def serve(settings: Settings, *, clock: Clock) -> None:
     """Run until interrupted."""
-    logging.basicConfig(level=logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging(settings.log_level)
     install_log_scrubbing()
     token: str | Callable[[], str] | None = (
         settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None)
@@ -60,6 +71,8 @@ def serve(settings: Settings, *, clock: Clock) -> None:
         env=dict(os.environ), clock=clock,
         make_chat=slack_chat(settings, token) if token else console_chat(Console()),
         google_key=settings.google_application_credentials, public_url=settings.public_url)
+    if isinstance(token, str):
+        _check_team_channel(ctx)
     if oauth and ctx.config.team.slack_team_id:
         assert isinstance(token, InstalledBotToken)
         token.team_id = ctx.config.team.slack_team_id
@@ -113,4 +126,5 @@ def serve(settings: Settings, *, clock: Clock) -> None:
                      slack=None if app_token else slack_app, metrics=metrics,
                      twilio_token=os.environ.get("TWILIO_AUTH_TOKEN"))
     app.router.lifespan_context = lifespan
-    uvicorn.run(app, host="0.0.0.0", port=settings.port, log_level="info")
+    uvicorn.run(app, host="0.0.0.0", port=settings.port, log_level=settings.log_level.lower(),
+                log_config=None)

@@ -10,30 +10,23 @@ import asyncio
 import logging
 from collections import OrderedDict
 from collections.abc import Callable
-from datetime import date, datetime, time, timedelta
 from time import monotonic
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_bolt.response import BoltResponse
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.errors import InvalidInput, NotAllowed, NotFound, OscbotError
 from bot.messages import ActionId, Message
-from bot.model import AbsenceKind, LeadStatus, TaskStatus
+from bot.model import LeadStatus, TaskStatus
 from handlers import commands
 from handlers.actions import press
 from handlers.context import AppContext
-from handlers.slack.blocks import render
-from handlers.slack.views import (
-    HOME_ROWS,
-    LEAVE_CALLBACK,
-    home_view,
-    leave_modal,
-    submitted_values,
-)
+from handlers.slack.blocks import action_pattern, render, reply_text
+from handlers.slack.directory import Directory
+from handlers.slack.leave import register_leave
+from handlers.slack.views import HOME_ROWS, home_view
 
 log = logging.getLogger(__name__)
 HELP = ("*oscbot* keeps leads covered while an OSC is away.\n"
@@ -46,30 +39,6 @@ HELP = ("*oscbot* keeps leads covered while an OSC is away.\n"
 
 # What reading a payload without the fields Slack always sends raises.
 MALFORMED = (LookupError, TypeError, AttributeError, ValueError)
-
-
-class Directory:
-    """Slack user ids to team emails: app.yaml ids first, then users.info (cached)."""
-
-    def __init__(self, ctx: AppContext) -> None:
-        self._ctx = ctx
-        self._emails: OrderedDict[str, str | None] = OrderedDict(
-            (p.chat.slack, p.email) for p in ctx.config.people if p.chat.slack)
-
-    async def email(self, client: AsyncWebClient, user_id: str) -> str | None:
-        """The team email of a Slack user, or None when they are not on the team."""
-        if user_id not in self._emails:
-            try:
-                answer = await client.users_info(user=user_id)
-            except SlackApiError as exc:
-                if exc.response.get("error") not in ("user_not_found", "user_not_visible"):
-                    raise
-                # Not a user we can see, so not on the team; not an error of ours.
-                return None
-            profile = (answer.get("user") or {}).get("profile") or {}
-            self._emails[user_id] = str(profile.get("email", "")).lower() or None
-        email = self._emails[user_id]
-        return email if email and self._ctx.config.find_person(email) else None
 
 
 # `/coverage` answers are reused this long per time zone: a burst of status checks
@@ -99,8 +68,8 @@ class RecentAnswers:
 
 def _explain(exc: OscbotError) -> str:
     if isinstance(exc, (NotAllowed, NotFound, InvalidInput)):
-        return f"Sorry — {exc}"
-    return f"That did not work: {exc}"
+        return reply_text(f"Sorry — {exc}")
+    return reply_text(f"That did not work: {exc}")
 
 
 def _blocks(ctx: AppContext, message: Message) -> dict[str, Any]:
@@ -123,7 +92,7 @@ def build_slack_app(ctx: AppContext, *, token: str, signing_secret: str,
 
 def register(app: AsyncApp, ctx: AppContext) -> None:
     """Attach every command, action, view and event listener to `app`."""
-    directory = Directory(ctx)
+    directory = Directory(ctx.config)
     seen_events: OrderedDict[str, None] = OrderedDict()
 
     @app.middleware
@@ -150,8 +119,7 @@ def register(app: AsyncApp, ctx: AppContext) -> None:
     async def who(client: AsyncWebClient, user_id: str, ack: AsyncAck) -> str | None:
         email = await directory.email(client, user_id)
         if email is None:
-            await ack(text="Sorry — your Slack account is not on the team in app.yaml "
-                           "(ask your admin to add your email).")
+            await ack(text=reply_text(directory.refusal(user_id)))
         return email
 
     async def answer(ack: AsyncAck, run: Callable[[], Message]) -> None:
@@ -181,20 +149,20 @@ def register(app: AsyncApp, ctx: AppContext) -> None:
     async def im_back(ack: AsyncAck, command: dict[str, Any], client: AsyncWebClient) -> None:
         email = await who(client, command["user_id"], ack)
         if email:
-            await answer(ack, lambda: commands.im_back(ctx, actor=email,
-                                                       text=command.get("text", "")))
+            text = await directory.expand(client, command.get("text") or "")
+            await answer(ack, lambda: commands.im_back(ctx, actor=email, text=text))
 
     @app.command("/handoff-drill")
     async def drill(ack: AsyncAck, command: dict[str, Any], client: AsyncWebClient) -> None:
         email = await who(client, command["user_id"], ack)
         if email:
-            target = (command.get("text") or "").strip() or email
+            target = (await directory.expand(client, command.get("text") or "")).strip() or email
             await answer(ack, lambda: commands.drill(ctx, osc_email=target))
 
     @app.command("/oscbot")
     async def oscbot_command(ack: AsyncAck, command: dict[str, Any],
                              client: AsyncWebClient) -> None:
-        words = (command.get("text") or "").split()
+        words = (await directory.expand(client, command.get("text") or "")).split()
         if not words or words[0] != "calendar":
             await ack(text=HELP)
             return
@@ -203,66 +171,14 @@ def register(app: AsyncApp, ctx: AppContext) -> None:
             person = words[1] if len(words) > 1 else None
             await answer(ack, lambda: commands.lead_calendar(ctx, actor=email, person=person))
 
-    @app.command("/going-on-leave")
-    async def going_on_leave(ack: AsyncAck, command: dict[str, Any],
-                             client: AsyncWebClient) -> None:
-        email = await who(client, command["user_id"], ack)
-        if not email:
-            return
-        person = ctx.config.person(email)
-        if person.role.value != "osc" and not ctx.config.is_manager(email):
-            await ack(text="Sorry — only OSCs (or a manager for them) declare leave.")
-            return
-        await ack()
-        osc = email if person.role.value == "osc" else ctx.config.oscs[0].email
-        now = ctx.clock.now()
-        today = now.astimezone(ZoneInfo(ctx.config.zone_of(email))).date()
-        choice = await asyncio.to_thread(ctx.coverage.choose, osc_email=osc, start=now,
-                                         end=now)
-        skipped = {s.email: s.reason for s in choice.skipped}
-        eligibility = {b: skipped.get(b) for b in ctx.config.person(osc).backups}
-        await client.views_open(trigger_id=command["trigger_id"], view=leave_modal(
-            config=ctx.config, actor=email, osc=osc, today=today, eligibility=eligibility))
-
-    @app.view(LEAVE_CALLBACK)
-    async def leave_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any],
-                              client: AsyncWebClient) -> None:
-        email = await directory.email(client, body["user"]["id"])
-        values = submitted_values(view)
-        errors = _leave_errors(values)
-        if email is None:
-            errors["start"] = "Your Slack account is not on the team in app.yaml."
-        if errors:
-            await ack(response_action="errors", errors=errors)
-            return
-        assert email is not None
-        zone = ZoneInfo(ctx.config.zone_of(email))
-        first = date.fromisoformat(values["start"] or "")
-        last = date.fromisoformat(values["end"] or "")
-        start = datetime.combine(first, time(0), tzinfo=zone)
-        end = datetime.combine(last, time(0), tzinfo=zone) + timedelta(days=1)
-        backup = values.get("backup") if values.get("backup") not in (None, "none") else None
-        try:
-            coverage = await asyncio.to_thread(
-                ctx.coverage.declare, osc_email=values.get("osc") or view["private_metadata"],
-                start=start, end=end, kind=AbsenceKind(values["kind"] or "vacation"),
-                actor=email, backup_email=backup, notes=values.get("notes") or "",
-                emergency="now" in (values.get("emergency") or ""))
-        except (InvalidInput, NotAllowed, NotFound) as exc:
-            field = getattr(exc, "field", None)
-            block = {"backup": "backup", "end": "end", "start": "start"}.get(field or "",
-                                                                             "start")
-            await ack(response_action="errors", errors={block: str(exc)[:150]})
-            return
-        await ack()
-        confirmation = commands.confirmation(ctx, coverage, zone=ctx.config.zone_of(email))
-        await client.chat_postMessage(channel=body["user"]["id"], **_blocks(ctx, confirmation))
+    register_leave(app, ctx, directory=directory, who=who, blocks=_blocks, dm=_dm)
 
     async def ack_button(ack: AsyncAck) -> None:
         await ack()
 
     for action in ActionId:
-        app.action(action.value)(ack=ack_button, lazy=[_button(ctx, directory, action)])
+        app.action(action_pattern(action))(ack=ack_button,
+                                            lazy=[_button(ctx, directory, action)])
 
     @app.event("app_home_opened")
     async def home(event: dict[str, Any], client: AsyncWebClient) -> None:
@@ -283,14 +199,24 @@ def _button(ctx: AppContext, directory: Directory, action: ActionId) -> Any:
         email = await directory.email(client, user)
         value = body["actions"][0].get("value", "")
         if email is None:
-            reply = "Sorry — your Slack account is not on the team in app.yaml."
+            reply = directory.refusal(user)
         else:
             reply = await asyncio.to_thread(press, ctx, action=action, value=value, actor=email)
             await asyncio.to_thread(ctx.delivery.deliver_due, ctx.clock.now())
-        channel = (body.get("channel") or {}).get("id") or user
-        await client.chat_postEphemeral(channel=channel, user=user, text=reply)
+        channel = (body.get("channel") or {}).get("id")
+        if channel:
+            await client.chat_postEphemeral(channel=channel, user=user, text=reply_text(reply))
+        else:
+            # Pressed in the App Home: no channel to whisper in, so the reply goes by DM.
+            await _dm(client, user, text=reply_text(reply))
 
     return pressed
+
+
+async def _dm(client: AsyncWebClient, user: str, **message: Any) -> None:
+    """Post into the DM with a user (Slack wants the conversation's id, not the user's)."""
+    opened = await client.conversations_open(users=user)
+    await client.chat_postMessage(channel=opened["channel"]["id"], **message)
 
 
 def app_home(ctx: AppContext, email: str) -> dict[str, Any]:
@@ -302,24 +228,3 @@ def app_home(ctx: AppContext, email: str) -> dict[str, Any]:
     tasks = ctx.repos.tasks.page(assignee_email=mine, status=TaskStatus.OPEN, limit=HOME_ROWS)
     return home_view(config=ctx.config, email=email, now=ctx.clock.now(),
                      coverages=ctx.coverage.open_coverages(), leads=leads, tasks=tasks)
-
-
-def _leave_errors(values: dict[str, str | None]) -> dict[str, str]:
-    errors: dict[str, str] = {}
-    kind = values.get("kind")
-    if kind is not None and kind not in {k.value for k in AbsenceKind}:
-        # Only a forged or outdated form can send this; answer in the form, not with a 500.
-        errors["kind"] = "Pick one of the kinds in the list."
-    try:
-        first = date.fromisoformat(values.get("start") or "")
-    except ValueError:
-        errors["start"] = "Pick the first day you are away."
-        return errors
-    try:
-        last = date.fromisoformat(values.get("end") or "")
-    except ValueError:
-        errors["end"] = "Pick your last day away."
-        return errors
-    if last < first:
-        errors["end"] = "The last day is before the first day."
-    return errors

@@ -1,4 +1,9 @@
-"""Neutral messages as Block Kit, built with slack_sdk.models and kept inside Slack's limits."""
+"""Neutral messages as Block Kit, built with slack_sdk.models and kept inside Slack's limits.
+
+Outside text (lead fields, notes, calendar summaries, names) is escaped here and only
+here for Slack: `mrkdwn` for Block Kit text and fallback text, `plain_text` for headers
+and labels (Slack shows plain_text as is).
+"""
 
 from __future__ import annotations
 
@@ -17,7 +22,17 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from bot.messages import Actions, Bullets, Context, Header, Message, Section
+from bot.messages import (
+    ActionId,
+    Actions,
+    Bullets,
+    Context,
+    Header,
+    Message,
+    Section,
+    plain,
+    render_text,
+)
 
 MAX_MESSAGE_BLOCKS = 50
 MAX_VIEW_BLOCKS = 100
@@ -25,7 +40,9 @@ MAX_SECTION = 3000
 MAX_HEADER = 150
 MAX_FIELD = 2000
 MAX_BUTTONS = 25
+MAX_BUTTON_TEXT = 75
 _MENTION = re.compile(r"<@([^>\s|]+@[^>\s|]+)>")
+_ENTITY_TAIL = re.compile(r"&[a-z]{0,3}$")
 
 Resolver = Callable[[str], str | None]
 
@@ -37,6 +54,47 @@ def resolve_mentions(text: str, user_id_for: Resolver, name_for: Callable[[str],
         return f"<@{user}>" if user else f"*{name_for(match.group(1))}*"
 
     return _MENTION.sub(swap, text)
+
+
+def escape_mrkdwn(text: str) -> str:
+    """Slack's three control characters as entities, so outside text shows as typed."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def reply_text(text: str) -> str:
+    """A short reply (our words around names and whatever was typed) as mrkdwn: replies
+    carry no markup of ours, so all of it is escaped."""
+    return escape_mrkdwn(plain(text))
+
+
+def mrkdwn(text: str, user_id_for: Resolver, name_for: Callable[[str], str]) -> str:
+    """Neutral text as Slack mrkdwn: our mentions resolved, outside text escaped."""
+    return render_text(text, ours=lambda piece: resolve_mentions(piece, user_id_for, name_for),
+                       theirs=escape_mrkdwn)
+
+
+def plain_text(text: str, name_for: Callable[[str], str]) -> str:
+    """Neutral text for a plain_text object: mentions as names, nothing escaped."""
+    return render_text(text, ours=lambda piece: _MENTION.sub(
+        lambda m: name_for(m.group(1)), piece), theirs=lambda piece: piece)
+
+
+def clip(text: str, size: int) -> str:
+    """At most `size` characters, never ending inside an escaped entity."""
+    if len(text) <= size:
+        return text
+    return _ENTITY_TAIL.sub("", text[:size - 1]) + "…"
+
+
+def action_id(action: ActionId, position: int) -> str:
+    """A block-unique action_id (Slack refuses two alike in one block); listeners match
+    the prefix with `action_pattern`."""
+    return f"{action.value}#{position}"
+
+
+def action_pattern(action: ActionId) -> re.Pattern[str]:
+    """Matches every action_id `action_id` makes for this action."""
+    return re.compile(rf"^{re.escape(action.value)}(#\d+)?$")
 
 
 def _chunks(text: str, size: int) -> list[str]:
@@ -59,15 +117,17 @@ def _chunks(text: str, size: int) -> list[str]:
     return [c.rstrip("\n") or " " for c in chunks]
 
 
-def _blocks(message: Message, fix: Callable[[str], str]) -> list[Block]:
+def _blocks(message: Message, fix: Callable[[str], str],
+            label: Callable[[str], str]) -> list[Block]:
     out: list[Block] = []
     for block in message.blocks:
         if isinstance(block, Header):
-            out.append(HeaderBlock(text=PlainTextObject(text=fix(block.text)[:MAX_HEADER])))
+            out.append(HeaderBlock(text=PlainTextObject(
+                text=clip(label(block.text), MAX_HEADER))))
         elif isinstance(block, Section):
             parts = _chunks(fix(block.text), MAX_SECTION)
-            fields = [MarkdownTextObject(text=f"*{label}*\n{fix(value)}"[:MAX_FIELD])
-                      for label, value in block.fields[:10]]
+            fields = [MarkdownTextObject(text=clip(f"*{fix(name)}*\n{fix(value)}", MAX_FIELD))
+                      for name, value in block.fields[:10]]
             for index, part in enumerate(parts):
                 last = index == len(parts) - 1
                 out.append(SectionBlock(text=MarkdownTextObject(text=part),
@@ -80,11 +140,14 @@ def _blocks(message: Message, fix: Callable[[str], str]) -> list[Block]:
         elif isinstance(block, Actions):
             for start in range(0, len(block.buttons), MAX_BUTTONS):
                 out.append(ActionsBlock(elements=[
-                    ButtonElement(text=PlainTextObject(text=b.label[:75]),
-                                  action_id=b.action.value, value=b.value, style=b.style)
-                    for b in block.buttons[start:start + MAX_BUTTONS]]))
+                    ButtonElement(text=PlainTextObject(text=clip(label(b.label),
+                                                                 MAX_BUTTON_TEXT)),
+                                  action_id=action_id(b.action, position), value=b.value,
+                                  style=b.style)
+                    for position, b in enumerate(block.buttons[start:start + MAX_BUTTONS])]))
         elif isinstance(block, Context):
-            out.append(ContextBlock(elements=[MarkdownTextObject(text=fix(block.text)[:MAX_SECTION])]))
+            out.append(ContextBlock(elements=[MarkdownTextObject(
+                text=clip(fix(block.text), MAX_SECTION))]))
     return out
 
 
@@ -92,14 +155,14 @@ def render(message: Message, *, user_id_for: Resolver, name_for: Callable[[str],
            limit: int = MAX_MESSAGE_BLOCKS) -> tuple[str, list[dict[str, Any]]]:
     """(fallback text, blocks) for chat.postMessage/chat.update; blocks capped at `limit`."""
     def fix(text: str) -> str:
-        return resolve_mentions(text, user_id_for, name_for)
+        return mrkdwn(text, user_id_for, name_for)
 
-    blocks = [b.to_dict() for b in _blocks(message, fix)]
+    blocks = [b.to_dict() for b in _blocks(message, fix, lambda t: plain_text(t, name_for))]
     if len(blocks) > limit:
         blocks = [*blocks[:limit - 1], ContextBlock(elements=[MarkdownTextObject(
             text=f"… {len(blocks) - limit + 1} more parts not shown")]).to_dict()]
     fallback = fix(message.text).strip() or "oscbot"
-    return fallback[:MAX_SECTION], blocks
+    return clip(fallback, MAX_SECTION), blocks
 
 
 def render_view(message: Message, *, user_id_for: Resolver,

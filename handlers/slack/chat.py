@@ -6,12 +6,15 @@ and ordering. Tokens and message text never reach the logs.
 
 from __future__ import annotations
 
+import re
 import threading
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.web import SlackResponse
 
 from bot.errors import ChatError
 from bot.messages import Message
@@ -20,14 +23,53 @@ from handlers.slack.blocks import render
 
 PERMANENT = {
     "not_in_channel": "oscbot is not in that channel; invite it with /invite @oscbot",
-    "channel_not_found": "the channel does not exist or oscbot cannot see it",
+    "channel_not_found": "the channel does not exist or oscbot cannot see it (use the "
+                         "channel id, or invite oscbot to the private channel)",
     "users_not_found": "nobody in Slack has that email",
+    "user_not_found": "Slack does not know that user",
     "invalid_auth": "the Slack token is invalid (check SLACK_BOT_TOKEN)",
     "account_inactive": "the Slack token belongs to a deactivated app or user",
+    "token_revoked": "the Slack token was revoked; reinstall the app",
     "not_authed": "no Slack token was sent (check SLACK_BOT_TOKEN)",
+    "missing_scope": "the Slack app lacks a permission (scope); reinstall it from "
+                     "manifest.yaml",
     "msg_too_long": "the message is too long for Slack",
+    "no_text": "the message has no fallback text",
+    "invalid_blocks": "Slack refused the message's blocks",
+    "invalid_blocks_format": "the message's blocks are not valid JSON blocks",
+    "message_not_found": "the message to edit no longer exists",
+    "cant_update_message": "oscbot may only edit its own messages",
+    "edit_window_closed": "the message is too old to edit",
     "is_archived": "the channel is archived",
+    "restricted_action": "a workspace setting stops oscbot from posting there",
+    "invalid_arguments": "Slack refused the request's arguments",
 }
+# Errors Slack answers with HTTP 200 that still mean "try again later".
+TRANSIENT = {"ratelimited", "internal_error", "fatal", "service_unavailable",
+             "request_timeout", "team_added_to_org"}
+_CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")
+# A person Slack did not find is looked up again after this long (they may join).
+MISS_TTL = 600.0
+
+
+def refusal(method: str, status: int, body: Mapping[str, Any],
+            headers: Mapping[str, str]) -> ChatError:
+    """A Slack error answer as our ChatError: transient (429, 5xx, Slack's temporary
+    errors) or permanent, with the payload's cause named (the json-pointer Slack gives)."""
+    error = str(body.get("error", "")) or f"HTTP {status}"
+    if status == 429 or error == "ratelimited":
+        retry = float(headers.get("Retry-After") or headers.get("retry-after") or 1)
+        return ChatError(f"Slack rate limit on {method}", transient=True, retry_after=retry,
+                         code="ratelimited")
+    if status >= 500 or error in TRANSIENT:
+        return ChatError(f"Slack {method}: {error} (temporary)", transient=True, code=error)
+    details = [str(d) for d in body.get("errors") or ()]
+    details += [str(m) for m in (body.get("response_metadata") or {}).get("messages") or ()]
+    if body.get("needed"):
+        details.append(f"needs the {body['needed']} scope")
+    cause = f" — {'; '.join(dict.fromkeys(details))}" if details else ""
+    return ChatError(f"Slack {method}: {PERMANENT.get(error, error)} ({error}){cause}",
+                     code=error)
 
 
 class SlackChat:
@@ -35,27 +77,33 @@ class SlackChat:
 
     def __init__(self, *, token: str | Callable[[], str], api_url: str,
                  names: Mapping[str, str], user_ids: Mapping[str, str] | None = None,
-                 timeout: int = 10) -> None:
+                 timeout: int = 10, monotonic: Callable[[], float] = time.monotonic) -> None:
         # A callable token is read per call: a workspace installed through OAuth.
         self._token = token
         self._api_url = api_url
         self._timeout = timeout
         self._clients: dict[str, WebClient] = {}
         self._names = dict(names)
-        self._user_ids: dict[str, str | None] = dict(user_ids or {})
+        self._user_ids: dict[str, str] = {k.lower(): v for k, v in (user_ids or {}).items()}
+        self._misses: dict[str, float] = {}
+        self._monotonic = monotonic
+        self._channels: dict[str, dict[str, Any]] = {}
         self._dm_channels: dict[str, str] = {}
         self._lock = threading.Lock()
 
     def post(self, *, channel: str, message: Message) -> MessageRef:
-        """chat.postMessage into a channel."""
+        """chat.postMessage into a channel (given by id or name)."""
+        return self._post(self.channel_id(channel), message)
+
+    def _post(self, channel: str, message: Message) -> MessageRef:
         text, blocks = self._render(message)
         answer = self._call("chat.postMessage", channel=channel, text=text, blocks=blocks,
-                            unfurl_links=False)
+                            unfurl_links=False, unfurl_media=False)
         return MessageRef(channel=str(answer["channel"]), id=str(answer["ts"]))
 
     def direct(self, *, email: str, message: Message) -> MessageRef:
         """A DM: look the person up, open the conversation, post."""
-        return self.post(channel=self.dm_channel(email), message=message)
+        return self._post(self.dm_channel(email), message)
 
     def update(self, *, ref: MessageRef, message: Message) -> None:
         """chat.update an earlier message in place."""
@@ -64,31 +112,83 @@ class SlackChat:
 
     def upload(self, *, channel: str, filename: str, content: bytes, title: str) -> MessageRef:
         """files.getUploadURLExternal, the upload, files.completeUploadExternal."""
+        channel_id = self.channel_id(channel)
         try:
-            answer = self._client.files_upload_v2(channel=channel, content=content,
+            answer = self._client.files_upload_v2(channel=channel_id, content=content,
                                                   filename=filename, title=title)
         except SlackApiError as exc:
-            error = str(exc.response.get("error", "")) if exc.response else ""
-            raise ChatError(f"Slack file upload: {PERMANENT.get(error, error)}",
-                            transient=exc.response.status_code >= 500) from None
+            raise refusal("files upload", exc.response.status_code, _data(exc),
+                          exc.response.headers) from None
         except (SlackClientError, OSError) as exc:
             raise ChatError(f"Slack file upload: {type(exc).__name__}", transient=True) from None
         files = answer.get("files") or [{}]
-        return MessageRef(channel=channel, id=str(files[0].get("id", "")))
+        return MessageRef(channel=channel_id, id=str(files[0].get("id", "")))
+
+    def channel_id(self, channel: str) -> str:
+        """The id of a channel given by id or by name (`#online-sales`), looked up once
+        with conversations.list; Slack wants ids (file uploads accept nothing else)."""
+        if _CHANNEL_ID.match(channel):
+            return channel
+        return str(self.find_channel(channel)["id"])
+
+    def find_channel(self, channel: str) -> dict[str, Any]:
+        """The channel's id, name and whether oscbot is a member (`is_member`)."""
+        name = channel.removeprefix("#").lower()
+        with self._lock:
+            if name in self._channels:
+                return self._channels[name]
+        if _CHANNEL_ID.match(channel):
+            found = dict(self._call("conversations.info", channel=channel)["channel"])
+        else:
+            found = self._list_channel(name)
+        with self._lock:
+            self._channels[name] = found
+        return found
+
+    def channel_problem(self, channel: str) -> str | None:
+        """What stops oscbot posting in the team channel, in words for the admin, or None
+        (checked at start-up so the first brief does not fail silently)."""
+        try:
+            found = self.find_channel(channel)
+        except ChatError as exc:
+            return f"team channel {channel}: {exc}"
+        if not found.get("is_member"):
+            return (f"oscbot is not in the team channel {channel} ({found['id']}); invite it "
+                    f"there with /invite @oscbot")
+        return None
+
+    def _list_channel(self, name: str) -> dict[str, Any]:
+        cursor = ""
+        while True:
+            page = self._call("conversations.list", types="public_channel,private_channel",
+                              exclude_archived=True, limit=1000, cursor=cursor)
+            for found in page.get("channels") or ():
+                if str(found.get("name", "")).lower() == name:
+                    return dict(found)
+            cursor = str((page.get("response_metadata") or {}).get("next_cursor") or "")
+            if not cursor:
+                raise ChatError(f"Slack has no channel #{name} that oscbot can see; put the "
+                                "channel id (C…) in app.yaml, or invite oscbot to it",
+                                code="channel_not_found")
 
     def user_id(self, email: str) -> str | None:
-        """The Slack id of a person, looked up once by email and cached."""
+        """The Slack id of a person, looked up by email; found ids are kept, a miss is
+        asked again after MISS_TTL seconds (the person may join the workspace)."""
         key = email.lower()
         with self._lock:
             if key in self._user_ids:
                 return self._user_ids[key]
+            if self._monotonic() < self._misses.get(key, 0.0):
+                return None
         try:
             answer = self._call("users.lookupByEmail", email=key)
-            found: str | None = str(answer["user"]["id"])
         except ChatError as exc:
             if exc.transient:
                 raise
-            found = None
+            with self._lock:
+                self._misses[key] = self._monotonic() + MISS_TTL
+            return None
+        found = str(answer["user"]["id"])
         with self._lock:
             self._user_ids[key] = found
         return found
@@ -126,20 +226,28 @@ class SlackChat:
                                                  timeout=self._timeout, retry_handlers=[])
             return self._clients[token]
 
+    def granted_scopes(self) -> set[str]:
+        """auth.test: proves the token works; the scopes Slack says it grants."""
+        response = self._response("auth.test")
+        granted = response.headers.get("x-oauth-scopes") or response.headers.get(
+            "X-OAuth-Scopes") or ""
+        return {scope.strip() for scope in str(granted).split(",") if scope.strip()}
+
     def _call(self, method: str, **args: object) -> dict[str, Any]:
+        response = self._response(method, **args)
+        return dict(response.data) if isinstance(response.data, dict) else {}
+
+    def _response(self, method: str, **args: object) -> SlackResponse:
         try:
-            response = self._client.api_call(method, json=args)
+            return self._client.api_call(method, json=args)
         except SlackApiError as exc:
-            status = exc.response.status_code
-            error = str(exc.response.get("error", "")) if exc.response else ""
-            if status == 429:
-                retry = float(exc.response.headers.get("Retry-After", "1"))
-                raise ChatError(f"Slack rate limit on {method}", transient=True,
-                                retry_after=retry) from None
-            if status >= 500:
-                raise ChatError(f"Slack {method}: HTTP {status}", transient=True) from None
-            raise ChatError(f"Slack {method}: {PERMANENT.get(error, error or status)}") from None
+            raise refusal(method, exc.response.status_code, _data(exc),
+                          exc.response.headers) from None
         except (SlackClientError, OSError) as exc:
             raise ChatError(f"Slack {method}: network error ({type(exc).__name__})",
                             transient=True) from None
-        return dict(response.data) if isinstance(response.data, dict) else {}
+
+
+def _data(exc: SlackApiError) -> Mapping[str, Any]:
+    data = exc.response.data if exc.response is not None else None
+    return data if isinstance(data, dict) else {}

@@ -5,11 +5,14 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from bot.briefs import more, name_of
+from bot.briefs import more, named
 from bot.config import AppConfig
+from bot.messages import outside, plain
 from bot.model import AbsenceKind, Coverage, CoverageStatus, Lead, Task
 from bot.ports import Page
 from bot.timefmt import when, window
+from handlers.commands import LeaveDraft
+from handlers.slack.blocks import clip, mrkdwn
 
 LEAVE_CALLBACK = "going_on_leave"
 # Leads and tasks listed on the App Home; the rest is counted.
@@ -21,8 +24,8 @@ KIND_LABELS = {
 }
 
 
-def _text(value: str) -> dict[str, Any]:
-    return {"type": "plain_text", "text": value[:75]}
+def _text(value: str, limit: int = 75) -> dict[str, Any]:
+    return {"type": "plain_text", "text": clip(plain(value), limit)}
 
 
 def _option(label: str, value: str) -> dict[str, Any]:
@@ -30,39 +33,51 @@ def _option(label: str, value: str) -> dict[str, Any]:
 
 
 def leave_modal(*, config: AppConfig, actor: str, osc: str, today: date,
-                eligibility: dict[str, str | None]) -> dict[str, Any]:
-    """The `/going-on-leave` form; backups show whether they can cover right now."""
+                eligibility: dict[str, str | None],
+                draft: LeaveDraft | None = None) -> dict[str, Any]:
+    """The `/going-on-leave` form for `osc`, pre-filled from `draft` (what was typed);
+    the backups listed are that OSC's, each saying whether they can cover right now."""
+    draft = draft or LeaveDraft()
     person = config.person(osc)
-    backups = [_option(name_of(config, b) + (f" — {why}" if why else " — available"), b)
+    backups = [_option(named(config, b) + (f" — {why}" if why else " — available"), b)
                for b, why in eligibility.items()]
+    backup_select: dict[str, Any] = {
+        "type": "static_select", "action_id": "value",
+        "options": backups or [_option("No backups configured", "none")]}
+    picked = [o for o in backups if o["value"] == draft.backup_email]
+    if picked:
+        backup_select["initial_option"] = picked[0]
+    kind = draft.kind or AbsenceKind.VACATION
+    notes: dict[str, Any] = {"type": "plain_text_input", "action_id": "value",
+                             "multiline": True, "max_length": 2000}
+    if draft.notes:
+        notes["initial_value"] = draft.notes[:2000]
     blocks: list[dict[str, Any]] = []
     if config.is_manager(actor):
         oscs = [_option(p.name, p.email) for p in config.oscs]
+        # dispatch_action: picking someone else redraws the form with their backups.
         blocks.append({"type": "input", "block_id": "osc", "label": _text("Who is away"),
+                       "dispatch_action": True,
                        "element": {"type": "static_select", "action_id": "value",
                                    "options": oscs,
                                    "initial_option": _option(person.name, person.email)}})
+    first = draft.first or today
     blocks += [
         {"type": "input", "block_id": "start", "label": _text("First day away"),
          "element": {"type": "datepicker", "action_id": "value",
-                     "initial_date": today.isoformat()}},
+                     "initial_date": first.isoformat()}},
         {"type": "input", "block_id": "end", "label": _text("Last day away"),
          "element": {"type": "datepicker", "action_id": "value",
-                     "initial_date": today.isoformat()}},
+                     "initial_date": (draft.last or first).isoformat()}},
         {"type": "input", "block_id": "kind", "label": _text("Kind"),
          "element": {"type": "static_select", "action_id": "value",
-                     "options": [_option(label, kind.value)
-                                 for kind, label in KIND_LABELS.items()],
-                     "initial_option": _option(KIND_LABELS[AbsenceKind.VACATION],
-                                               AbsenceKind.VACATION.value)}},
+                     "options": [_option(label, k.value) for k, label in KIND_LABELS.items()],
+                     "initial_option": _option(KIND_LABELS[kind], kind.value)}},
         {"type": "input", "block_id": "backup", "optional": True,
-         "label": _text("Backup (default: first available in the plan)"),
-         "element": {"type": "static_select", "action_id": "value",
-                     "options": backups or [_option("No backups configured", "none")]}},
+         "label": _text(f"Backup for {person.name} (default: first available)"),
+         "element": backup_select},
         {"type": "input", "block_id": "notes", "optional": True,
-         "label": _text("Notes for your backup"),
-         "element": {"type": "plain_text_input", "action_id": "value", "multiline": True,
-                     "max_length": 2000}},
+         "label": _text("Notes for your backup"), "element": notes},
         {"type": "input", "block_id": "emergency", "optional": True,
          "label": _text("Emergency"),
          "element": {"type": "checkboxes", "action_id": "value", "options": [
@@ -98,23 +113,23 @@ def home_view(*, config: AppConfig, email: str, now: datetime, coverages: list[C
     status = "Normal — you're in."
     for c in mine:
         if c.osc_email == email:
-            status = f"You're out; {name_of(config, c.backup_email)} is covering until " \
+            status = f"You're out; {named(config, c.backup_email)} is covering until " \
                      f"{when(c.end, zone)}."
         elif c.backup_email == email:
-            status = f"You're covering for {name_of(config, c.osc_email)} until " \
+            status = f"You're covering for {named(config, c.osc_email)} until " \
                      f"{when(c.end, zone)}."
-    team = [f"• {name_of(config, c.osc_email)}: {window(c.start, c.end, zone)} — "
-            f"{name_of(config, c.backup_email)}" for c in coverages]
+    team = [f"• {named(config, c.osc_email)}: {window(c.start, c.end, zone)} — "
+            f"{named(config, c.backup_email)}" for c in coverages]
     lead_lines = [f"• {line}" for line in more(
-        [f"{lead.name} ({lead.status.value}) — in {when(lead.received_at, zone)}"
+        [f"{outside(lead.name)} ({lead.status.value}) — in {when(lead.received_at, zone)}"
          for lead in leads.items], leads.more)]
     task_lines = [f"• {line}" for line in more(
-        [f"{when(t.due_at, zone)} — {t.title}" for t in tasks.items], tasks.more)]
+        [f"{when(t.due_at, zone)} — {outside(t.title)}" for t in tasks.items], tasks.more)]
 
     def section(title: str, lines: list[str], empty: str) -> dict[str, Any]:
         body = "\n".join(lines) if lines else empty
-        return {"type": "section", "text": {"type": "mrkdwn",
-                                            "text": f"*{title}*\n{body}"[:3000]}}
+        text = mrkdwn(f"*{title}*\n{body}", lambda _: None, lambda email: email)
+        return {"type": "section", "text": {"type": "mrkdwn", "text": clip(text, 3000)}}
 
     title = "Team coverage" if config.is_manager(email) else "Coverage calendar"
     return {"type": "home", "blocks": [

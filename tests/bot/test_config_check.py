@@ -11,8 +11,9 @@ from bot.check import check_config
 from bot.cli import app
 from bot.config_loader import load_config
 from bot.errors import ConfigError
+from bot.examples import EXAMPLE_CONFIG
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "app.yaml"
+EXAMPLE = EXAMPLE_CONFIG
 
 GOOD = """\
 team:
@@ -167,9 +168,8 @@ def test_crm_settings_are_checked(tmp_path: Path) -> None:
     assert ("routing.leads.settings.keep_new_leads_with_backup",
             "must be true or false, not 'maybe'") in [(f, m) for _, f, m in found]
     people = {f: m for _, f, m in found if f.startswith("people[")}
-    assert set(people) == {"people[maria@t.example].routing_ids",
-                           "people[jordan@t.example].routing_ids"}
-    assert "needs lasso_user_id" in people["people[jordan@t.example].routing_ids"]
+    assert set(people) == {"people[0].routing_ids", "people[1].routing_ids"}
+    assert "Jordan (jordan@t.example) needs lasso_user_id" in people["people[1].routing_ids"]
 
 
 def test_cli_exit_codes(tmp_path: Path) -> None:
@@ -182,3 +182,44 @@ def test_cli_exit_codes(tmp_path: Path) -> None:
     assert good.exit_code == 0, good.output
     strict = runner.invoke(app, ["check", "--config", str(EXAMPLE), "--strict"])
     assert strict.exit_code == 1
+
+
+def test_duplicate_keys_are_errors_with_both_lines(tmp_path: Path) -> None:
+    text = GOOD.replace("    trained: true\n", "    trained: true\n    trained: false\n", 1)
+    found = errors(tmp_path, text)
+    assert (16, "people[1].trained",
+            "written twice (first on line 15); YAML would keep only this one, so remove one "
+            "of them") in found
+
+
+@pytest.mark.parametrize("channel", ['"#Online Sales"', "'#sales.team'", '"#' + "x" * 81 + '"'])
+def test_channel_names_are_validated(tmp_path: Path, channel: str) -> None:
+    found = errors(tmp_path, GOOD.replace('"#sales"', channel))
+    assert [(line, field) for line, field, _ in found] == [(4, "team.channel")]
+
+
+@pytest.mark.parametrize("channel", ['"#online-sales"', "leads_2", "C0123ABCD"])
+def test_good_channel_names_and_ids_pass(tmp_path: Path, channel: str) -> None:
+    assert errors(tmp_path, GOOD.replace('"#sales"', channel)) == []
+
+
+def test_every_file_error_has_a_line(tmp_path: Path) -> None:
+    text = GOOD + ("routing:\n  calls: {adapter: callrail}\n"
+                   "  leads:\n    adapter: lasso\n    settings: {keep_new_leads_with_backup: x}\n")
+    found = [p for p in check_config(write(tmp_path, text), env={}) if p.is_error]
+    assert found and all(p.line for p in found), found
+    lines = {p.field: p.line for p in found}
+    assert lines["routing.calls.settings.account_id"] == 21  # CallRail's, where it belongs
+    assert lines["routing.calls.adapter"] == 21  # CALLRAIL_API_KEY missing
+    assert lines["people[0].routing_ids"] == 7
+
+
+def test_counts_are_pluralised(tmp_path: Path) -> None:
+    runner = CliRunner()
+    one = runner.invoke(app, ["check", "--config",
+                              str(write(tmp_path, GOOD.replace("role: manager", "role: x")))],
+                        env={"COLUMNS": "200"})
+    assert "1 error, 0 warnings in" in one.output
+    clean = runner.invoke(app, ["check", "--config", str(EXAMPLE)], env={
+        "COLUMNS": "200", "SLACK_BOT_TOKEN": "x", "SLACK_SIGNING_SECRET": "y"})
+    assert "is valid (1 warning)" in clean.output

@@ -12,6 +12,7 @@ from bot.crm import MoveStatus, RecordKind, RecordMove
 from bot.crm_fakes import FakeCrmItem, InMemoryCrm, InMemoryRecordMoves
 from bot.errors import RoutingError
 from bot.fakes import FixedClock
+from bot.messages import plain
 from bot.model import Coverage, CoverageMode
 from bot.ports import Repositories, RoutingSwitch, SwitchStatus
 from bot.routing_engine import RoutingEngine
@@ -190,5 +191,5 @@ def test_the_brief_names_what_the_crm_leaves_to_people() -> None:
         after={"channel": "leads", "target": "jordan@rh.example",
                "details": {"also_by_hand": "move the Lasso tasks"}},
         attempts=0, last_error="", updated_at=START, actor="s", reason="leave")
-    assert switch_line(switch, config=make_config()) == (
+    assert plain(switch_line(switch, config=make_config())) == (
         "✅ Leads → Jordan (lasso) — also by hand: move the Lasso tasks")

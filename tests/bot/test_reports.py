@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, date, datetime, timedelta
+
+from rich.console import Console
 
 from bot.config import AppConfig
 from bot.fakes import FixedClock, RecordingChat, in_memory_repositories
+from bot.messages import plain
 from bot.model import AbsenceKind, ActivityKind, CreditTo
-from bot.reports import build_report, month_bounds, percentile
+from bot.reports import ReportRow, build_report, month_bounds, percentile
 from bot.services.leads import NewLead
-from bot.services.reports import monthly_report
+from bot.services.reports import last_week, monthly_report
 from handlers.context import build_context
-from handlers.reports import report_csv
+from handlers.reports import digest_message, report_csv, report_table
 from schedules.jobs import job
 
 MARIA, JORDAN = "maria@rh.example", "jordan@rh.example"
@@ -74,9 +78,64 @@ def test_weekly_digest_posts_once_with_a_chart(config: AppConfig) -> None:
     assert digest.run(ctx).startswith("not due")
     assert isinstance(ctx.clock, FixedClock)
     ctx.clock.set(monday)
-    assert digest.run(ctx) == "digest for week 49 of 2026 posted (0 rows)"
+    assert digest.run(ctx) == "digest for week 48 of 2026 posted (0 rows)"
     assert digest.run(ctx) == "already posted"
     [(channel, filename, png)] = chat.uploads
-    assert channel == "#online-sales" and filename == "digest-2026-W49.png"
+    assert channel == "#online-sales" and filename == "digest-2026-W48.png"
     assert png.startswith(b"\x89PNG")
-    assert ctx.repos.outbox.get("digest:2026-W49") is not None
+    assert ctx.repos.outbox.get("digest:2026-W48") is not None
+
+
+def test_digest_names_the_iso_week_it_reports() -> None:
+    # Monday Jan 4 2027, 9:00 in Chicago: the digest covers Dec 28 - Jan 3, ISO week 53 of 2026.
+    start, end, monday = last_week(datetime(2027, 1, 4, 15, tzinfo=UTC), "America/Chicago")
+    assert monday.isocalendar()[:2] == (2026, 53)
+    assert start == datetime(2026, 12, 28, 6, tzinfo=UTC)
+    assert end == datetime(2027, 1, 4, 6, tzinfo=UTC)
+    # Sunday night still belongs to the week before.
+    _, _, sunday = last_week(datetime(2027, 1, 4, 5, tzinfo=UTC), "America/Chicago")
+    assert sunday.isocalendar()[:2] == (2026, 52)
+
+
+def _covered_month(config: AppConfig) -> list[ReportRow]:
+    """Jordan covers Maria and sets an appointment on a new lead and on one of hers."""
+    clock = FixedClock(T0)
+    ctx = build_context(config=config, repos=in_memory_repositories(), clock=clock,
+                        chat=RecordingChat(), sources={})
+    owned, _ = ctx.leads.receive(NewLead("web", "o1", "Owned", "o@example.com", None,
+                                         "Riverside", "", T0))
+    ctx.leads.press(lead_id=owned.id or 0, kind=ActivityKind.CALL, by=MARIA)
+    clock.set(T0 + timedelta(days=3))
+    ctx.coverage.declare(osc_email=MARIA, start=clock.now(), end=clock.now() + timedelta(days=2),
+                         kind=AbsenceKind.SICK, actor=MARIA, emergency=True)
+    new, _ = ctx.leads.receive(NewLead("web", "n1", "New", "n@example.com", None, "Riverside",
+                                       "", clock.now()))
+    for lead in (new, owned):
+        ctx.leads.press(lead_id=lead.id or 0, kind=ActivityKind.CALL, by=JORDAN)
+        ctx.leads.set_appointment(lead_id=lead.id or 0, by=JORDAN, at=clock.now())
+    return monthly_report(config=config, repos=ctx.repos, month=date(2026, 11, 1))
+
+
+def test_the_osc_row_counts_what_the_backup_set_as_the_messages_promise(
+        config: AppConfig) -> None:
+    rows = {(r.person, r.segment): r for r in _covered_month(config)}
+    maria, jordan = rows[(MARIA, "normal")], rows[(JORDAN, "coverage")]
+    # "Both count in the OSC's monthly numbers, noted as set by the backup."
+    assert (maria.credited, maria.credited_set_by_backup, maria.appointments) == (2, 2, 0)
+    assert (jordan.appointments, jordan.backup_bonus_appointments, jordan.credited) == (2, 1, 0)
+    digest = digest_message(list(rows.values()), config=config, period="week 45 of 2026")
+    lines = digest.blocks[1].items  # type: ignore[union-attr]
+    assert any(plain(line).startswith("Maria (normal)") and
+               "2 appointments in their numbers (2 set by the backup)" in line
+               for line in lines), lines
+    csv_header = report_csv(list(rows.values())).splitlines()[0]
+    assert csv_header.endswith("credited_appointments,credited_set_by_backup")
+
+
+def test_report_fits_80_columns(config: AppConfig) -> None:
+    console = Console(width=80, record=True, file=io.StringIO())
+    console.print(report_table(_covered_month(config), config=config,
+                               title="Online sales, 2026-11"))
+    text = console.export_text()
+    assert max(len(line) for line in text.splitlines()) <= 80
+    assert "Maria" in text and "2 (+2)" in text

@@ -239,3 +239,19 @@ def test_paging_links_to_another_host_are_never_followed(graph: FakeGraph) -> No
     with pytest.raises(GraphError, match=r"refusing to follow a link to evil\.example"):
         client.get("https://evil.example/v1.0/users/x/calendarView/delta", mailbox=MARIA)
     assert graph.requests == []
+
+
+def test_unknown_time_zone_is_a_warning_and_counts_are_reported(graph: FakeGraph) -> None:
+    odd = dict(recorded("timed_oof_dst.json"), id="AAMkAD-odd")
+    odd["start"] = {"dateTime": "2026-12-07T08:00:00.0000000", "timeZone": "Mars Standard Time"}
+    odd["end"] = {"dateTime": "2026-12-09T17:00:00.0000000", "timeZone": "Mars Standard Time"}
+    box = graph.mailbox(MARIA)
+    box.put(odd)
+    box.put(recorded("all_day_oof.json"))
+    calendar = source(graph)
+    first = calendar.read(start=NOW - timedelta(days=1), end=NOW + timedelta(days=60),
+                          cursor={})
+    assert [(w.uid, w.reason) for w in first.warnings] == [
+        ("AAMkAD-odd", "unknown time zone 'Mars Standard Time'; read in America/Chicago")]
+    assert first.event_count == 2
+    assert first.absences[0].start.isoformat() == "2026-12-07T14:00:00+00:00"

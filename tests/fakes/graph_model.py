@@ -9,7 +9,7 @@ import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
 
@@ -31,17 +31,19 @@ def error(code: str, message: str) -> dict[str, Any]:
                       "innerError": {"request-id": "00000000-fake", "date": "2026-11-28"}}}
 
 
-def zone_of(name: str) -> ZoneInfo:
-    """A Graph time-zone name (IANA or Windows) as a zone."""
-    if name == "UTC":
-        return ZoneInfo("UTC")
-    return ZoneInfo(WINDOWS_TO_OLSON.get(name, name))
+def zone_of(name: str) -> ZoneInfo | None:
+    """A Graph time-zone name (IANA or Windows) as a zone; None for a custom one."""
+    try:
+        return ZoneInfo(WINDOWS_TO_OLSON.get(name, name))
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
 
 
 def instant(value: dict[str, str]) -> datetime:
     """A Graph dateTimeTimeZone as a UTC instant."""
     local = datetime.fromisoformat(value["dateTime"][:26])
-    return local.replace(tzinfo=zone_of(value.get("timeZone", "UTC"))).astimezone(UTC)
+    zone = zone_of(value.get("timeZone", "UTC")) or UTC  # a custom zone: filtered as UTC
+    return local.replace(tzinfo=zone).astimezone(UTC)
 
 
 def in_window(event: dict[str, Any], start: datetime, end: datetime) -> bool:
@@ -61,7 +63,8 @@ def prefer_values(header: str) -> dict[str, str]:
 
 def as_utc(event: dict[str, Any]) -> dict[str, Any]:
     """The event with timed start/end in UTC, as `Prefer: outlook.timezone="UTC"` asks."""
-    if event.get("isAllDay"):
+    if event.get("isAllDay") or any(zone_of(event[k].get("timeZone", "UTC")) is None
+                                    for k in ("start", "end")):
         return event
     shown = dict(event)
     for key in ("start", "end"):

@@ -1,5 +1,9 @@
 """A local fake of the Slack Web API over real HTTP: records every call, answers
 with Slack's response shapes, and can inject 429 (with Retry-After) or 500.
+
+It is strict: it refuses what Slack refuses (see `slack_rules`): bad tokens, channel
+names where ids belong, channels oscbot is not in, edits of messages it never sent,
+and blocks or views that break Block Kit's rules.
 """
 
 from __future__ import annotations
@@ -11,12 +15,24 @@ import time
 from collections import defaultdict, deque
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
+import yaml
+
 from tests.fakes.server import LoopbackServer, send_json
+from tests.fakes.slack_rules import CHANNEL_ID, Refused, check_message, check_view, parse
 
 TOKEN = "xoxb-test-token"
+MANIFEST = Path(__file__).resolve().parents[2] / "manifest.yaml"
+TEAM_CHANNEL = "C0SALES01"
+
+
+def manifest_scopes() -> list[str]:
+    """The bot scopes manifest.yaml asks for: what an install grants."""
+    manifest = yaml.safe_load(MANIFEST.read_text(encoding="utf-8"))
+    return list(manifest["oauth_config"]["scopes"]["bot"])
 
 
 @dataclass
@@ -37,6 +53,12 @@ class FakeSlack(LoopbackServer):
         self.users: dict[str, dict[str, Any]] = {}
         self.uploaded: list[int] = []
         self.tokens: set[str] = {TOKEN}
+        # What the installed app was granted (auth.test's x-oauth-scopes header).
+        self.scopes: list[str] = manifest_scopes()
+        self.channels: dict[str, dict[str, Any]] = {}
+        self.add_channel(TEAM_CHANNEL, "online-sales")
+        self.messages: dict[tuple[str, str], dict[str, Any]] = {}
+        self.refused: list[tuple[str, str, list[str]]] = []
         self._failures: dict[str, deque[tuple[int, float]]] = defaultdict(deque)
         self._ts = itertools.count(1)
         self._lock = threading.Lock()
@@ -53,6 +75,17 @@ class FakeSlack(LoopbackServer):
                                "real_name": name, "tz": "America/Chicago",
                                "profile": {"email": email, "real_name": name}}
 
+    def add_channel(self, channel_id: str, name: str, *, member: bool = True,
+                    private: bool = False) -> None:
+        """A channel in the workspace; oscbot is in it unless `member` is False."""
+        self.channels[channel_id] = {"id": channel_id, "name": name, "is_channel": True,
+                                     "is_private": private, "is_member": member,
+                                     "is_archived": False}
+
+    def posts(self, channel: str = TEAM_CHANNEL) -> list[dict[str, Any]]:
+        """Messages accepted into one channel, in order."""
+        return [c for c in self.calls("chat.postMessage") if c["channel"] == channel]
+
     def fail_next(self, method: str, status: int, times: int = 1,
                   retry_after: float = 1.0) -> None:
         """Answer the next `times` calls of `method` with `status`."""
@@ -67,16 +100,51 @@ class FakeSlack(LoopbackServer):
         return sum(1 for c in self.calls_made if c.method == method)
 
     def _answer(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
+        try:
+            return self._checked(method, args)
+        except Refused as refused:
+            self.refused.append((method, refused.code, refused.errors))
+            return {"ok": False, "error": refused.code, "errors": refused.errors,
+                    "response_metadata": {"messages": [f"[ERROR] {e}"
+                                                       for e in refused.errors]}}
+
+    def _channel(self, channel: str, *, post: bool) -> None:
+        if channel.startswith("D"):
+            if channel[1:] not in self.users:
+                raise Refused("channel_not_found", [])
+            return
+        found = self.channels.get(channel)
+        if found is None or (found["is_private"] and not found["is_member"]):
+            raise Refused("channel_not_found", [])
+        if post and not found["is_member"]:
+            raise Refused("not_in_channel", [])
+
+    def _checked(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
         if method == "auth.test":
             return {"ok": True, "url": "https://riverside.slack.com/", "team": "Riverside",
                     "user": "oscbot", "team_id": "T1", "user_id": "UBOT", "bot_id": "B1"}
-        if method in ("chat.postMessage", "chat.update"):
-            channel = args.get("channel", "")
-            ts = args.get("ts") or f"1700000000.{next(self._ts):06d}"
+        if method in ("chat.postMessage", "chat.update", "chat.postEphemeral"):
+            check_message(args)
+            channel = str(args["channel"])
+            self._channel(channel, post=True)
+            if method == "chat.postEphemeral":
+                if str(args.get("user", "")) not in self.users:
+                    raise Refused("user_not_in_channel", [])
+                return {"ok": True, "message_ts": f"1700000000.{next(self._ts):06d}"}
+            if method == "chat.update" and (channel, str(args.get("ts"))) not in self.messages:
+                raise Refused("message_not_found", [])
+            ts = str(args.get("ts") or f"1700000000.{next(self._ts):06d}")
+            self.messages[(channel, ts)] = args
             return {"ok": True, "channel": channel, "ts": ts,
                     "message": {"type": "message", "text": args.get("text", ""), "ts": ts}}
-        if method == "chat.postEphemeral":
-            return {"ok": True, "message_ts": f"1700000000.{next(self._ts):06d}"}
+        if method == "conversations.list":
+            return {"ok": True, "channels": [c for c in self.channels.values()
+                                             if c["is_member"] or not c["is_private"]],
+                    "response_metadata": {"next_cursor": ""}}
+        if method == "conversations.info":
+            channel = str(args.get("channel", ""))
+            self._channel(channel, post=False)
+            return {"ok": True, "channel": self.channels[channel]}
         if method == "conversations.open":
             user = str(args.get("users", "")).split(",")[0]
             return {"ok": True, "channel": {"id": "D" + user}}
@@ -101,14 +169,25 @@ class FakeSlack(LoopbackServer):
             return {"ok": True, "file_id": "F1", "upload_url": self.url.replace(
                 "/api/", "/upload/F1")}
         if method == "files.completeUploadExternal":
-            files = args.get("files")
-            files = json.loads(files) if isinstance(files, str) else files
+            channel = str(args.get("channel_id", ""))
+            if not CHANNEL_ID.match(channel):
+                raise Refused("invalid_channel", [f"{channel!r} is not a channel id"])
+            self._channel(channel, post=True)
+            files = parse(args.get("files"))
             return {"ok": True, "files": [{"id": f["id"], "title": f.get("title", "")}
                                           for f in files or []]}
         if method in ("views.open", "views.publish", "views.update", "views.push"):
-            view = args.get("view")
-            view = json.loads(view) if isinstance(view, str) else view
-            return {"ok": True, "view": {"id": "V1", **(view or {})}}
+            # Each method's own required argument (Slack answers invalid_arguments).
+            needed = {"views.open": "trigger_id", "views.push": "trigger_id",
+                      "views.publish": "user_id", "views.update": "view_id"}[method]
+            if not args.get(needed) and not (method == "views.update"
+                                             and args.get("external_id")):
+                raise Refused("invalid_arguments", [f"{needed} is required"])
+            view = parse(args.get("view"))
+            if method == "views.publish" and (view or {}).get("type") != "home":
+                raise Refused("invalid_arguments", ["views.publish takes a home view"])
+            check_view(view)
+            return {"ok": True, "view": {"id": "V1", **view}}
         return {"ok": False, "error": "unknown_method"}
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
@@ -163,7 +242,8 @@ class FakeSlack(LoopbackServer):
                     return
                 with fake._lock:
                     body = fake._answer(method, args)
-                self._send(200, body)
+                self._send(200, body, {"x-oauth-scopes": ",".join(fake.scopes)}
+                           if method == "auth.test" else None)
 
             def _send(self, status: int, body: dict[str, Any],
                       headers: dict[str, str] | None = None) -> None:

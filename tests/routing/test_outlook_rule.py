@@ -110,6 +110,11 @@ def test_refusals_name_the_permission_and_the_drill_check(graph: FakeGraph) -> N
     with pytest.raises(RoutingError) as limited:
         routing.switch(osc=OSC, backup=BACKUP, mode=CoverageMode.SHORT_TERM)
     assert limited.value.transient and limited.value.retry_after == 120
+    outsider = BACKUP.model_copy(update={"email": "jordan@gmail.example"})
+    with pytest.raises(RoutingError, match="outside Maria's email domain") as refused:
+        routing.switch(osc=OSC, backup=outsider, mode=CoverageMode.SHORT_TERM)
+    assert "forward to jordan@gmail.example" in refused.value.manual_step
+    assert "outside Maria's domain" in routing.check(osc=OSC, backup=outsider)[0]
     with pytest.raises(RoutingError, match="lead_senders"):
         OutlookRuleRouting(client=graph_client(graph), lead_senders=[" "])
     assert START.year == 2026

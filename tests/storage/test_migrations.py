@@ -20,6 +20,7 @@ from storage.migrate import MIGRATIONS, current_revision, upgrade
 HEAD = ScriptDirectory(str(MIGRATIONS)).get_current_head()
 
 
+
 def _diff(url: str) -> list[object]:
     engine = engine_from_url(url)
     try:

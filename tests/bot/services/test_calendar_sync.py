@@ -17,6 +17,7 @@ from bot.fakes import (
     RecordingChat,
     in_memory_repositories,
 )
+from bot.messages import plain
 from bot.model import Absence, AbsenceKind, CoverageStatus
 from bot.ports import CalendarRead, CalendarSyncState
 from bot.services.calendar_sync import SyncReport
@@ -74,8 +75,8 @@ def test_failed_calendar_keeps_the_last_good_copy_and_alerts_after_three(
     assert state.absences == (OOO,)
     alerts = [i for i in ctx.repos.outbox.pending(limit=100) if i.key.startswith("calendar-")]
     assert len(alerts) == 1
-    assert alerts[0].message.text == "Maria's calendar failed to load 3 times in a row."
-    assert "(maria.ics: HTTP 503)" in str(alerts[0].message.blocks[0])
+    assert plain(alerts[0].message.text) == "Maria's calendar failed to load 3 times in a row."
+    assert "(maria.ics: HTTP 503)" in plain(alerts[0].message.blocks[0].text)  # type: ignore[union-attr]
     calendar.failure = None
     calendar.absences.clear()
     tick(ctx, 60)

@@ -12,13 +12,14 @@ from bot.crm import RecordKind
 from bot.crm_fakes import FakeCrmItem, InMemoryCrm
 from bot.crm_handover import CrmRouting
 from bot.errors import InvalidInput, NotAllowed, NotFound
-from bot.fakes import FixedClock
-from bot.messages import Bullets
+from bot.fakes import FixedClock, RecordingChat, in_memory_repositories
+from bot.messages import Actions, Bullets, plain
 from bot.model import Absence, AbsenceKind, CoverageOrigin, CoverageStatus, Task
 from bot.ports import CalendarSyncState, OutboxStatus, Repositories, SwitchStatus
 from bot.routing_engine import RoutingEngine
 from bot.services.coverage import CoverageService
 from bot.services.notify import Notifier
+from handlers.context import build_context
 from routing.builtin import BuiltinRouting
 from routing.manual import ManualRouting
 
@@ -200,7 +201,7 @@ def test_a_long_leave_hands_crm_records_over_and_back_with_brief_and_return_list
     assert service.tick().ended == 1
     assert {i.id: i.owner for i in crm.items.values()} == {
         "T1": "u-maria", "T2": "u-jordan", "L1": "u-maria"}
-    assert routing_items(repos, "return:1") == (
+    assert routing_items(repos, "return-dm:1") == (
         "✅ Every route is back to you.",
         "📇 fakecrm: 1 lead and 1 task back with Maria; "
         "1 task finished while covering (left with whoever did it)")
@@ -211,4 +212,68 @@ def routing_items(repos: Repositories, key: str) -> tuple[str, ...]:
     assert item is not None
     [routing] = [b for b in item.message.blocks if isinstance(b, Bullets)
                  and b.title == "Routing"]
-    return routing.items
+    return tuple(plain(i) for i in routing.items)
+
+
+def quiet_sick_day(config: AppConfig, clock: FixedClock) -> Repositories:
+    """A one-day emergency absence that comes and goes with nothing happening."""
+    repos = in_memory_repositories()
+    ctx = build_context(config=config, repos=repos, clock=clock, chat=RecordingChat(),
+                        sources={})
+    ctx.coverage.declare(osc_email=MARIA, start=clock.now(), end=clock.now() + timedelta(days=1),
+                         kind=AbsenceKind.SICK, actor=MARIA, emergency=True)
+    clock.advance(timedelta(days=1))
+    ctx.coverage.tick()
+    return repos
+
+
+def test_one_return_list_a_short_channel_note_and_no_empty_sections(
+        config: AppConfig, clock: FixedClock) -> None:
+    repos = quiet_sick_day(config, clock)
+    dm, note = repos.outbox.get("return-dm:1"), repos.outbox.get("return:1")
+    brief = repos.outbox.get("brief:1")
+    assert dm is not None and note is not None and brief is not None
+    # The quiet absence: one line instead of four "None." sections.
+    titles = [getattr(b, "title", None) for b in dm.message.blocks]
+    assert "New leads to start on your follow-up process" not in titles
+    assert any("Nothing waiting for you" in getattr(b, "text", "") for b in dm.message.blocks)
+    assert all(b.items for b in dm.message.blocks if isinstance(b, Bullets))
+    # The channel gets a note without buttons; the only buttons are in the OSC's DM.
+    assert not [b for b in note.message.blocks if isinstance(b, Actions)]
+    assert "The return-to-office list went to Maria by DM" in plain(note.message.text)
+    assert "Still to do by hand: calls, email." in plain(note.message.text)
+    revised = [i for i in repos.outbox.pending(limit=50) if i.key.startswith("brief:1:rev")]
+    latest = revised[-1].message if revised else brief.message
+    assert not [b for b in latest.blocks if isinstance(b, Actions)]
+    assert [b for b in dm.message.blocks if isinstance(b, Actions)]
+
+
+def test_a_manual_step_nobody_confirmed_is_checked_not_called_put_back(
+        config: AppConfig, clock: FixedClock) -> None:
+    repos = quiet_sick_day(config, clock)
+    lines = routing_items(repos, "return-dm:1")
+    calls = next(line for line in lines if line.startswith("❓ Calls"))
+    assert calls.startswith("❓ Calls: nobody confirmed it was switched — check where it goes")
+    assert not any(line.startswith("↩️ Calls") or "Every route is back" in line
+                   for line in lines)
+    dm = repos.outbox.get("return-dm:1")
+    assert dm is not None
+    labels = [b.label for block in dm.message.blocks if isinstance(block, Actions)
+              for b in block.buttons]
+    assert "Calls checked" in labels
+
+
+def test_a_backup_picked_by_hand_is_named_as_chosen_in_the_brief(
+        config: AppConfig, clock: FixedClock) -> None:
+    repos = in_memory_repositories()
+    ctx = build_context(config=config, repos=repos, clock=clock, chat=RecordingChat(),
+                        sources={})
+    coverage = ctx.coverage.declare(
+        osc_email=MARIA, start=clock.now(), end=clock.now() + timedelta(days=1),
+        kind=AbsenceKind.SICK, actor=DANA, backup_email=SAM, emergency=True)
+    assert coverage.backup_chosen_by == DANA
+    brief = repos.outbox.get("brief:1")
+    assert brief is not None
+    fields = dict(brief.message.blocks[1].fields)  # type: ignore[union-attr]
+    assert plain(fields["Why this backup"]) == "chosen by Dana"
+    assert repos.coverages.get(coverage.id or 0).backup_chosen_by == DANA

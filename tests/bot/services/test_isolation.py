@@ -8,7 +8,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.config import AppConfig
+from bot.delivery import OutboxDelivery
 from bot.fakes import FixedClock, RecordingChat
+from bot.messages import Message
 from bot.model import (
     AbsenceKind,
     Coverage,
@@ -18,7 +20,7 @@ from bot.model import (
     Lead,
     Task,
 )
-from bot.ports import Repositories
+from bot.ports import MessageRef, Repositories
 from bot.services.isolation import ItemGuard, paged
 from bot.services.notify import Notifier
 from handlers.context import AppContext, build_context
@@ -119,3 +121,24 @@ def test_paged_walks_pages_until_a_short_one() -> None:
     seen = list(paged(lambda after: [r for r in rows if after is None or r > after][:3],
                       lambda r: r, size=3))
     assert seen == rows
+
+
+def test_delivery_fails_a_message_that_cannot_be_sent_and_sends_the_rest(
+        repos: Repositories, clock: FixedClock) -> None:
+    class PickyChat(RecordingChat):
+        def post(self, *, channel: str, message: Message) -> MessageRef:
+            if message.text == "poison":
+                raise ValueError("cannot render")
+            return super().post(channel=channel, message=message)
+
+    chat = PickyChat()
+    notifier = Notifier(outbox=repos.outbox, clock=clock, channel="C1")
+    for n, text in enumerate(["one", "poison", "two"]):
+        notifier.post(key=f"m-{n}", message=Message(text))
+    report = OutboxDelivery(outbox=repos.outbox, chat=chat, clock=clock,
+                            sleep=lambda _: None).deliver_due(clock.now())
+    assert (report.sent, report.failed) == (2, 1)
+    assert chat.texts() == ["one", "two"]
+    poison = repos.outbox.get("m-1")
+    assert poison is not None and poison.status.value == "failed"
+    assert poison.last_error == "ValueError: cannot render"

@@ -234,3 +234,31 @@ def test_obvious_non_lead_is_pointed_out_in_the_card(leads: LeadService,
     lead, _ = leads.receive(job_seeker)
     card = repos.outbox.get(f"lead-card:{lead.id}")
     assert card is not None and "looks like a job seeker" in str(card.message.blocks)
+
+
+def test_lead_messages_are_edited_once_someone_makes_contact(
+        config: AppConfig, repos: Repositories, clock: FixedClock) -> None:
+    from bot.delivery import OutboxDelivery
+    from bot.fakes import RecordingChat
+    from bot.messages import Actions, plain
+
+    clock.set(T0)
+    chat = RecordingChat()
+    service = LeadService(config=config, repos=repos, clock=clock,
+                          notifier=Notifier(outbox=repos.outbox, clock=clock,
+                                            channel="#online-sales"))
+    delivery = OutboxDelivery(outbox=repos.outbox, chat=chat, clock=clock, sleep=lambda _: None)
+    lead, _ = service.receive(NewLead("web", "e1", "Pat", "pat@example.com", None, "Riverside",
+                                      "Hi", T0))
+    clock.advance(timedelta(minutes=6))
+    service.sweep()
+    delivery.deliver_due(clock.now())
+    clock.advance(timedelta(minutes=2))
+    service.press(lead_id=lead.id or 0, kind=ActivityKind.CALL, by="maria@rh.example")
+    delivery.deliver_due(clock.now())
+    edits = [m for m in chat.transcript if m.kind == "update"]
+    # The DM card and the channel alert, both edited, neither with buttons left.
+    assert sorted(m.target for m in edits) == ["#online-sales", "dm:maria@rh.example"]
+    for edit in edits:
+        assert plain(edit.message.text).endswith(": Pat — ✅ Called by Maria at 10:08 AM.")
+        assert not [b for b in edit.message.blocks if isinstance(b, Actions)]

@@ -19,6 +19,7 @@ def test_demo_plays_the_whole_story() -> None:
     text = console.export_text()
     story = [
         "Heads-up: Maria Lopez is out from tomorrow",
+        "the brief waits for the team's working",
         "Maria Lopez is out — Jordan Kim is covering",
         "✅ Leads → Jordan Kim (builtin)",
         "You're covering for Maria Lopez",
@@ -26,13 +27,15 @@ def test_demo_plays_the_whole_story() -> None:
         "Lead waiting 6 minutes with no contact",
         "Escalation: no contact after 16 minutes",
         "@Dana Brooks",
+        "✅ Called by Jordan Kim at 1:46 PM",
         "Call Wei Chen about lot 14 with updated pricing* (for Maria Lopez)",
+        "✅ Maria Lopez is back — Jordan Kim covered",
+        "↩️ Leads back to Maria Lopez (builtin)",
+        "her return-to-office list waits",
         "Welcome back, Maria Lopez",
         "Jordan Kim earns the bonus",
         "credit stays with Maria Lopez",
         "Start Sam Rivera on your follow-up process",
-        "↩️ Leads back to Maria Lopez (builtin)",
-        "✅ Maria Lopez is back — Jordan Kim covered",
         "↩️ Calls back to Maria Lopez (manual)",
     ]
     positions = [text.find(line) for line in story]

@@ -7,9 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from bot.examples import EXAMPLE_CONFIG
 from tests.storage.test_migrations import HEAD
 
-EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "app.yaml"
+EXAMPLE = EXAMPLE_CONFIG
 
 
 def oscbot(*args: str, cwd: Path, stdin: str = "",
@@ -85,7 +86,8 @@ def test_bad_config_is_reported_not_a_traceback(tmp_path: Path) -> None:
 def test_report_prints_a_table_and_writes_csv(tmp_path: Path) -> None:
     result = oscbot("report", "--month", "2026-11", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert "Online sales, 2026-11" in result.stdout
+    # An empty database: says so instead of printing an empty table.
+    assert "No data for 2026-11: no leads, appointments or protection lapses" in result.stdout
     assert (tmp_path / "report-2026-11.csv").read_text().startswith("person,segment")
     bad = oscbot("report", "--month", "November", cwd=tmp_path)
     assert bad.returncode == 2 and "write it as YYYY-MM" in bad.stdout
@@ -101,3 +103,12 @@ def test_run_and_db_upgrade_explain_setup_mistakes(tmp_path: Path) -> None:
     assert unreachable.returncode == 2
     assert "the database (DATABASE_URL) cannot be used" in unreachable.stdout
     assert "Traceback" not in unreachable.stdout + unreachable.stderr
+
+
+def test_shell_takes_the_slack_commands_with_names(tmp_path: Path) -> None:
+    script = "\n".join(["/as dana@riverside-homes.example", "/oscbot calendar Jordan",
+                        "/handoff-drill Alex", "/oscbot", "/quit"])
+    out = oscbot("shell", cwd=tmp_path, stdin=script + "\n").stdout
+    assert "Lead calendar — Jordan Kim" in out
+    assert "Practice run for Alex Chen" in out
+    assert "/oscbot calendar [PERSON]" in out

@@ -6,6 +6,7 @@ import json
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -32,10 +33,27 @@ def ctx(config: AppConfig, clock: FixedClock) -> AppContext:
                          chat=RecordingChat(), sources={}, sleep=lambda _: None)
 
 
+class Swappable:
+    """One loopback server for the module; each test plugs in an app of its own."""
+
+    app: Any = None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await self.app(scope, receive, send)
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[tuple[str, Swappable]]:
+    swappable = Swappable()
+    with Server(swappable) as base:
+        yield base, swappable
+
+
 @pytest.fixture
-def client(ctx: AppContext) -> Iterator[httpx.Client]:
-    with Server(create_app(ctx, lead_secret=SECRET)) as base, \
-            httpx.Client(base_url=base, timeout=10) as http:
+def client(ctx: AppContext, server: tuple[str, Swappable]) -> Iterator[httpx.Client]:
+    base, swappable = server
+    swappable.app = create_app(ctx, lead_secret=SECRET)
+    with httpx.Client(base_url=base, timeout=10) as http:
         yield http
 
 

@@ -14,11 +14,12 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bot.examples import EXAMPLE_CONFIG
 from handlers.http.signing import signed_headers
 from tests.fakes.slack_api import TOKEN, FakeSlack
 from tests.handlers.slack.test_app import SECRET, command
 
-EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "app.yaml"
+EXAMPLE = EXAMPLE_CONFIG
 
 
 def free_port() -> int:

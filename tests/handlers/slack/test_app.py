@@ -101,6 +101,13 @@ def interactive(base: str, payload: dict[str, Any]) -> httpx.Response:
     return httpx.post(f"{base}/slack/events", content=body, headers=signed(body), timeout=10)
 
 
+def said(answer: httpx.Response) -> str:
+    """What an ack showed the person: a plain text body, or the JSON message's text."""
+    if answer.headers.get("content-type", "").startswith("application/json"):
+        return json.dumps(answer.json(), ensure_ascii=False)
+    return answer.text
+
+
 def wait_for(check: Any, timeout: float = 5.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -158,8 +165,10 @@ def test_going_on_leave_opens_a_modal_and_submission_plans_coverage(
     bad = submit("2026-12-05", "2026-12-01")
     assert bad.json() == {"response_action": "errors",
                           "errors": {"end": "The last day is before the first day."}}
-    unfit = submit("2026-12-01", "2026-12-05", backup="priya@rh.example")
-    assert unfit.json()["errors"] == {"backup": "Priya has not shadowed the OSC yet"}
+    # Priya backs up Alex, not Maria: refused in the form, before anything is planned.
+    unlisted = submit("2026-12-01", "2026-12-05", backup="priya@rh.example")
+    assert unlisted.json()["errors"] == {"backup": "Priya is not one of Maria's backups "
+                                                   "(Jordan, Sam)"}
     assert submit("2026-12-01", "2026-12-05").status_code == 200
     [coverage] = ctx.repos.coverages.list(osc_email="maria@rh.example")
     assert coverage.status is CoverageStatus.PLANNED and coverage.notes == "Cabo"
@@ -179,7 +188,7 @@ def test_lead_button_by_the_responsible_person_logs_contact(
             "api_app_id": "A1", "channel": {"id": "DUMARIA"}, "trigger_id": "1.2.3",
             "container": {"type": "message", "message_ts": "1.1"},
             "response_url": "https://hooks.slack.com/actions/x",
-            "actions": [{"action_id": "lead_called", "block_id": "b", "value": str(lead.id),
+            "actions": [{"action_id": "lead_called#0", "block_id": "b", "value": str(lead.id),
                          "type": "button", "action_ts": "1.2"}]})
 
     assert click("USAM").status_code == 200
@@ -214,3 +223,76 @@ def ctx_kind(value: str) -> Any:
     from bot.model import AbsenceKind
 
     return AbsenceKind(value)
+
+
+def test_complete_going_on_leave_is_filed_at_once_with_mentions(
+        base: str, ctx: AppContext, slack: FakeSlack) -> None:
+    answer = command(base, "/going-on-leave", "UDANA",
+                     "2026-12-01 2026-12-04 vacation for <@UMARIA|maria> backup:<@USAM|sam>")
+    assert answer.status_code == 200
+    assert "Coverage planned for Maria" in json.dumps(answer.json(), ensure_ascii=False)
+    [coverage] = ctx.repos.coverages.list(osc_email="maria@rh.example")
+    assert coverage.backup_email == "sam@rh.example"
+    assert coverage.declared_by == "dana@rh.example"
+    assert not slack.calls("views.open")
+
+
+def test_partial_going_on_leave_opens_a_prefilled_form(base: str, slack: FakeSlack) -> None:
+    assert command(base, "/going-on-leave", "UMARIA",
+                   "2026-12-07 sick backup:jordan").status_code == 200
+    wait_for(lambda: slack.calls("views.open"))
+    view = slack.calls("views.open")[0]["view"]
+    blocks = {b["block_id"]: b["element"] for b in view["blocks"]}
+    assert blocks["start"]["initial_date"] == blocks["end"]["initial_date"] == "2026-12-07"
+    assert blocks["kind"]["initial_option"]["value"] == "sick"
+    assert blocks["backup"]["initial_option"]["value"] == "jordan@rh.example"
+    wrong = command(base, "/going-on-leave", "UMARIA", "2026-12-07 2026-12-01")
+    assert "before the first" in said(wrong)
+    assert len(slack.calls("views.open")) == 1
+
+
+def test_manager_changing_who_is_away_redraws_the_backups(base: str, slack: FakeSlack) -> None:
+    command(base, "/going-on-leave", "UDANA")
+    wait_for(lambda: slack.calls("views.open"))
+    view = slack.calls("views.open")[0]["view"]
+    osc_block = next(b for b in view["blocks"] if b["block_id"] == "osc")
+    assert osc_block["dispatch_action"] is True
+    interactive(base, {
+        "type": "block_actions", "team": {"id": "T1"}, "user": {"id": "UDANA"},
+        "api_app_id": "A1", "trigger_id": "1.2.3", "container": {"type": "view"},
+        "view": {**view, "id": "V1", "hash": "h1", "state": {"values": {
+            "start": {"value": {"type": "datepicker", "selected_date": "2026-12-09"}}}}},
+        "actions": [{"action_id": "value", "block_id": "osc", "type": "static_select",
+                     "selected_option": {"value": "alex@rh.example"}, "action_ts": "1.2"}]})
+    wait_for(lambda: slack.calls("views.update"))
+    [update] = slack.calls("views.update")
+    assert update["view_id"] == "V1" and update["hash"] == "h1"
+    blocks = {b["block_id"]: b for b in update["view"]["blocks"]}
+    options = [o["value"] for o in blocks["backup"]["element"]["options"]]
+    assert options == ["sam@rh.example", "priya@rh.example"]
+    assert blocks["start"]["element"]["initial_date"] == "2026-12-09"
+
+
+def test_commands_take_mentions_names_and_emails(base: str, ctx: AppContext) -> None:
+    by_mention = command(base, "/oscbot", "UDANA", "calendar <@UJORDAN|jordan>")
+    by_name = command(base, "/oscbot", "UDANA", "calendar Jordan")
+    by_email = command(base, "/oscbot", "UDANA",
+                       "calendar <mailto:jordan@rh.example|jordan@rh.example>")
+    for answer in (by_mention, by_name, by_email):
+        assert "Lead calendar of Jordan" in said(answer), said(answer)
+    nobody = command(base, "/oscbot", "UDANA", "calendar Zed")
+    assert "nobody on the team is called 'Zed'" in said(nobody)
+
+
+def test_a_stranger_is_told_how_to_fix_it_and_looked_up_again(
+        base: str, slack: FakeSlack) -> None:
+    first = said(command(base, "/coverage", "UOUT"))
+    assert first == ("Sorry — stranger@else.example is not on the team in app.yaml. Ask your "
+                     "admin to add you under people: (or put chat: {slack: UOUT} on your "
+                     "entry), then try again.")
+    slack.users["UNOMAIL"] = {"id": "UNOMAIL", "name": "x", "profile": {}}
+    no_email = said(command(base, "/coverage", "UNOMAIL"))
+    assert "no email" in no_email and "chat: {slack: UNOMAIL}" in no_email
+    command(base, "/coverage", "UNOMAIL")
+    asked = [c for c in slack.calls("users.info") if c.get("user") == "UNOMAIL"]
+    assert len(asked) == 2  # not remembered: the admin may fix it meanwhile

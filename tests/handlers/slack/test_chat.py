@@ -12,9 +12,9 @@ from bot.errors import ChatError
 from bot.fakes import FixedClock, InMemoryOutbox
 from bot.messages import ActionId, Actions, Bullets, Button, Header, Message, Section
 from bot.services.notify import Notifier
-from handlers.slack.blocks import render
-from handlers.slack.chat import SlackChat
-from tests.fakes.slack_api import TOKEN, FakeSlack
+from handlers.slack.blocks import action_pattern, render
+from handlers.slack.chat import SlackChat, refusal
+from tests.fakes.slack_api import TEAM_CHANNEL, TOKEN, FakeSlack
 
 NAMES = {"jordan@rh.example": "Jordan Kim", "dana@rh.example": "Dana Brooks"}
 
@@ -37,11 +37,11 @@ def test_post_dm_and_update_send_the_right_calls(slack: FakeSlack) -> None:
         Actions((Button(ActionId.LEAD_CALLED, "Called", "7", "primary"),))))
     ref = port.post(channel="#online-sales", message=message)
     [posted] = slack.calls("chat.postMessage")
-    assert posted["channel"] == "#online-sales"
+    assert posted["channel"] == TEAM_CHANNEL  # the name was resolved to the id once
     assert posted["text"] == "Lead for <@UJORDAN>"
     assert posted["blocks"][1]["text"]["text"] == "<@UJORDAN> and *Dana Brooks*"
     assert posted["blocks"][2]["elements"][0] == {
-        "type": "button", "action_id": "lead_called", "value": "7", "style": "primary",
+        "type": "button", "action_id": "lead_called#0", "value": "7", "style": "primary",
         "text": {"type": "plain_text", "text": "Called"}}
     port.direct(email="jordan@rh.example", message=Message("hi"))
     port.direct(email="jordan@rh.example", message=Message("again"))
@@ -49,22 +49,23 @@ def test_post_dm_and_update_send_the_right_calls(slack: FakeSlack) -> None:
     assert slack.calls("conversations.open") == [{"users": "UJORDAN"}]
     assert slack.calls("chat.postMessage")[-1]["channel"] == "DUJORDAN"
     port.update(ref=ref, message=Message("edited"))
-    assert slack.calls("chat.update") == [{"channel": "#online-sales", "ts": ref.id,
+    assert slack.calls("chat.update") == [{"channel": TEAM_CHANNEL, "ts": ref.id,
                                            "text": "edited", "blocks": []}]
+    assert len(slack.calls("conversations.list")) == 1
 
 
 def test_errors_become_chat_errors(slack: FakeSlack) -> None:
     port = chat(slack)
     slack.fail_next("chat.postMessage", 429, retry_after=7)
     with pytest.raises(ChatError) as limited:
-        port.post(channel="#s", message=Message("x"))
+        port.post(channel=TEAM_CHANNEL, message=Message("x"))
     assert limited.value.transient and limited.value.retry_after == 7
     slack.fail_next("chat.postMessage", 500)
     with pytest.raises(ChatError) as down:
-        port.post(channel="#s", message=Message("x"))
+        port.post(channel=TEAM_CHANNEL, message=Message("x"))
     assert down.value.transient
     with pytest.raises(ChatError, match="SLACK_BOT_TOKEN") as bad:
-        chat(slack, token="xoxb-wrong").post(channel="#s", message=Message("x"))
+        chat(slack, token="xoxb-wrong").post(channel=TEAM_CHANNEL, message=Message("x"))
     assert not bad.value.transient
     with pytest.raises(ChatError, match="no Slack account found for a person"):
         port.direct(email="ghost@rh.example", message=Message("x"))
@@ -105,10 +106,84 @@ def test_burst_of_200_under_429s_arrives_once_each_in_order(slack: FakeSlack) ->
 
 
 def test_chart_upload_uses_the_external_upload_flow(slack: FakeSlack) -> None:
-    ref = chat(slack).upload(channel="C0123", filename="digest.png",
+    ref = chat(slack).upload(channel="#online-sales", filename="digest.png",
                              content=b"\x89PNG fake chart", title="Speed to lead")
     assert ref.id == "F1"
     assert slack.calls("files.getUploadURLExternal")[0]["filename"] == "digest.png"
     assert slack.uploaded and slack.uploaded[0] > 0
     complete = slack.calls("files.completeUploadExternal")[0]
-    assert complete["channel_id"] == "C0123"
+    assert complete["channel_id"] == TEAM_CHANNEL  # Slack takes ids only here
+
+
+def test_two_routing_buttons_side_by_side_get_unique_action_ids(slack: FakeSlack) -> None:
+    brief = Message(text="Maria is out", blocks=(Actions((
+        Button(ActionId.ROUTING_STEP_DONE, "Calls done by hand", "4:calls", "primary"),
+        Button(ActionId.ROUTING_STEP_DONE, "Email done by hand", "4:email", "primary"))),))
+    chat(slack).post(channel="#online-sales", message=brief)
+    [posted] = slack.posts()
+    ids = [e["action_id"] for e in posted["blocks"][0]["elements"]]
+    assert ids == ["routing_step_done#0", "routing_step_done#1"]
+    assert all(action_pattern(ActionId.ROUTING_STEP_DONE).match(i) for i in ids)
+    assert not action_pattern(ActionId.LEAD_CALLED).match("lead_called_twice")
+
+
+def test_the_fake_refuses_what_slack_refuses(slack: FakeSlack) -> None:
+    port = chat(slack)
+    duplicate = {"type": "actions", "elements": [
+        {"type": "button", "action_id": "same", "text": {"type": "plain_text", "text": t}}
+        for t in ("A", "B")]}
+    with pytest.raises(ChatError) as refused:
+        port._call("chat.postMessage", channel=TEAM_CHANNEL, text="x", blocks=[duplicate])
+    assert not refused.value.transient and refused.value.code == "invalid_blocks"
+    # The cause is named, so the managers' alert can say what to fix.
+    assert "must be unique [json-pointer:/blocks/0/elements/1/action_id]" in str(refused.value)
+    cases = {
+        "no_text": {"channel": TEAM_CHANNEL, "text": "", "blocks": []},
+        "channel_not_found": {"channel": "#online-sales", "text": "x"},
+    }
+    for code, args in cases.items():
+        with pytest.raises(ChatError) as wrong:
+            port._call("chat.postMessage", **args)
+        assert wrong.value.code == code and not wrong.value.transient
+    long_header = Message("x", (Header("h" * 400), Section("s" * 7000)))
+    port.post(channel=TEAM_CHANNEL, message=long_header)  # cut to fit, never refused
+    slack.add_channel("C0ELSEWHERE", "elsewhere", member=False)
+    with pytest.raises(ChatError, match="invite it with /invite @oscbot") as outside:
+        port.post(channel="#elsewhere", message=Message("x"))
+    assert outside.value.code == "not_in_channel"
+
+
+def test_refusals_are_classified() -> None:
+    ok_later = refusal("chat.postMessage", 200, {"error": "internal_error"}, {})
+    assert ok_later.transient
+    limited = refusal("chat.postMessage", 429, {"error": "ratelimited"}, {"Retry-After": "9"})
+    assert limited.transient and limited.retry_after == 9
+    assert refusal("chat.postMessage", 503, {}, {}).transient
+    for code in ("invalid_blocks", "channel_not_found", "not_in_channel", "is_archived",
+                 "msg_too_long", "no_text", "invalid_auth", "missing_scope"):
+        assert not refusal("chat.postMessage", 200, {"error": code}, {}).transient
+    scope = refusal("files.completeUploadExternal", 200,
+                    {"error": "missing_scope", "needed": "files:write"}, {})
+    assert "needs the files:write scope" in str(scope)
+
+
+def test_team_channel_is_checked_at_start_up(slack: FakeSlack) -> None:
+    assert chat(slack).channel_problem("#online-sales") is None
+    slack.add_channel("C0QUIET01", "quiet", member=False)
+    problem = chat(slack).channel_problem("#quiet")
+    assert problem == ("oscbot is not in the team channel #quiet (C0QUIET01); invite it "
+                       "there with /invite @oscbot")
+    missing = chat(slack).channel_problem("#nowhere")
+    assert missing is not None and "no channel #nowhere that oscbot can see" in missing
+
+
+def test_someone_slack_did_not_know_is_asked_about_again_later(slack: FakeSlack) -> None:
+    now = [0.0]
+    port = SlackChat(token=TOKEN, api_url=slack.url, names=NAMES, monotonic=lambda: now[0])
+    assert port.user_id("new@rh.example") is None
+    slack.add_user("new@rh.example", "UNEW", "New Hire")
+    assert port.user_id("new@rh.example") is None  # not asked again at once
+    now[0] += 601
+    assert port.user_id("new@rh.example") == "UNEW"
+    assert len([c for c in slack.calls("users.lookupByEmail")
+                if c["email"] == "new@rh.example"]) == 2

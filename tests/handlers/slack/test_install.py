@@ -19,7 +19,7 @@ from handlers.http.app import create_app
 from handlers.slack.chat import SlackChat
 from handlers.slack.install import InstalledBotToken, OAuthInstall
 from storage.engine import engine_from_url
-from tests.fakes.slack_api import FakeSlack
+from tests.fakes.slack_api import TEAM_CHANNEL, FakeSlack
 from tests.handlers.slack.test_app import SECRET, T0, USERS, Server, command
 
 CLIENT_ID = "1111.2222"
@@ -45,7 +45,7 @@ def test_install_then_commands_and_delivery_use_the_installed_token(
                            redirect_uri="https://oscbot.example/slack/oauth_redirect")
     asyncio.run(install.create_tables())
     with pytest.raises(ChatError, match="not installed") as missing:
-        chat.post(channel="C1", message=Message("hi"))
+        chat.post(channel=TEAM_CHANNEL, message=Message("hi"))
     assert missing.value.transient
 
     with Server(create_app(ctx, lead_secret=None, slack=install.app)) as base, \
@@ -70,6 +70,6 @@ def test_install_then_commands_and_delivery_use_the_installed_token(
         answer = command(base, "/coverage", "UMARIA")
         assert answer.status_code == 200 and "coverage" in answer.text
     assert token() == "xoxb-installed-token"
-    chat.post(channel="C1", message=Message("hello"))
+    chat.post(channel=TEAM_CHANNEL, message=Message("hello"))
     [posted] = [c for c in slack.calls_made if c.method == "chat.postMessage"]
     assert posted.headers["Authorization"] == "Bearer xoxb-installed-token"

@@ -1,7 +1,7 @@
 """bounded reads: indexes for paged screens, tasks remember their reminder
 
-Revision ID: 0004_bounded_reads
-Revises: 0003_calendar_suspect_reads
+Revision ID: 0005_bounded_reads
+Revises: 0004_backup_chosen_by
 Create Date: 2026-11-28
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 from storage.types import UTCDateTime
 
-revision = "0004_bounded_reads"
-down_revision = "0003_calendar_suspect_reads"
+revision = "0005_bounded_reads"
+down_revision = "0004_backup_chosen_by"
 branch_labels = None
 depends_on = None
 
