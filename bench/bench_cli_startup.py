@@ -29,10 +29,10 @@ CASES: dict[str, list[str]] = {
     "floor: import icalendar, recurring_ical_events":
         ["-c", "import icalendar, recurring_ical_events"],
     "oscbot --help": ["-c", CLI, "--help"],
-    "oscbot check": ["-c", CLI, "check", "--config", str(ROOT / "examples" / "app.yaml")],
+    "oscbot check": ["-c", CLI, "check", "--config", str(ROOT / "bot" / "examples" / "app.yaml")],
     "oscbot calendar scan": ["-c", CLI, "calendar", "scan", "--tz", "America/Chicago",
                              "--from", "2026-11-01", "--to", "2027-01-01",
-                             str(ROOT / "examples" / "calendars" / "maria.ics")],
+                             str(ROOT / "bot" / "examples" / "calendars" / "maria.ics")],
 }
 
 

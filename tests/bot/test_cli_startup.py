@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "bot" / "examples"
 SERVER_STACK = ("fastapi", "uvicorn", "starlette", "slack_bolt", "slack_sdk", "sqlalchemy",
                 "sqlmodel", "alembic", "apscheduler", "aiohttp", "httpx")
 VENDOR_SDKS = ("twilio", "hubspot", "simple_salesforce", "googleapiclient", "matplotlib",
