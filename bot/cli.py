@@ -24,13 +24,19 @@ if TYPE_CHECKING:
     from bot.errors import ConfigProblem
     from bot.settings import Settings
 
+if TYPE_CHECKING:
+    from bot.ports import OutboxRepository
+
 app = typer.Typer(
     name="oscbot", no_args_is_help=True, add_completion=False, rich_markup_mode=None,
     help="Keeps an online sales program running while its Online Sales Counselor is away.")
 db_app = typer.Typer(help="Database commands.", no_args_is_help=True)
 jobs_app = typer.Typer(help="Run scheduled jobs on demand.", no_args_is_help=True)
+outbox_app = typer.Typer(help="Outgoing messages: list, retry failed ones.",
+                         no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(jobs_app, name="jobs")
+app.add_typer(outbox_app, name="outbox")
 
 ConfigOption = Annotated[Path | None, typer.Option(
     "--config", "-c", help="Path to app.yaml (default: $OSCBOT_CONFIG or ./app.yaml).")]
@@ -219,6 +225,41 @@ def jobs_run(name: str, config: ConfigOption = None) -> None:
 
     raise typer.Exit(run_job(_settings(config), name=name, console=_console(),
                              clock=SystemClock()))
+
+
+def _outbox_repository() -> OutboxRepository:
+    from storage.engine import engine_from_url
+    from storage.outbox import SqlOutbox
+
+    return SqlOutbox(engine_from_url(_settings().database_url))
+
+
+@outbox_app.command("list")
+def outbox_list(
+    failed: Annotated[bool, typer.Option("--failed", help="Only messages that failed.")] = False,
+    limit: Annotated[int, typer.Option(help="How many, newest first.")] = 50,
+) -> None:
+    """Counts by status and the newest messages with their last error."""
+    from handlers.console.outbox import list_outbox
+    from handlers.console.shell import guarded
+
+    def run() -> int:
+        return list_outbox(_outbox_repository(), console=_console(), failed_only=failed,
+                           limit=limit)
+
+    raise typer.Exit(guarded(_console(stderr=True), run))
+
+
+@outbox_app.command("retry")
+def outbox_retry(key: Annotated[str, typer.Argument(help="The failed message's key.")]) -> None:
+    """Send a failed message again (with a fresh 24-hour retry window)."""
+    from handlers.console.outbox import retry_outbox
+    from handlers.console.shell import guarded
+
+    def run() -> int:
+        return retry_outbox(_outbox_repository(), key=key, clock=SystemClock(), console=_console())
+
+    raise typer.Exit(guarded(_console(stderr=True), run))
 
 
 def _mount_calendar(argv: list[str]) -> None:

@@ -84,13 +84,22 @@ class RoutingConflict(RoutingError):
     """Routing was changed by hand since it was switched; reverting would clobber it."""
 
 
+class StaleWrite(OscbotError):
+    """A compare-and-set lost: the row changed since it was read (another replica won)."""
+
+
 class ChatError(OscbotError):
-    """A chat platform refused or failed a request."""
+    """A chat platform refused or failed a request.
+
+    `maybe_sent` is set when the platform may have acted on the request although no
+    answer came back (a timeout, a dropped connection, a 5xx): the message may be there.
+    """
 
     def __init__(self, message: str, *, transient: bool = False, retry_after: float = 0.0,
-                 code: str = "") -> None:
+                 code: str = "", maybe_sent: bool = False) -> None:
         self.transient = transient
         self.retry_after = retry_after
+        self.maybe_sent = maybe_sent
         # The platform's own error code (Slack's `invalid_blocks`...), for callers that act on it.
         self.code = code
         super().__init__(message)

@@ -8,7 +8,13 @@ from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
 
 from bot.crm_fakes import InMemoryRecordMoves
-from bot.errors import CalendarError, NotFound
+from bot.errors import CalendarError, NotFound, StaleWrite
+from bot.fakes_delivery import (
+    InMemoryInbound,
+    InMemoryJobRuns,
+    InMemoryOutbox,
+    InMemoryTransactions,
+)
 from bot.messages import Message, plain
 from bot.model import (
     Absence,
@@ -25,10 +31,9 @@ from bot.ports import (
     AuditEntry,
     CalendarRead,
     CalendarSyncState,
+    Clock,
     LeadPosition,
     MessageRef,
-    OutboxItem,
-    OutboxStatus,
     Page,
     Repositories,
     RoutingSwitch,
@@ -75,31 +80,50 @@ class SentMessage:
     target: str
     message: Message
     ref: MessageRef
+    key: str | None = None
+    at: datetime | None = None
 
 
 class RecordingChat:
-    """A chat port that records a transcript instead of talking to a platform."""
+    """A chat port that records a transcript instead of talking to a platform.
 
-    def __init__(self) -> None:
+    With a `clock`, each message remembers when it arrived, so `find_sent` honours
+    `since` as a platform's history would.
+    """
+
+    def __init__(self, clock: Clock | None = None) -> None:
         self.transcript: list[SentMessage] = []
         self.uploads: list[tuple[str, str, bytes]] = []
         self._counter = 0
+        self._clock = clock
 
-    def _record(self, kind: str, target: str, message: Message, ref: MessageRef) -> MessageRef:
-        self.transcript.append(SentMessage(kind, target, message, ref))
+    def _record(self, kind: str, target: str, message: Message, ref: MessageRef,
+                key: str | None = None) -> MessageRef:
+        at = self._clock.now() if self._clock else None
+        self.transcript.append(SentMessage(kind, target, message, ref, key, at))
         return ref
 
     def _next_ref(self, channel: str) -> MessageRef:
         self._counter += 1
         return MessageRef(channel=channel, id=str(self._counter))
 
-    def post(self, *, channel: str, message: Message) -> MessageRef:
+    def post(self, *, channel: str, message: Message, key: str | None = None) -> MessageRef:
         """Record a channel post."""
-        return self._record("channel", channel, message, self._next_ref(channel))
+        return self._record("channel", channel, message, self._next_ref(channel), key)
 
-    def direct(self, *, email: str, message: Message) -> MessageRef:
+    def direct(self, *, email: str, message: Message, key: str | None = None) -> MessageRef:
         """Record a DM."""
-        return self._record("direct", email, message, self._next_ref(f"dm:{email}"))
+        return self._record("direct", email, message, self._next_ref(f"dm:{email}"), key)
+
+    def find_sent(self, *, key: str, channel: str | None = None, email: str | None = None,
+                  since: datetime) -> MessageRef | None:
+        """The recorded message with this key to this channel or person since `since`."""
+        target = channel if channel is not None else email
+        for sent in reversed(self.transcript):
+            if (sent.key == key and sent.target == target
+                    and (sent.at is None or sent.at >= since)):
+                return sent.ref
+        return None
 
     def update(self, *, ref: MessageRef, message: Message) -> None:
         """Record an edit."""
@@ -171,8 +195,12 @@ class InMemoryCoverages:
         return self._table.insert(coverage)
 
     def save(self, coverage: Coverage) -> Coverage:
-        """Update a coverage."""
-        return self._table.update(coverage)
+        """Update a coverage if nobody changed it since it was read (its version)."""
+        assert coverage.id is not None
+        stored = self._table.get(coverage.id, "coverage")
+        if stored.version != coverage.version:
+            raise StaleWrite(f"coverage {coverage.id} changed since it was read")
+        return self._table.update(dataclasses.replace(coverage, version=coverage.version + 1))
 
     def get(self, coverage_id: int) -> Coverage:
         """One coverage."""
@@ -433,11 +461,15 @@ class InMemorySwitches:
         """Insert or update by (coverage_id, channel)."""
         key = (switch.coverage_id, switch.channel)
         existing = self._rows.get(key)
+        if (existing.version if existing else 0) != switch.version or (
+                existing is None and switch.id is not None):
+            raise StaleWrite(f"switch {switch.channel} of coverage {switch.coverage_id} "
+                             "changed since it was read")
         if existing is None:
-            switch = dataclasses.replace(switch, id=self._next_id)
+            switch = dataclasses.replace(switch, id=self._next_id, version=1)
             self._next_id += 1
         else:
-            switch = dataclasses.replace(switch, id=existing.id)
+            switch = dataclasses.replace(switch, id=existing.id, version=switch.version + 1)
         self._rows[key] = switch
         return switch
 
@@ -459,42 +491,6 @@ class InMemoryAudit:
     def list(self, *, subject: str | None = None) -> list[AuditEntry]:
         """Entries, optionally for one subject."""
         return [e for e in self.entries if subject is None or e.subject == subject]
-
-
-class InMemoryOutbox:
-    """OutboxRepository in memory."""
-
-    def __init__(self) -> None:
-        self._table: _Table[OutboxItem] = _Table()
-
-    def enqueue(self, item: OutboxItem) -> tuple[OutboxItem, bool]:
-        """Store unless the key exists."""
-        existing = self.get(item.key)
-        if existing is not None:
-            return existing, False
-        return self._table.insert(item), True
-
-    def get(self, key: str) -> OutboxItem | None:
-        """The item with this key."""
-        return next((i for i in self._table.rows.values() if i.key == key), None)
-
-    def due(self, *, now: datetime, limit: int = 100) -> list[OutboxItem]:
-        """Pending items due now, oldest first."""
-        rows = [
-            i for i in self._table.rows.values()
-            if i.status is OutboxStatus.PENDING
-            and (i.next_attempt_at is None or i.next_attempt_at <= now)
-        ]
-        return sorted(rows, key=lambda i: i.id or 0)[:limit]
-
-    def pending(self, *, limit: int = 100) -> list[OutboxItem]:
-        """Every pending item, oldest first."""
-        rows = [i for i in self._table.rows.values() if i.status is OutboxStatus.PENDING]
-        return sorted(rows, key=lambda i: i.id or 0)[:limit]
-
-    def save(self, item: OutboxItem) -> OutboxItem:
-        """Update an item."""
-        return self._table.update(item)
 
 
 class InMemoryCalendarSync:
@@ -535,7 +531,14 @@ class InMemoryRoutes:
 
 
 def in_memory_repositories() -> Repositories:
-    """A fresh bundle of in-memory repositories."""
+    """A fresh bundle of in-memory repositories; `tx` rolls all of them back together."""
+    repos = _bundle()
+    tx = InMemoryTransactions([getattr(repos, f.name) for f in dataclasses.fields(repos)
+                               if f.name not in ("tx", "job_runs", "inbound")])
+    return dataclasses.replace(repos, tx=tx)
+
+
+def _bundle() -> Repositories:
     leads = InMemoryLeads()
     return Repositories(
         coverages=InMemoryCoverages(),
@@ -549,4 +552,7 @@ def in_memory_repositories() -> Repositories:
         calendar_sync=InMemoryCalendarSync(),
         routes=InMemoryRoutes(),
         moves=InMemoryRecordMoves(),
+        tx=InMemoryTransactions(()),
+        job_runs=InMemoryJobRuns(),
+        inbound=InMemoryInbound(),
     )

@@ -107,6 +107,9 @@ class Coverage:
     ended_at: datetime | None = None
     # Who picked the backup by hand; None when the backup list's order decided.
     backup_chosen_by: str | None = None
+    # Bumped by every stored change; a save carrying an older version is refused
+    # (StaleWrite), so two replicas cannot both start or end the same coverage.
+    version: int = 0
 
     @property
     def is_open(self) -> bool:

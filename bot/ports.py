@@ -5,8 +5,9 @@ in `bot.fakes`, used by the tests and the console demo.
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
@@ -49,14 +50,27 @@ class MessageRef:
 
 
 class ChatPort(Protocol):
-    """A chat platform: post to channels, DM people, edit what was posted."""
+    """A chat platform: post to channels, DM people, edit what was posted.
 
-    def post(self, *, channel: str, message: Message) -> MessageRef:
-        """Post `message` in a channel."""
+    `key` is the outbox key of the message. A platform stores it with the message
+    (Slack: message metadata) so that `find_sent` can tell, after a timeout or a crash
+    mid-send, whether the message already arrived: the outbox never sends twice.
+    """
+
+    def post(self, *, channel: str, message: Message, key: str | None = None) -> MessageRef:
+        """Post `message` in a channel, tagged with the outbox `key`."""
         ...
 
-    def direct(self, *, email: str, message: Message) -> MessageRef:
-        """Send `message` privately to the person with this email."""
+    def direct(self, *, email: str, message: Message, key: str | None = None) -> MessageRef:
+        """Send `message` privately to the person with this email, tagged with `key`."""
+        ...
+
+    def find_sent(self, *, key: str, channel: str | None = None, email: str | None = None,
+                  since: datetime) -> MessageRef | None:
+        """The message tagged `key` sent since `since` to the channel (or DM to `email`).
+
+        None when it is not there. Raises ChatError when the platform cannot be asked.
+        """
         ...
 
     def update(self, *, ref: MessageRef, message: Message) -> None:
@@ -401,6 +415,7 @@ class RoutingSwitch:
     updated_at: datetime
     actor: str
     reason: str
+    version: int = 0
 
 
 class RoutingSwitchRepository(Protocol):
@@ -444,6 +459,39 @@ class AuditLog(Protocol):
         ...
 
 
+class Transactions(Protocol):
+    """A unit of work: what the repositories do inside `atomic()` commits together.
+
+    A state change and the messages it causes are stored in one transaction, so a crash
+    or a dropped connection never leaves one without the other. Nested calls join the
+    outer transaction.
+    """
+
+    def atomic(self) -> AbstractContextManager[None]:
+        """Run the block as one transaction; an exception rolls all of it back."""
+        ...
+
+
+class JobRuns(Protocol):
+    """Claims of scheduled job slots, so each runs once across every replica."""
+
+    def claim(self, *, job: str, slot: int, owner: str, now: datetime) -> bool:
+        """True for the one caller that claims this job's slot; False for everyone else."""
+        ...
+
+    def finish(self, *, job: str, slot: int, now: datetime, outcome: str) -> None:
+        """Record how the claimed run ended."""
+        ...
+
+
+class InboundEvents(Protocol):
+    """Inbound events already handled (Slack event ids, interactions, Teams activity ids)."""
+
+    def first_time(self, *, source: str, event_id: str, now: datetime) -> bool:
+        """True the first time an event id is seen from a source; False for every retry."""
+        ...
+
+
 class OutboxStatus(StrEnum):
     """Delivery state of an outgoing message."""
 
@@ -472,13 +520,59 @@ class OutboxItem:
     ref: MessageRef | None = None
     last_error: str = ""
     sent_at: datetime | None = None
+    channel: str = ""
+    in_flight: bool = False
+    first_tried_at: datetime | None = None
+
+    @property
+    def conversation(self) -> str:
+        """The conversation it goes to: its own channel, `dm:<email>`, or the target."""
+        if self.channel:
+            return self.channel
+        return f"dm:{self.target}" if self.target_kind == "direct" else self.target
 
 
 class OutboxRepository(Protocol):
-    """Messages waiting to go out, and what was sent."""
+    """Messages waiting to go out, and what was sent.
+
+    Delivery is leased per conversation: a deliverer claims conversations whose oldest
+    pending message is due, works them, and releases them; a lease that runs out (a
+    crashed replica) is taken over. The lease keeps order and pacing per conversation
+    across replicas.
+    """
 
     def enqueue(self, item: OutboxItem) -> tuple[OutboxItem, bool]:
         """Store unless the key exists; returns (stored item, created)."""
+        ...
+
+    def claim(self, *, owner: str, now: datetime, lease: timedelta,
+              limit: int) -> list[str]:
+        """Lease up to `limit` conversations that may send now, least recently served first."""
+        ...
+
+    def head(self, conversation: str) -> OutboxItem | None:
+        """The oldest pending message of a conversation."""
+        ...
+
+    def begin_attempt(self, item: OutboxItem, *, owner: str, now: datetime) -> OutboxItem | None:
+        """Record, before any network call, that `owner` is sending `item` (in flight).
+
+        None when `owner` no longer holds the conversation's lease: it must not send.
+        """
+        ...
+
+    def release(self, conversation: str, *, owner: str, now: datetime,
+                next_send_at: datetime | None) -> None:
+        """Give the lease back; nothing goes to the conversation before `next_send_at`."""
+        ...
+
+    def recent(self, *, status: OutboxStatus | None = None,
+               limit: int = 100) -> list[OutboxItem]:
+        """Items, newest first, optionally of one status."""
+        ...
+
+    def counts(self) -> dict[str, int]:
+        """How many items per status."""
         ...
 
     def get(self, key: str) -> OutboxItem | None:
@@ -546,3 +640,6 @@ class Repositories:
     calendar_sync: CalendarSyncRepository
     routes: RouteRepository
     moves: RecordMoveRepository
+    tx: Transactions
+    job_runs: JobRuns
+    inbound: InboundEvents

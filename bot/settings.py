@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     graph_base_url: str = GRAPH_BASE_DEFAULT
     graph_token_url: str | None = None
     port: int = 3000
+    slack_timeout: int = 10
+    job_every: str = Field(default="", validation_alias=AliasChoices("OSCBOT_JOB_EVERY"))
     public_url: str | None = Field(default=None,
                                    validation_alias=AliasChoices("OSCBOT_PUBLIC_URL"))
     log_level: str = Field(default="INFO", validation_alias=AliasChoices("OSCBOT_LOG_LEVEL"))

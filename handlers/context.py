@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -12,6 +13,7 @@ from bot.config import AppConfig
 from bot.crm import CrmClient
 from bot.crm_handover import CrmRouting
 from bot.delivery import OutboxDelivery
+from bot.errors import ConfigError, ConfigProblem
 from bot.ports import CalendarSource, ChatPort, Clock, Repositories, RoutingAdapter
 from bot.routing_engine import RoutingEngine
 from bot.services.calendar_sync import CalendarSyncService
@@ -196,6 +198,7 @@ def build_context(
 ) -> AppContext:
     """Build the services around the given ports."""
     notifier = Notifier(outbox=repos.outbox, clock=clock, channel=config.team.channel)
+    settings = delivery_settings(env or {})
     engine = RoutingEngine(adapters=adapters or routing_adapters(config, repos, env, clock=clock,
                                                                  graph=graph),
                            switches=repos.switches, audit=repos.audit, clock=clock)
@@ -206,8 +209,36 @@ def build_context(
         coverage=coverage,
         leads=LeadService(config=config, repos=repos, clock=clock, notifier=notifier),
         calendars=CalendarSyncService(coverage=coverage, sources=sources),
-        delivery=OutboxDelivery(outbox=repos.outbox, chat=chat, clock=clock, sleep=sleep),
+        # With `sleep` (the console and tests, on a clock that cannot wait) delivery is
+        # unpaced and in one thread, so transcripts come out in a stable order.
+        delivery=OutboxDelivery(
+            outbox=repos.outbox, chat=chat, clock=clock,
+            per_channel_interval=timedelta(0) if sleep else settings.interval,
+            workers=1 if sleep else settings.workers, retry_for=settings.retry_for,
+            on_failed=lambda item: notifier.failed_delivery(item, managers=config.team.managers)),
     )
+
+
+@dataclass(frozen=True)
+class DeliverySettings:
+    """Delivery tuning from the environment (see docs/deployment.md)."""
+
+    workers: int = 8
+    retry_for: timedelta = timedelta(hours=24)
+    interval: timedelta = timedelta(seconds=1)
+
+
+def delivery_settings(env: Mapping[str, str]) -> DeliverySettings:
+    """OSCBOT_DELIVERY_WORKERS, OSCBOT_RETRY_HOURS and OSCBOT_CHANNEL_INTERVAL_MS, checked."""
+    try:
+        return DeliverySettings(
+            workers=max(1, int(env.get("OSCBOT_DELIVERY_WORKERS", "8"))),
+            retry_for=timedelta(hours=float(env.get("OSCBOT_RETRY_HOURS", "24"))),
+            interval=timedelta(milliseconds=float(env.get("OSCBOT_CHANNEL_INTERVAL_MS",
+                                                          "1000"))))
+    except ValueError as exc:
+        raise ConfigError([ConfigProblem(file="environment", line=None, field="delivery",
+                                         message=str(exc))]) from None
 
 
 def production_context(*, config_path: Path, database_url: str | None, env: Mapping[str, str],

@@ -1,43 +1,93 @@
-"""APScheduler wiring: each registered job on its interval, never overlapping itself."""
+"""APScheduler wiring: each registered job on its interval, never overlapping itself,
+and once per tick across every replica.
+
+APScheduler 3.x runs in each process (its shared job stores would run jobs twice);
+before a run, the process claims the job's slot (time // interval) in `job_runs`,
+unique on (job, slot): one replica runs it, the others skip that tick.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from bot.errors import InvalidInput
 from handlers.context import AppContext
 from schedules.jobs import JOBS, did_something
 
 log = logging.getLogger(__name__)
 
 
+def parse_job_every(text: str) -> dict[str, timedelta]:
+    """OSCBOT_JOB_EVERY, `name=seconds,...`: intervals that differ from the registry's."""
+    known = {j.name for j in JOBS}
+    every: dict[str, timedelta] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, _, seconds = part.partition("=")
+        try:
+            value = timedelta(seconds=float(seconds))
+        except ValueError:
+            value = timedelta(0)
+        if name not in known or value <= timedelta(0):
+            raise InvalidInput(f"OSCBOT_JOB_EVERY: {part!r} is not job=seconds for a known "
+                               f"job ({', '.join(sorted(known))})", field="OSCBOT_JOB_EVERY")
+        every[name] = value
+    return every
+
+
 def build_scheduler(ctx: AppContext, *,
-                    on_run: Callable[[str, str], None] | None = None) -> BackgroundScheduler:
+                    on_run: Callable[[str, str], None] | None = None,
+                    every: Mapping[str, timedelta] | None = None) -> BackgroundScheduler:
     """A background scheduler running every job in the registry; `on_run(job, outcome)`
-    hears of every run (metrics)."""
+    hears of every run (metrics); `every` overrides intervals by job name."""
     scheduler = BackgroundScheduler(timezone="UTC")
     for entry in JOBS:
+        interval = (every or {}).get(entry.name, entry.every)
         scheduler.add_job(
-            _runner(entry.name, entry.run, ctx, on_run), "interval",
-            seconds=entry.every.total_seconds(), id=entry.name, name=entry.name,
+            _runner(entry.name, interval, entry.run, ctx, on_run), "interval",
+            seconds=interval.total_seconds(), id=entry.name, name=entry.name,
             max_instances=1, coalesce=True, replace_existing=True,
         )
     return scheduler
 
 
+def slot_of(now: datetime, every: timedelta) -> int:
+    """The tick a run belongs to: whole intervals since the epoch."""
+    return int(now.timestamp() // every.total_seconds())
+
+
+def run_once_per_slot(ctx: AppContext, name: str, every: timedelta,
+                      run: Callable[[AppContext], str]) -> str | None:
+    """Claim this job's current slot and run it; None when another replica has the slot."""
+    now = ctx.clock.now()
+    slot = slot_of(now, every)
+    if not ctx.repos.job_runs.claim(job=name, slot=slot, owner=ctx.delivery.owner, now=now):
+        return None
+    summary = "failed"
+    try:
+        summary = run(ctx)
+        return summary
+    finally:
+        ctx.repos.job_runs.finish(job=name, slot=slot, now=ctx.clock.now(), outcome=summary)
+
+
 def _runner(
-    name: str, run: Callable[[AppContext], str], ctx: AppContext,
+    name: str, every: timedelta, run: Callable[[AppContext], str], ctx: AppContext,
     on_run: Callable[[str, str], None] | None,
 ) -> Callable[[], None]:
     def wrapped() -> None:
         outcome = "ok"
         try:
-            summary = run(ctx)
-            # A pass that found nothing to do is routine: DEBUG, or the log drowns in it.
-            log.log(logging.INFO if did_something(summary) else logging.DEBUG,
-                    "job %s: %s", name, summary)
+            summary = run_once_per_slot(ctx, name, every, run)
+            if summary is None:
+                outcome = "skipped"
+            else:
+                # A pass that found nothing to do is routine: DEBUG, or the log drowns in it.
+                log.log(logging.INFO if did_something(summary) else logging.DEBUG,
+                        "job %s: %s", name, summary)
         except Exception:
             # One failing job must not stop the scheduler; the next tick retries.
             outcome = "failed"

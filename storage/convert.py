@@ -57,7 +57,7 @@ def coverage(row: CoverageRow) -> Coverage:
         skipped=tuple(SkippedBackup(e, r) for e, r in row.skipped or ()),
         declared_by=row.declared_by, notes=row.notes,
         source_uids=tuple(row.source_uids or ()), started_at=row.started_at,
-        ended_at=row.ended_at, backup_chosen_by=row.backup_chosen_by)
+        ended_at=row.ended_at, backup_chosen_by=row.backup_chosen_by, version=row.version)
 
 
 def lead_row(lead: Lead) -> dict[str, Any]:
@@ -128,7 +128,7 @@ def switch(row: RoutingSwitchRow) -> RoutingSwitch:
                          adapter=row.adapter, status=SwitchStatus(row.status),
                          before=row.before, after=row.after, attempts=row.attempts,
                          last_error=row.last_error, updated_at=row.updated_at,
-                         actor=row.actor, reason=row.reason)
+                         actor=row.actor, reason=row.reason, version=row.version)
 
 
 def outbox_row(item: OutboxItem) -> dict[str, Any]:
@@ -140,7 +140,8 @@ def outbox_row(item: OutboxItem) -> dict[str, Any]:
         "next_attempt_at": item.next_attempt_at,
         "ref_channel": item.ref.channel if item.ref else None,
         "ref_id": item.ref.id if item.ref else None, "last_error": item.last_error,
-        "sent_at": item.sent_at,
+        "sent_at": item.sent_at, "channel": item.conversation, "in_flight": item.in_flight,
+        "first_tried_at": item.first_tried_at,
     }
 
 
@@ -152,7 +153,8 @@ def outbox_item(row: OutboxRow) -> OutboxItem:
                       message=Message.from_dict(row.message), status=OutboxStatus(row.status),
                       created_at=row.created_at, attempts=row.attempts,
                       next_attempt_at=row.next_attempt_at, ref=ref,
-                      last_error=row.last_error, sent_at=row.sent_at)
+                      last_error=row.last_error, sent_at=row.sent_at, channel=row.channel,
+                      in_flight=row.in_flight, first_tried_at=row.first_tried_at)
 
 
 def absences_json(absences: tuple[Absence, ...]) -> list[dict[str, Any]]:

@@ -40,6 +40,14 @@ def engine_from_url(url: str | None) -> Engine:
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
+            # The driver's own transaction handling is off: SQLAlchemy emits BEGIN itself
+            # (below), which makes savepoints and transactional DDL behave.
+            dbapi_connection.isolation_level = None
+
+        @event.listens_for(engine, "begin")
+        def _begin(connection: Any) -> None:
+            immediate = connection.get_execution_options().get("oscbot_immediate")
+            connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
         return engine
     return create_engine(url, pool_pre_ping=True, hide_parameters=True)

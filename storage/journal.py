@@ -4,19 +4,19 @@ routes and people."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, or_
-from sqlmodel import Session, col, select
+from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
 
 from bot.config import AppConfig
-from bot.ports import AuditEntry, CalendarSyncState, OutboxItem, OutboxStatus, RoutingSwitch
+from bot.errors import StaleWrite
+from bot.ports import AuditEntry, CalendarSyncState, RoutingSwitch
 from storage import convert, rows
 from storage.tables import (
     AuditRow,
     CalendarSyncRow,
-    OutboxRow,
     PersonRow,
     RouteRow,
     RoutingSwitchRow,
@@ -31,7 +31,7 @@ class SqlSwitches:
 
     def get(self, *, coverage_id: int, channel: str) -> RoutingSwitch | None:
         """The switch for a coverage and channel."""
-        with Session(self._engine) as session:
+        with rows.unit(self._engine) as session:
             row = session.exec(select(RoutingSwitchRow).where(
                 RoutingSwitchRow.coverage_id == coverage_id,
                 RoutingSwitchRow.channel == channel)).first()
@@ -45,19 +45,23 @@ class SqlSwitches:
             "last_error": switch.last_error, "updated_at": switch.updated_at,
             "actor": switch.actor, "reason": switch.reason,
         }
-        with Session(self._engine) as session:
+        with rows.unit(self._engine) as session:
             row = session.exec(select(RoutingSwitchRow).where(
                 RoutingSwitchRow.coverage_id == switch.coverage_id,
                 RoutingSwitchRow.channel == switch.channel)).first()
-            if row is None:
-                row = RoutingSwitchRow(coverage_id=switch.coverage_id, channel=switch.channel,
-                                       **values)
-                session.add(row)
-            else:
-                row.sqlmodel_update(values)
-            session.commit()
-            session.refresh(row)
-            return convert.switch(row)
+        if row is None:
+            if switch.version != 0:
+                raise StaleWrite(f"switch {switch.channel} of coverage {switch.coverage_id} "
+                                 "is gone")
+            try:
+                return rows.insert(self._engine, RoutingSwitchRow(
+                    coverage_id=switch.coverage_id, channel=switch.channel, version=1,
+                    **values), convert.switch)
+            except IntegrityError:
+                raise StaleWrite(f"switch {switch.channel} of coverage {switch.coverage_id} "
+                                 "was started by someone else") from None
+        return rows.update_versioned(self._engine, RoutingSwitchRow, row.id, switch.version,
+                                     values, convert.switch, what="routing switch")
 
     def list(self, *, coverage_id: int) -> list[RoutingSwitch]:
         """Every switch of a coverage."""
@@ -73,57 +77,20 @@ class SqlAudit:
 
     def record(self, entry: AuditEntry) -> None:
         """Append an entry."""
-        rows.insert(self._engine, AuditRow(at=entry.at, actor=entry.actor, action=entry.action,
-                                           subject=entry.subject, reason=entry.reason,
-                                           before=entry.before, after=entry.after),
-                    lambda _row: None)
+        with rows.unit(self._engine) as session:
+            session.add(AuditRow(at=entry.at, actor=entry.actor, action=entry.action,
+                                 subject=entry.subject, reason=entry.reason,
+                                 before=entry.before, after=entry.after))
 
     def list(self, *, subject: str | None = None) -> list[AuditEntry]:
         """Entries, oldest first."""
         query = select(AuditRow)
         if subject is not None:
             query = query.where(AuditRow.subject == subject)
-        with Session(self._engine) as session:
+        with rows.unit(self._engine) as session:
             return [AuditEntry(at=r.at, actor=r.actor, action=r.action, subject=r.subject,
                                reason=r.reason, before=r.before, after=r.after)
                     for r in session.exec(query.order_by(col(AuditRow.id)))]
-
-
-class SqlOutbox:
-    """OutboxRepository on SQL; the unique key makes queueing idempotent across processes."""
-
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
-
-    def enqueue(self, item: OutboxItem) -> tuple[OutboxItem, bool]:
-        """Store unless the key exists (insert first; the unique key decides)."""
-        return rows.insert_unique(self._engine, OutboxRow(**convert.outbox_row(item)),
-                                  convert.outbox_item, lambda: self.get(item.key))
-
-    def get(self, key: str) -> OutboxItem | None:
-        """The item with this key."""
-        return rows.select_one(self._engine, select(OutboxRow).where(OutboxRow.key == key),
-                               convert.outbox_item)
-
-    def due(self, *, now: datetime, limit: int = 100) -> list[OutboxItem]:
-        """Pending items due now, oldest first."""
-        query = (select(OutboxRow)
-                 .where(OutboxRow.status == OutboxStatus.PENDING.value,
-                        or_(col(OutboxRow.next_attempt_at).is_(None),
-                            col(OutboxRow.next_attempt_at) <= now))
-                 .order_by(col(OutboxRow.id)).limit(limit))
-        return rows.select_all(self._engine, query, convert.outbox_item)
-
-    def pending(self, *, limit: int = 100) -> list[OutboxItem]:
-        """Every pending item, oldest first."""
-        query = (select(OutboxRow).where(OutboxRow.status == OutboxStatus.PENDING.value)
-                 .order_by(col(OutboxRow.id)).limit(limit))
-        return rows.select_all(self._engine, query, convert.outbox_item)
-
-    def save(self, item: OutboxItem) -> OutboxItem:
-        """Update an item."""
-        return rows.update(self._engine, OutboxRow, item.id, convert.outbox_row(item),
-                           convert.outbox_item, what="outbox item")
 
 
 class SqlCalendarSync:
@@ -134,7 +101,7 @@ class SqlCalendarSync:
 
     def get(self, osc_email: str) -> CalendarSyncState | None:
         """State for an OSC."""
-        with Session(self._engine) as session:
+        with rows.unit(self._engine) as session:
             row = session.get(CalendarSyncRow, osc_email)
             return None if row is None else _sync_state(row)
 
@@ -142,7 +109,7 @@ class SqlCalendarSync:
         """States by email, in one query per thousand OSCs."""
         found: dict[str, CalendarSyncState] = {}
         wanted = list(osc_emails)
-        with Session(self._engine) as session:
+        with rows.unit(self._engine) as session:
             for at in range(0, len(wanted), 1000):
                 query = select(CalendarSyncRow).where(
                     col(CalendarSyncRow.osc_email).in_(wanted[at:at + 1000]))
@@ -157,13 +124,12 @@ class SqlCalendarSync:
             "consecutive_failures": state.consecutive_failures,
             "last_error": state.last_error, "stale": state.stale,
             "event_count": state.event_count, "suspect_since": state.suspect_since}
-        with Session(self._engine) as session:
+        with rows.unit(self._engine) as session:
             row = session.get(CalendarSyncRow, state.osc_email)
             if row is None:
                 session.add(CalendarSyncRow(osc_email=state.osc_email, **values))
             else:
                 row.sqlmodel_update(values)
-            session.commit()
 
 
 def _sync_state(row: CalendarSyncRow) -> CalendarSyncState:
@@ -175,10 +141,6 @@ def _sync_state(row: CalendarSyncRow) -> CalendarSyncState:
         suspect_since=row.suspect_since)
 
 
-_ROUTE_TARGET = select(RouteRow.target).where(col(RouteRow.osc_email) == bindparam("osc"),
-                                              col(RouteRow.channel) == bindparam("channel"))
-
-
 class SqlRoutes:
     """RouteRepository on SQL."""
 
@@ -186,15 +148,15 @@ class SqlRoutes:
         self._engine = engine
 
     def get(self, *, osc_email: str, channel: str) -> str | None:
-        """Current target (read on every lead: a prebuilt statement, no ORM session)."""
-        with self._engine.connect() as connection:
-            target = connection.execute(_ROUTE_TARGET, {"osc": osc_email,
-                                                        "channel": channel}).scalar()
-            return str(target) if target is not None else None
+        """Current target."""
+        with rows.unit(self._engine) as session:
+            row = session.exec(select(RouteRow).where(RouteRow.osc_email == osc_email,
+                                                      RouteRow.channel == channel)).first()
+            return row.target if row else None
 
     def set(self, *, osc_email: str, channel: str, target: str | None) -> None:
         """Set or clear the target."""
-        with Session(self._engine) as session:
+        with rows.unit(self._engine) as session:
             row = session.exec(select(RouteRow).where(RouteRow.osc_email == osc_email,
                                                       RouteRow.channel == channel)).first()
             if target is None and row is not None:
@@ -203,13 +165,12 @@ class SqlRoutes:
                 session.add(RouteRow(osc_email=osc_email, channel=channel, target=target))
             elif target is not None and row is not None:
                 row.target = target
-            session.commit()
 
 
 def sync_people(engine: Engine, config: AppConfig) -> int:
     """Upsert everyone in the config into the people table; returns how many changed."""
     changed = 0
-    with Session(engine) as session:
+    with rows.unit(engine) as session:
         for person in config.people:
             values: dict[str, Any] = {"name": person.name, "role": person.role.value,
                       "timezone": person.timezone, "slack_id": person.chat.slack,
@@ -221,5 +182,4 @@ def sync_people(engine: Engine, config: AppConfig) -> int:
             elif any(getattr(row, k) != v for k, v in values.items()):
                 row.sqlmodel_update(values)
                 changed += 1
-        session.commit()
     return changed

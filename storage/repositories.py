@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, and_, bindparam, func, or_, update
-from sqlmodel import Session, col, select
+from sqlmodel import col, select
 
 from bot.model import (
     Activity,
@@ -22,8 +22,9 @@ from bot.model import (
 )
 from bot.ports import LeadPosition, Page, Repositories
 from storage import convert, rows
-from storage.journal import SqlAudit, SqlCalendarSync, SqlOutbox, SqlRoutes, SqlSwitches
+from storage.journal import SqlAudit, SqlCalendarSync, SqlRoutes, SqlSwitches
 from storage.moves import SqlRecordMoves
+from storage.outbox import SqlInbound, SqlJobRuns, SqlOutbox, SqlTransactions
 from storage.tables import ActivityRow, AppointmentRow, CoverageRow, LeadRow, TaskRow
 
 
@@ -39,9 +40,10 @@ class SqlCoverages:
                            convert.coverage)
 
     def save(self, coverage: Coverage) -> Coverage:
-        """Update a coverage."""
-        return rows.update(self._engine, CoverageRow, coverage.id,
-                           convert.coverage_row(coverage), convert.coverage, what="coverage")
+        """Update a coverage if nobody changed it since it was read (compare-and-set)."""
+        return rows.update_versioned(self._engine, CoverageRow, coverage.id, coverage.version,
+                                     convert.coverage_row(coverage), convert.coverage,
+                                     what="coverage")
 
     def get(self, coverage_id: int) -> Coverage:
         """One coverage."""
@@ -182,14 +184,14 @@ class SqlLeads:
         """Leads an OSC owns (uses ix_leads_owner_received)."""
         query = select(func.count()).select_from(LeadRow).where(
             LeadRow.owner_email == owner_email)
-        with Session(self._engine) as session:
+        with rows.unit(self._engine) as session:
             return int(session.exec(query).one())
 
     def count_open(self, *, assigned_to: str) -> int:
         """Uncontacted leads held by a person."""
         query = select(func.count()).select_from(LeadRow).where(
             LeadRow.assigned_to == assigned_to, LeadRow.status == LeadStatus.NEW.value)
-        with Session(self._engine) as session:
+        with rows.unit(self._engine) as session:
             return int(session.exec(query).one())
 
 
@@ -275,8 +277,8 @@ class SqlTasks:
 
     def mark_reminded(self, task_id: int, *, due_at: datetime) -> None:
         """One column of one row, so a task completed or snoozed meanwhile stays so."""
-        with self._engine.begin() as connection:
-            connection.execute(update(TaskRow).where(
+        with rows.unit(self._engine) as session:
+            session.connection().execute(update(TaskRow).where(
                 col(TaskRow.id) == task_id, col(TaskRow.due_at) == due_at,
             ).values(reminded_for=due_at))
 
@@ -372,4 +374,5 @@ def sql_repositories(engine: Engine) -> Repositories:
         appointments=SqlAppointments(engine), switches=SqlSwitches(engine),
         audit=SqlAudit(engine), outbox=SqlOutbox(engine),
         calendar_sync=SqlCalendarSync(engine), routes=SqlRoutes(engine),
-        moves=SqlRecordMoves(engine))
+        moves=SqlRecordMoves(engine), tx=SqlTransactions(engine), job_runs=SqlJobRuns(engine),
+        inbound=SqlInbound(engine))

@@ -1,47 +1,91 @@
-"""The few row operations every repository repeats, each in its own short transaction."""
+"""The few row operations every repository repeats.
+
+Each runs in its own short transaction, unless a unit of work is open in this thread
+(`SqlTransactions.atomic`): then it joins that transaction and only flushes, so a state
+change and the messages it causes commit together.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine, func
+from sqlalchemy import update as sa_update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel, select
 from sqlmodel.sql.expression import SelectOfScalar
 
-from bot.errors import NotFound
+from bot.errors import NotFound, StaleWrite
 from bot.ports import Page
-
-# Bound parameters per IN list: well under SQLite's and PostgreSQL's limits.
-IN_BATCH = 500
 
 R = TypeVar("R", bound=SQLModel)
 T = TypeVar("T")
 
+# The open unit of work of this thread (or task), with the engine it belongs to.
+_ambient: ContextVar[tuple[Engine, Session] | None] = ContextVar("oscbot_unit", default=None)
+
+
+@contextmanager
+def unit(engine: Engine) -> Iterator[Session]:
+    """A session: the open unit of work's (flushed at the end), or a new one committed."""
+    ambient = _ambient.get()
+    if ambient is not None and ambient[0] is engine:
+        yield ambient[1]
+        ambient[1].flush()
+        return
+    with Session(engine, expire_on_commit=False) as session:
+        yield session
+        session.commit()
+
+
+@contextmanager
+def atomic(engine: Engine) -> Iterator[None]:
+    """Run the block as one transaction; nested blocks join it."""
+    ambient = _ambient.get()
+    if ambient is not None and ambient[0] is engine:
+        yield
+        return
+    with Session(engine, expire_on_commit=False) as session:
+        # SQLite: take the write lock up front, so a transaction that reads before it
+        # writes cannot fail half-way because another writer committed in between.
+        session.connection(execution_options={"oscbot_immediate": True})
+        token = _ambient.set((engine, session))
+        try:
+            yield
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            _ambient.reset(token)
+
 
 def insert(engine: Engine, row: R, to_domain: Callable[[R], T]) -> T:
     """Insert a row and return it as a domain record (with its id)."""
-    # A plain INSERT, not an ORM flush: the unit of work costs more than the statement
-    # on the intake path, and nothing but the id is computed by the database: no re-read.
-    table: Any = type(row).__table__  # type: ignore[attr-defined]
-    values = {column.name: getattr(row, column.name) for column in table.columns}
-    generated = [column.name for column in table.primary_key.columns
-                 if values.get(column.name) is None]
-    for name in generated:
-        del values[name]
-    with engine.begin() as connection:
-        keys = connection.execute(table.insert(), values).inserted_primary_key
-    for name, key in zip(generated, keys or (), strict=False):
-        setattr(row, name, key)
-    return to_domain(row)
+    # Nothing is computed by the database but the id, which the flush sets: no re-read.
+    with unit(engine) as session:
+        session.add(row)
+        session.flush()
+        return to_domain(row)
 
 
 def insert_unique(engine: Engine, row: R, to_domain: Callable[[R], T],
                   find: Callable[[], T | None]) -> tuple[T, bool]:
-    """Insert unless a unique key exists: (record, created). Racing inserts return the winner."""
+    """Insert unless a unique key exists: (record, created). Racing inserts return the winner.
+
+    Inside a unit of work the insert runs in a savepoint, so a duplicate leaves the rest
+    of the transaction intact.
+    """
     try:
-        return insert(engine, row, to_domain), True
+        if _ambient.get() is None:
+            return insert(engine, row, to_domain), True
+        with unit(engine) as session, session.begin_nested():
+            session.add(row)
+            session.flush()
+            return to_domain(row), True
     except IntegrityError:
         winner = find()
         if winner is None:
@@ -52,21 +96,38 @@ def insert_unique(engine: Engine, row: R, to_domain: Callable[[R], T],
 def update(engine: Engine, model: type[R], row_id: Any, values: dict[str, Any],
            to_domain: Callable[[R], T], *, what: str) -> T:
     """Update one row by primary key; NotFound when it does not exist."""
-    # One UPDATE … RETURNING instead of an ORM load, change and flush: half the work.
-    table: Any = model.__table__  # type: ignore[attr-defined]
-    key = next(iter(table.primary_key.columns))
-    statement = table.update().where(key == row_id).values(values).returning(*table.columns)
-    with engine.begin() as connection:
-        found: Any = connection.execute(statement).first()
-    if found is None:
-        raise NotFound(f"no {what} with id {row_id}")
-    return to_domain(found)
+    with unit(engine) as session:
+        row = session.get(model, row_id)
+        if row is None:
+            raise NotFound(f"no {what} with id {row_id}")
+        row.sqlmodel_update(values)
+        session.flush()
+        return to_domain(row)
+
+
+def update_versioned(engine: Engine, model: type[R], row_id: Any, version: int,
+                     values: dict[str, Any], to_domain: Callable[[R], T], *, what: str) -> T:
+    """Compare-and-set: update the row only if its version is still `version`, bumping it.
+
+    StaleWrite when someone changed it in between (another replica won the race).
+    """
+    table: Any = model
+    with unit(engine) as session:
+        result = session.execute(
+            sa_update(model).where(table.id == row_id, table.version == version)
+            .values(**values, version=version + 1))
+        row = session.get(model, row_id, populate_existing=True)
+        if row is None:
+            raise NotFound(f"no {what} with id {row_id}")
+        if getattr(result, "rowcount", 1) == 0:
+            raise StaleWrite(f"{what} {row_id} changed since it was read")
+        return to_domain(row)
 
 
 def fetch(engine: Engine, model: type[R], row_id: Any, to_domain: Callable[[R], T], *,
           what: str) -> T:
     """One row by primary key as a domain record; NotFound when missing."""
-    with Session(engine) as session:
+    with unit(engine) as session:
         row = session.get(model, row_id)
         if row is None:
             raise NotFound(f"no {what} with id {row_id}")
@@ -75,25 +136,29 @@ def fetch(engine: Engine, model: type[R], row_id: Any, to_domain: Callable[[R], 
 
 def select_all(engine: Engine, query: SelectOfScalar[R], to_domain: Callable[[R], T]) -> list[T]:
     """Every row a query returns, as domain records."""
-    # Read on a plain connection: rows carry the columns as attributes, which is all the
-    # converters use, without an ORM session's identity map and instance state.
-    return read_all(engine, query, to_domain, {})
-
-
-def read_all(engine: Engine, query: Any, to_domain: Callable[[Any], T],
-             params: dict[str, Any]) -> list[T]:
-    """Every row of a prebuilt statement with bound `params`, on a plain connection: no
-    ORM session, for reads on request paths. `to_domain` gets rows with column attributes."""
-    with engine.connect() as connection:
-        return [to_domain(row) for row in connection.execute(query, params)]
+    with unit(engine) as session:
+        return [to_domain(row) for row in session.exec(query)]
 
 
 def select_one(engine: Engine, query: SelectOfScalar[R],
                to_domain: Callable[[R], T]) -> T | None:
     """The first row a query returns, or None."""
-    with engine.connect() as connection:
-        row: Any = connection.execute(query).first()
+    with unit(engine) as session:
+        row = session.exec(query).first()
         return to_domain(row) if row is not None else None
+
+
+# Bound parameters per IN list: well under SQLite's and PostgreSQL's limits.
+IN_BATCH = 500
+
+
+def read_all(engine: Engine, query: Any, to_domain: Callable[[Any], T],
+             params: dict[str, Any]) -> list[T]:
+    """Every row of a prebuilt statement with bound `params`, read as plain rows (no ORM
+    instances) in the open unit of work or a short transaction; for request paths.
+    `to_domain` gets rows with column attributes."""
+    with unit(engine) as session:
+        return [to_domain(row) for row in session.connection().execute(query, params)]
 
 
 def select_page(engine: Engine, model: type[R], where: Sequence[Any],
@@ -102,17 +167,15 @@ def select_page(engine: Engine, model: type[R], where: Sequence[Any],
     """The first `limit` rows of `model` matching every `where` clause in `order` (the
     last ones when `newest`, still shown in `order`) and how many match.
 
-    Two statements in one read transaction: the page walks an index and stops at
-    `limit`; the count reads only index entries. (A `count(*) OVER ()` in the same
-    statement would make the database fetch every matching row.)
+    Two statements: the page walks an index and stops at `limit`; the count reads only
+    index entries. (A `count(*) OVER ()` in the same statement would make the database
+    fetch every matching row.)
     """
     ordered = [column.desc() for column in order] if newest else list(order)
-    with engine.connect() as connection:
-        found: Any = connection.execute(
-            select(model).where(*where).order_by(*ordered).limit(limit))
-        items = [to_domain(row) for row in found]
-        total = connection.execute(
-            select(func.count()).select_from(model).where(*where)).scalar_one()
+    with unit(engine) as session:
+        items = [to_domain(row) for row in session.exec(
+            select(model).where(*where).order_by(*ordered).limit(limit))]
+        total = session.exec(select(func.count()).select_from(model).where(*where)).one()
     if newest:
         items.reverse()
     return Page(items=tuple(items), total=int(total))

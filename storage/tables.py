@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from storage.types import UTCDateTime
@@ -54,6 +54,7 @@ class CoverageRow(SQLModel, table=True):
     started_at: datetime | None = _when(nullable=True)
     ended_at: datetime | None = _when(nullable=True)
     backup_chosen_by: str | None = Field(default=None, max_length=254)
+    version: int = 0
 
 
 class RoutingSwitchRow(SQLModel, table=True):
@@ -74,6 +75,7 @@ class RoutingSwitchRow(SQLModel, table=True):
     updated_at: datetime = _when()
     actor: str = Field(default="", max_length=254)
     reason: str = ""
+    version: int = 0
 
 
 class RouteRow(SQLModel, table=True):
@@ -213,7 +215,8 @@ class OutboxRow(SQLModel, table=True):
     """An outgoing message; unique key makes queueing idempotent."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_status_next", "status", "next_attempt_at"),)
+    __table_args__ = (Index("ix_outbox_status_next", "status", "next_attempt_at"),
+                      Index("ix_outbox_channel_status_id", "channel", "status", "id"))
     id: int | None = Field(default=None, primary_key=True)
     key: str = Field(unique=True, max_length=200)
     target_kind: str = Field(max_length=20)
@@ -227,6 +230,45 @@ class OutboxRow(SQLModel, table=True):
     ref_id: str | None = Field(default=None, max_length=64)
     last_error: str = ""
     sent_at: datetime | None = _when(nullable=True)
+    channel: str = Field(default="", max_length=260)
+    in_flight: bool = False
+    first_tried_at: datetime | None = _when(nullable=True)
+
+
+class OutboxChannelRow(SQLModel, table=True):
+    """One conversation messages go to: who delivers it now (lease) and when it may next."""
+
+    __tablename__ = "outbox_channels"
+    channel: str = Field(primary_key=True, max_length=260)
+    owner: str | None = Field(default=None, max_length=120)
+    lease_until: datetime | None = _when(nullable=True)
+    next_send_at: datetime | None = _when(nullable=True)
+    last_served_at: datetime | None = _when(nullable=True)
+
+
+class JobRunRow(SQLModel, table=True):
+    """One run of a scheduled job for one slot (time // interval): once across replicas."""
+
+    __tablename__ = "job_runs"
+    __table_args__ = (UniqueConstraint("job", "slot", name="uq_job_runs_job_slot"),)
+    id: int | None = Field(default=None, primary_key=True)
+    job: str = Field(max_length=60)
+    slot: int = Field(sa_type=BigInteger)
+    owner: str = Field(max_length=120)
+    started_at: datetime = _when()
+    finished_at: datetime | None = _when(nullable=True)
+    outcome: str = Field(default="", max_length=200)
+
+
+class InboundEventRow(SQLModel, table=True):
+    """An inbound event already handled (Slack event id, interaction, Teams activity id)."""
+
+    __tablename__ = "inbound_events"
+    __table_args__ = (UniqueConstraint("source", "event_id", name="uq_inbound_events_source_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    source: str = Field(max_length=40)
+    event_id: str = Field(max_length=200)
+    received_at: datetime = _when(index=True)
 
 
 class CalendarSyncRow(SQLModel, table=True):

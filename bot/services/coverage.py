@@ -21,7 +21,7 @@ from bot.briefs import (
     return_note,
 )
 from bot.config import AppConfig, PersonConfig, Role
-from bot.errors import InvalidInput, NotAllowed, NotFound
+from bot.errors import InvalidInput, NotAllowed, NotFound, StaleWrite
 from bot.hours import in_working_hours
 from bot.model import (
     Absence,
@@ -197,7 +197,17 @@ class CoverageService:
         return TickReport(**counts)
 
     def _tick_one(self, c: Coverage, now: datetime) -> str | None:
-        """Move one open coverage along; the TickReport field it counts in, if any."""
+        """Move one open coverage along; the TickReport field it counts in, if any.
+
+        Safe on any number of replicas at once: a coverage another one changed in the
+        meantime (StaleWrite) is left to it.
+        """
+        try:
+            return self._advance(c, now)
+        except StaleWrite:
+            return None
+
+    def _advance(self, c: Coverage, now: datetime) -> str | None:
         if c.status is CoverageStatus.PLANNED and c.start <= now:
             if c.end <= now:
                 self._save(c, lifecycle.cancel(c, now=now), actor="scheduler",
@@ -217,8 +227,9 @@ class CoverageService:
             # A start cut short (crash, failed switch) is finished: switches, tasks and
             # a brief that may never have been posted; every step is idempotent.
             self._switch(c)
-            self._move_tasks(c)
-            self._post_brief_when_due(c)
+            with self.repos.tx.atomic():
+                self._move_tasks(c)
+                self._post_brief_when_due(c)
             return "resumed"
         if (c.status is CoverageStatus.ACTIVE and c.id is not None
                 and not self.notifier.exists(f"brief:{c.id}") and self._post_brief_when_due(c)):
@@ -251,13 +262,19 @@ class CoverageService:
                     coverage, backup_email=choice.backup.email if choice.backup else None,
                     skipped=choice.skipped, backup_chosen_by=None)
         active = lifecycle.activate(coverage, now=now)
-        active = self._save(coverage, active, actor="scheduler", reason="absence started")
-        if active.backup_email is None:
-            self._alert_no_backup(active)
-        else:
-            self._switch(active)
-            self._move_tasks(active)
-        self._post_brief_when_due(active)
+        # Compare-and-set on the version: of two replicas starting the same coverage, one
+        # wins and the other gets StaleWrite before it switches or posts anything.
+        with self.repos.tx.atomic():
+            active = self._save(coverage, active, actor="scheduler", reason="absence started")
+            if active.backup_email is None:
+                self._alert_no_backup(active)
+            else:
+                self._move_tasks(active)
+        # Routing calls other systems: not inside a transaction. Each switch is journaled,
+        # and tick() finishes a start cut short here.
+        self._switch(active)
+        with self.repos.tx.atomic():
+            self._post_brief_when_due(active)
         return active
 
     def end(self, coverage: Coverage, *, actor: str) -> Coverage:
@@ -268,11 +285,12 @@ class CoverageService:
             return self._save(coverage, lifecycle.cancel(coverage, now=now), actor=actor,
                               reason="cancelled before it started")
         self.engine.revert_all(coverage=coverage, osc=osc, actor=actor, reason="OSC returned")
-        self._return_tasks(coverage)
-        finished = self._save(coverage, lifecycle.finish(coverage, now=now), actor=actor,
-                              reason="OSC returned")
-        self._post_return_list(finished)
-        self._refresh_brief(finished)
+        with self.repos.tx.atomic():
+            self._return_tasks(coverage)
+            finished = self._save(coverage, lifecycle.finish(coverage, now=now), actor=actor,
+                                  reason="OSC returned")
+            self._post_return_list(finished)
+            self._refresh_brief(finished)
         return finished
 
     def im_back(self, *, osc_email: str, actor: str) -> Coverage:
@@ -327,10 +345,11 @@ class CoverageService:
         return person
 
     def _create(self, coverage: Coverage, *, actor: str, reason: str) -> Coverage:
-        stored = self.repos.coverages.add(coverage)
-        self._audit(stored, actor=actor, action="coverage.planned", reason=reason)
-        if stored.backup_email is None:
-            self._alert_no_backup(stored)
+        with self.repos.tx.atomic():
+            stored = self.repos.coverages.add(coverage)
+            self._audit(stored, actor=actor, action="coverage.planned", reason=reason)
+            if stored.backup_email is None:
+                self._alert_no_backup(stored)
         return stored
 
     def _save(self, old: Coverage, new: Coverage, *, actor: str, reason: str) -> Coverage:

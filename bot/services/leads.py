@@ -122,16 +122,21 @@ class LeadService:
         assigned, coverage = self.responsible_for(owner.email, now)
         if coverage is not None:
             why += f"; {name_of(self.config, assigned)} covering for {owner.name}"
-        lead, created = self.repos.leads.add(Lead(
-            id=None, source=new.source, external_id=new.external_id, name=new.name,
-            email=new.email, phone=new.phone, community=new.community, message=new.message,
-            received_at=new.received_at, owner_email=owner.email, assigned_to=assigned,
-            assignment_reason=why, coverage_id=coverage.id if coverage else None))
-        if created:
-            self._audit(lead, "lead.received", actor="intake", reason=why)
-            self.notifier.direct(key=f"lead-card:{lead.id}", email=assigned, message=lead_card(
-                lead, config=self.config, zone=self.config.zone_of(assigned),
-                covering_for=owner.email if coverage else None))
+        # The lead, its audit row and its DM commit together: an accepted lead is never
+        # stored without the DM that announces it.
+        with self.repos.tx.atomic():
+            lead, created = self.repos.leads.add(Lead(
+                id=None, source=new.source, external_id=new.external_id, name=new.name,
+                email=new.email, phone=new.phone, community=new.community,
+                message=new.message, received_at=new.received_at, owner_email=owner.email,
+                assigned_to=assigned, assignment_reason=why,
+                coverage_id=coverage.id if coverage else None))
+            if created:
+                self._audit(lead, "lead.received", actor="intake", reason=why)
+                self.notifier.direct(
+                    key=f"lead-card:{lead.id}", email=assigned, message=lead_card(
+                        lead, config=self.config, zone=self.config.zone_of(assigned),
+                        covering_for=owner.email if coverage else None))
         return lead, created
 
     def log_activity(self, *, lead_id: int, kind: ActivityKind, direction: str, by: str,
@@ -273,12 +278,16 @@ class LeadService:
     def _chase(self, lead: Lead, now: datetime) -> tuple[bool, bool]:
         """Queue a lead's channel alert and, once overdue, its escalation: (alerted, escalated)."""
         zone = self.config.team.timezone
-        alerted = self.notifier.post(key=f"lead-alert:{lead.id}", message=uncontacted_alert(
-            lead, config=self.config, zone=zone, now=now))
-        escalated = (now - lead.received_at >= self.config.policies.escalate_after
-                     and self.notifier.post(
-                         key=f"lead-escalation:{lead.id}",
-                         message=escalation(lead, config=self.config, zone=zone, now=now)))
+        escalating = now - lead.received_at >= self.config.policies.escalate_after
+        if self.notifier.exists(f"lead-alert:{lead.id}") and (
+                not escalating or self.notifier.exists(f"lead-escalation:{lead.id}")):
+            return False, False  # already raised: nothing to render again
+        with self.repos.tx.atomic():
+            alerted = self.notifier.post(key=f"lead-alert:{lead.id}", message=uncontacted_alert(
+                lead, config=self.config, zone=zone, now=now))
+            escalated = escalating and self.notifier.post(
+                key=f"lead-escalation:{lead.id}",
+                message=escalation(lead, config=self.config, zone=zone, now=now))
         return alerted, escalated
 
     def remind(self) -> int:

@@ -9,9 +9,12 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+from collections.abc import Sequence
 
 from bot.messages import Message
 from bot.ports import Clock, OutboxItem, OutboxRepository, OutboxStatus
+
+FAILED_PREFIX = "delivery-failed:"
 
 
 class Notifier:
@@ -29,6 +32,23 @@ class Notifier:
     def direct(self, *, key: str, email: str, message: Message) -> bool:
         """Queue a DM; False when already queued."""
         return self._enqueue(key, "direct", email, message)
+
+    def failed_delivery(self, item: OutboxItem, *, managers: Sequence[str]) -> None:
+        """Tell the managers, in plain text, that a message could not be delivered.
+
+        Plain text only: whatever broke the original (blocks, a channel) must not break
+        the warning. A failed warning does not raise another.
+        """
+        if item.key.startswith(FAILED_PREFIX):
+            return
+        where = "a direct message" if item.target_kind == "direct" else (
+            "an edit" if item.target_kind == "update" else f"a post in {item.target}")
+        text = (f"oscbot could not deliver {where} ({item.key}): {item.last_error}. "
+                "It is kept: `oscbot outbox list --failed` shows it and "
+                f"`oscbot outbox retry {item.key}` sends it again.")
+        for manager in managers:
+            self.direct(key=f"{FAILED_PREFIX}{item.key}:{manager}", email=manager,
+                        message=Message(text=text))
 
     def exists(self, key: str) -> bool:
         """True when a message with this key was queued."""
@@ -49,12 +69,15 @@ class Notifier:
         digest = hashlib.sha256(
             json.dumps(message.to_dict(), sort_keys=True).encode()
         ).hexdigest()[:16]
-        return self._enqueue(f"{key}:rev:{digest}", "update", key, message)
+        # An edit goes through the edited message's conversation, after it, in order.
+        return self._enqueue(f"{key}:rev:{digest}", "update", key, message,
+                             channel=original.conversation)
 
-    def _enqueue(self, key: str, kind: str, target: str, message: Message) -> bool:
+    def _enqueue(self, key: str, kind: str, target: str, message: Message,
+                 channel: str = "") -> bool:
         _, created = self._outbox.enqueue(OutboxItem(
             id=None, key=key, target_kind=kind, target=target, message=message,
-            status=OutboxStatus.PENDING, created_at=self._clock.now(),
+            status=OutboxStatus.PENDING, created_at=self._clock.now(), channel=channel,
         ))
         return created
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from rich.console import Console
 from rich.panel import Panel
@@ -34,15 +35,23 @@ class ConsoleChat:
         self._count = 0
         self._shown: dict[str, tuple[str, ...]] = {}
         self.buttons: dict[int, PressableButton] = {}
+        self._keys: dict[str, MessageRef] = {}
 
-    def post(self, *, channel: str, message: Message) -> MessageRef:
+    def post(self, *, channel: str, message: Message, key: str | None = None) -> MessageRef:
         """Print a channel post."""
-        return self._show(channel, f"{channel}", message, style="cyan")
+        return self._show(channel, f"{channel}", message, style="cyan", key=key)
 
-    def direct(self, *, email: str, message: Message) -> MessageRef:
+    def direct(self, *, email: str, message: Message, key: str | None = None) -> MessageRef:
         """Print a DM."""
         return self._show(f"dm:{email}", f"DM to {self._name_for(email)}", message,
-                          style="magenta")
+                          style="magenta", key=key)
+
+    def find_sent(self, *, key: str, channel: str | None = None, email: str | None = None,
+                  since: datetime) -> MessageRef | None:
+        """A message printed earlier under this key (a terminal keeps its scrollback)."""
+        ref = self._keys.get(key)
+        target = channel if channel is not None else f"dm:{email}"
+        return ref if ref is not None and ref.channel == target else None
 
     def update(self, *, ref: MessageRef, message: Message) -> None:
         """Print what changed in an earlier message (a chat app edits it in place)."""
@@ -56,9 +65,12 @@ class ConsoleChat:
                             f"{len(content) // 1024 + 1} KB)")
         return MessageRef(channel=channel, id=str(self._count))
 
-    def _show(self, channel: str, title: str, message: Message, *, style: str) -> MessageRef:
+    def _show(self, channel: str, title: str, message: Message, *, style: str,
+              key: str | None) -> MessageRef:
         self._count += 1
         ref = MessageRef(channel=channel, id=str(self._count))
+        if key is not None:
+            self._keys[key] = ref
         self._print(ref, f"{title} · message #{ref.id}", message, style=style)
         return ref
 

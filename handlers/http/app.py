@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from fastapi import FastAPI, Request, Response
-from fastapi.responses import PlainTextResponse
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
+from fastapi.responses import JSONResponse, PlainTextResponse
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    generate_latest,
+)
 from slack_bolt.adapter.fastapi.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from bot.ports import OutboxRepository, OutboxStatus
 from handlers.context import AppContext
 from handlers.http.calendar_push import calendar_push_router
 from handlers.http.leads import leads_router
 from handlers.http.outlook_push import outlook_push_router
+from handlers.http.readiness import Readiness
 from handlers.http.slack_events import SlackDoor
 
 
@@ -25,6 +35,16 @@ class Metrics:
                                 ["route", "status"], registry=self.registry)
         self.jobs = Counter("oscbot_job_runs", "Scheduled job runs", ["job", "outcome"],
                             registry=self.registry)
+        self.outbox = Gauge("oscbot_outbox_messages", "Outbox messages by status",
+                            ["status"], registry=self.registry)
+
+    def watch_outbox(self, outbox: OutboxRepository) -> None:
+        """Count the outbox by status at every scrape (failed ones stay visible)."""
+        def counter(status: str) -> Callable[[], float]:
+            return lambda: float(outbox.counts().get(status, 0))
+
+        for status in OutboxStatus:
+            self.outbox.labels(status.value).set_function(counter(status.value))
 
 
 class RequestCounter:
@@ -58,7 +78,8 @@ class RequestCounter:
 
 def create_app(ctx: AppContext, *, lead_secret: str | None, slack: AsyncApp | None = None,
                metrics: Metrics | None = None,
-               twilio_token: str | None = None) -> FastAPI:
+               twilio_token: str | None = None,
+               readiness: Readiness | None = None) -> FastAPI:
     """Build the ASGI app around a context."""
     metrics = metrics or Metrics()
     api = FastAPI(title="oscbot", docs_url=None, redoc_url=None, openapi_url=None)
@@ -66,11 +87,19 @@ def create_app(ctx: AppContext, *, lead_secret: str | None, slack: AsyncApp | No
     api.state.metrics = metrics
 
     api.add_middleware(RequestCounter, metrics=metrics)
+    metrics.watch_outbox(ctx.repos.outbox)
 
     @api.get("/healthz")
     def healthz() -> dict[str, object]:
         """Liveness plus how many coverages are open."""
         return {"ok": True, "open_coverages": len(ctx.coverage.open_coverages())}
+
+    @api.get("/readyz")
+    def readyz() -> JSONResponse:
+        """Ready for traffic: database reachable, migrations current, scheduler running."""
+        checks = readiness.check() if readiness is not None else {}
+        ready = readiness is not None and all(checks.values())
+        return JSONResponse({"ready": ready, **checks}, status_code=200 if ready else 503)
 
     @api.get("/metrics")
     def prometheus() -> PlainTextResponse:

@@ -4,9 +4,13 @@ SLACK_APP_TOKEN is set."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import os
-from collections.abc import AsyncIterator, Callable
+import signal
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 
 import uvicorn
@@ -19,8 +23,13 @@ from bot.settings import Settings, configure_logging
 from handlers.console.shell import console_chat
 from handlers.context import AppContext, production_context
 from handlers.http.app import Metrics, create_app
+from handlers.http.readiness import Readiness
 from handlers.logs import install_log_scrubbing
-from schedules.scheduler import build_scheduler
+from schedules.scheduler import build_scheduler, parse_job_every
+from storage.single_writer import hold_sqlite
+
+# Seconds a stopping replica gives its sends in flight; well under the 60 s lease.
+SHUTDOWN_GRACE = 20.0
 
 log = logging.getLogger(__name__)
 
@@ -32,10 +41,27 @@ def slack_chat(settings: Settings,
 
     def make(config: AppConfig) -> ChatPort:
         return SlackChat(token=token, api_url=settings.slack_api_url,
+                         timeout=settings.slack_timeout,
                          names={p.email: p.name for p in config.people},
                          user_ids={p.email: p.chat.slack for p in config.people if p.chat.slack})
 
     return make
+
+
+class _DrainingServer(uvicorn.Server):
+    """uvicorn, but SIGTERM is the ordinary way to stop: drain, then exit 0 (uvicorn
+    would raise the signal again on the way out, and the process would die of it)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        """Handle SIGINT and SIGTERM by shutting down gracefully; never re-raise them."""
+        previous = {sig: signal.signal(sig, self.handle_exit)
+                    for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
 
 def _check_team_channel(ctx: AppContext) -> None:
@@ -66,6 +92,9 @@ def serve(settings: Settings, *, clock: Clock) -> None:
                                   client_id=settings.slack_client_id or "", team_id=None)
     if not token:
         log.warning("SLACK_BOT_TOKEN is not set: messages are printed to this console")
+    job_every = parse_job_every(settings.job_every)
+    # Before anything else: a second `oscbot run` on one SQLite file stops here.
+    single_writer = hold_sqlite(settings.database_url)
     ctx = production_context(
         config_path=settings.config_path, database_url=settings.database_url,
         env=dict(os.environ), clock=clock,
@@ -99,13 +128,21 @@ def serve(settings: Settings, *, clock: Clock) -> None:
         slack_app = build_slack_app(ctx, token=token, api_url=settings.slack_api_url,
                                     signing_secret=signing.get_secret_value() if signing else "")
 
+    stop_delivery = threading.Event()
+    deliverer = threading.Thread(
+        target=ctx.delivery.run, args=(stop_delivery,),
+        kwargs={"grace": SHUTDOWN_GRACE}, name="delivery", daemon=True)
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if install is not None:
             await install.create_tables()
         scheduler = build_scheduler(
-            ctx, on_run=lambda job, outcome: metrics.jobs.labels(job, outcome).inc())
+            ctx, on_run=lambda job, outcome: metrics.jobs.labels(job, outcome).inc(),
+            every=job_every)
         scheduler.start()
+        deliverer.start()
+        readiness.scheduler = scheduler
         socket = None
         if app_token and slack_app is not None:
             from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
@@ -116,15 +153,24 @@ def serve(settings: Settings, *, clock: Clock) -> None:
         try:
             yield
         finally:
+            # SIGTERM: stop claiming, finish the sends in flight within the grace period
+            # (shorter than a lease, so nothing is left for a takeover to double).
+            readiness.stopping = True
+            stop_delivery.set()
             scheduler.shutdown(wait=False)
+            await asyncio.to_thread(deliverer.join, SHUTDOWN_GRACE)
             if socket is not None:
                 await socket.close_async()  # type: ignore[no-untyped-call]
 
     secret = settings.lead_webhook_secret
     metrics = Metrics()
+    readiness = Readiness(database_url=settings.database_url)
     app = create_app(ctx, lead_secret=secret.get_secret_value() if secret else None,
                      slack=None if app_token else slack_app, metrics=metrics,
-                     twilio_token=os.environ.get("TWILIO_AUTH_TOKEN"))
+                     twilio_token=os.environ.get("TWILIO_AUTH_TOKEN"), readiness=readiness)
     app.router.lifespan_context = lifespan
-    uvicorn.run(app, host="0.0.0.0", port=settings.port, log_level=settings.log_level.lower(),
-                log_config=None)
+    _DrainingServer(uvicorn.Config(app, host="0.0.0.0", port=settings.port,
+                                   log_level=settings.log_level.lower(), log_config=None,
+                                   timeout_graceful_shutdown=int(SHUTDOWN_GRACE))).run()
+    if single_writer is not None:
+        single_writer.close()

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import OrderedDict
 from collections.abc import Callable
 from time import monotonic
 from typing import Any
@@ -93,18 +92,16 @@ def build_slack_app(ctx: AppContext, *, token: str, signing_secret: str,
 def register(app: AsyncApp, ctx: AppContext) -> None:
     """Attach every command, action, view and event listener to `app`."""
     directory = Directory(ctx.config)
-    seen_events: OrderedDict[str, None] = OrderedDict()
 
     @app.middleware
     async def skip_event_retries(body: dict[str, Any], next: Any) -> BoltResponse | None:
-        # Slack resends events it thinks were lost (X-Slack-Retry-Num); handle each once.
+        # Slack resends events it thinks were lost (X-Slack-Retry-Num), to any replica:
+        # the database remembers which were handled, so each is handled once.
         event_id = body.get("event_id")
-        if event_id:
-            if event_id in seen_events:
-                return BoltResponse(status=200, body="")
-            seen_events[event_id] = None
-            while len(seen_events) > 10_000:
-                seen_events.popitem(last=False)
+        if event_id and not await asyncio.to_thread(
+                ctx.repos.inbound.first_time, source="slack", event_id=str(event_id),
+                now=ctx.clock.now()):
+            return BoltResponse(status=200, body="")
         await next()
         return None
 

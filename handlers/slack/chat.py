@@ -10,6 +10,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Any
 
 from slack_sdk import WebClient
@@ -50,6 +51,9 @@ TRANSIENT = {"ratelimited", "internal_error", "fatal", "service_unavailable",
 _CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")
 # A person Slack did not find is looked up again after this long (they may join).
 MISS_TTL = 600.0
+# The outbox key rides on every message as metadata of this type (see find_sent).
+METADATA_EVENT = "oscbot_outbox"
+HISTORY_PAGES = 5
 
 
 def refusal(method: str, status: int, body: Mapping[str, Any],
@@ -62,7 +66,9 @@ def refusal(method: str, status: int, body: Mapping[str, Any],
         return ChatError(f"Slack rate limit on {method}", transient=True, retry_after=retry,
                          code="ratelimited")
     if status >= 500 or error in TRANSIENT:
-        return ChatError(f"Slack {method}: {error} (temporary)", transient=True, code=error)
+        # A 5xx may come after Slack acted on the request: the message may be there.
+        return ChatError(f"Slack {method}: {error} (temporary)", transient=True, code=error,
+                         maybe_sent=status >= 500)
     details = [str(d) for d in body.get("errors") or ()]
     details += [str(m) for m in (body.get("response_metadata") or {}).get("messages") or ()]
     if body.get("needed"):
@@ -90,20 +96,50 @@ class SlackChat:
         self._channels: dict[str, dict[str, Any]] = {}
         self._dm_channels: dict[str, str] = {}
         self._lock = threading.Lock()
+        # Slack rate-limits per method: after a 429, calls to that method wait out its
+        # Retry-After here instead of hammering Slack from every delivery thread.
+        self._paused_until: dict[str, float] = {}
 
-    def post(self, *, channel: str, message: Message) -> MessageRef:
-        """chat.postMessage into a channel (given by id or name)."""
-        return self._post(self.channel_id(channel), message)
+    def post(self, *, channel: str, message: Message, key: str | None = None) -> MessageRef:
+        """chat.postMessage into a channel (given by id or name), the outbox key riding
+        along as message metadata."""
+        return self._post(self.channel_id(channel), message, key)
 
-    def _post(self, channel: str, message: Message) -> MessageRef:
+    def _post(self, channel: str, message: Message, key: str | None = None) -> MessageRef:
         text, blocks = self._render(message)
+        metadata = ({"event_type": METADATA_EVENT, "event_payload": {"key": key}}
+                    if key is not None else None)
         answer = self._call("chat.postMessage", channel=channel, text=text, blocks=blocks,
-                            unfurl_links=False, unfurl_media=False)
+                            unfurl_links=False, unfurl_media=False, metadata=metadata)
         return MessageRef(channel=str(answer["channel"]), id=str(answer["ts"]))
 
-    def direct(self, *, email: str, message: Message) -> MessageRef:
+    def direct(self, *, email: str, message: Message, key: str | None = None) -> MessageRef:
         """A DM: look the person up, open the conversation, post."""
-        return self._post(self.dm_channel(email), message)
+        return self._post(self.dm_channel(email), message, key)
+
+    def find_sent(self, *, key: str, channel: str | None = None, email: str | None = None,
+                  since: datetime) -> MessageRef | None:
+        """Look for the key in the conversation's history since `since` (conversations.history
+        with include_all_metadata), newest first, a few pages at most."""
+        conversation = (self.channel_id(channel) if channel is not None
+                        else self.dm_channel(email or ""))
+        cursor = ""
+        for _ in range(HISTORY_PAGES):
+            args: dict[str, object] = {"channel": conversation, "include_all_metadata": "true",
+                                       "oldest": f"{since.timestamp():.6f}", "limit": 200}
+            if cursor:
+                args["cursor"] = cursor
+            answer = self._call("conversations.history", form=True, **args)
+            for found in answer.get("messages") or []:
+                metadata = found.get("metadata") or {}
+                if (metadata.get("event_type") == METADATA_EVENT
+                        and (metadata.get("event_payload") or {}).get("key") == key):
+                    return MessageRef(channel=conversation, id=str(found["ts"]))
+            cursor = str((answer.get("response_metadata") or {}).get("next_cursor") or "")
+            if not answer.get("has_more") or not cursor:
+                return None
+        raise ChatError(f"Slack history of a conversation is longer than {HISTORY_PAGES} pages "
+                        "since the message was first tried", transient=True)
 
     def update(self, *, ref: MessageRef, message: Message) -> None:
         """chat.update an earlier message in place."""
@@ -233,21 +269,39 @@ class SlackChat:
             "X-OAuth-Scopes") or ""
         return {scope.strip() for scope in str(granted).split(",") if scope.strip()}
 
-    def _call(self, method: str, **args: object) -> dict[str, Any]:
-        response = self._response(method, **args)
+    def _call(self, method: str, form: bool = False, **args: object) -> dict[str, Any]:
+        response = self._response(method, form, **args)
         return dict(response.data) if isinstance(response.data, dict) else {}
 
-    def _response(self, method: str, **args: object) -> SlackResponse:
+    def _response(self, method: str, form: bool = False, **args: object) -> SlackResponse:
+        """One Web API call; `form` sends form fields, for read methods that take no JSON."""
+        args = {k: v for k, v in args.items() if v is not None}
+        with self._lock:
+            wait = self._paused_until.get(method, 0.0) - self._monotonic()
+        if wait > 0:
+            raise ChatError(f"Slack rate limit on {method}", transient=True, retry_after=wait,
+                            code="ratelimited")
         try:
+            if form:
+                return self._client.api_call(method, data={k: _form(v) for k, v in args.items()})
             return self._client.api_call(method, json=args)
         except SlackApiError as exc:
-            raise refusal(method, exc.response.status_code, _data(exc),
-                          exc.response.headers) from None
+            refused = refusal(method, exc.response.status_code, _data(exc),
+                              exc.response.headers)
+            if refused.code == "ratelimited":
+                with self._lock:
+                    self._paused_until[method] = self._monotonic() + refused.retry_after
+            raise refused from None
         except (SlackClientError, OSError) as exc:
+            # The request may have reached Slack before the connection failed or timed out.
             raise ChatError(f"Slack {method}: network error ({type(exc).__name__})",
-                            transient=True) from None
+                            transient=True, maybe_sent=True) from None
 
 
 def _data(exc: SlackApiError) -> Mapping[str, Any]:
     data = exc.response.data if exc.response is not None else None
     return data if isinstance(data, dict) else {}
+
+
+def _form(value: object) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)

@@ -1,122 +1,263 @@
-"""Outbox delivery: once each, in order per channel, paced, retried on transient errors."""
+"""Outbox delivery: once each, in order per conversation, paced, fair, retried by time,
+never twice on an ambiguous outcome, leases taken over when a deliverer dies."""
 
 from __future__ import annotations
 
-import dataclasses
+import itertools
 from datetime import UTC, datetime, timedelta
+
+import pytest
 
 from bot.delivery import OutboxDelivery
 from bot.errors import ChatError
 from bot.fakes import FixedClock, InMemoryOutbox, RecordingChat
 from bot.messages import Message
-from bot.ports import MessageRef, OutboxStatus
+from bot.ports import MessageRef, OutboxItem, OutboxStatus
 from bot.services.notify import Notifier
 
 T0 = datetime(2026, 11, 30, 16, tzinfo=UTC)
 
 
 class FlakyChat(RecordingChat):
-    """Answers 429 with Retry-After to every `every`-th post, 500 to the given texts once."""
+    """Answers 429 with Retry-After to every `every`-th post, refuses the given texts,
+    is down while `down` is set, and can store a post yet time out (`lose_answers`)."""
 
-    def __init__(self, *, every: int = 0, permanent: set[str] | None = None) -> None:
-        super().__init__()
+    def __init__(self, clock: FixedClock, *, every: int = 0,
+                 permanent: set[str] | None = None) -> None:
+        super().__init__(clock)
         self.every = every
         self.calls = 0
         self.permanent = permanent or set()
+        self.down = False
+        self.lose_answers = 0
 
-    def post(self, *, channel: str, message: Message) -> MessageRef:
+    def post(self, *, channel: str, message: Message, key: str | None = None) -> MessageRef:
         self.calls += 1
+        if self.down:
+            raise ChatError("HTTP 503", transient=True, maybe_sent=True)
         if message.text in self.permanent:
             raise ChatError("channel_not_found")
         if self.every and self.calls % self.every == 0:
             raise ChatError("ratelimited", transient=True, retry_after=3)
-        return super().post(channel=channel, message=message)
+        ref = super().post(channel=channel, message=message, key=key)
+        return self._answer(ref)
+
+    def direct(self, *, email: str, message: Message, key: str | None = None) -> MessageRef:
+        if self.down:
+            raise ChatError("HTTP 503", transient=True, maybe_sent=True)
+        return self._answer(super().direct(email=email, message=message, key=key))
+
+    def _answer(self, ref: MessageRef) -> MessageRef:
+        if self.lose_answers:
+            self.lose_answers -= 1
+            raise ChatError("timed out", transient=True, maybe_sent=True)
+        return ref
 
 
-def setup(chat: RecordingChat) -> tuple[FixedClock, Notifier, OutboxDelivery, list[float]]:
-    clock = FixedClock(T0)
+def setup(chat: RecordingChat, clock: FixedClock,
+          **options: object) -> tuple[Notifier, OutboxDelivery, InMemoryOutbox]:
     outbox = InMemoryOutbox()
-    slept: list[float] = []
-
-    def sleep(seconds: float) -> None:
-        slept.append(seconds)
-        clock.advance(timedelta(seconds=seconds))
-
-    delivery = OutboxDelivery(outbox=outbox, chat=chat, clock=clock, sleep=sleep)
-    return clock, Notifier(outbox=outbox, clock=clock, channel="#sales"), delivery, slept
+    notifier = Notifier(outbox=outbox, clock=clock, channel="#sales")
+    delivery = OutboxDelivery(
+        outbox=outbox, chat=chat, clock=clock, workers=4,
+        on_failed=lambda item: notifier.failed_delivery(item, managers=["dana@rh.example"]),
+        **options)  # type: ignore[arg-type]
+    return notifier, delivery, outbox
 
 
-def test_burst_under_rate_limits_is_delivered_once_each_in_order() -> None:
-    chat = FlakyChat(every=7)
-    clock, notifier, delivery, slept = setup(chat)
-    for n in range(200):
-        notifier.post(key=f"alert:{n}", message=Message(f"alert {n}"))
-    for _ in range(400):
-        delivery.deliver_due(clock.now())
+def run_for(delivery: OutboxDelivery, clock: FixedClock, seconds: int) -> None:
+    for _ in range(seconds):
+        delivery.deliver_due()
         clock.advance(timedelta(seconds=1))
-    assert chat.texts("channel") == [f"alert {n}" for n in range(200)]
-    assert all(s <= 1.0 for s in slept)
-    assert chat.calls > 200
 
 
-def test_pacing_waits_a_second_between_posts_to_one_channel() -> None:
-    chat = RecordingChat()
-    clock, notifier, delivery, slept = setup(chat)
-    for n in range(3):
-        notifier.post(key=f"a:{n}", message=Message(f"a{n}"))
-    notifier.post(key="other", message=Message("b"), channel="#other")
-    report = delivery.deliver_due(clock.now())
-    assert report.sent == 4
-    assert slept == [1.0, 1.0]
+def test_burst_under_rate_limits_is_delivered_once_each_in_order_and_paced() -> None:
+    clock = FixedClock(T0)
+    chat = FlakyChat(clock, every=7)
+    notifier, delivery, _ = setup(chat, clock)
+    for n in range(60):
+        notifier.post(key=f"alert:{n}", message=Message(f"alert {n}"))
+    run_for(delivery, clock, 200)
+    assert chat.texts("channel") == [f"alert {n}" for n in range(60)]
+    times = [m.at for m in chat.transcript]
+    assert all(b - a >= timedelta(seconds=1) for a, b in itertools.pairwise(times))
 
 
-def test_permanent_error_is_recorded_and_others_still_go() -> None:
-    chat = FlakyChat(permanent={"bad"})
-    clock, notifier, delivery, _ = setup(chat)
+def test_a_backlog_in_one_channel_never_delays_another() -> None:
+    clock = FixedClock(T0)
+    chat = RecordingChat(clock)
+    notifier, delivery, _ = setup(chat, clock)
+    for n in range(300):
+        notifier.post(key=f"burst:{n}", message=Message(f"burst {n}"), channel="#oak-hill")
+    delivery.deliver_due()
+    notifier.direct(key="lead-card:1", email="sam@rh.example", message=Message("new lead"))
+    delivery.deliver_due()
+    assert chat.texts("direct") == ["new lead"]
+    assert len(chat.texts("channel")) == 1  # paced: one a second in #oak-hill
+
+
+def test_permanent_error_is_kept_and_the_managers_are_told_in_plain_text() -> None:
+    clock = FixedClock(T0)
+    chat = FlakyChat(clock, permanent={"bad"})
+    notifier, delivery, outbox = setup(chat, clock)
     notifier.post(key="bad", message=Message("bad"), channel="#gone")
     notifier.post(key="good", message=Message("good"))
-    report = delivery.deliver_due(clock.now())
-    assert (report.sent, report.failed) == (1, 1)
-    failed = delivery._outbox.get("bad")  # type: ignore[attr-defined]
-    assert failed.status is OutboxStatus.FAILED and failed.last_error == "channel_not_found"
+    delivery.deliver_due()
+    failed = outbox.get("bad")
+    assert failed is not None and failed.status is OutboxStatus.FAILED
+    assert failed.last_error == "channel_not_found"
+    warning = chat.transcript[-1]
+    assert (warning.kind, warning.target) == ("direct", "dana@rh.example")
+    assert "oscbot outbox retry bad" in warning.message.text and not warning.message.blocks
+    assert outbox.counts() == {"pending": 0, "sent": 2, "failed": 1}
+
+
+def test_a_long_outage_is_retried_by_time_and_delivery_resumes_by_itself() -> None:
+    clock = FixedClock(T0)
+    chat = FlakyChat(clock)
+    notifier, delivery, outbox = setup(chat, clock)
+    chat.down = True
+    notifier.direct(key="lead-card:1", email="sam@rh.example", message=Message("lead"))
+    run_for(delivery, clock, 19 * 60)
+    item = outbox.get("lead-card:1")
+    assert item is not None and item.status is OutboxStatus.PENDING
+    assert 8 <= item.attempts <= 20  # backoff, capped at five minutes
+    chat.down = False
+    run_for(delivery, clock, 5 * 60 + 1)
+    assert chat.texts("direct") == ["lead"]  # each failed try may have arrived: looked up
+
+
+def test_a_message_failing_past_the_retry_window_fails_for_good() -> None:
+    clock = FixedClock(T0)
+    chat = FlakyChat(clock)
+    notifier, delivery, outbox = setup(chat, clock, retry_for=timedelta(minutes=30))
+    chat.down = True
+    notifier.post(key="alert:1", message=Message("alert"))
+    run_for(delivery, clock, 40 * 60)
+    item = outbox.get("alert:1")
+    assert item is not None and item.status is OutboxStatus.FAILED
+    assert "still failing after" in item.last_error
+
+
+def test_a_timeout_after_slack_stored_the_message_is_not_sent_again() -> None:
+    clock = FixedClock(T0)
+    chat = FlakyChat(clock)
+    notifier, delivery, outbox = setup(chat, clock)
+    chat.lose_answers = 1
+    notifier.post(key="lead-alert:1", message=Message("alert"))
+    run_for(delivery, clock, 10)
+    assert chat.texts() == ["alert"]
+    item = outbox.get("lead-alert:1")
+    assert item is not None and item.status is OutboxStatus.SENT
+    assert item.ref == chat.transcript[0].ref and not item.in_flight
+
+
+class DiskFullOutbox(InMemoryOutbox):
+    """Cannot write "sent" (a full disk, a dropped connection after the send)."""
+
+    broken = True
+
+    def save(self, item: OutboxItem) -> OutboxItem:
+        if self.broken and item.status is OutboxStatus.SENT:
+            raise OSError("No space left on device")
+        return super().save(item)
+
+
+def test_when_sent_cannot_be_recorded_delivery_stops_and_never_repeats() -> None:
+    clock = FixedClock(T0)
+    chat = RecordingChat(clock)
+    outbox = DiskFullOutbox()
+    notifier = Notifier(outbox=outbox, clock=clock, channel="#sales")
+    delivery = OutboxDelivery(outbox=outbox, chat=chat, clock=clock, workers=1,
+                              lease=timedelta(seconds=30))
+    for n in range(5):
+        notifier.direct(key=f"dm:{n}", email=f"p{n}@rh.example", message=Message(f"m{n}"))
+    for _ in range(30):
+        delivery.deliver_due()
+        clock.advance(timedelta(seconds=1))
+    assert len(chat.transcript) == 1  # the first send could not be recorded: stopped
+    outbox.broken = False
+    clock.advance(timedelta(seconds=60))
+    replacement = OutboxDelivery(outbox=outbox, chat=chat, clock=clock)
+    replacement.deliver_due()
+    assert sorted(chat.texts()) == [f"m{n}" for n in range(5)]  # m0 found, not resent
+    assert all(i.status is OutboxStatus.SENT for i in outbox.recent())
+
+
+def test_a_lease_excludes_other_deliverers_until_it_runs_out() -> None:
+    clock = FixedClock(T0)
+    outbox = InMemoryOutbox()
+    Notifier(outbox=outbox, clock=clock, channel="#sales").post(key="a", message=Message("a"))
+    assert outbox.claim(owner="one", now=clock.now(), lease=timedelta(seconds=60),
+                        limit=5) == ["#sales"]
+    assert outbox.claim(owner="two", now=clock.now(), lease=timedelta(seconds=60),
+                        limit=5) == []
+    item = outbox.head("#sales")
+    assert item is not None
+    assert outbox.begin_attempt(item, owner="two", now=clock.now()) is None
+    clock.advance(timedelta(seconds=61))
+    assert outbox.claim(owner="two", now=clock.now(), lease=timedelta(seconds=60),
+                        limit=5) == ["#sales"]
+    assert outbox.begin_attempt(item, owner="one", now=clock.now()) is None
 
 
 def test_edits_go_to_the_sent_message_and_fold_into_an_unsent_one() -> None:
-    chat = RecordingChat()
-    clock, notifier, delivery, _ = setup(chat)
+    clock = FixedClock(T0)
+    chat = RecordingChat(clock)
+    notifier, delivery, _ = setup(chat, clock)
     notifier.post(key="brief:1", message=Message("v1"))
     notifier.revise(key="brief:1", message=Message("v2"))
-    delivery.deliver_due(clock.now())
+    delivery.deliver_due()
     assert chat.texts() == ["v2"]
     notifier.revise(key="brief:1", message=Message("v3"))
     notifier.revise(key="brief:1", message=Message("v3"))
     clock.advance(timedelta(seconds=5))
-    delivery.deliver_due(clock.now())
+    delivery.deliver_due()
     assert [(m.kind, m.message.text) for m in chat.transcript] == [("channel", "v2"),
                                                                   ("update", "v3")]
     assert chat.transcript[1].ref == chat.transcript[0].ref
 
 
-def test_direct_messages_and_retry_backoff_without_retry_after() -> None:
-    class Down(RecordingChat):
-        fails = 2
+@pytest.mark.parametrize("fails", [1, 3])
+def test_backoff_doubles_without_retry_after(fails: int) -> None:
+    clock = FixedClock(T0)
+    chat = FlakyChat(clock)
+    notifier, delivery, outbox = setup(chat, clock)
+    chat.down = True
+    notifier.post(key="x", message=Message("x"))
+    waits = []
+    for _ in range(fails):
+        delivery.deliver_due()
+        item = outbox.get("x")
+        assert item is not None and item.next_attempt_at is not None
+        waits.append(item.next_attempt_at - clock.now())
+        clock.set(item.next_attempt_at)
+    assert waits == [timedelta(seconds=2 ** n) for n in range(fails)]
+    chat.down = False
+    delivery.deliver_due()
+    assert chat.texts() == ["x"]
 
-        def direct(self, *, email: str, message: Message) -> MessageRef:
-            if self.fails:
-                self.fails -= 1
-                raise ChatError("HTTP 503", transient=True)
-            return super().direct(email=email, message=message)
 
-    chat = Down()
-    clock, notifier, delivery, _ = setup(chat)
-    notifier.direct(key="dm", email="sam@rh.example", message=Message("hi"))
-    assert delivery.deliver_due(clock.now()).retried == 1
-    item = delivery._outbox.get("dm")  # type: ignore[attr-defined]
-    assert item.next_attempt_at == T0 + timedelta(seconds=1)
-    clock.advance(timedelta(seconds=1))
-    delivery.deliver_due(clock.now())
-    item = delivery._outbox.get("dm")  # type: ignore[attr-defined]
-    assert item.next_attempt_at == T0 + timedelta(seconds=3)
-    clock.set(dataclasses.replace(item).next_attempt_at or T0)
-    assert delivery.deliver_due(clock.now()).sent == 1
-    assert chat.texts("direct") == ["hi"]
+class FlakyLookups(FlakyChat):
+    """Its history lookups are rate-limited the first `busy` times."""
+
+    busy = 2
+
+    def find_sent(self, *, key: str, channel: str | None = None, email: str | None = None,
+                  since: datetime) -> MessageRef | None:
+        if self.busy:
+            self.busy -= 1
+            raise ChatError("ratelimited", transient=True, retry_after=1)
+        return super().find_sent(key=key, channel=channel, email=email, since=since)
+
+
+def test_a_rate_limited_lookup_keeps_the_message_unsure_and_never_resends() -> None:
+    clock = FixedClock(T0)
+    chat = FlakyLookups(clock)
+    notifier, delivery, outbox = setup(chat, clock)
+    chat.lose_answers = 1
+    notifier.direct(key="lead-card:9", email="sam@rh.example", message=Message("lead"))
+    run_for(delivery, clock, 20)
+    assert chat.texts() == ["lead"]
+    item = outbox.get("lead-card:9")
+    assert item is not None and item.status is OutboxStatus.SENT and chat.busy == 0

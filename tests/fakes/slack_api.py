@@ -3,11 +3,16 @@ with Slack's response shapes, and can inject 429 (with Retry-After) or 500.
 
 It is strict: it refuses what Slack refuses (see `slack_rules`): bad tokens, channel
 names where ids belong, channels oscbot is not in, edits of messages it never sent,
-and blocks or views that break Block Kit's rules.
+and blocks or views that break Block Kit's rules. Posted messages are kept per
+conversation with their metadata, and conversations.history returns them as Slack
+does: newest first, `oldest`/`latest` bounds, `limit` with a cursor, metadata only with
+`include_all_metadata`. For fault tests it can answer 429 to every n-th call and sit on
+some posts after storing them until the client times out.
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import threading
@@ -62,7 +67,44 @@ class FakeSlack(LoopbackServer):
         self._failures: dict[str, deque[tuple[int, float]]] = defaultdict(deque)
         self._ts = itertools.count(1)
         self._lock = threading.Lock()
+        # Posted messages per conversation with their metadata, as conversations.history
+        # returns them; fault injection for the replica tests.
+        self.history: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        self.rate_limit_every = 0
+        self.stall_every = 0
+        self.stall_seconds = 0.0
+        self._served = 0
+        self._posted = 0
+        self._last_ts = 0.0
         super().__init__(self._handler())
+
+    def history_of(self, channel: str) -> list[dict[str, Any]]:
+        """Messages posted in a conversation, oldest first, metadata included."""
+        with self._lock:
+            return list(self.history[channel])
+
+    def _new_ts(self) -> str:
+        # Slack timestamps are unique per channel and grow with time.
+        now = max(time.time(), self._last_ts + 0.000001)
+        self._last_ts = now
+        return f"{now:.6f}"
+
+    def _conversation_history(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = str(args.get("channel", ""))
+        self._channel(channel, post=False)
+        oldest = float(args.get("oldest") or 0)
+        latest = float(args.get("latest") or time.time() + 1)
+        limit = min(int(args.get("limit") or 100), 999)
+        with_metadata = str(args.get("include_all_metadata", "")).lower() in ("true", "1")
+        newest_first = [m for m in reversed(self.history[channel])
+                        if oldest < float(m["ts"]) < latest]
+        start = int(args.get("cursor") or 0)
+        page = newest_first[start:start + limit]
+        more = start + limit < len(newest_first)
+        return {"ok": True, "has_more": more, "pin_count": 0,
+                "messages": [m if with_metadata else {k: v for k, v in m.items()
+                                                      if k != "metadata"} for m in page],
+                "response_metadata": {"next_cursor": str(start + limit) if more else ""}}
 
     @property
     def url(self) -> str:
@@ -133,10 +175,24 @@ class FakeSlack(LoopbackServer):
                 return {"ok": True, "message_ts": f"1700000000.{next(self._ts):06d}"}
             if method == "chat.update" and (channel, str(args.get("ts"))) not in self.messages:
                 raise Refused("message_not_found", [])
-            ts = str(args.get("ts") or f"1700000000.{next(self._ts):06d}")
+            metadata = parse(args["metadata"]) if args.get("metadata") is not None else None
+            if metadata is not None and not (
+                    isinstance(metadata, dict) and isinstance(metadata.get("event_type"), str)
+                    and isinstance(metadata.get("event_payload"), dict)):
+                raise Refused("invalid_metadata_format", ["metadata needs event_type and "
+                                                          "an event_payload object"])
+            ts = str(args.get("ts") or self._new_ts())
             self.messages[(channel, ts)] = args
+            if method == "chat.postMessage":
+                stored: dict[str, Any] = {"type": "message", "text": args.get("text", ""),
+                                          "ts": ts, "bot_id": "B1", "user": "UBOT"}
+                if metadata is not None:
+                    stored["metadata"] = metadata
+                self.history[channel].append(stored)
             return {"ok": True, "channel": channel, "ts": ts,
                     "message": {"type": "message", "text": args.get("text", ""), "ts": ts}}
+        if method == "conversations.history":
+            return self._conversation_history(args)
         if method == "conversations.list":
             return {"ok": True, "channels": [c for c in self.channels.values()
                                              if c["is_member"] or not c["is_private"]],
@@ -223,6 +279,10 @@ class FakeSlack(LoopbackServer):
                 with fake._lock:
                     failure = (fake._failures[method].popleft()
                                if fake._failures[method] else None)
+                    fake._served += 1
+                    if (failure is None and fake.rate_limit_every
+                            and fake._served % fake.rate_limit_every == 0):
+                        failure = (429, 1.0)
                     headers = {**dict(self.headers.items()), "X-Received-At": str(time.time())}
                     fake.calls_made.append(SlackCall(method, args, headers,
                                                      failure[0] if failure else 200))
@@ -242,6 +302,16 @@ class FakeSlack(LoopbackServer):
                     return
                 with fake._lock:
                     body = fake._answer(method, args)
+                    stall = False
+                    if method == "chat.postMessage" and body.get("ok"):
+                        fake._posted += 1
+                        stall = bool(fake.stall_every and fake._posted % fake.stall_every == 0)
+                if stall:
+                    # Stored, but the answer comes too late: the client sees a timeout.
+                    time.sleep(fake.stall_seconds)
+                    with contextlib.suppress(OSError):
+                        self._send(200, body)
+                    return
                 self._send(200, body, {"x-oauth-scopes": ",".join(fake.scopes)}
                            if method == "auth.test" else None)
 

@@ -58,7 +58,8 @@ def _truncate(engine: Engine) -> None:
     with engine.begin() as connection:
         connection.execute(text(
             "TRUNCATE coverages, routing_switches, routes, audit_log, leads, activities, "
-            "tasks, appointments, outbox, calendar_sync_state, people, record_moves "
+            "tasks, appointments, outbox, calendar_sync_state, people, record_moves, "
+            "outbox_channels, job_runs, inbound_events "
             "RESTART IDENTITY CASCADE"))
 
 

@@ -126,17 +126,18 @@ def test_paged_walks_pages_until_a_short_one() -> None:
 def test_delivery_fails_a_message_that_cannot_be_sent_and_sends_the_rest(
         repos: Repositories, clock: FixedClock) -> None:
     class PickyChat(RecordingChat):
-        def post(self, *, channel: str, message: Message) -> MessageRef:
+        def post(self, *, channel: str, message: Message,
+                 key: str | None = None) -> MessageRef:
             if message.text == "poison":
                 raise ValueError("cannot render")
-            return super().post(channel=channel, message=message)
+            return super().post(channel=channel, message=message, key=key)
 
     chat = PickyChat()
     notifier = Notifier(outbox=repos.outbox, clock=clock, channel="C1")
     for n, text in enumerate(["one", "poison", "two"]):
         notifier.post(key=f"m-{n}", message=Message(text))
     report = OutboxDelivery(outbox=repos.outbox, chat=chat, clock=clock,
-                            sleep=lambda _: None).deliver_due(clock.now())
+                            per_channel_interval=timedelta(0)).deliver_due(clock.now())
     assert (report.sent, report.failed) == (2, 1)
     assert chat.texts() == ["one", "two"]
     poison = repos.outbox.get("m-1")

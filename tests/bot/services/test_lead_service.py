@@ -247,7 +247,8 @@ def test_lead_messages_are_edited_once_someone_makes_contact(
     service = LeadService(config=config, repos=repos, clock=clock,
                           notifier=Notifier(outbox=repos.outbox, clock=clock,
                                             channel="#online-sales"))
-    delivery = OutboxDelivery(outbox=repos.outbox, chat=chat, clock=clock, sleep=lambda _: None)
+    delivery = OutboxDelivery(outbox=repos.outbox, chat=chat, clock=clock,
+                              per_channel_interval=timedelta(0))
     lead, _ = service.receive(NewLead("web", "e1", "Pat", "pat@example.com", None, "Riverside",
                                       "Hi", T0))
     clock.advance(timedelta(minutes=6))

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -26,8 +27,9 @@ def slack() -> Iterator[FakeSlack]:
         yield fake
 
 
-def chat(slack: FakeSlack, token: str = TOKEN) -> SlackChat:
-    return SlackChat(token=token, api_url=slack.url, names=NAMES)
+def chat(slack: FakeSlack, token: str = TOKEN,
+         monotonic: Callable[[], float] = time.monotonic) -> SlackChat:
+    return SlackChat(token=token, api_url=slack.url, names=NAMES, monotonic=monotonic)
 
 
 def test_post_dm_and_update_send_the_right_calls(slack: FakeSlack) -> None:
@@ -60,10 +62,16 @@ def test_errors_become_chat_errors(slack: FakeSlack) -> None:
     with pytest.raises(ChatError) as limited:
         port.post(channel=TEAM_CHANNEL, message=Message("x"))
     assert limited.value.transient and limited.value.retry_after == 7
+    attempts = slack.attempts("chat.postMessage")
+    with pytest.raises(ChatError, match="rate limit") as waiting:
+        port.post(channel=TEAM_CHANNEL, message=Message("x"))
+    assert slack.attempts("chat.postMessage") == attempts  # waited out locally, per method
+    assert 0 < waiting.value.retry_after <= 7
+    port = chat(slack)
     slack.fail_next("chat.postMessage", 500)
     with pytest.raises(ChatError) as down:
         port.post(channel=TEAM_CHANNEL, message=Message("x"))
-    assert down.value.transient
+    assert down.value.transient and down.value.maybe_sent
     with pytest.raises(ChatError, match="SLACK_BOT_TOKEN") as bad:
         chat(slack, token="xoxb-wrong").post(channel=TEAM_CHANNEL, message=Message("x"))
     assert not bad.value.transient
@@ -83,26 +91,22 @@ def test_limits_fallback_and_splitting() -> None:
     assert len(split) == 2 and all(len(b["text"]["text"]) <= 3000 for b in split)
 
 
-def test_burst_of_200_under_429s_arrives_once_each_in_order(slack: FakeSlack) -> None:
+def test_burst_under_429s_arrives_once_each_in_order_a_second_apart(slack: FakeSlack) -> None:
     clock = FixedClock(datetime(2026, 12, 1, 16, tzinfo=UTC))
     outbox = InMemoryOutbox()
     notifier = Notifier(outbox=outbox, clock=clock, channel="#online-sales")
-
-    def sleep(seconds: float) -> None:
-        clock.advance(timedelta(seconds=seconds))
-
-    delivery = OutboxDelivery(outbox=outbox, chat=chat(slack), clock=clock, sleep=sleep,
-                              batch=25)
-    for n in range(200):
+    port = chat(slack, monotonic=lambda: clock.now().timestamp())
+    delivery = OutboxDelivery(outbox=outbox, chat=port, clock=clock)
+    for n in range(100):
         notifier.post(key=f"alert:{n}", message=Message(f"alert {n}"))
-    for tick in range(60):
-        if tick % 3 == 0:
+    for tick in range(300):
+        if tick % 5 == 0:
             slack.fail_next("chat.postMessage", 429, retry_after=2)
-        delivery.deliver_due(clock.now())
+        delivery.deliver_due()
         clock.advance(timedelta(seconds=1))
     delivered = [c["text"] for c in slack.calls("chat.postMessage")]
-    assert delivered == [f"alert {n}" for n in range(200)]
-    assert slack.attempts("chat.postMessage") > 200
+    assert delivered == [f"alert {n}" for n in range(100)]
+    assert slack.attempts("chat.postMessage") > 100
 
 
 def test_chart_upload_uses_the_external_upload_flow(slack: FakeSlack) -> None:
@@ -187,3 +191,33 @@ def test_someone_slack_did_not_know_is_asked_about_again_later(slack: FakeSlack)
     assert port.user_id("new@rh.example") == "UNEW"
     assert len([c for c in slack.calls("users.lookupByEmail")
                 if c["email"] == "new@rh.example"]) == 2
+
+
+def test_outbox_key_rides_as_metadata_and_is_found_in_history(slack: FakeSlack) -> None:
+    port = chat(slack)
+    before = datetime.now(UTC) - timedelta(seconds=1)
+    ref = port.post(channel=TEAM_CHANNEL, message=Message("lead"), key="lead-card:7")
+    port.direct(email="jordan@rh.example", message=Message("dm"), key="brief-dm:3")
+    posted = slack.calls("chat.postMessage")[0]
+    assert posted["metadata"] == {"event_type": "oscbot_outbox",
+                                  "event_payload": {"key": "lead-card:7"}}
+    assert port.find_sent(key="lead-card:7", channel=TEAM_CHANNEL, since=before) == ref
+    assert port.find_sent(key="lead-card:8", channel=TEAM_CHANNEL, since=before) is None
+    assert port.find_sent(key="lead-card:7", channel=TEAM_CHANNEL,
+                          since=datetime.now(UTC) + timedelta(seconds=1)) is None
+    found = port.find_sent(key="brief-dm:3", email="jordan@rh.example", since=before)
+    assert found is not None and found.channel == "DUJORDAN"
+    history = slack.calls("conversations.history")[0]
+    assert history["include_all_metadata"] == "true" and history["channel"] == TEAM_CHANNEL
+    plain = slack._conversation_history({"channel": TEAM_CHANNEL})["messages"][0]
+    assert "metadata" not in plain  # Slack shows metadata only when asked
+
+
+def test_find_sent_pages_through_a_busy_channel(slack: FakeSlack) -> None:
+    port = chat(slack)
+    before = datetime.now(UTC) - timedelta(seconds=1)
+    port.post(channel=TEAM_CHANNEL, message=Message("first"), key="wanted")
+    for n in range(450):
+        port.post(channel=TEAM_CHANNEL, message=Message(f"n{n}"), key=f"other:{n}")
+    assert port.find_sent(key="wanted", channel=TEAM_CHANNEL, since=before) is not None
+    assert len(slack.calls("conversations.history")) == 3

@@ -1,7 +1,7 @@
 """bounded reads: indexes for paged screens, tasks remember their reminder
 
-Revision ID: 0005_bounded_reads
-Revises: 0004_backup_chosen_by
+Revision ID: 0006_bounded_reads
+Revises: 0005_delivery
 Create Date: 2026-11-28
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 from storage.types import UTCDateTime
 
-revision = "0005_bounded_reads"
-down_revision = "0004_backup_chosen_by"
+revision = "0006_bounded_reads"
+down_revision = "0005_delivery"
 branch_labels = None
 depends_on = None
 

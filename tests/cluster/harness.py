@@ -1,0 +1,149 @@
+"""Real `oscbot run` replicas on one database against the fake Slack, for fault tests."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+from handlers.http.signing import signed_headers
+from tests.fakes.slack_api import TOKEN, FakeSlack
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "app.yaml"
+LEAD_SECRET = "cluster-lead-secret"
+COMMUNITIES = ("Riverside", "Oak Hill", "Lakeview")
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def team_config(folder: Path, **policies: str) -> Path:
+    """The example team with the given policies and no calendars (nothing to read)."""
+    data: dict[str, Any] = yaml.safe_load(EXAMPLE.read_text())
+    for person in data["people"]:
+        person.pop("calendar", None)
+    data["policies"].update(policies)
+    path = folder / "app.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def slack_users(slack: FakeSlack, config: Path) -> None:
+    """Every person of the team is a member of the fake workspace."""
+    for n, person in enumerate(yaml.safe_load(config.read_text())["people"]):
+        slack.add_user(person["email"], f"U{n:03d}", person["name"])
+
+
+class Replica:
+    """One `oscbot run` process."""
+
+    def __init__(self, name: str, env: dict[str, str], folder: Path) -> None:
+        self.name = name
+        self.port = free_port()
+        self.env = {**env, "PORT": str(self.port)}
+        self.folder = folder
+        self.process: subprocess.Popen[bytes] | None = None
+        self.exits: list[int] = []
+
+    @property
+    def base(self) -> str:
+        """Its HTTP address."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        """Start the process (logs go to a file next to the database)."""
+        log = open(self.folder / f"{self.name}.log", "ab")  # noqa: SIM115
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", "from bot.cli import main; main()", "run"],
+            env=self.env, cwd=self.folder, stdout=log, stderr=subprocess.STDOUT)
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        """Until /readyz says ready."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.process is not None and self.process.poll() is None, self.log()
+            try:
+                if httpx.get(f"{self.base}/readyz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise AssertionError(f"{self.name} never became ready\n{self.log()}")
+
+    def kill(self) -> None:
+        """SIGKILL: no chance to clean up."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.exits.append(self.process.wait(10))
+
+    def terminate(self, timeout: float = 40) -> int:
+        """SIGTERM and wait for the exit code."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGTERM)
+        code = self.process.wait(timeout)
+        self.exits.append(code)
+        return code
+
+    def log(self) -> str:
+        """The end of its log."""
+        path = self.folder / f"{self.name}.log"
+        return path.read_text(errors="replace")[-3000:] if path.exists() else ""
+
+
+@contextmanager
+def cluster(folder: Path, database_url: str, slack: FakeSlack, config: Path,
+            replicas: int = 3, **extra: str) -> Iterator[list[Replica]]:
+    """Start `replicas` processes together (they migrate the empty database once)."""
+    env = {**os.environ, "OSCBOT_CONFIG": str(config), "DATABASE_URL": database_url,
+           "SLACK_BOT_TOKEN": TOKEN, "SLACK_API_URL": slack.url,
+           "LEAD_WEBHOOK_SECRET": LEAD_SECRET, **extra}
+    env.pop("SLACK_SIGNING_SECRET", None)
+    nodes = [Replica(f"replica-{n}", env, folder) for n in range(replicas)]
+    for node in nodes:
+        node.start()
+    try:
+        for node in nodes:
+            node.wait_ready()
+        yield nodes
+    finally:
+        for node in nodes:
+            if node.process is not None and node.process.poll() is None:
+                node.process.kill()
+                node.process.wait(10)
+
+
+def send_lead(nodes: list[Replica], n: int, *, first: int = 0) -> int:
+    """POST lead `n` to a replica (round-robin), retrying on the others like a lead source
+    does until one accepts it; returns the lead id."""
+    body = json.dumps({"source": "website", "external_id": f"lead-{n}", "name": f"Buyer {n}",
+                       "phone": f"+1512555{n:04d}", "community": COMMUNITIES[n % 3],
+                       "message": "Is the model home open?"}).encode()
+    for attempt in range(60):
+        headers = signed_headers(LEAD_SECRET, path="/leads", body=body, t=int(time.time()))
+        node = nodes[(first + n + attempt) % len(nodes)]
+        try:
+            answer = httpx.post(f"{node.base}/leads", content=body, headers=headers,
+                                timeout=10)
+        except httpx.HTTPError:
+            time.sleep(0.1)
+            continue
+        if answer.status_code in (200, 201, 202):
+            return int(answer.json()["id"])
+        time.sleep(0.1)
+    raise AssertionError(f"lead {n} was never accepted")
