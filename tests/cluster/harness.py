@@ -20,7 +20,7 @@ import yaml
 from handlers.http.signing import signed_headers
 from tests.fakes.slack_api import TOKEN, FakeSlack
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "app.yaml"
+EXAMPLE = Path(__file__).resolve().parents[2] / "bot" / "examples" / "app.yaml"
 LEAD_SECRET = "cluster-lead-secret"
 COMMUNITIES = ("Riverside", "Oak Hill", "Lakeview")
 
