@@ -118,13 +118,18 @@ def stored_history(url: str, *, leads: int) -> tuple[Engine, AppContext, int]:
     return engine, ctx, coverage_id
 
 
+_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
+
+
 @contextmanager
 def counting(engine: Engine) -> Iterator[list[str]]:
-    """Every SQL statement the engine runs inside the block."""
+    """Every SQL query the engine runs inside the block."""
     statements: list[str] = []
 
     def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        statements.append(statement)
+        # Transaction control (BEGIN, SAVEPOINT, …) is not a query of the screen.
+        if not statement.lstrip().upper().startswith(_CONTROL):
+            statements.append(statement)
 
     event.listen(engine, "before_cursor_execute", seen)
     try:
