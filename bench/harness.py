@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import os
 import shutil
 import socket
 import subprocess
@@ -39,6 +40,16 @@ def serve_app(app: Any, port: int, ready: Any) -> None:
     asyncio.run(run())
 
 
+# The process id behind each running server's base URL, for CPU accounting.
+PIDS: dict[str, int] = {}
+
+
+def cpu_seconds(base: str) -> float:
+    """User + system CPU seconds the server behind `base` has used so far (Linux)."""
+    fields = Path(f"/proc/{PIDS[base]}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextmanager
 def server_process(target: Callable[..., None], *args: Any) -> Iterator[str]:
     """Start `target(port, *args, ready)` in a process; yield its base URL; stop it."""
@@ -49,7 +60,9 @@ def server_process(target: Callable[..., None], *args: Any) -> Iterator[str]:
     try:
         if not ready.wait(60):
             raise SystemExit("server did not start")
-        yield f"http://127.0.0.1:{port}"
+        base = f"http://127.0.0.1:{port}"
+        PIDS[base] = process.pid or 0
+        yield base
     finally:
         process.terminate()
         process.join(5)

@@ -80,6 +80,9 @@ class BriefFacts:
     heads_up: bool = False
     leads_by_id: dict[int, Lead] = field(default_factory=dict)
     moves: Sequence[RecordMove] = ()
+    hot_more: int = 0
+    uncontacted_more: int = 0
+    tasks_more: int = 0
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,15 @@ class ReturnFacts:
     switches: Sequence[RoutingSwitch] = ()
     leads_by_id: dict[int, Lead] = field(default_factory=dict)
     moves: Sequence[RecordMove] = ()
+    new_total: int | None = None
+    worked_more: int = 0
+    tasks_more: int = 0
+    uncontacted_more: int = 0
+
+    @property
+    def new_count(self) -> int:
+        """Leads that came in while away, shown or not."""
+        return len(self.new_leads) if self.new_total is None else self.new_total
 
 
 _MOVE_WORDS = {
@@ -192,6 +204,11 @@ def _manual_buttons(switches: Sequence[RoutingSwitch]) -> tuple[Actions, ...]:
     )),)
 
 
+def more(lines: Sequence[str], hidden: int) -> tuple[str, ...]:
+    """A list's lines, with a last one counting those left out."""
+    return (*lines, f"… and {hidden} more") if hidden > 0 else tuple(lines)
+
+
 def _lead_name(leads: dict[int, Lead], lead_id: int) -> str:
     lead = leads.get(lead_id)
     return outside(lead.name) if lead else f"lead #{lead_id}"
@@ -242,10 +259,13 @@ def handoff_brief(facts: BriefFacts, *, config: AppConfig, zone: str) -> Message
             # After the return the buttons live in the OSC's return list only.
             blocks.extend(_manual_buttons(facts.switches))
     blocks += [
-        Bullets("Hot leads", tuple(lead_line(lead, zone) for lead in facts.hot_leads)),
-        Bullets("Not contacted yet", tuple(lead_line(lead, zone) for lead in facts.uncontacted)),
+        Bullets("Hot leads", more([lead_line(lead, zone) for lead in facts.hot_leads],
+                                  facts.hot_more)),
+        Bullets("Not contacted yet", more([lead_line(lead, zone) for lead in facts.uncontacted],
+                                          facts.uncontacted_more)),
         Bullets("Tasks due while away (moved to the backup)",
-                tuple(f"{when(t.due_at, zone)} — {outside(t.title)}" for t in facts.tasks)),
+                more([f"{when(t.due_at, zone)} — {outside(t.title)}" for t in facts.tasks],
+                     facts.tasks_more)),
         Bullets("Appointments while away",
                 tuple(f"{when(a.at, zone)} — {_lead_name(facts.leads_by_id, a.lead_id)}"
                       for a in facts.appointments)),
@@ -274,14 +294,18 @@ def return_list(facts: ReturnFacts, *, config: AppConfig, zone: str) -> Message:
     routing += crm_lines(facts.moves, osc=osc, backup=backup)
     sections = [
         Bullets("New leads to start on your follow-up process",
-                tuple(lead_line(lead, zone) for lead in facts.new_leads)),
+                more([lead_line(lead, zone) for lead in facts.new_leads],
+                     facts.new_count - len(facts.new_leads))),
         Bullets("Leads the backup worked",
-                tuple(f"{outside(lead.name)}: {outside(notes)}" for lead, notes in facts.worked)),
+                more([f"{outside(lead.name)}: {outside(notes)}" for lead, notes in facts.worked],
+                     facts.worked_more)),
         Bullets("Appointments set", tuple(appointment_line(a) for a in facts.appointments)),
-        Bullets("Tasks left for you", tuple(f"{when(t.due_at, zone)} — {outside(t.title)}"
-                                            for t in facts.tasks_for_osc)),
+        Bullets("Tasks left for you",
+                more([f"{when(t.due_at, zone)} — {outside(t.title)}" for t in facts.tasks_for_osc],
+                     facts.tasks_more)),
         Bullets("Still not contacted — call these first",
-                tuple(lead_line(lead, zone) for lead in facts.still_uncontacted)),
+                more([lead_line(lead, zone) for lead in facts.still_uncontacted],
+                     facts.uncontacted_more)),
     ]
     shown = tuple(b for b in sections if b.items) or (
         Section("Nothing waiting for you: no new leads, appointments, tasks or uncontacted "
@@ -301,9 +325,9 @@ def _return_summary(facts: ReturnFacts, osc: str) -> str:
     def count(n: int, noun: str) -> str:
         return f"{n} {noun}{'' if n == 1 else 's'}"
 
-    return (f"Welcome back, {osc}: {count(len(facts.new_leads), 'new lead')}, "
+    return (f"Welcome back, {osc}: {count(facts.new_count, 'new lead')}, "
             f"{count(len(facts.appointments), 'appointment')}, "
-            f"{count(len(facts.tasks_for_osc), 'task')}.")
+            f"{count(len(facts.tasks_for_osc) + facts.tasks_more, 'task')}.")
 
 
 def return_note(facts: ReturnFacts, *, config: AppConfig, zone: str) -> Message:
@@ -331,7 +355,9 @@ def backup_note(facts: BriefFacts, *, config: AppConfig, zone: str) -> Message:
         Section(f"{text} {_BACKUP_MODE_TEXT[cov.mode].format(osc=osc)} New leads reach you "
                 f"here by DM; the brief is in {config.team.channel}."),
         Bullets(f"{osc}'s tasks now on your list",
-                tuple(f"{when(t.due_at, zone)} — {outside(t.title)}" for t in facts.tasks)),
-        Bullets("Waiting on a contact", tuple(lead_line(lead, zone)
-                                              for lead in facts.uncontacted)),
+                more([f"{when(t.due_at, zone)} — {outside(t.title)}" for t in facts.tasks],
+                     facts.tasks_more)),
+        Bullets("Waiting on a contact", more([lead_line(lead, zone)
+                                              for lead in facts.uncontacted],
+                                             facts.uncontacted_more)),
     ), mentions=(cov.backup_email,) if cov.backup_email else ())

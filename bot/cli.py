@@ -1,5 +1,9 @@
 """The `oscbot` command line. The composition root: the only part of `bot/` that
 reaches out to adapters, and only inside the command that needs them.
+
+Start-up matters (`oscbot --help` answers at once): this module imports only typer;
+each command imports what it uses (settings, rich, the calendar libraries, the server
+stack) when it runs. A test holds `--help` to that.
 """
 
 from __future__ import annotations
@@ -11,20 +15,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-
-from bot.settings import LOG_LEVELS, Settings
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from bot.config import AppConfig
     from bot.config_loader import ConfigDocument
     from bot.errors import ConfigProblem
+    from bot.settings import Settings
 
 if TYPE_CHECKING:
     from bot.ports import OutboxRepository
 
 app = typer.Typer(
-    name="oscbot", no_args_is_help=True, add_completion=False,
+    name="oscbot", no_args_is_help=True, add_completion=False, rich_markup_mode=None,
     help="Keeps an online sales program running while its Online Sales Counselor is away.")
 db_app = typer.Typer(help="Database commands.", no_args_is_help=True)
 jobs_app = typer.Typer(help="Run scheduled jobs on demand.", no_args_is_help=True)
@@ -59,20 +63,39 @@ def _global_options(
         "INFO).", show_default=False)] = None,
 ) -> None:
     if log_level is not None:
+        from bot.settings import LOG_LEVELS
+
         if log_level.upper() not in LOG_LEVELS:
             raise _fail(f"unknown log level {log_level!r}; use one of {', '.join(LOG_LEVELS)}")
         _options["log_level"] = log_level.upper()
 
 
+def _console(*, stderr: bool = False) -> Console:
+    from rich.console import Console
+
+    return Console(stderr=stderr)
+
+
 def _settings(config: Path | None = None) -> Settings:
+    from bot.settings import Settings
+
     settings = Settings().model_copy(update=_options)
     if config is not None:
         settings = settings.model_copy(update={"config_path": config})
     return settings
 
 
+def _config_path(config: Path | None) -> Path:
+    """app.yaml's path as Settings finds it, without loading pydantic-settings (a third
+    of `oscbot check`'s start-up)."""
+    if config is not None:
+        return config
+    named = {key.upper(): value for key, value in os.environ.items()}.get("OSCBOT_CONFIG")
+    return Path(named) if named else Path("app.yaml")
+
+
 def _fail(message: str, code: int = 2) -> typer.Exit:
-    Console(stderr=True).print(f"[red]error:[/] {message}", highlight=False)
+    _console(stderr=True).print(f"[red]error:[/] {message}", highlight=False)
     return typer.Exit(code)
 
 
@@ -84,8 +107,8 @@ def demo(config: Annotated[Path | None, typer.Option(
     from handlers.console.demo import play
     from handlers.console.shell import guarded
 
-    raise typer.Exit(guarded(Console(stderr=True), lambda: play(
-        Console(), config_path=config, env=dict(os.environ))))
+    raise typer.Exit(guarded(_console(stderr=True), lambda: play(
+        _console(), config_path=config, env=dict(os.environ))))
 
 
 @app.command()
@@ -101,7 +124,7 @@ def init(
         written = write_starter(folder, force=force)
     except InvalidInput as exc:
         raise _fail(str(exc)) from None
-    console = Console()
+    console = _console()
     for path in written:
         console.print(f"wrote {path}", highlight=False)
     console.print("Next: edit app.yaml for your team, then run `oscbot check` "
@@ -113,7 +136,7 @@ def shell(config: ConfigOption = None) -> None:
     """Interactive console: type /going-on-leave, /coverage, /im-back; press buttons by number."""
     from handlers.console.shell import run_shell
 
-    raise typer.Exit(run_shell(_settings(config), console=Console(), clock=SystemClock()))
+    raise typer.Exit(run_shell(_settings(config), console=_console(), clock=SystemClock()))
 
 
 @app.command()
@@ -126,7 +149,7 @@ def run(config: ConfigOption = None) -> None:
         serve(_settings(config), clock=SystemClock())
         return 0
 
-    raise typer.Exit(guarded(Console(stderr=True), start))
+    raise typer.Exit(guarded(_console(stderr=True), start))
 
 
 @app.command()
@@ -139,9 +162,9 @@ def check(config: ConfigOption = None,
     """Validate app.yaml and credentials; non-zero exit on problems."""
     from bot.check import Online, check_command
 
-    settings = _settings(config)
     slack: Online | None = None
     if online:
+        settings = _settings(config)
         if settings.slack_bot_token is None:
             raise _fail("--online needs SLACK_BOT_TOKEN in the environment", code=1)
         from handlers.slack.preflight import slack_problems
@@ -151,7 +174,7 @@ def check(config: ConfigOption = None,
         def slack(app_config: AppConfig, doc: ConfigDocument) -> list[ConfigProblem]:
             return slack_problems(app_config, doc, token=token, api_url=settings.slack_api_url)
 
-    raise typer.Exit(check_command(settings.config_path, env=dict(os.environ), strict=strict,
+    raise typer.Exit(check_command(_config_path(config), env=dict(os.environ), strict=strict,
                                    online=slack))
 
 
@@ -161,7 +184,7 @@ def drill(osc_email: Annotated[str, typer.Argument(help="The OSC whose handoff t
     """Practice run of a handoff: reports what would fail; switches nothing."""
     from handlers.console.shell import drill_report
 
-    code = drill_report(_settings(config), osc_email=osc_email, console=Console(),
+    code = drill_report(_settings(config), osc_email=osc_email, console=_console(),
                         clock=SystemClock())
     raise typer.Exit(code)
 
@@ -177,7 +200,7 @@ def report(
     from handlers.console.shell import print_report
 
     raise typer.Exit(print_report(_settings(config), month=month, csv_path=csv_path,
-                                  console=Console(), clock=SystemClock()))
+                                  console=_console(), clock=SystemClock()))
 
 
 @db_app.command("upgrade")
@@ -185,7 +208,7 @@ def db_upgrade() -> None:
     """Apply database migrations to DATABASE_URL (default: a SQLite file)."""
     from handlers.console.shell import upgrade_database
 
-    raise typer.Exit(upgrade_database(_settings(), console=Console()))
+    raise typer.Exit(upgrade_database(_settings(), console=_console()))
 
 
 @jobs_app.command("list")
@@ -194,7 +217,7 @@ def jobs_list() -> None:
     from schedules.jobs import JOBS
 
     for entry in JOBS:
-        Console().print(f"{entry.name:16} every {entry.every.total_seconds():>5.0f}s  "
+        _console().print(f"{entry.name:16} every {entry.every.total_seconds():>5.0f}s  "
                         f"{entry.description}")
 
 
@@ -203,7 +226,7 @@ def jobs_run(name: str, config: ConfigOption = None) -> None:
     """Run one job now (jobs are idempotent; running twice does no harm)."""
     from handlers.console.shell import run_job
 
-    raise typer.Exit(run_job(_settings(config), name=name, console=Console(),
+    raise typer.Exit(run_job(_settings(config), name=name, console=_console(),
                              clock=SystemClock()))
 
 
@@ -249,9 +272,10 @@ def outbox_list(
     from handlers.console.shell import guarded
 
     def run() -> int:
-        return list_outbox(_outbox_repository(), console=Console(), failed_only=failed, limit=limit)
+        return list_outbox(_outbox_repository(), console=_console(), failed_only=failed,
+                           limit=limit)
 
-    raise typer.Exit(guarded(Console(stderr=True), run))
+    raise typer.Exit(guarded(_console(stderr=True), run))
 
 
 @outbox_app.command("retry")
@@ -261,20 +285,24 @@ def outbox_retry(key: Annotated[str, typer.Argument(help="The failed message's k
     from handlers.console.shell import guarded
 
     def run() -> int:
-        return retry_outbox(_outbox_repository(), key=key, clock=SystemClock(), console=Console())
+        return retry_outbox(_outbox_repository(), key=key, clock=SystemClock(), console=_console())
 
-    raise typer.Exit(guarded(Console(stderr=True), run))
+    raise typer.Exit(guarded(_console(stderr=True), run))
 
 
-def _mount_calendar() -> None:
-    from calendars.cli import calendar_app
-
+def _mount_calendar(argv: list[str]) -> None:
+    # The calendar libraries cost more to import than the rest of the CLI: they load for
+    # `oscbot calendar ...` only; other commands list the group by its help line alone.
+    if "calendar" in argv[:3]:
+        from calendars.cli import calendar_app
+    else:
+        calendar_app = typer.Typer()
     app.add_typer(calendar_app, name="calendar", help="Read calendars for absences.")
 
 
 def main() -> None:
     """Entry point of the `oscbot` console script."""
-    _mount_calendar()
+    _mount_calendar(sys.argv[1:])
     try:
         app()
     except KeyboardInterrupt:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from datetime import datetime, timedelta
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from bot.crm_fakes import InMemoryRecordMoves
 from bot.errors import CalendarError, NotFound, StaleWrite
@@ -34,11 +34,20 @@ from bot.ports import (
     Clock,
     LeadPosition,
     MessageRef,
+    Page,
     Repositories,
     RoutingSwitch,
 )
 
 _T = TypeVar("_T")
+
+
+def _page(rows: Iterable[_T], *, key: Callable[[_T], Any], limit: int,
+          newest: bool = False) -> Page[_T]:
+    """The first (or, when `newest`, the last) `limit` rows in `key` order, and the total."""
+    ordered = sorted(rows, key=key)
+    shown = ordered[-limit:] if newest else ordered[:limit]
+    return Page(items=tuple(shown), total=len(ordered))
 
 
 class FixedClock:
@@ -255,6 +264,13 @@ class InMemoryLeads:
         return sorted(rows, key=lambda lead: (lead.last_two_way_at or before,
                                               lead.id or 0))[:limit]
 
+    def lapsed(self, *, lapsed_from: datetime, lapsed_to: datetime) -> list[Lead]:
+        """Leads whose protection lapsed in the window, by lapse time."""
+        rows = [lead for lead in self._table.rows.values()
+                if lead.protection_lapsed_at is not None
+                and lapsed_from <= lead.protection_lapsed_at < lapsed_to]
+        return sorted(rows, key=lambda lead: (lead.protection_lapsed_at, lead.id or 0))
+
     def list(
         self,
         *,
@@ -273,6 +289,23 @@ class InMemoryLeads:
         ]
         return sorted(rows, key=lambda lead: (lead.received_at, lead.id or 0))
 
+    def page(self, *, limit: int, owner_email: str | None = None,
+             assigned_to: str | None = None, status: LeadStatus | None = None,
+             rating: str | None = None, received_from: datetime | None = None,
+             received_to: datetime | None = None) -> Page[Lead]:
+        """The newest `limit` matching leads, oldest of them first, and the total."""
+        rows = [lead for lead in self.list(assigned_to=assigned_to, owner_email=owner_email,
+                                           received_from=received_from,
+                                           received_to=received_to)
+                if (status is None or lead.status is status)
+                and (rating is None or lead.rating == rating)]
+        return _page(rows, key=lambda lead: (lead.received_at, lead.id or 0), limit=limit,
+                     newest=True)
+
+    def get_many(self, lead_ids: Collection[int]) -> dict[int, Lead]:
+        """Leads by id; unknown ids left out."""
+        return {i: self._table.rows[i] for i in set(lead_ids) if i in self._table.rows}
+
     def count_owned(self, *, owner_email: str) -> int:
         """Leads an OSC owns."""
         return sum(1 for lead in self._table.rows.values() if lead.owner_email == owner_email)
@@ -286,10 +319,11 @@ class InMemoryLeads:
 
 
 class InMemoryActivities:
-    """ActivityRepository in memory."""
+    """ActivityRepository in memory; reads `leads` to join on the lead's owner."""
 
-    def __init__(self) -> None:
+    def __init__(self, leads: InMemoryLeads | None = None) -> None:
         self._table: _Table[Activity] = _Table()
+        self._leads = leads or InMemoryLeads()
 
     def add(self, activity: Activity) -> Activity:
         """Store an activity."""
@@ -309,6 +343,15 @@ class InMemoryActivities:
         rows = [a for a in self._table.rows.values() if a.lead_id == lead_id]
         return sorted(rows, key=lambda a: (a.at, a.id or 0))
 
+    def notes_by(self, *, by_email: str, owner_email: str, start: datetime, end: datetime,
+                 limit: int) -> list[Activity]:
+        """The person's notes in the window on leads the owner owns, oldest first."""
+        owned = {lead.id for lead in self._leads.list(owner_email=owner_email)}
+        rows = [a for a in self._table.rows.values()
+                if a.by_email == by_email and a.lead_id in owned and start <= a.at < end
+                and a.notes]
+        return sorted(rows, key=lambda a: (a.at, a.id or 0))[:limit]
+
 
 class InMemoryTasks:
     """TaskRepository in memory."""
@@ -327,6 +370,17 @@ class InMemoryTasks:
     def get(self, task_id: int) -> Task:
         """One task."""
         return self._table.get(task_id, "task")
+
+    def due_unreminded(self, *, now: datetime, limit: int = 500) -> list[Task]:
+        """Due open tasks not reminded for their due time, soonest first."""
+        return [t for t in self.list(status=TaskStatus.OPEN)
+                if t.due_at <= now and t.reminded_for != t.due_at][:limit]
+
+    def mark_reminded(self, task_id: int, *, due_at: datetime) -> None:
+        """Remember the reminded due time unless the task moved."""
+        task = self._table.rows.get(task_id)
+        if task is not None and task.due_at == due_at:
+            self._table.rows[task_id] = dataclasses.replace(task, reminded_for=due_at)
 
     def list(
         self,
@@ -350,6 +404,23 @@ class InMemoryTasks:
         ]
         return sorted(rows, key=lambda t: (t.due_at, t.id or 0))
 
+    def page(self, *, limit: int, assignee_email: str | None = None,
+             owner_email: str | None = None, status: TaskStatus | None = None,
+             due_from: datetime | None = None,
+             due_before: datetime | None = None) -> Page[Task]:
+        """The first `limit` matching tasks by due time, and the total."""
+        return _page(self.list(assignee_email=assignee_email, owner_email=owner_email,
+                               status=status, due_from=due_from, due_before=due_before),
+                     key=lambda t: (t.due_at, t.id or 0), limit=limit)
+
+    def left_for(self, *, owner_email: str, created_by: str | None, coverage_id: int | None,
+                 limit: int) -> Page[Task]:
+        """Open tasks the backup left the owner, or of the coverage, by due time."""
+        rows = [t for t in self.list(owner_email=owner_email, status=TaskStatus.OPEN)
+                if (created_by is not None and t.created_by == created_by)
+                or (coverage_id is not None and t.coverage_id == coverage_id)]
+        return _page(rows, key=lambda t: (t.due_at, t.id or 0), limit=limit)
+
 
 class InMemoryAppointments:
     """AppointmentRepository in memory."""
@@ -362,13 +433,15 @@ class InMemoryAppointments:
         return self._table.insert(appointment)
 
     def list(
-        self, *, lead_id: int | None = None, coverage_id: int | None = None
+        self, *, lead_id: int | None = None, coverage_id: int | None = None,
+        at_from: datetime | None = None, at_to: datetime | None = None,
     ) -> list[Appointment]:
         """Filtered appointments by time."""
         rows = [
             a for a in self._table.rows.values()
             if (lead_id is None or a.lead_id == lead_id)
             and (coverage_id is None or a.coverage_id == coverage_id)
+            and (at_from is None or a.at >= at_from) and (at_to is None or a.at < at_to)
         ]
         return sorted(rows, key=lambda a: (a.at, a.id or 0))
 
@@ -466,10 +539,11 @@ def in_memory_repositories() -> Repositories:
 
 
 def _bundle() -> Repositories:
+    leads = InMemoryLeads()
     return Repositories(
         coverages=InMemoryCoverages(),
-        leads=InMemoryLeads(),
-        activities=InMemoryActivities(),
+        leads=leads,
+        activities=InMemoryActivities(leads),
         tasks=InMemoryTasks(),
         appointments=InMemoryAppointments(),
         switches=InMemorySwitches(),

@@ -207,6 +207,7 @@ class Task:
     coverage_id: int | None = None
     created_by: str | None = None
     cadence_step: int | None = None
+    reminded_for: datetime | None = None
 
 
 class CreditTo(StrEnum):

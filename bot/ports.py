@@ -4,12 +4,12 @@ in `bot.fakes`, used by the tests and the console demo.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 from bot.config import PersonConfig
 from bot.crm import RecordMoveRepository
@@ -22,6 +22,7 @@ from bot.model import (
     CoverageMode,
     CoverageStatus,
     Lead,
+    LeadStatus,
     RoutingState,
     SkippedEvent,
     Task,
@@ -169,6 +170,22 @@ class RouteRepository(Protocol):
 
 # --- repositories -----------------------------------------------------------
 
+_Item = TypeVar("_Item")
+
+
+@dataclass(frozen=True)
+class Page(Generic[_Item]):
+    """The rows a screen shows, with how many matched in all (for an "and N more" line)."""
+
+    items: tuple[_Item, ...]
+    total: int
+
+    @property
+    def more(self) -> int:
+        """How many matching rows are not in `items`."""
+        return self.total - len(self.items)
+
+
 
 class CoverageRepository(Protocol):
     """Stored coverages."""
@@ -227,6 +244,10 @@ class LeadRepository(Protocol):
         oldest first; `after` (last_two_way_at, id) continues from the previous page."""
         ...
 
+    def lapsed(self, *, lapsed_from: datetime, lapsed_to: datetime) -> list[Lead]:
+        """Leads whose credit protection lapsed in `[lapsed_from, lapsed_to)`."""
+        ...
+
     def list(
         self,
         *,
@@ -236,6 +257,24 @@ class LeadRepository(Protocol):
         received_to: datetime | None = None,
     ) -> list[Lead]:
         """Leads matching every given filter, ordered by received time."""
+        ...
+
+    def page(
+        self,
+        *,
+        limit: int,
+        owner_email: str | None = None,
+        assigned_to: str | None = None,
+        status: LeadStatus | None = None,
+        rating: str | None = None,
+        received_from: datetime | None = None,
+        received_to: datetime | None = None,
+    ) -> Page[Lead]:
+        """The newest `limit` leads matching every filter, oldest of them first, and the total."""
+        ...
+
+    def get_many(self, lead_ids: Collection[int]) -> dict[int, Lead]:
+        """The leads with these ids, by id, in one read; unknown ids are left out."""
         ...
 
     def count_open(self, *, assigned_to: str) -> int:
@@ -263,6 +302,12 @@ class ActivityRepository(Protocol):
         """A lead's activities, oldest first."""
         ...
 
+    def notes_by(self, *, by_email: str, owner_email: str, start: datetime, end: datetime,
+                 limit: int) -> list[Activity]:
+        """Activities with notes `by_email` logged in `[start, end)` on leads `owner_email`
+        owns, oldest first, at most `limit`."""
+        ...
+
 
 class TaskRepository(Protocol):
     """Follow-up tasks."""
@@ -279,6 +324,16 @@ class TaskRepository(Protocol):
         """One task; NotFound when missing."""
         ...
 
+    def due_unreminded(self, *, now: datetime, limit: int = 500) -> list[Task]:
+        """Open tasks due by `now` whose reminder for their current due time was not
+        queued yet (`reminded_for` differs from `due_at`), soonest due first."""
+        ...
+
+    def mark_reminded(self, task_id: int, *, due_at: datetime) -> None:
+        """Record that the reminder for `due_at` was queued; changes nothing else, and
+        nothing when the task's due time has moved since."""
+        ...
+
     def list(
         self,
         *,
@@ -292,6 +347,25 @@ class TaskRepository(Protocol):
         """Tasks matching every given filter, ordered by due time."""
         ...
 
+    def page(
+        self,
+        *,
+        limit: int,
+        assignee_email: str | None = None,
+        owner_email: str | None = None,
+        status: TaskStatus | None = None,
+        due_from: datetime | None = None,
+        due_before: datetime | None = None,
+    ) -> Page[Task]:
+        """The first `limit` tasks by due time matching every filter, and the total."""
+        ...
+
+    def left_for(self, *, owner_email: str, created_by: str | None, coverage_id: int | None,
+                 limit: int) -> Page[Task]:
+        """Open tasks of `owner_email` that `created_by` left or that belong to the
+        coverage, first `limit` by due time, and the total."""
+        ...
+
 
 class AppointmentRepository(Protocol):
     """Appointments set on leads, with credit."""
@@ -301,9 +375,15 @@ class AppointmentRepository(Protocol):
         ...
 
     def list(
-        self, *, lead_id: int | None = None, coverage_id: int | None = None
+        self,
+        *,
+        lead_id: int | None = None,
+        coverage_id: int | None = None,
+        at_from: datetime | None = None,
+        at_to: datetime | None = None,
     ) -> list[Appointment]:
-        """Appointments matching the filters, ordered by time."""
+        """Appointments matching the filters (`at_from`/`at_to`: a half-open window),
+        ordered by time."""
         ...
 
 

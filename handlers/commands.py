@@ -6,13 +6,14 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.briefs import named
+from bot.briefs import more, named
 from bot.config import AppConfig
 from bot.durations import parse_duration
 from bot.errors import InvalidInput
 from bot.messages import Bullets, Context, Header, Message, Section
-from bot.model import AbsenceKind, Coverage, CoverageMode, CoverageStatus, TaskStatus
-from bot.ports import CheckedCalendar
+from bot.model import AbsenceKind, Coverage, CoverageMode, CoverageStatus, Task, TaskStatus
+from bot.ports import CheckedCalendar, Page
+from bot.services.facts import SHOWN
 from bot.timefmt import when, window
 from handlers.context import AppContext
 
@@ -238,16 +239,18 @@ def lead_calendar(ctx: AppContext, *, actor: str, person: str | None = None,
         raise InvalidInput(f"{who} is not on the team", field="person")
     now = ctx.clock.now()
     zone = ctx.config.zone_of(actor)
-    tasks = ctx.repos.tasks.list(assignee_email=who, status=TaskStatus.OPEN,
-                                 due_before=now + timedelta(days=days))
-    overdue = [t for t in tasks if t.due_at < now]
-    upcoming = [t for t in tasks if t.due_at >= now]
-    return Message(text=f"Lead calendar of {named(ctx.config, who)}: {len(tasks)} open.",
+    overdue = ctx.repos.tasks.page(assignee_email=who, status=TaskStatus.OPEN,
+                                   due_before=now, limit=SHOWN)
+    upcoming = ctx.repos.tasks.page(assignee_email=who, status=TaskStatus.OPEN, due_from=now,
+                                    due_before=now + timedelta(days=days), limit=SHOWN)
+
+    def lines(page: Page[Task]) -> tuple[str, ...]:
+        return more([f"{when(t.due_at, zone)} — {t.title}" for t in page.items], page.more)
+
+    total = overdue.total + upcoming.total
+    return Message(text=f"Lead calendar of {named(ctx.config, who)}: {total} open.",
                    blocks=(
         Header(f"Lead calendar — {named(ctx.config, who)}"),
-        Bullets("Overdue", tuple(f"{when(t.due_at, zone)} — {t.title}" for t in overdue),
-                empty="Nothing overdue."),
-        Bullets(f"Next {days} days",
-                tuple(f"{when(t.due_at, zone)} — {t.title}" for t in upcoming),
-                empty="Nothing scheduled."),
+        Bullets("Overdue", lines(overdue), empty="Nothing overdue."),
+        Bullets(f"Next {days} days", lines(upcoming), empty="Nothing scheduled."),
     ))

@@ -101,6 +101,7 @@ def task_row(task: Task) -> dict[str, Any]:
         "assignee_email": task.assignee_email, "lead_id": task.lead_id,
         "status": task.status.value, "coverage_id": task.coverage_id,
         "created_by": task.created_by, "cadence_step": task.cadence_step,
+        "reminded_for": task.reminded_for,
     }
 
 
@@ -109,7 +110,8 @@ def task(row: TaskRow) -> Task:
     return Task(id=row.id, title=row.title, due_at=row.due_at, owner_email=row.owner_email,
                 assignee_email=row.assignee_email, lead_id=row.lead_id,
                 status=TaskStatus(row.status), coverage_id=row.coverage_id,
-                created_by=row.created_by, cadence_step=row.cadence_step)
+                created_by=row.created_by, cadence_step=row.cadence_step,
+                reminded_for=row.reminded_for)
 
 
 def appointment(row: AppointmentRow) -> Appointment:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, and_, func, or_
+from sqlalchemy import Engine, and_, bindparam, func, or_, update
 from sqlmodel import col, select
 
 from bot.model import (
@@ -19,7 +20,7 @@ from bot.model import (
     Task,
     TaskStatus,
 )
-from bot.ports import LeadPosition, Repositories
+from bot.ports import LeadPosition, Page, Repositories
 from storage import convert, rows
 from storage.journal import SqlAudit, SqlCalendarSync, SqlRoutes, SqlSwitches
 from storage.moves import SqlRecordMoves
@@ -51,17 +52,29 @@ class SqlCoverages:
 
     def list(self, *, osc_email: str | None = None, backup_email: str | None = None,
              statuses: Sequence[CoverageStatus] | None = None) -> list[Coverage]:
-        """Filtered coverages by start."""
-        query = select(CoverageRow)
-        if osc_email is not None:
-            query = query.where(CoverageRow.osc_email == osc_email)
-        if backup_email is not None:
-            query = query.where(CoverageRow.backup_email == backup_email)
-        if statuses is not None:
-            query = query.where(col(CoverageRow.status).in_([s.value for s in statuses]))
-        return rows.select_all(
-            self._engine, query.order_by(col(CoverageRow.start), col(CoverageRow.id)),
-            convert.coverage)
+        """Filtered coverages by start.
+
+        Every Slack ack and every lead reads this, so the statement is built once per
+        combination of filters and runs on a plain connection (building a select and an
+        ORM session cost several times the query).
+        """
+        given = {"osc": osc_email, "backup": backup_email,
+                 "statuses": [s.value for s in statuses] if statuses is not None else None}
+        query = _coverage_query(*(value is not None for value in given.values()))
+        return rows.read_all(self._engine, query, convert.coverage,
+                             {k: v for k, v in given.items() if v is not None})
+
+
+@functools.cache
+def _coverage_query(osc: bool, backup: bool, statuses: bool) -> Any:
+    query = select(CoverageRow)
+    if osc:
+        query = query.where(col(CoverageRow.osc_email) == bindparam("osc"))
+    if backup:
+        query = query.where(col(CoverageRow.backup_email) == bindparam("backup"))
+    if statuses:
+        query = query.where(col(CoverageRow.status).in_(bindparam("statuses", expanding=True)))
+    return query.order_by(col(CoverageRow.start), col(CoverageRow.id))
 
 
 class SqlLeads:
@@ -115,6 +128,14 @@ class SqlLeads:
                  .order_by(col(LeadRow.last_two_way_at), col(LeadRow.id)).limit(limit))
         return rows.select_all(self._engine, query, convert.lead)
 
+    def lapsed(self, *, lapsed_from: datetime, lapsed_to: datetime) -> list[Lead]:
+        """Leads whose protection lapsed in the window, by lapse time."""
+        query = (select(LeadRow)
+                 .where(col(LeadRow.protection_lapsed_at) >= lapsed_from,
+                        col(LeadRow.protection_lapsed_at) < lapsed_to)
+                 .order_by(col(LeadRow.protection_lapsed_at), col(LeadRow.id)))
+        return rows.select_all(self._engine, query, convert.lead)
+
     def list(self, *, assigned_to: str | None = None, owner_email: str | None = None,
              received_from: datetime | None = None,
              received_to: datetime | None = None) -> list[Lead]:
@@ -131,6 +152,33 @@ class SqlLeads:
         return rows.select_all(
             self._engine, query.order_by(col(LeadRow.received_at), col(LeadRow.id)),
             convert.lead)
+
+    def page(self, *, limit: int, owner_email: str | None = None,
+             assigned_to: str | None = None, status: LeadStatus | None = None,
+             rating: str | None = None, received_from: datetime | None = None,
+             received_to: datetime | None = None) -> Page[Lead]:
+        """The newest `limit` matching leads (shown oldest first) and how many match."""
+        where = [column == value for column, value in (
+            (col(LeadRow.owner_email), owner_email), (col(LeadRow.assigned_to), assigned_to),
+            (col(LeadRow.status), status.value if status else None),
+            (col(LeadRow.rating), rating)) if value is not None]
+        if received_from is not None:
+            where.append(col(LeadRow.received_at) >= received_from)
+        if received_to is not None:
+            where.append(col(LeadRow.received_at) < received_to)
+        return rows.select_page(self._engine, LeadRow, where, convert.lead, limit=limit,
+                                newest=True, order=(col(LeadRow.received_at), col(LeadRow.id)))
+
+    def get_many(self, lead_ids: Collection[int]) -> dict[int, Lead]:
+        """Leads by id, read in IN batches small enough for any database."""
+        wanted = sorted(set(lead_ids))
+        found: dict[int, Lead] = {}
+        for first in range(0, len(wanted), rows.IN_BATCH):
+            query = select(LeadRow).where(
+                col(LeadRow.id).in_(wanted[first:first + rows.IN_BATCH]))
+            found.update((lead.id, lead) for lead in rows.select_all(
+                self._engine, query, convert.lead) if lead.id is not None)
+        return found
 
     def count_owned(self, *, owner_email: str) -> int:
         """Leads an OSC owns (uses ix_leads_owner_received)."""
@@ -188,6 +236,16 @@ class SqlActivities:
                  .order_by(col(ActivityRow.at), col(ActivityRow.id)))
         return rows.select_all(self._engine, query, convert.activity)
 
+    def notes_by(self, *, by_email: str, owner_email: str, start: datetime, end: datetime,
+                 limit: int) -> list[Activity]:
+        """One join: the person's notes on the owner's leads in the window."""
+        query = (select(ActivityRow).join(LeadRow, col(LeadRow.id) == ActivityRow.lead_id)
+                 .where(ActivityRow.by_email == by_email, LeadRow.owner_email == owner_email,
+                        col(ActivityRow.at) >= start, col(ActivityRow.at) < end,
+                        ActivityRow.notes != "")
+                 .order_by(col(ActivityRow.at), col(ActivityRow.id)).limit(limit))
+        return rows.select_all(self._engine, query, convert.activity)
+
 
 class SqlTasks:
     """TaskRepository on SQL."""
@@ -207,6 +265,22 @@ class SqlTasks:
     def get(self, task_id: int) -> Task:
         """One task."""
         return rows.fetch(self._engine, TaskRow, task_id, convert.task, what="task")
+
+    def due_unreminded(self, *, now: datetime, limit: int = 500) -> list[Task]:
+        """Due open tasks not reminded for their due time (uses ix_tasks_status_due)."""
+        query = (select(TaskRow)
+                 .where(TaskRow.status == TaskStatus.OPEN.value, col(TaskRow.due_at) <= now,
+                        or_(col(TaskRow.reminded_for).is_(None),
+                            col(TaskRow.reminded_for) != col(TaskRow.due_at)))
+                 .order_by(col(TaskRow.due_at), col(TaskRow.id)).limit(limit))
+        return rows.select_all(self._engine, query, convert.task)
+
+    def mark_reminded(self, task_id: int, *, due_at: datetime) -> None:
+        """One column of one row, so a task completed or snoozed meanwhile stays so."""
+        with rows.unit(self._engine) as session:
+            session.connection().execute(update(TaskRow).where(
+                col(TaskRow.id) == task_id, col(TaskRow.due_at) == due_at,
+            ).values(reminded_for=due_at))
 
     def list(self, *, assignee_email: str | None = None, owner_email: str | None = None,
              status: TaskStatus | None = None, due_from: datetime | None = None,
@@ -230,6 +304,35 @@ class SqlTasks:
                                query.order_by(col(TaskRow.due_at), col(TaskRow.id)),
                                convert.task)
 
+    def page(self, *, limit: int, assignee_email: str | None = None,
+             owner_email: str | None = None, status: TaskStatus | None = None,
+             due_from: datetime | None = None,
+             due_before: datetime | None = None) -> Page[Task]:
+        """The first `limit` matching tasks by due time and how many match."""
+        where = [column == value for column, value in (
+            (col(TaskRow.assignee_email), assignee_email),
+            (col(TaskRow.owner_email), owner_email),
+            (col(TaskRow.status), status.value if status else None)) if value is not None]
+        if due_from is not None:
+            where.append(col(TaskRow.due_at) >= due_from)
+        if due_before is not None:
+            where.append(col(TaskRow.due_at) < due_before)
+        return rows.select_page(self._engine, TaskRow, where, convert.task, limit=limit,
+                                order=(col(TaskRow.due_at), col(TaskRow.id)))
+
+    def left_for(self, *, owner_email: str, created_by: str | None, coverage_id: int | None,
+                 limit: int) -> Page[Task]:
+        """Open tasks the backup left the owner, or of the coverage, by due time."""
+        either = [column == value for column, value in ((col(TaskRow.created_by), created_by),
+                                                        (col(TaskRow.coverage_id), coverage_id))
+                  if value is not None]
+        if not either:
+            return Page(items=(), total=0)
+        where = (TaskRow.owner_email == owner_email, TaskRow.status == TaskStatus.OPEN.value,
+                 or_(*either))
+        return rows.select_page(self._engine, TaskRow, where, convert.task, limit=limit,
+                                order=(col(TaskRow.due_at), col(TaskRow.id)))
+
 
 class SqlAppointments:
     """AppointmentRepository on SQL."""
@@ -245,14 +348,19 @@ class SqlAppointments:
             bonus_email=appointment.bonus_email, note=appointment.note,
             coverage_id=appointment.coverage_id), convert.appointment)
 
-    def list(self, *, lead_id: int | None = None,
-             coverage_id: int | None = None) -> list[Appointment]:
-        """Filtered appointments by time."""
+    def list(self, *, lead_id: int | None = None, coverage_id: int | None = None,
+             at_from: datetime | None = None,
+             at_to: datetime | None = None) -> list[Appointment]:
+        """Filtered appointments by time (a window uses ix_appointments_at)."""
         query = select(AppointmentRow)
         if lead_id is not None:
             query = query.where(AppointmentRow.lead_id == lead_id)
         if coverage_id is not None:
             query = query.where(AppointmentRow.coverage_id == coverage_id)
+        if at_from is not None:
+            query = query.where(col(AppointmentRow.at) >= at_from)
+        if at_to is not None:
+            query = query.where(col(AppointmentRow.at) < at_to)
         return rows.select_all(
             self._engine, query.order_by(col(AppointmentRow.at), col(AppointmentRow.id)),
             convert.appointment)

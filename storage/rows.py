@@ -7,18 +7,19 @@ change and the messages it causes commit together.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func
 from sqlalchemy import update as sa_update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, SQLModel
+from sqlmodel import Session, SQLModel, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from bot.errors import NotFound, StaleWrite
+from bot.ports import Page
 
 R = TypeVar("R", bound=SQLModel)
 T = TypeVar("T")
@@ -146,3 +147,36 @@ def select_one(engine: Engine, query: SelectOfScalar[R],
     with unit(engine) as session:
         row = session.exec(query).first()
         return to_domain(row) if row is not None else None
+
+
+# Bound parameters per IN list: well under SQLite's and PostgreSQL's limits.
+IN_BATCH = 500
+
+
+def read_all(engine: Engine, query: Any, to_domain: Callable[[Any], T],
+             params: dict[str, Any]) -> list[T]:
+    """Every row of a prebuilt statement with bound `params`, read as plain rows (no ORM
+    instances) in the open unit of work or a short transaction; for request paths.
+    `to_domain` gets rows with column attributes."""
+    with unit(engine) as session:
+        return [to_domain(row) for row in session.connection().execute(query, params)]
+
+
+def select_page(engine: Engine, model: type[R], where: Sequence[Any],
+                to_domain: Callable[[R], T], *, order: Sequence[Any], limit: int,
+                newest: bool = False) -> Page[T]:
+    """The first `limit` rows of `model` matching every `where` clause in `order` (the
+    last ones when `newest`, still shown in `order`) and how many match.
+
+    Two statements: the page walks an index and stops at `limit`; the count reads only
+    index entries. (A `count(*) OVER ()` in the same statement would make the database
+    fetch every matching row.)
+    """
+    ordered = [column.desc() for column in order] if newest else list(order)
+    with unit(engine) as session:
+        items = [to_domain(row) for row in session.exec(
+            select(model).where(*where).order_by(*ordered).limit(limit))]
+        total = session.exec(select(func.count()).select_from(model).where(*where)).one()
+    if newest:
+        items.reverse()
+    return Page(items=tuple(items), total=int(total))

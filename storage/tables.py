@@ -130,8 +130,10 @@ class LeadRow(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("source", "external_id", name="uq_leads_source_external_id"),
         Index("ix_leads_status_received", "status", "received_at"),
-        Index("ix_leads_assigned_status", "assigned_to", "status"),
+        Index("ix_leads_assigned_status_received", "assigned_to", "status", "received_at"),
         Index("ix_leads_owner_received", "owner_email", "received_at"),
+        Index("ix_leads_owner_status_received", "owner_email", "status", "received_at"),
+        Index("ix_leads_owner_rating_received", "owner_email", "rating", "received_at"),
     )
     id: int | None = Field(default=None, primary_key=True)
     source: str = Field(max_length=200)
@@ -159,7 +161,8 @@ class ActivityRow(SQLModel, table=True):
     __tablename__ = "activities"
     __table_args__ = (Index("ix_activities_lead_at", "lead_id", "at"),
                       Index("uq_activities_lead_external", "lead_id", "external_id",
-                            unique=True))
+                            unique=True),
+                      Index("ix_activities_by_at", "by_email", "at"))
     id: int | None = Field(default=None, primary_key=True)
     lead_id: int = Field(foreign_key="leads.id")
     kind: str = Field(max_length=20)
@@ -189,12 +192,14 @@ class TaskRow(SQLModel, table=True):
     coverage_id: int | None = Field(default=None, foreign_key="coverages.id", index=True)
     created_by: str | None = Field(default=None, max_length=254)
     cadence_step: int | None = None
+    reminded_for: datetime | None = _when(nullable=True)
 
 
 class AppointmentRow(SQLModel, table=True):
     """An appointment with its credit."""
 
     __tablename__ = "appointments"
+    __table_args__ = (Index("ix_appointments_at", "at"),)
     id: int | None = Field(default=None, primary_key=True)
     lead_id: int = Field(foreign_key="leads.id", index=True)
     set_by: str = Field(max_length=254)

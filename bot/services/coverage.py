@@ -21,7 +21,6 @@ from bot.briefs import (
     return_note,
 )
 from bot.config import AppConfig, PersonConfig, Role
-from bot.crm import RecordMove
 from bot.errors import InvalidInput, NotAllowed, NotFound, StaleWrite
 from bot.hours import in_working_hours
 from bot.model import (
@@ -30,12 +29,12 @@ from bot.model import (
     Coverage,
     CoverageOrigin,
     CoverageStatus,
-    LeadStatus,
     TaskStatus,
 )
 from bot.ports import AuditEntry, Clock, Repositories
 from bot.return_check import return_question
 from bot.routing_engine import RoutingEngine
+from bot.services import facts
 from bot.services.isolation import ItemGuard
 from bot.services.notify import Notifier
 
@@ -332,25 +331,9 @@ class CoverageService:
 
     def brief_for(self, coverage: Coverage, *, heads_up: bool = False) -> BriefFacts:
         """Gather what the brief shows for a coverage."""
-        now = self.clock.now()
-        leads = self.repos.leads.list(owner_email=coverage.osc_email)
-        uncontacted = [lead for lead in leads if lead.status is LeadStatus.NEW]
-        hot = [lead for lead in leads if lead.rating == "hot"]
-        tasks = self.repos.tasks.list(owner_email=coverage.osc_email, status=TaskStatus.OPEN,
-                                      due_from=min(now, coverage.start), due_before=coverage.end)
-        appointments = [a for lead in leads if lead.id is not None
-                        for a in self.repos.appointments.list(lead_id=lead.id)
-                        if coverage.start <= a.at < coverage.end]
-        switches = self.repos.switches.list(coverage_id=coverage.id) if coverage.id else []
-        return BriefFacts(coverage=coverage, switches=switches, hot_leads=hot,
-                          uncontacted=uncontacted, tasks=tasks, appointments=appointments,
-                          heads_up=heads_up, moves=self._moves(coverage),
-                          leads_by_id={lead.id: lead for lead in leads if lead.id is not None})
+        return facts.brief_facts(self.repos, coverage, now=self.clock.now(), heads_up=heads_up)
 
     # --- internals -------------------------------------------------------------
-
-    def _moves(self, coverage: Coverage) -> list[RecordMove]:
-        return self.repos.moves.list(coverage_id=coverage.id) if coverage.id else []
 
     def _osc(self, email: str) -> PersonConfig:
         person = self.config.find_person(email)
@@ -414,14 +397,15 @@ class CoverageService:
 
     def _post_brief(self, coverage: Coverage) -> None:
         zone = self.config.team.timezone
-        message = handoff_brief(self.brief_for(coverage), config=self.config, zone=zone)
+        brief = self.brief_for(coverage)
+        message = handoff_brief(brief, config=self.config, zone=zone)
         if not self.notifier.post(key=f"brief:{coverage.id}", message=message):
             self.notifier.revise(key=f"brief:{coverage.id}", message=message)
         if coverage.backup_email:
             backup_zone = self.config.zone_of(coverage.backup_email)
             self.notifier.direct(
                 key=f"brief-dm:{coverage.id}", email=coverage.backup_email,
-                message=backup_note(self.brief_for(coverage), config=self.config,
+                message=backup_note(brief, config=self.config,
                                     zone=backup_zone))
 
     def refresh(self, coverage: Coverage) -> None:
@@ -440,28 +424,7 @@ class CoverageService:
 
     def return_facts(self, coverage: Coverage) -> ReturnFacts:
         """Gather what the return-to-office list shows."""
-        leads = self.repos.leads.list(owner_email=coverage.osc_email)
-        new = [lead for lead in leads if coverage.start <= lead.received_at < coverage.end]
-        worked = []
-        for lead in leads:
-            assert lead.id is not None
-            notes = [a.notes for a in self.repos.activities.for_lead(lead.id)
-                     if a.by_email == coverage.backup_email
-                     and coverage.start <= a.at < coverage.end and a.notes]
-            if notes:
-                rating = f" (rated {lead.rating})" if lead.rating else ""
-                worked.append((lead, "; ".join(notes) + rating))
-        appointments = self.repos.appointments.list(coverage_id=coverage.id)
-        tasks = [t for t in self.repos.tasks.list(owner_email=coverage.osc_email,
-                                                  status=TaskStatus.OPEN)
-                 if t.created_by == coverage.backup_email or t.coverage_id == coverage.id]
-        uncontacted = [lead for lead in leads if lead.status is LeadStatus.NEW]
-        switches = self.repos.switches.list(coverage_id=coverage.id) if coverage.id else []
-        return ReturnFacts(coverage=coverage, new_leads=new, worked=worked,
-                           appointments=appointments, tasks_for_osc=tasks,
-                           still_uncontacted=uncontacted, switches=switches,
-                           moves=self._moves(coverage),
-                           leads_by_id={lead.id: lead for lead in leads if lead.id is not None})
+        return facts.return_facts(self.repos, coverage)
 
     def _post_return_list(self, coverage: Coverage) -> None:
         """The return list when the OSC is at work (the tick retries until then)."""

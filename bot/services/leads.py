@@ -291,25 +291,34 @@ class LeadService:
         return alerted, escalated
 
     def remind(self) -> int:
-        """DM each assignee the tasks that have come due; once per task and due time."""
+        """DM each assignee the tasks that have come due; once per task and due time.
+
+        A task remembers the due time it was reminded for, so a pass reads only the
+        reminders still to send, however many old tasks stay open.
+        """
         now = self.clock.now()
         sent = 0
-        # Half-open filter: a task due exactly now counts as due.
-        due_by = now + timedelta(microseconds=1)
-        for task in self.repos.tasks.list(status=TaskStatus.OPEN, due_before=due_by):
+        tasks = self.repos.tasks.due_unreminded(now=now)
+        leads = self.repos.leads.get_many([t.lead_id for t in tasks if t.lead_id is not None])
+        for task in tasks:
             if not in_working_hours(now, self.config.zone_of(task.assignee_email),
                                     self.config.policies):
                 continue  # not urgent: it goes out when their working day starts
+            lead = leads.get(task.lead_id) if task.lead_id is not None else None
             sent += bool(self.guard.run("send_reminders", f"task:{task.id}",
-                                        partial(self._remind, task)))
+                                        partial(self._remind, task, lead)))
         return sent
 
-    def _remind(self, task: Task) -> bool:
-        lead = self.repos.leads.get(task.lead_id) if task.lead_id else None
-        return self.notifier.direct(
+    def _remind(self, task: Task, lead: Lead | None) -> bool:
+        # The outbox key stays the guard against a second DM if the pass stops between
+        # queueing and marking.
+        queued = self.notifier.direct(
             key=f"reminder:{task.id}:{task.due_at.isoformat()}", email=task.assignee_email,
             message=reminder(task, lead=lead, config=self.config,
                              zone=self.config.zone_of(task.assignee_email)))
+        if task.id is not None:
+            self.repos.tasks.mark_reminded(task.id, due_at=task.due_at)
+        return queued
 
     def complete_task(self, *, task_id: int, by: str) -> Task:
         """Mark a reminder done; a cadence step schedules the next one."""

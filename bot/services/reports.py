@@ -14,11 +14,8 @@ def report_between(*, config: AppConfig, repos: Repositories, start: datetime,
                    end: datetime) -> list[ReportRow]:
     """Numbers for leads received, appointments set and lapses recorded in `[start, end)`."""
     leads = repos.leads.list(received_from=start, received_to=end)
-    every = repos.leads.list()
-    appointments = [a for lead in every if lead.id is not None
-                    for a in repos.appointments.list(lead_id=lead.id) if start <= a.at < end]
-    lapsed = [lead for lead in every if lead.protection_lapsed_at is not None
-              and start <= lead.protection_lapsed_at < end]
+    appointments = repos.appointments.list(at_from=start, at_to=end)
+    lapsed = repos.leads.lapsed(lapsed_from=start, lapsed_to=end)
     return build_report(leads=leads, appointments=appointments, lapsed=lapsed,
                         speed_to_lead=config.policies.speed_to_lead)
 

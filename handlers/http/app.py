@@ -24,7 +24,6 @@ from handlers.http.leads import leads_router
 from handlers.http.outlook_push import outlook_push_router
 from handlers.http.readiness import Readiness
 from handlers.http.slack_events import SlackDoor
-from handlers.http.voice import voice_router
 
 
 class Metrics:
@@ -113,6 +112,8 @@ def create_app(ctx: AppContext, *, lead_secret: str | None, slack: AsyncApp | No
     api.include_router(calendar_push_router(ctx))
     api.include_router(outlook_push_router(ctx))
     if twilio_token and ctx.public_url:
+        from handlers.http.voice import voice_router  # the Twilio SDK, only when configured
+
         api.include_router(voice_router(ctx, auth_token=twilio_token,
                                         public_url=ctx.public_url))
     if slack is not None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from time import monotonic
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
@@ -17,13 +18,14 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.errors import InvalidInput, NotAllowed, NotFound, OscbotError
 from bot.messages import ActionId, Message
+from bot.model import LeadStatus, TaskStatus
 from handlers import commands
 from handlers.actions import press
 from handlers.context import AppContext
 from handlers.slack.blocks import action_pattern, render, reply_text
 from handlers.slack.directory import Directory
 from handlers.slack.leave import register_leave
-from handlers.slack.views import home_view
+from handlers.slack.views import HOME_ROWS, home_view
 
 log = logging.getLogger(__name__)
 HELP = ("*oscbot* keeps leads covered while an OSC is away.\n"
@@ -36,6 +38,31 @@ HELP = ("*oscbot* keeps leads covered while an OSC is away.\n"
 
 # What reading a payload without the fields Slack always sends raises.
 MALFORMED = (LookupError, TypeError, AttributeError, ValueError)
+
+
+# `/coverage` answers are reused this long per time zone: a burst of status checks
+# (a team meeting, a busy morning) costs one read, and a change shows within a second.
+STATUS_FRESH_FOR = 1.0
+
+
+class RecentAnswers:
+    """Answers by key, each reused for `fresh_for` seconds after it was computed."""
+
+    def __init__(self, fresh_for: float, *, clock: Callable[[], float] = monotonic) -> None:
+        self._fresh_for = fresh_for
+        self._clock = clock
+        self._answers: dict[str, tuple[float, dict[str, Any]]] = {}
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        """The answer stored under `key` if still fresh."""
+        stored = self._answers.get(key)
+        if stored is None or self._clock() - stored[0] >= self._fresh_for:
+            return None
+        return stored[1]
+
+    def put(self, key: str, answer: dict[str, Any]) -> None:
+        """Store a freshly computed answer."""
+        self._answers[key] = (self._clock(), answer)
 
 
 def _explain(exc: OscbotError) -> str:
@@ -101,13 +128,19 @@ def register(app: AsyncApp, ctx: AppContext) -> None:
             return
         await ack(**_blocks(ctx, message))
 
+    status_answers = RecentAnswers(STATUS_FRESH_FOR)
+
     @app.command("/coverage")
     async def coverage(ack: AsyncAck, command: dict[str, Any], client: AsyncWebClient) -> None:
         email = await who(client, command["user_id"], ack)
         if email:
-            # One indexed read of open coverages: cheaper inline than a thread hop.
-            message = commands.coverage_status(ctx, zone=ctx.config.zone_of(email))
-            await ack(**_blocks(ctx, message))
+            zone = ctx.config.zone_of(email)
+            answer = status_answers.get(zone)
+            if answer is None:
+                # One indexed read of open coverages: cheaper inline than a thread hop.
+                answer = _blocks(ctx, commands.coverage_status(ctx, zone=zone))
+                status_answers.put(zone, answer)
+            await ack(**answer)
 
     @app.command("/im-back")
     async def im_back(ack: AsyncAck, command: dict[str, Any], client: AsyncWebClient) -> None:
@@ -149,7 +182,7 @@ def register(app: AsyncApp, ctx: AppContext) -> None:
         email = await directory.email(client, event["user"])
         if email is None:
             return
-        view = await asyncio.to_thread(_home, ctx, email)
+        view = await asyncio.to_thread(app_home, ctx, email)
         await client.views_publish(user_id=event["user"], view=view)
 
     @app.event("app_mention")
@@ -183,13 +216,12 @@ async def _dm(client: AsyncWebClient, user: str, **message: Any) -> None:
     await client.chat_postMessage(channel=opened["channel"]["id"], **message)
 
 
-def _home(ctx: AppContext, email: str) -> dict[str, Any]:
-    now = ctx.clock.now()
+def app_home(ctx: AppContext, email: str) -> dict[str, Any]:
+    """The App Home view for a person: a fixed number of reads whatever the history's size
+    (the leads and tasks it lists, with counts for the rest, and the open coverages)."""
     manager = ctx.config.is_manager(email)
-    leads = [lead for lead in ctx.repos.leads.list(assigned_to=None if manager else email)
-             if lead.status.value == "new"]
-    tasks = ctx.repos.tasks.list(assignee_email=None if manager else email,
-                                 status=None)
-    return home_view(config=ctx.config, email=email, now=now,
-                     coverages=ctx.coverage.open_coverages(), leads=leads,
-                     tasks=[t for t in tasks if t.status.value == "open"])
+    mine = None if manager else email
+    leads = ctx.repos.leads.page(assigned_to=mine, status=LeadStatus.NEW, limit=HOME_ROWS)
+    tasks = ctx.repos.tasks.page(assignee_email=mine, status=TaskStatus.OPEN, limit=HOME_ROWS)
+    return home_view(config=ctx.config, email=email, now=ctx.clock.now(),
+                     coverages=ctx.coverage.open_coverages(), leads=leads, tasks=tasks)

@@ -5,15 +5,18 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from bot.briefs import named
+from bot.briefs import more, named
 from bot.config import AppConfig
 from bot.messages import outside, plain
 from bot.model import AbsenceKind, Coverage, CoverageStatus, Lead, Task
+from bot.ports import Page
 from bot.timefmt import when, window
 from handlers.commands import LeaveDraft
 from handlers.slack.blocks import clip, mrkdwn
 
 LEAVE_CALLBACK = "going_on_leave"
+# Leads and tasks listed on the App Home; the rest is counted.
+HOME_ROWS = 20
 KIND_LABELS = {
     AbsenceKind.VACATION: "Vacation", AbsenceKind.DAY_OFF: "Day off",
     AbsenceKind.SICK: "Sick", AbsenceKind.LEAVE: "Leave (maternity, paternity, other)",
@@ -103,7 +106,7 @@ def submitted_values(view: dict[str, Any]) -> dict[str, str | None]:
 
 
 def home_view(*, config: AppConfig, email: str, now: datetime, coverages: list[Coverage],
-              leads: list[Lead], tasks: list[Task]) -> dict[str, Any]:
+              leads: Page[Lead], tasks: Page[Task]) -> dict[str, Any]:
     """The App Home: your status, your leads and tasks, and the team's coverage calendar."""
     zone = config.zone_of(email)
     mine = [c for c in coverages if c.status is CoverageStatus.ACTIVE and c.covers(now)]
@@ -117,9 +120,11 @@ def home_view(*, config: AppConfig, email: str, now: datetime, coverages: list[C
                      f"{when(c.end, zone)}."
     team = [f"• {named(config, c.osc_email)}: {window(c.start, c.end, zone)} — "
             f"{named(config, c.backup_email)}" for c in coverages]
-    lead_lines = [f"• {outside(lead.name)} ({lead.status.value}) — in "
-                  f"{when(lead.received_at, zone)}" for lead in leads[:20]]
-    task_lines = [f"• {when(t.due_at, zone)} — {outside(t.title)}" for t in tasks[:20]]
+    lead_lines = [f"• {line}" for line in more(
+        [f"{outside(lead.name)} ({lead.status.value}) — in {when(lead.received_at, zone)}"
+         for lead in leads.items], leads.more)]
+    task_lines = [f"• {line}" for line in more(
+        [f"{when(t.due_at, zone)} — {outside(t.title)}" for t in tasks.items], tasks.more)]
 
     def section(title: str, lines: list[str], empty: str) -> dict[str, Any]:
         body = "\n".join(lines) if lines else empty

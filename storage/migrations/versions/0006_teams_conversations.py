@@ -14,7 +14,7 @@ from alembic import op
 from storage.types import UTCDateTime
 
 revision = "0006_teams_conversations"
-down_revision = "0005_delivery"
+down_revision = "0006_bounded_reads"
 branch_labels = None
 depends_on = None
 

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from bot.fakes import FixedClock
 from bot.model import AbsenceKind
+from bot.ports import Page
 from bot.services.leads import NewLead
 from handlers.context import AppContext
 from handlers.slack.blocks import render_view
@@ -84,7 +85,8 @@ def test_injection_lead_is_escaped_in_every_message(ctx: AppContext, slack: Fake
     assert dm["text"] == f"New lead: {SAFE_NAME} — contact within 5 minutes."
 
     home = home_view(config=ctx.config, email="dana@rh.example", now=clock.now(),
-                     coverages=ctx.coverage.open_coverages(), leads=[lead], tasks=[])
+                     coverages=ctx.coverage.open_coverages(),
+                     leads=Page(items=(lead,), total=1), tasks=Page(items=(), total=0))
     check_view(home)  # Slack would accept it
     shown = json.dumps(home, ensure_ascii=False)
     assert SAFE_NAME in shown and "<!channel>" not in shown
