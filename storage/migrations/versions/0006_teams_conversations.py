@@ -1,7 +1,7 @@
 """conversation references: where Teams channels and 1:1 chats can be reached
 
 Revision ID: 0006_teams_conversations
-Revises: 0005_delivery
+Revises: 0006_bounded_reads
 Create Date: 2026-11-28
 """
 
