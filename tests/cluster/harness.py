@@ -17,10 +17,11 @@ from typing import Any
 import httpx
 import yaml
 
+from bot.examples import EXAMPLE_CONFIG
 from handlers.http.signing import signed_headers
 from tests.fakes.slack_api import TOKEN, FakeSlack
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "app.yaml"
+EXAMPLE = EXAMPLE_CONFIG
 LEAD_SECRET = "cluster-lead-secret"
 COMMUNITIES = ("Riverside", "Oak Hill", "Lakeview")
 
