@@ -10,7 +10,7 @@ from rich.console import Console
 from bot.config import AppConfig
 from bot.config_loader import ConfigDocument, Loc, read_document, validate
 from bot.errors import ConfigError, ConfigProblem
-from bot.settings import is_loopback
+from bot.urls import is_loopback
 
 GRAPH_CREDENTIALS = ("GRAPH_CLIENT_ID", "GRAPH_CLIENT_SECRET", "GRAPH_TENANT_ID")
 GRAPH_TOKEN_TAIL = "/oauth2/v2.0/token"

@@ -251,7 +251,7 @@ def teams_package(
         raise _fail(f"{exc} (set {exc.field} in the environment)") from None
     except OscbotError as exc:
         raise _fail(str(exc)) from None
-    Console().print(f"Wrote {out}: upload it in Teams (Apps → Manage your apps → "
+    _console().print(f"Wrote {out}: upload it in Teams (Apps → Manage your apps → "
                     "Upload an app), then add it to the sales team.", highlight=False)
 
 

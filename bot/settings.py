@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 from collections.abc import Mapping
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -63,15 +61,6 @@ class Settings(BaseSettings):
         return self.slack_bot_token is not None
 
 
-def is_loopback(url: str) -> bool:
-    """True when the URL's host is localhost or a loopback address."""
-    host = urlsplit(url).hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 

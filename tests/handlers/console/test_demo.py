@@ -7,13 +7,15 @@ import sys
 import tempfile
 from pathlib import Path
 
+import pytest
 from rich.console import Console
 
 from handlers.console.demo import play
 
 
-def test_demo_plays_the_whole_story() -> None:
-    before = set(Path(tempfile.gettempdir()).glob("oscbot-demo-*"))
+def test_demo_plays_the_whole_story(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A temp folder of its own: other demos running on the machine must not count.
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     console = Console(record=True, width=120, color_system=None)
     assert play(console) == 0
     text = console.export_text()
@@ -43,7 +45,7 @@ def test_demo_plays_the_whole_story() -> None:
                                             if p < 0]
     assert positions == sorted(positions)
     assert "Vacation planning" not in text.split("the end")[0].split("→")[0]
-    assert set(Path(tempfile.gettempdir()).glob("oscbot-demo-*")) == before
+    assert list(tmp_path.glob("oscbot-demo-*")) == []
 
 
 def test_demo_command_exits_zero_and_writes_no_files(tmp_path: Path) -> None:
