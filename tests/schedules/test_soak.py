@@ -15,6 +15,7 @@ import pytest
 
 from bot.fakes import FixedClock
 from bot.model import Lead
+from bot.ports import OutboxStatus
 from handlers.context import AppContext, build_context
 from handlers.http.app import create_app
 from handlers.http.signing import signed_headers
@@ -50,6 +51,17 @@ def ctx(tmp_path: Path, slack: FakeSlack) -> AppContext:
                                                            for p in config.people})
     return build_context(config=config, repos=sql_repositories(engine_from_url(url)),
                          clock=FixedClock(T0), chat=chat, sources={}, sleep=lambda _: None)
+
+
+def drain(ctx: AppContext) -> None:
+    """Deliver until nothing is pending: a call the busy fake dropped is retried after
+    its backoff, so the clock moves on past it (the sweep does not run again)."""
+    for _ in range(20):
+        if not ctx.repos.outbox.counts().get(OutboxStatus.PENDING, 0):
+            return
+        ctx.clock.set(ctx.clock.now() + timedelta(minutes=5))  # type: ignore[attr-defined]
+        deliver_outbox(ctx)
+    raise AssertionError(f"outbox still not drained: {ctx.repos.outbox.counts()}")
 
 
 def poison(ctx: AppContext) -> int:
@@ -103,6 +115,7 @@ def test_one_poison_lead_among_a_thousand_stops_nobody_elses_dm_or_alert(
     for _ in range(2):  # the second run must neither repeat alerts nor the poison notice
         sweep_leads(ctx)
         deliver_outbox(ctx)
+    drain(ctx)
 
     dms = texts(slack, "D", "New lead:")
     alerts = texts(slack, CHANNEL, "Lead waiting")
@@ -115,4 +128,4 @@ def test_one_poison_lead_among_a_thousand_stops_nobody_elses_dm_or_alert(
     assert skipped == [f"sweep_leads skipped lead:{bad}: OverflowError."]
     assert [e.reason for e in ctx.repos.audit.list(subject=f"lead:{bad}")] == [
         "sweep_leads: OverflowError: date value out of range"]
-    assert elapsed < 120
+    assert elapsed < 300  # a bound on the soak, not a speed target
