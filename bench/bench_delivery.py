@@ -74,6 +74,8 @@ def run(url: str) -> None:
     with FakeSlack() as slack:
         for n in range(SAMPLES * 2):
             slack.add_user(f"osc{n}@example.com", f"UOSC{n}")
+        for n in range(CONVERSATIONS):
+            slack.add_channel(f"C{n:04d}", f"community-{n}")
         chat = SlackChat(token=TOKEN, api_url=slack.url, names={})
         floor_chat = SlackChat(token=TOKEN, api_url=slack.url, names={})
         for n in range(BACKLOG):

@@ -29,7 +29,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.errors import ChatError
-from bot.ports import ChatPort, Clock, MessageRef, OutboxItem, OutboxRepository, OutboxStatus
+from bot.ports import (
+    ChatPort,
+    Claim,
+    Clock,
+    MessageRef,
+    OutboxItem,
+    OutboxRepository,
+    OutboxStatus,
+)
 
 log = logging.getLogger(__name__)
 
@@ -55,10 +63,6 @@ class DeliveryReport:
 
     def __str__(self) -> str:
         return f"{self.sent} sent, {self.retried} to retry, {self.failed} failed"
-
-
-class DeliveryHalted(Exception):
-    """The outbox could not record a send: delivery stops instead of risking a repeat."""
 
 
 class OutboxDelivery:
@@ -106,8 +110,8 @@ class OutboxDelivery:
         return total
 
     def run(self, stop: threading.Event, *, poll: float = 0.25, grace: float = 20.0) -> None:
-        """Deliver until `stop` is set, keeping up to `workers` leases busy; then finish the
-        sends in progress within `grace` seconds (shorter than the lease) and return."""
+        """Deliver until `stop` is set, keeping up to `workers` sends in progress; then
+        finish them within `grace` seconds (shorter than the lease) and return."""
         running: set[Future[DeliveryReport]] = set()
         pool = ThreadPoolExecutor(self._workers, thread_name_prefix="deliver")
         self._running = True
@@ -115,7 +119,7 @@ class OutboxDelivery:
             while not stop.is_set():
                 running = {f for f in running if not f.done()}
                 free = self._workers - len(running)
-                claimed: list[str] = []
+                claimed: list[Claim] = []
                 if free > 0 and not self._halted():
                     try:
                         claimed = self._outbox.claim(owner=self.owner, now=self._clock.now(),
@@ -133,59 +137,69 @@ class OutboxDelivery:
             wait(running, timeout=grace)
             pool.shutdown(wait=False, cancel_futures=True)
 
-    def work(self, conversation: str) -> DeliveryReport:
-        """Send the next message of a leased conversation and give the lease back."""
-        next_send_at: datetime | None = None
+    def work(self, claim: Claim) -> DeliveryReport:
+        """Send a leased conversation's next message, then record the outcome and give the
+        lease back in one transaction."""
+        item = claim.item
         try:
-            item = self._outbox.head(conversation)
-            now = self._clock.now()
-            if item is None:
-                report = DeliveryReport()
-            elif item.next_attempt_at is not None and item.next_attempt_at > now:
-                # A retry is waiting: nothing after it in this conversation may overtake it.
-                report, next_send_at = DeliveryReport(), item.next_attempt_at
-            else:
-                report, next_send_at = self._deliver(item)
-        except DeliveryHalted:
-            # The lease is kept until it runs out; whoever takes it over looks the message up.
-            return DeliveryReport()
+            report, next_send_at, outcome = self._deliver(claim)
         except Exception:
             log.exception("delivery to one conversation failed; it is retried")
-            next_send_at = self._clock.now() + timedelta(seconds=5)
-            report = DeliveryReport()
+            report, next_send_at, outcome = (DeliveryReport(),
+                                             self._clock.now() + timedelta(seconds=5), None)
         try:
-            self._outbox.release(conversation, owner=self.owner, now=self._clock.now(),
-                                 next_send_at=next_send_at)
-        except Exception:
-            log.exception("releasing a delivery lease failed; it runs out by itself")
+            self._outbox.release(item.conversation, owner=self.owner, now=self._clock.now(),
+                                 next_send_at=next_send_at, item=outcome)
+        except Exception as exc:
+            if outcome is not None and outcome.status is OutboxStatus.SENT:
+                # Sent but not recorded: stop here. The item stays in flight and the lease
+                # is kept until it runs out; whoever works it next finds the message by
+                # its key instead of sending it again.
+                self.halted_until = self._clock.now() + timedelta(seconds=30)
+                log.error("a sent message could not be recorded (%s); delivery paused",
+                          type(exc).__name__)
+                return DeliveryReport()
+            log.exception("recording a delivery attempt failed; its lease runs out by itself")
+            return report
+        if outcome is not None and outcome.status is OutboxStatus.FAILED and self._on_failed:
+            try:
+                self._on_failed(outcome)
+            except Exception:
+                log.exception("telling the managers about a failed message failed")
         return report
 
     def _halted(self) -> bool:
         return self.halted_until is not None and self._clock.now() < self.halted_until
 
-    def _deliver(self, item: OutboxItem) -> tuple[DeliveryReport, datetime | None]:
-        now = self._clock.now()
-        started = self._outbox.begin_attempt(item, owner=self.owner, now=now)
-        if started is None:
-            return DeliveryReport(), None  # the lease ran out: someone else has it now
+    def _deliver(self, claim: Claim) -> tuple[DeliveryReport, datetime | None,
+                                              OutboxItem | None]:
+        """Send (or find) the claimed message: what happened, when the conversation may
+        send next, and the item's new state to record."""
+        item = claim.item
+        if self._clock.now() >= claim.lease_until - self._lease / 4:
+            # Waited too long for a free worker: the lease may run out mid-send and
+            # another deliverer take over. Leave it; the next claim looks it up first.
+            return DeliveryReport(), None, None
         # Unsure whether an earlier try arrived until the platform has been asked.
-        unsure = item.in_flight
+        unsure = claim.unsure
         try:
             ref = None
             if unsure:
                 ref = self._already_sent(item)
                 unsure = False
             if ref is None:
-                ref = self._send(started)
+                ref = self._send(item)
         except ChatError as exc:
-            return self._failed_attempt(started, exc, unsure=unsure or exc.maybe_sent)
+            return self._failed_attempt(item, exc, unsure=unsure or exc.maybe_sent)
         except Exception as exc:
             # A message that cannot even be rendered or sent (a bad row, a bug) fails
             # alone, with the reason kept on its outbox row; the queue moves on.
-            return self._failed_attempt(started, ChatError(
+            return self._failed_attempt(item, ChatError(
                 f"{type(exc).__name__}: {exc}"[:300]), unsure=unsure)
-        self._record_sent(started, ref)
-        return DeliveryReport(sent=1), self._clock.now() + self._interval
+        now = self._clock.now()
+        sent = dataclasses.replace(item, status=OutboxStatus.SENT, ref=ref, sent_at=now,
+                                   in_flight=False, last_error="", next_attempt_at=None)
+        return DeliveryReport(sent=1), now + self._interval, sent
 
     def _already_sent(self, item: OutboxItem) -> MessageRef | None:
         if item.target_kind == "update":
@@ -210,37 +224,24 @@ class OutboxDelivery:
         self._chat.update(ref=original.ref, message=item.message)
         return original.ref
 
-    def _record_sent(self, item: OutboxItem, ref: MessageRef | None) -> None:
-        try:
-            self._outbox.save(dataclasses.replace(
-                item, status=OutboxStatus.SENT, ref=ref, sent_at=self._clock.now(),
-                in_flight=False, last_error="", next_attempt_at=None))
-        except Exception as exc:
-            # Sent but not recorded: stop here. The item stays in flight, so whoever works
-            # it next finds the message by its key instead of sending it again.
-            self.halted_until = self._clock.now() + timedelta(seconds=30)
-            log.error("a sent message could not be recorded (%s); delivery paused",
-                      type(exc).__name__)
-            raise DeliveryHalted from exc
-
-    def _failed_attempt(self, item: OutboxItem, exc: ChatError,
-                        unsure: bool) -> tuple[DeliveryReport, datetime | None]:
+    def _failed_attempt(self, item: OutboxItem, exc: ChatError, unsure: bool
+                        ) -> tuple[DeliveryReport, datetime | None, OutboxItem]:
         now = self._clock.now()
         backoff = timedelta(seconds=exc.retry_after) if exc.retry_after else min(
             self._max_backoff, timedelta(seconds=2 ** max(item.attempts - 1, 0)))
+        if exc.scope and exc.retry_after:
+            # A limit shared by every conversation (finding people, say): every replica
+            # holds those claims until it passes, not only this process.
+            try:
+                self._outbox.pause(exc.scope, until=now + backoff)
+            except Exception:
+                log.exception("recording a rate-limit pause failed")
         given_up = now + backoff - item.created_at > self._retry_for
         if exc.transient and not given_up:
-            self._outbox.save(dataclasses.replace(
-                item, last_error=str(exc), next_attempt_at=now + backoff, in_flight=unsure))
-            return DeliveryReport(retried=1), now + backoff
+            return DeliveryReport(retried=1), now + backoff, dataclasses.replace(
+                item, last_error=str(exc), next_attempt_at=now + backoff, in_flight=unsure)
         reason = str(exc) if not exc.transient else (
             f"still failing after {self._retry_for} ({exc})")
-        failed = self._outbox.save(dataclasses.replace(
-            item, status=OutboxStatus.FAILED, last_error=reason, in_flight=unsure))
         log.warning("outbox item %s failed for good: %s", item.key, reason)
-        if self._on_failed is not None:
-            try:
-                self._on_failed(failed)
-            except Exception:
-                log.exception("telling the managers about a failed message failed")
-        return DeliveryReport(failed=1), None
+        return DeliveryReport(failed=1), None, dataclasses.replace(
+            item, status=OutboxStatus.FAILED, last_error=reason, in_flight=unsure)

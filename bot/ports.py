@@ -523,6 +523,9 @@ class OutboxItem:
     channel: str = ""
     in_flight: bool = False
     first_tried_at: datetime | None = None
+    # Higher goes first among conversations that may send (speed to lead: lead DMs,
+    # alerts and escalations before briefs, digests and reminders).
+    priority: int = 0
 
     @property
     def conversation(self) -> str:
@@ -530,6 +533,16 @@ class OutboxItem:
         if self.channel:
             return self.channel
         return f"dm:{self.target}" if self.target_kind == "direct" else self.target
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A leased conversation's next message, its attempt already recorded."""
+
+    item: OutboxItem
+    # An earlier attempt may have arrived (it was in flight): look before sending again.
+    unsure: bool
+    lease_until: datetime
 
 
 class OutboxRepository(Protocol):
@@ -546,24 +559,24 @@ class OutboxRepository(Protocol):
         ...
 
     def claim(self, *, owner: str, now: datetime, lease: timedelta,
-              limit: int) -> list[str]:
-        """Lease up to `limit` conversations that may send now, least recently served first."""
-        ...
+              limit: int) -> list[Claim]:
+        """Lease up to `limit` conversations whose oldest pending message may go now, in
+        one transaction, and record the attempt on that message (in flight, counted).
 
-    def head(self, conversation: str) -> OutboxItem | None:
-        """The oldest pending message of a conversation."""
-        ...
-
-    def begin_attempt(self, item: OutboxItem, *, owner: str, now: datetime) -> OutboxItem | None:
-        """Record, before any network call, that `owner` is sending `item` (in flight).
-
-        None when `owner` no longer holds the conversation's lease: it must not send.
+        Urgent messages first, then the conversation that has been able to send for the
+        longest; conversations held by a `pause` are skipped.
         """
         ...
 
     def release(self, conversation: str, *, owner: str, now: datetime,
-                next_send_at: datetime | None) -> None:
-        """Give the lease back; nothing goes to the conversation before `next_send_at`."""
+                next_send_at: datetime | None, item: OutboxItem | None = None) -> None:
+        """Give the lease back (if still ours); nothing goes to the conversation before
+        `next_send_at`. With `item`, its new state is saved in the same transaction."""
+        ...
+
+    def pause(self, scope: str, *, until: datetime) -> None:
+        """Hold every claim of this scope (a platform rate limit shared by all
+        conversations, see ChatError.scope) until `until`, in every replica."""
         ...
 
     def recent(self, *, status: OutboxStatus | None = None,

@@ -233,6 +233,7 @@ class OutboxRow(SQLModel, table=True):
     channel: str = Field(default="", max_length=260)
     in_flight: bool = False
     first_tried_at: datetime | None = _when(nullable=True)
+    priority: int = 0
 
 
 class OutboxChannelRow(SQLModel, table=True):
@@ -244,6 +245,14 @@ class OutboxChannelRow(SQLModel, table=True):
     lease_until: datetime | None = _when(nullable=True)
     next_send_at: datetime | None = _when(nullable=True)
     last_served_at: datetime | None = _when(nullable=True)
+
+
+class DeliveryPauseRow(SQLModel, table=True):
+    """A platform rate limit every replica waits out (a scope of claims, until when)."""
+
+    __tablename__ = "delivery_pauses"
+    scope: str = Field(primary_key=True, max_length=20)
+    until: datetime = _when()
 
 
 class JobRunRow(SQLModel, table=True):
