@@ -20,6 +20,7 @@ told in plain text (`oscbot outbox` lists and retries them).
 from __future__ import annotations
 
 import dataclasses
+import heapq
 import logging
 import threading
 import uuid
@@ -86,7 +87,16 @@ class OutboxDelivery:
         self._on_failed = on_failed
         self._wake = threading.Event()
         self._running = False
+        # When conversations this deliverer released may send again: an idle loop wakes
+        # for the soonest instead of sleeping a whole poll (pacing stays at the interval).
+        self._due: list[datetime] = []
+        self._due_lock = threading.Lock()
         self.halted_until: datetime | None = None
+
+    @property
+    def workers(self) -> int:
+        """How many sends may be in progress at once."""
+        return self._workers
 
     def kick(self) -> None:
         """Something new is queued: wake the background loop, or, without one, deliver now."""
@@ -130,7 +140,7 @@ class OutboxDelivery:
                 if len(running) >= self._workers:
                     wait(running, timeout=poll, return_when=FIRST_COMPLETED)
                 elif not claimed:
-                    self._wake.wait(poll)
+                    self._wake.wait(self._idle_wait(poll))
                     self._wake.clear()
         finally:
             self._running = False
@@ -161,12 +171,26 @@ class OutboxDelivery:
                 return DeliveryReport()
             log.exception("recording a delivery attempt failed; its lease runs out by itself")
             return report
+        if next_send_at is not None and self._running:
+            with self._due_lock:
+                heapq.heappush(self._due, next_send_at)
         if outcome is not None and outcome.status is OutboxStatus.FAILED and self._on_failed:
             try:
                 self._on_failed(outcome)
             except Exception:
                 log.exception("telling the managers about a failed message failed")
         return report
+
+    def _idle_wait(self, poll: float) -> float:
+        """Seconds until the soonest conversation released here may send, at most `poll`."""
+        now = self._clock.now()
+        with self._due_lock:
+            while self._due and self._due[0] <= now:
+                heapq.heappop(self._due)
+            soonest = self._due[0] if self._due else None
+        if soonest is None:
+            return poll
+        return min(poll, (soonest - now).total_seconds())
 
     def _halted(self) -> bool:
         return self.halted_until is not None and self._clock.now() < self.halted_until
@@ -180,6 +204,8 @@ class OutboxDelivery:
             # Waited too long for a free worker: the lease may run out mid-send and
             # another deliverer take over. Leave it; the next claim looks it up first.
             return DeliveryReport(), None, None
+        # Paced from when the send starts: Slack counts a message when it arrives.
+        started = self._clock.now()
         # Unsure whether an earlier try arrived until the platform has been asked.
         unsure = claim.unsure
         try:
@@ -199,7 +225,7 @@ class OutboxDelivery:
         now = self._clock.now()
         sent = dataclasses.replace(item, status=OutboxStatus.SENT, ref=ref, sent_at=now,
                                    in_flight=False, last_error="", next_attempt_at=None)
-        return DeliveryReport(sent=1), now + self._interval, sent
+        return DeliveryReport(sent=1), started + self._interval, sent
 
     def _already_sent(self, item: OutboxItem) -> MessageRef | None:
         if item.target_kind == "update":

@@ -102,9 +102,14 @@ class InMemoryOutbox:
 
     def release(self, conversation: str, *, owner: str, now: datetime,
                 next_send_at: datetime | None, item: OutboxItem | None = None) -> None:
-        """Save `item` and give the lease back, if still ours."""
-        if item is not None:
-            self.save(item)
+        """Save `item`'s delivery state (not its content) and give the lease back, if
+        still ours."""
+        if item is not None and item.id is not None:
+            stored = self.rows[item.id]
+            self.save(dataclasses.replace(
+                item, message=stored.message, target=stored.target, key=stored.key,
+                target_kind=stored.target_kind, channel=stored.channel,
+                priority=stored.priority, created_at=stored.created_at))
         lease = self.leases.get(conversation)
         if lease is not None and lease.owner == owner:
             self.leases[conversation] = _Lease(next_send_at=next_send_at, last_served_at=now)

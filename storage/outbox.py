@@ -68,6 +68,9 @@ UPDATE outbox o SET in_flight = true, attempts = o.attempts + 1,
 FROM leased WHERE o.id = leased.head
 RETURNING {", ".join(f"o.{name}" for name in _COLUMNS)}, leased.unsure, leased.ready
 """
+# What delivery changes on an item; the rest (content, target) belongs to the Notifier.
+DELIVERY_STATE = ("status", "attempts", "next_attempt_at", "ref_channel", "ref_id",
+                  "last_error", "sent_at", "in_flight", "first_tried_at")
 _RELEASE = """
 UPDATE outbox_channels SET owner = NULL, lease_until = NULL, next_send_at = :next,
     last_served_at = :now
@@ -168,12 +171,14 @@ class SqlOutbox:
 
     def release(self, conversation: str, *, owner: str, now: datetime,
                 next_send_at: datetime | None, item: OutboxItem | None = None) -> None:
-        """Give the lease back (only if it is still ours), saving `item` in the same
-        transaction: one commit per message sent."""
+        """Give the lease back (only if it is still ours), saving `item`'s delivery state
+        in the same transaction: one commit per message sent. Its content is left alone:
+        a revision saved meanwhile is not overwritten."""
         with rows.unit(self._engine) as session:
             if item is not None:
+                values = convert.outbox_row(item)
                 session.execute(sa_update(OutboxRow).where(col(OutboxRow.id) == item.id)
-                                .values(**convert.outbox_row(item)))
+                                .values({k: values[k] for k in DELIVERY_STATE}))
             session.execute(self._release, {"next": next_send_at, "now": now,
                                             "channel": conversation, "owner": owner})
 

@@ -181,16 +181,47 @@ def test_team_channel_is_checked_at_start_up(slack: FakeSlack) -> None:
     assert missing is not None and "no channel #nowhere that oscbot can see" in missing
 
 
-def test_someone_slack_did_not_know_is_asked_about_again_later(slack: FakeSlack) -> None:
+def test_a_found_person_is_kept_for_an_hour_and_a_miss_not_at_all(slack: FakeSlack) -> None:
     now = [0.0]
     port = SlackChat(token=TOKEN, api_url=slack.url, names=NAMES, monotonic=lambda: now[0])
+
+    def lookups() -> int:
+        return len([c for c in slack.calls("users.lookupByEmail")
+                    if c["email"] == "new@rh.example"])
+
     assert port.user_id("new@rh.example") is None
     slack.add_user("new@rh.example", "UNEW", "New Hire")
-    assert port.user_id("new@rh.example") is None  # not asked again at once
-    now[0] += 601
+    assert port.user_id("new@rh.example") == "UNEW"  # the miss was not kept
+    port.direct(email="new@rh.example", message=Message("welcome"))
+    assert lookups() == 2  # the hit was kept
+    # The email moves to another account (a rehire): picked up once the hour is over.
+    del slack.users["UNEW"]
+    slack.add_user("new@rh.example", "UNEW2", "New Hire")
+    now[0] += 3599
     assert port.user_id("new@rh.example") == "UNEW"
-    assert len([c for c in slack.calls("users.lookupByEmail")
-                if c["email"] == "new@rh.example"]) == 2
+    now[0] += 2
+    port.direct(email="new@rh.example", message=Message("again"))
+    assert lookups() == 3
+    assert [c["channel"] for c in slack.calls("chat.postMessage")] == ["DUNEW", "DUNEW2"]
+    assert port.user_id("ghost@rh.example") is None
+    assert port.user_id("ghost@rh.example") is None
+    assert len([c for c in slack.calls_made if c.args.get("email") == "ghost@rh.example"]) == 2
+
+
+def test_a_429_says_whether_it_holds_one_channel_or_every_dm(slack: FakeSlack) -> None:
+    slack.add_channel("C0OAKHILL", "oak-hill")
+    port = chat(slack)
+    slack.fail_next("users.lookupByEmail", 429, retry_after=20)
+    with pytest.raises(ChatError) as lookup:
+        port.direct(email="jordan@rh.example", message=Message("x"))
+    assert lookup.value.scope == "direct" and lookup.value.retry_after == 20
+    slack.fail_next("chat.postMessage", 429, retry_after=3)
+    with pytest.raises(ChatError) as post:
+        port.post(channel=TEAM_CHANNEL, message=Message("x"))
+    assert post.value.scope == "" and post.value.retry_after == 3
+    port.post(channel="C0OAKHILL", message=Message("y"))  # another channel is not held
+    with pytest.raises(ChatError, match="rate limit"):
+        port.post(channel=TEAM_CHANNEL, message=Message("x"))  # that one waits it out
 
 
 def test_outbox_key_rides_as_metadata_and_is_found_in_history(slack: FakeSlack) -> None:
