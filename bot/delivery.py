@@ -1,16 +1,24 @@
 """Delivering the outbox: each message once, in order per conversation, fast and fair.
 
 A deliverer leases conversations (a channel, or one person's DMs) whose oldest pending
-message is due, one message per lease, so every conversation gets its turn and no
-backlog in one delays another. Several leases are worked concurrently (bounded).
-Leases live in the database: replicas share the work, and a crashed replica's lease
-runs out and is taken over.
+message may go now, one message per lease; the claim returns that message with its
+attempt already recorded (in flight), in one transaction, and the outcome is recorded
+with the lease's release in another: two commits per message. Urgent messages go first
+(speed to lead: a new lead's DM, its alert and escalation), then the conversation that
+has been able to send the longest, so a backlog in one conversation never delays
+another. Several leases are worked concurrently (bounded). Leases live in the database:
+replicas share the work, and a crashed replica's lease runs out and is taken over.
 
 Each send is recorded as "in flight" before the network call. When the outcome is
 unknown (a timeout, a crash mid-send, a "sent" that could not be written) the next
 attempt first asks the platform whether the message already arrived, by its outbox key,
 and sends only when it did not. When "sent" cannot be recorded, the deliverer stops
 rather than carry on sending.
+
+Pacing: a conversation sends at most once per `per_channel_interval` (Slack: about one
+message a second per channel); a 429 holds the conversation for its Retry-After, and a
+429 on a limit shared by every conversation (finding people by email) is recorded as a
+pause that every replica's claims honour.
 
 Transient failures retry with capped backoff for `retry_for` (24 h by default); a
 message that fails for good, or for too long, is marked failed and the managers are

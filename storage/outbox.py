@@ -1,8 +1,10 @@
 """SQL outbox with leased delivery, the unit of work, job slot claims and inbound dedupe.
 
-Claims are single statements: on PostgreSQL `UPDATE … WHERE channel IN (SELECT … FOR
-UPDATE SKIP LOCKED LIMIT n) RETURNING`, so replicas never wait on each other's rows;
-on SQLite the same UPDATE without the lock clause (SQLite has one writer anyway).
+A claim is one statement on PostgreSQL: pick the conversations that may send (`FOR
+UPDATE OF c SKIP LOCKED`, so replicas never wait on each other's rows), lease them, and
+mark each one's oldest pending message in flight, returning those messages. On SQLite
+(one writer anyway) the same steps run in one transaction that takes the write lock
+first. A release records the message's outcome and frees the lease in one transaction.
 """
 
 from __future__ import annotations
