@@ -265,3 +265,29 @@ def test_looking_for_a_sent_message_needs_the_history_scopes(slack: FakeSlack) -
         port.find_sent(key="lead-card:9", channel=TEAM_CHANNEL, since=before)
     assert refused.value.code == "missing_scope"
     assert ("conversations.history", "missing_scope", ["channels:history"]) in slack.refused
+
+
+def test_a_workspace_wide_429_holds_dms_in_every_replica_a_channel_429_one_channel(
+        slack: FakeSlack) -> None:
+    clock = FixedClock(datetime(2026, 12, 1, 16, tzinfo=UTC))
+    outbox = InMemoryOutbox()  # the shared database
+    notifier = Notifier(outbox=outbox, clock=clock, channel=TEAM_CHANNEL)
+    slack.add_user("sam@rh.example", "USAM", "Sam Lee")
+    replicas = [OutboxDelivery(outbox=outbox, clock=clock, workers=1, chat=chat(
+        slack, monotonic=lambda: clock.now().timestamp())) for _ in range(2)]
+    notifier.direct(key="lead-card:1", email="jordan@rh.example", message=Message("one"))
+    slack.fail_next("users.lookupByEmail", 429, retry_after=30)
+    replicas[0].deliver_due()
+    notifier.direct(key="lead-card:2", email="sam@rh.example", message=Message("two"))
+    slack.fail_next("chat.postMessage", 429, retry_after=3)
+    notifier.post(key="brief:1", message=Message("brief"))
+    replicas[1].deliver_due()
+    assert slack.attempts("users.lookupByEmail") == 1  # replica 1 held its DM too
+    assert slack.attempts("chat.postMessage") == 1 and slack.calls("chat.postMessage") == []
+    assert outbox.leases[TEAM_CHANNEL].next_send_at == clock.now() + timedelta(seconds=3)
+    clock.advance(timedelta(seconds=3))
+    replicas[1].deliver_due()
+    assert [c["text"] for c in slack.calls("chat.postMessage")] == ["brief"]
+    clock.advance(timedelta(seconds=27))
+    replicas[1].deliver_due()
+    assert sorted(c["text"] for c in slack.calls("chat.postMessage")) == ["brief", "one", "two"]
