@@ -44,15 +44,16 @@ _PICK = """
 SELECT c.channel AS channel, h.id AS head, h.in_flight AS unsure,
        CASE WHEN c.next_send_at > COALESCE(h.next_attempt_at, h.created_at)
             THEN c.next_send_at ELSE COALESCE(h.next_attempt_at, h.created_at) END AS ready
-FROM outbox_channels c
-JOIN outbox h ON h.id = (SELECT min(x.id) FROM outbox x
-                         WHERE x.channel = c.channel AND x.status = 'pending')
+FROM (SELECT x.channel, min(x.id) AS head FROM outbox x WHERE x.status = 'pending'
+      GROUP BY x.channel) AS p
+JOIN outbox_channels c ON c.channel = p.channel
+JOIN outbox h ON h.id = p.head
 WHERE (c.lease_until IS NULL OR c.lease_until < :now)
   AND (c.next_send_at IS NULL OR c.next_send_at <= :now)
   AND (h.next_attempt_at IS NULL OR h.next_attempt_at <= :now)
-  AND NOT EXISTS (SELECT 1 FROM delivery_pauses p WHERE p.until > :now
-                  AND (p.scope = 'all' OR p.scope = h.target_kind
-                       OR (p.scope = 'lookup' AND h.in_flight)))
+  AND NOT EXISTS (SELECT 1 FROM delivery_pauses d WHERE d.until > :now
+                  AND (d.scope = 'all' OR d.scope = h.target_kind
+                       OR (d.scope = 'lookup' AND h.in_flight)))
 ORDER BY h.priority DESC, ready, h.id
 LIMIT :limit
 """
@@ -177,12 +178,14 @@ class SqlOutbox:
         in the same transaction: one commit per message sent. Its content is left alone:
         a revision saved meanwhile is not overwritten."""
         with rows.unit(self._engine) as session:
+            # The lease row first, like a claim (lease row, then message): a claim taking
+            # over at this instant skips it or waits, never deadlocks with us.
+            session.execute(self._release, {"next": next_send_at, "now": now,
+                                            "channel": conversation, "owner": owner})
             if item is not None:
                 values = convert.outbox_row(item)
                 session.execute(sa_update(OutboxRow).where(col(OutboxRow.id) == item.id)
                                 .values({k: values[k] for k in DELIVERY_STATE}))
-            session.execute(self._release, {"next": next_send_at, "now": now,
-                                            "channel": conversation, "owner": owner})
 
     def pause(self, scope: str, *, until: datetime) -> None:
         """Hold claims of `scope` until `until` (a later pause already there wins)."""
