@@ -19,6 +19,10 @@ Then: how long the backlog took to drain, against two floors:
 - the machine: the same 2,000 posts sent straight through the adapter, unpaced, with as
   many threads as the deliverer has workers (no database).
 
+Last, the cost of picking the next conversations once the outbox has history (20,000
+conversations, 100,000 sent messages, the 2,000 pending again): the claim's pick as it
+is, interleaved with the previous one (every conversation probed for a pending message).
+
     python bench/bench_delivery.py        # OSCBOT_BENCH_POSTGRES_URL to point elsewhere
 """
 
@@ -40,7 +44,7 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import psycopg
-from sqlalchemy import event
+from sqlalchemy import Engine, event, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -51,7 +55,7 @@ from bot.services.notify import Notifier
 from handlers.slack.chat import SlackChat
 from storage.engine import engine_from_url
 from storage.migrate import upgrade
-from storage.outbox import SqlOutbox
+from storage.outbox import _PICK, SqlOutbox
 from tests.fakes.slack_api import TOKEN, FakeSlack
 
 POSTGRES = os.environ.get("OSCBOT_BENCH_POSTGRES_URL",
@@ -60,6 +64,16 @@ BACKLOG, CONVERSATIONS, SAMPLES = 2000, 200, 50
 PER_CONVERSATION = BACKLOG // CONVERSATIONS
 SLACK_FLOOR = PER_CONVERSATION - 1.0  # seconds: one message a second per channel
 KINDS = ("lead", "floor", "reminder")
+# The pick before this release: every conversation probed for its oldest pending message.
+PREVIOUS_PICK = """
+SELECT c.channel FROM outbox_channels c
+WHERE (c.lease_until IS NULL OR c.lease_until < :now)
+  AND (c.next_send_at IS NULL OR c.next_send_at <= :now)
+  AND EXISTS (SELECT 1 FROM outbox o WHERE o.channel = c.channel AND o.status = 'pending')
+ORDER BY c.last_served_at, (SELECT min(h.id) FROM outbox h WHERE h.channel = c.channel
+                            AND h.status = 'pending')
+LIMIT :limit
+"""
 WORKERS = int(os.environ.get("OSCBOT_DELIVERY_WORKERS", "8"))  # the production default
 
 
@@ -194,10 +208,43 @@ def run(url: str, slack_url: str) -> None:
     sent = outbox.counts()["sent"]
     stop.set()
     loop.join(30)
-    engine.dispose()
     report(times, drained[0], bare, statements[0] / sent)
     print(f"CPU of this process (delivery, intake of the DMs, the timing) while it drained: "
           f"{cpu:.1f} s over {drained[0]:.1f} s")
+    pick_cost(engine)
+    engine.dispose()
+
+
+def pick_cost(engine: Engine) -> None:
+    """Time the claim's pick on an outbox with history, against the previous pick."""
+    with engine.begin() as connection:
+        connection.execute(text(
+            "INSERT INTO outbox_channels (channel) SELECT 'dm:p' || g || '@example.com' "
+            "FROM generate_series(1, 20000) g"))
+        connection.execute(text(
+            "INSERT INTO outbox (key, target_kind, target, message, status, created_at, "
+            "attempts, last_error, channel, in_flight, priority) SELECT 'old:' || g, "
+            "'direct', 'p' || g % 20000 || '@example.com', '{}'::json, 'sent', now(), 1, "
+            "'', 'dm:p' || g % 20000 || '@example.com', false, 0 "
+            "FROM generate_series(1, 100000) g"))
+        connection.execute(text(
+            "UPDATE outbox SET status = 'pending' WHERE key LIKE 'backlog:%'"))
+        connection.execute(text("UPDATE outbox_channels SET next_send_at = NULL"))
+        connection.execute(text("ANALYZE"))
+    queries = {"now": text(_PICK), "previous": text(PREVIOUS_PICK)}
+    times: dict[str, list[float]] = {name: [] for name in queries}
+    params = {"now": datetime.now(UTC), "limit": WORKERS}
+    with engine.connect() as connection:
+        for _ in range(5):
+            for name, query in queries.items():
+                t0 = time.monotonic()
+                picked = connection.execute(query, params).all()
+                times[name].append(time.monotonic() - t0)
+                assert len(picked) == WORKERS
+    now, previous = (sorted(times[n])[2] * 1000 for n in ("now", "previous"))
+    print(f"picking {WORKERS} conversations among 20,000 (100,000 sent, 2,000 pending): "
+          f"median {now:.1f} ms; the previous pick {previous:.0f} ms (ratio "
+          f"{previous / now:.0f}x)")
 
 
 def watch(outbox: SqlOutbox, started: float, drained: list[float]) -> None:

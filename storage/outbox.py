@@ -44,11 +44,12 @@ _PICK = """
 SELECT c.channel AS channel, h.id AS head, h.in_flight AS unsure,
        CASE WHEN c.next_send_at > COALESCE(h.next_attempt_at, h.created_at)
             THEN c.next_send_at ELSE COALESCE(h.next_attempt_at, h.created_at) END AS ready
-FROM (SELECT x.channel, min(x.id) AS head FROM outbox x WHERE x.status = 'pending'
-      GROUP BY x.channel) AS p
-JOIN outbox_channels c ON c.channel = p.channel
-JOIN outbox h ON h.id = p.head
-WHERE (c.lease_until IS NULL OR c.lease_until < :now)
+FROM (SELECT x.id, x.channel, x.in_flight, x.priority, x.target_kind, x.created_at,
+             x.next_attempt_at, row_number() OVER (PARTITION BY x.channel ORDER BY x.id) AS n
+      FROM outbox x WHERE x.status = 'pending') AS h
+JOIN outbox_channels c ON c.channel = h.channel
+WHERE h.n = 1
+  AND (c.lease_until IS NULL OR c.lease_until < :now)
   AND (c.next_send_at IS NULL OR c.next_send_at <= :now)
   AND (h.next_attempt_at IS NULL OR h.next_attempt_at <= :now)
   AND NOT EXISTS (SELECT 1 FROM delivery_pauses d WHERE d.until > :now
