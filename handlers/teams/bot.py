@@ -186,6 +186,8 @@ class TeamsBot:
     async def on_message(self, ctx: ActivityContext[Any]) -> None:
         """A command typed in the 1:1 chat or after @oscbot in the channel."""
         activity = _raw(ctx)
+        if not addressed_to_bot(activity):
+            return  # channel chatter (the channel-read consent delivers it all): not ours
         if not await self.new_activity(activity):
             return  # delivered again: it was answered the first time
         email = await self.actor(activity)
@@ -345,6 +347,16 @@ class TeamsBot:
                                 zone=self.ctx.config.zone_of(lead.assigned_to),
                                 covering_for=None)
         return handled(reply, message, resolve=self.chat.mentionable)
+
+
+def addressed_to_bot(activity: dict[str, Any]) -> bool:
+    """A 1:1 message, or a channel or group message that @mentions the bot."""
+    kind = (activity.get("conversation") or {}).get("conversationType") or "personal"
+    if kind == "personal":
+        return True
+    bot = (activity.get("recipient") or {}).get("id")
+    return any(e.get("type") == "mention" and (e.get("mentioned") or {}).get("id") == bot
+               for e in activity.get("entities") or [])
 
 
 def activity_key(activity: dict[str, Any]) -> str:
