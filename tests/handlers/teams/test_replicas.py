@@ -116,3 +116,26 @@ def test_a_double_click_across_replicas_logs_the_contact_once(two: dict[str, Any
     assert answers[1]["value"].startswith("Already received")
     calls = [x for x in ctx.repos.activities.for_lead(lead.id) if x.kind.value == "call"]
     assert len(calls) == 1
+
+
+def test_a_refused_press_can_be_tried_again_a_minute_later(two: dict[str, Any]) -> None:
+    teams: FakeBotConnector = two["teams"]
+    (a, ctx, _), (b, _, _) = two["a"], two["b"]
+    assert post_activity(a, teams.install()).status_code == 200
+    lead, _ = ctx.leads.receive(NewLead(
+        source="website", external_id="r-2", name="Lee Park", email=None,
+        phone="+15125550101", community="Riverside", message="",
+        received_at=two["clock"].now() - timedelta(minutes=1)))
+    outsider = next(k for k in ("sam", "priya", "jordan")
+                    if not lead.assigned_to.startswith(k))
+    value = {"action": {"type": "Action.Execute", "verb": "lead_called",
+                        "data": {"value": str(lead.id)}}}
+
+    def press() -> dict[str, Any]:
+        return teams.invoke("adaptiveCard/action", value, user=two["people"][outsider],
+                            reply_to="1:card")
+
+    assert post_activity(a, press()).json()["value"].startswith("Sorry")
+    assert post_activity(b, press()).json()["value"].startswith("Already received")
+    two["clock"].advance(timedelta(seconds=61))
+    assert post_activity(b, press()).json()["value"].startswith("Sorry")
