@@ -3,20 +3,25 @@ and once per tick across every replica.
 
 APScheduler 3.x runs in each process (its shared job stores would run jobs twice);
 before a run, the process claims the job's slot (time // interval) in `job_runs`,
-unique on (job, slot): one replica runs it, the others skip that tick.
+unique on (job, slot): one replica runs it, the others skip that tick. A job split into
+items (schedules.items) is worked by every replica, each item once per slot.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
+from functools import partial
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from bot.errors import InvalidInput
 from handlers.context import AppContext
-from schedules.jobs import JOBS, did_something
+from schedules import items
+from schedules.items import Split
+from schedules.jobs import JOBS, Job, did_something
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +52,7 @@ def build_scheduler(ctx: AppContext, *,
     for entry in JOBS:
         interval = (every or {}).get(entry.name, entry.every)
         scheduler.add_job(
-            _runner(entry.name, interval, entry.run, ctx, on_run), "interval",
+            _runner(entry.name, partial(run_tick, ctx, entry, interval), on_run), "interval",
             seconds=interval.total_seconds(), id=entry.name, name=entry.name,
             max_instances=1, coalesce=True, replace_existing=True,
         )
@@ -57,6 +62,38 @@ def build_scheduler(ctx: AppContext, *,
 def slot_of(now: datetime, every: timedelta) -> int:
     """The tick a run belongs to: whole intervals since the epoch."""
     return int(now.timestamp() // every.total_seconds())
+
+
+def run_tick(ctx: AppContext, entry: Job, every: timedelta) -> str | None:
+    """One scheduled tick of a job on this replica: once per slot across the cluster,
+    on every replica, or as leased items; None when this replica had nothing to do."""
+    if entry.every_replica:
+        return entry.run(ctx)
+    if entry.split is not None:
+        return run_split(ctx, entry.name, every, entry.split)
+    return run_once_per_slot(ctx, entry.name, every, entry.run)
+
+
+def run_split(ctx: AppContext, name: str, every: timedelta, split: Split) -> str | None:
+    """Enqueue the slot's items and work them with every other replica: the replica that
+    claims the slot records the run; None when this one found nothing left to work."""
+    now = ctx.clock.now()
+    slot = slot_of(now, every)
+    won = ctx.repos.job_runs.claim(job=name, slot=slot, owner=ctx.delivery.owner, now=now)
+    summary = "failed"
+    try:
+        # Every replica enqueues (idempotent): the items exist even if the slot's winner
+        # died before it got that far.
+        items.enqueue(ctx, name, split, slot=slot)
+        tally = items.work_claimed(ctx, name, split)
+        if tally is None and not won:
+            return None
+        summary = split.describe(ctx, tally or Counter())
+        return summary
+    finally:
+        if won:
+            ctx.repos.job_runs.finish(job=name, slot=slot, now=ctx.clock.now(),
+                                      outcome=summary)
 
 
 def run_once_per_slot(ctx: AppContext, name: str, every: timedelta,
@@ -74,14 +111,12 @@ def run_once_per_slot(ctx: AppContext, name: str, every: timedelta,
         ctx.repos.job_runs.finish(job=name, slot=slot, now=ctx.clock.now(), outcome=summary)
 
 
-def _runner(
-    name: str, every: timedelta, run: Callable[[AppContext], str], ctx: AppContext,
-    on_run: Callable[[str, str], None] | None,
-) -> Callable[[], None]:
+def _runner(name: str, tick: Callable[[], str | None],
+            on_run: Callable[[str, str], None] | None) -> Callable[[], None]:
     def wrapped() -> None:
         outcome = "ok"
         try:
-            summary = run_once_per_slot(ctx, name, every, run)
+            summary = tick()
             if summary is None:
                 outcome = "skipped"
             else:
