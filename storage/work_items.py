@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine, TextClause, bindparam, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import col
 
 from bot.work_items import WorkItem
 from storage import rows
@@ -61,8 +62,8 @@ class SqlWorkItems:
             # DO NOTHING: a replica enqueueing the same slot again changes nothing, and an
             # item done in this slot stays done.
             result = session.execute(insert(WorkItemRow).values(values).on_conflict_do_nothing(
-                index_elements=["job", "item", "slot"]))
-            return max(int(getattr(result, "rowcount", 0) or 0), 0)
+                index_elements=["job", "item", "slot"]).returning(col(WorkItemRow.id)))
+            return len(result.all())
 
     def claim(self, *, job: str, owner: str, now: datetime, lease: timedelta,
               limit: int) -> list[WorkItem]:
