@@ -7,6 +7,8 @@ Then every replica claims a batch, works it, marks it done, and claims again unt
 nothing is left. A replica that dies holding items leaves them leased; once the lease
 runs out the next replica to ask takes them over (`take_over_work` asks every few
 seconds on every replica). An item done in a slot is not done again in that slot.
+A replica that is stopping claims no more items; the batch in hand is finished, or, if
+the process ends first, taken over when its lease runs out.
 
 Each item runs isolated (`ItemGuard`): one that fails is recorded, announced once and
 marked done for the slot; the next slot tries it again.
@@ -18,6 +20,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from threading import Event
 
 from handlers.context import AppContext
 
@@ -48,12 +51,14 @@ def enqueue(ctx: AppContext, name: str, split: Split, *, slot: int) -> int:
                                         now=ctx.clock.now())
 
 
-def work_claimed(ctx: AppContext, name: str, split: Split) -> Tally | None:
-    """Claim and work the job's free items a batch at a time until none is left; the
-    counts of what this replica did, or None when it found nothing to claim."""
+def work_claimed(ctx: AppContext, name: str, split: Split, *,
+                 stopping: Event | None = None) -> Tally | None:
+    """Claim and work the job's free items a batch at a time until none is left (or the
+    replica is stopping: it claims no more); the counts of what this replica did, or None
+    when it found nothing to claim."""
     work_items = ctx.repos.work_items
     tally: Tally | None = None
-    while True:
+    while stopping is None or not stopping.is_set():
         items = work_items.claim(job=name, owner=ctx.delivery.owner, now=ctx.clock.now(),
                                  lease=split.lease, limit=split.batch)
         if not items:
@@ -69,12 +74,14 @@ def work_claimed(ctx: AppContext, name: str, split: Split) -> Tally | None:
         tally = tally if tally is not None else Counter()
         tally.update(done)
         tally["items"] += len(items)
+    return tally
 
 
-def take_over(ctx: AppContext, splits: Sequence[tuple[str, Split]]) -> str:
+def take_over(ctx: AppContext, splits: Sequence[tuple[str, Split]], *,
+              stopping: Event | None = None) -> str:
     """Work whatever items of these jobs are free: never claimed, or their lease ran out."""
     worked = {name: tally for name, split in splits
-              if (tally := work_claimed(ctx, name, split)) is not None}
+              if (tally := work_claimed(ctx, name, split, stopping=stopping)) is not None}
     if not worked:
         return "0 items taken over"
     return "; ".join(f"{name}: {tally['items']} items taken over"

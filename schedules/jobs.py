@@ -258,6 +258,9 @@ def prune_records(ctx: AppContext) -> str:
     return f"pruned {events} inbound event ids and {items} work items"
 
 
+TAKE_OVER = "take_over_work"
+
+
 def take_over_work(ctx: AppContext) -> str:
     """On every replica: work split jobs' items nobody holds (a lease that ran out)."""
     return take_over(ctx, [(j.name, j.split) for j in JOBS if j.split is not None])
@@ -283,7 +286,7 @@ JOBS: tuple[Job, ...] = (
     _job("renew_outlook_subscriptions", timedelta(hours=1), renew_outlook_subscriptions,
          split=OUTLOOK_SUBSCRIPTIONS),
     Job("weekly_digest", timedelta(hours=1), weekly_digest, weekly_digest.__doc__ or ""),
-    _job("take_over_work", timedelta(seconds=15), take_over_work, every_replica=True),
+    _job(TAKE_OVER, timedelta(seconds=15), take_over_work, every_replica=True),
     _job("prune_records", timedelta(hours=1), prune_records),
 )
 

@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from functools import partial
+from threading import Event
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
@@ -21,7 +22,7 @@ from bot.errors import InvalidInput
 from handlers.context import AppContext
 from schedules import items
 from schedules.items import Split
-from schedules.jobs import JOBS, Job, did_something
+from schedules.jobs import JOBS, TAKE_OVER, Job, did_something
 
 log = logging.getLogger(__name__)
 
@@ -45,14 +46,17 @@ def parse_job_every(text: str) -> dict[str, timedelta]:
 
 def build_scheduler(ctx: AppContext, *,
                     on_run: Callable[[str, str], None] | None = None,
-                    every: Mapping[str, timedelta] | None = None) -> BackgroundScheduler:
+                    every: Mapping[str, timedelta] | None = None,
+                    stopping: Event | None = None) -> BackgroundScheduler:
     """A background scheduler running every job in the registry; `on_run(job, outcome)`
-    hears of every run (metrics); `every` overrides intervals by job name."""
+    hears of every run (metrics); `every` overrides intervals by job name; once
+    `stopping` is set, split jobs claim no more items."""
     scheduler = BackgroundScheduler(timezone="UTC")
     for entry in JOBS:
         interval = (every or {}).get(entry.name, entry.every)
         scheduler.add_job(
-            _runner(entry.name, partial(run_tick, ctx, entry, interval), on_run), "interval",
+            _runner(entry.name, partial(run_tick, ctx, entry, interval, stopping=stopping),
+                    on_run), "interval",
             seconds=interval.total_seconds(), id=entry.name, name=entry.name,
             max_instances=1, coalesce=True, replace_existing=True,
         )
@@ -64,17 +68,22 @@ def slot_of(now: datetime, every: timedelta) -> int:
     return int(now.timestamp() // every.total_seconds())
 
 
-def run_tick(ctx: AppContext, entry: Job, every: timedelta) -> str | None:
+def run_tick(ctx: AppContext, entry: Job, every: timedelta, *,
+             stopping: Event | None = None) -> str | None:
     """One scheduled tick of a job on this replica: once per slot across the cluster,
     on every replica, or as leased items; None when this replica had nothing to do."""
+    if entry.name == TAKE_OVER:
+        return items.take_over(ctx, [(j.name, j.split) for j in JOBS if j.split is not None],
+                               stopping=stopping)
     if entry.every_replica:
         return entry.run(ctx)
     if entry.split is not None:
-        return run_split(ctx, entry.name, every, entry.split)
+        return run_split(ctx, entry.name, every, entry.split, stopping=stopping)
     return run_once_per_slot(ctx, entry.name, every, entry.run)
 
 
-def run_split(ctx: AppContext, name: str, every: timedelta, split: Split) -> str | None:
+def run_split(ctx: AppContext, name: str, every: timedelta, split: Split, *,
+              stopping: Event | None = None) -> str | None:
     """Enqueue the slot's items and work them with every other replica: the replica that
     claims the slot records the run; None when this one found nothing left to work."""
     now = ctx.clock.now()
@@ -85,7 +94,7 @@ def run_split(ctx: AppContext, name: str, every: timedelta, split: Split) -> str
         # Every replica enqueues (idempotent): the items exist even if the slot's winner
         # died before it got that far.
         items.enqueue(ctx, name, split, slot=slot)
-        tally = items.work_claimed(ctx, name, split)
+        tally = items.work_claimed(ctx, name, split, stopping=stopping)
         if tally is None and not won:
             return None
         summary = split.describe(ctx, tally or Counter())

@@ -3,6 +3,7 @@ replica asks, taken over after a lost lease, failures isolated."""
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -157,3 +158,16 @@ def test_the_on_demand_run_works_every_item_without_leases(cluster: Cluster) -> 
     assert set(cluster.reads().values()) == {1}
     assert isinstance(cluster.repos.work_items, InMemoryWorkItems)
     assert cluster.repos.work_items.rows == {}
+
+
+def test_a_stopping_replica_claims_no_more_items(cluster: Cluster) -> None:
+    replica = cluster.replicas[0]
+    stopping = threading.Event()
+    stopping.set()
+    # The slot is claimed and its items enqueued, but none is taken: others work them.
+    assert run_tick(replica, SYNC, SYNC.every, stopping=stopping) == (
+        "read 0 calendars (0 unchanged, 0 failed, 0 suspect), 0 coverage changes")
+    assert cluster.repos.work_items.pending(job="sync_calendars") == len(OSCS)
+    assert sum(cluster.reads().values()) == 0
+    assert job("take_over_work").run(cluster.replicas[1]) == (
+        f"sync_calendars: {len(OSCS)} items taken over")
