@@ -73,6 +73,7 @@ def run_tick(ctx: AppContext, entry: Job, every: timedelta, *,
     """One scheduled tick of a job on this replica: once per slot across the cluster,
     on every replica, or as leased items; None when this replica had nothing to do."""
     if entry.name == TAKE_OVER:
+        # As its registry entry, but told when the replica stops, like the split jobs.
         return items.take_over(ctx, [(j.name, j.split) for j in JOBS if j.split is not None],
                                stopping=stopping)
     if entry.every_replica:
