@@ -20,18 +20,20 @@ def action_id(body: dict[str, Any]) -> str | None:
     """The id of a block action (button press, menu pick); None for anything else."""
     if body.get("type") != "block_actions":
         return None
-    actions = body.get("actions") or []
-    first = actions[0] if actions and isinstance(actions[0], dict) else {}
-    stamp = first.get("action_ts")
-    if not stamp:
-        return None
-    user = (body.get("user") or {}).get("id", "")
-    return f"action:{user}:{first.get('action_id', '')}:{stamp}"
+    actions = body.get("actions")
+    first = actions[0] if isinstance(actions, list) and actions else None
+    if not isinstance(first, dict) or not first.get("action_ts"):
+        return None  # not what Slack sends: the listener refuses it
+    return f"action:{_user(body)}:{first.get('action_id', '')}:{first['action_ts']}"
 
 
 def submission_id(body: dict[str, Any], view: dict[str, Any]) -> str:
     """The id of a view submission: who, which view and version, and what was typed."""
     values = json.dumps(view.get("state", {}).get("values", {}), sort_keys=True)
     digest = hashlib.sha256(values.encode()).hexdigest()[:32]
-    user = (body.get("user") or {}).get("id", "")
-    return f"view:{user}:{view.get('id', '')}:{view.get('hash', '')}:{digest}"
+    return f"view:{_user(body)}:{view.get('id', '')}:{view.get('hash', '')}:{digest}"
+
+
+def _user(body: dict[str, Any]) -> str:
+    user = body.get("user")
+    return str(user.get("id", "")) if isinstance(user, dict) else ""
