@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import timedelta
 from threading import Event
@@ -67,8 +68,10 @@ def work_claimed(ctx: AppContext, name: str, split: Split, *,
             done = split.work(ctx, [item.key for item in items])
         except BaseException:
             # The storage itself failed (items are isolated inside `work`): hand the
-            # items back so another replica need not wait for the lease to run out.
-            work_items.release(items)
+            # items back so another replica need not wait for the lease to run out. If
+            # that fails too, the lease runs out by itself; the first error is the one.
+            with suppress(Exception):
+                work_items.release(items)
             raise
         work_items.done(items, now=ctx.clock.now())
         tally = tally if tally is not None else Counter()

@@ -171,3 +171,25 @@ def test_a_stopping_replica_claims_no_more_items(cluster: Cluster) -> None:
     assert sum(cluster.reads().values()) == 0
     assert job("take_over_work").run(cluster.replicas[1]) == (
         f"sync_calendars: {len(OSCS)} items taken over")
+
+
+def test_a_batch_whose_storage_fails_is_handed_back_at_once(cluster: Cluster) -> None:
+    from collections import Counter
+
+    from schedules.items import Split, work_claimed
+
+    class DatabaseDown(Exception):
+        pass
+
+    def broken(ctx: AppContext, keys: object) -> Counter[str]:
+        raise DatabaseDown("connection refused")
+
+    split = Split(keys=lambda ctx: ["a", "b"], work=broken, describe=lambda c, t: "",
+                  batch=2)
+    replica = cluster.replicas[0]
+    cluster.repos.work_items.enqueue(job="demo", slot=1, keys=["a", "b"], now=T0)
+    with pytest.raises(DatabaseDown):
+        work_claimed(replica, "demo", split)
+    # No waiting for the lease: another replica claims both at once.
+    assert len(cluster.repos.work_items.claim(job="demo", owner="r2", now=T0,
+                                              lease=split.lease, limit=5)) == 2
