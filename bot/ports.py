@@ -31,6 +31,7 @@ from bot.ports_records import LeadPosition as LeadPosition
 from bot.ports_records import LeadRepository as LeadRepository
 from bot.ports_records import Page as Page
 from bot.ports_records import TaskRepository as TaskRepository
+from bot.work_items import WorkItems
 
 
 class Clock(Protocol):
@@ -238,6 +239,14 @@ class InboundEvents(Protocol):
         """True the first time an event id is seen from a source; False for every retry."""
         ...
 
+    def forget(self, *, source: str, event_id: str) -> None:
+        """Forget an id whose handling failed, so the person may send the same again."""
+        ...
+
+    def prune(self, *, before: datetime) -> int:
+        """Forget ids received before `before` (platforms retry within minutes)."""
+        ...
+
 
 class OutboxStatus(StrEnum):
     """Delivery state of an outgoing message."""
@@ -370,3 +379,4 @@ class Repositories:
     tx: Transactions
     job_runs: JobRuns
     inbound: InboundEvents
+    work_items: WorkItems

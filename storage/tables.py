@@ -310,3 +310,20 @@ class ConversationRefRow(SQLModel, table=True):
     email: str | None = Field(default=None, max_length=254)
     name: str = Field(default="", max_length=200)
     updated_at: datetime = _when()
+
+
+class WorkItemRow(SQLModel, table=True):
+    """One item of a split job's slot (a calendar, a coverage): leased, then done once."""
+
+    __tablename__ = "work_items"
+    __table_args__ = (UniqueConstraint("job", "item", "slot", name="uq_work_items_job_item_slot"),
+                      Index("ix_work_items_job_done", "job", "done_at"))
+    id: int | None = Field(default=None, primary_key=True)
+    job: str = Field(max_length=60)
+    item: str = Field(max_length=260)
+    slot: int = Field(sa_type=BigInteger)
+    owner: str | None = Field(default=None, max_length=120)
+    lease_until: datetime | None = _when(nullable=True)
+    attempts: int = 0
+    created_at: datetime = _when(index=True)
+    done_at: datetime | None = _when(nullable=True)

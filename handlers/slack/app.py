@@ -22,6 +22,7 @@ from bot.model import LeadStatus, TaskStatus
 from handlers import commands
 from handlers.actions import press
 from handlers.context import AppContext
+from handlers.slack import dedupe
 from handlers.slack.blocks import action_pattern, render, reply_text
 from handlers.slack.directory import Directory
 from handlers.slack.leave import register_leave
@@ -95,11 +96,15 @@ def register(app: AsyncApp, ctx: AppContext) -> None:
 
     @app.middleware
     async def skip_event_retries(body: dict[str, Any], next: Any) -> BoltResponse | None:
-        # Slack resends events it thinks were lost (X-Slack-Retry-Num), to any replica:
-        # the database remembers which were handled, so each is handled once.
-        event_id = body.get("event_id")
+        # Slack resends events it thinks were lost (X-Slack-Retry-Num), to any replica,
+        # and a press can arrive twice: the database remembers which were handled, so
+        # each is handled once. (Submissions are checked by their listener, after the
+        # form's own checks, so a corrected form is not taken for a repeat.)
+        event_id, source = body.get("event_id"), "slack"
+        if not event_id:
+            event_id, source = dedupe.action_id(body), dedupe.SOURCE
         if event_id and not await asyncio.to_thread(
-                ctx.repos.inbound.first_time, source="slack", event_id=str(event_id),
+                ctx.repos.inbound.first_time, source=source, event_id=str(event_id),
                 now=ctx.clock.now()):
             return BoltResponse(status=200, body="")
         await next()
