@@ -14,6 +14,7 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_bolt.response import BoltResponse
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.errors import InvalidInput, NotAllowed, NotFound, OscbotError
@@ -24,6 +25,7 @@ from handlers.actions import press
 from handlers.context import AppContext
 from handlers.slack import dedupe
 from handlers.slack.blocks import action_pattern, render, reply_text
+from handlers.slack.chat import refusal
 from handlers.slack.directory import Directory
 from handlers.slack.leave import register_leave
 from handlers.slack.views import HOME_ROWS, home_view
@@ -113,10 +115,17 @@ def register(app: AsyncApp, ctx: AppContext) -> None:
     @app.error
     async def on_error(error: Exception, response: BoltResponse | None) -> None:
         log.error("slack listener failed: %s", type(error).__name__)
-        if response is not None and isinstance(error, MALFORMED):
+        if response is None:
+            return
+        if isinstance(error, MALFORMED):
             # The payload lacked what Slack always sends: a retry cannot help, so 400.
             # Anything else (Slack or the database unreachable) stays a 500 Slack retries.
             response.status = 400
+        elif isinstance(error, SlackApiError) and _refused_for_good(error):
+            # Slack refused our answer for good (a channel we cannot post in, a missing
+            # scope): the event itself was fine and its retry would be refused the same
+            # way, so it is acknowledged.
+            response.status, response.body = 200, ""
 
     async def who(client: AsyncWebClient, user_id: str, ack: AsyncAck) -> str | None:
         email = await directory.email(client, user_id)
@@ -213,6 +222,15 @@ def _button(ctx: AppContext, directory: Directory, action: ActionId) -> Any:
             await _dm(client, user, text=reply_text(reply))
 
     return pressed
+
+
+def _refused_for_good(error: SlackApiError) -> bool:
+    answer = error.response
+    data = answer.data if isinstance(answer.data, dict) else {}
+    method = str(answer.api_url).rsplit("/", 1)[-1]
+    refused = refusal(method, answer.status_code, data, answer.headers)
+    log.error("slack refused %s: %s", method, refused.code)
+    return not refused.transient
 
 
 async def _dm(client: AsyncWebClient, user: str, **message: Any) -> None:
