@@ -22,6 +22,7 @@ import re
 import statistics
 import sys
 import tempfile
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -96,6 +97,10 @@ def serve_intake(port: int, slack_url: str, ready: Any) -> None:
         chat = RecordingChat()
     ctx = build_context(config=config, repos=sql_repositories(engine_from_url(url)),
                         clock=Clock(), chat=chat, sources={})
+    # As `oscbot run` does: delivery runs in a thread of its own, and an intake's kick
+    # only wakes it.
+    threading.Thread(target=ctx.delivery.run, args=(threading.Event(),), name="delivery",
+                     daemon=True).start()
     serve_app(create_app(ctx, lead_secret=bench_leads.SECRET), port, ready)
 
 
