@@ -14,6 +14,7 @@ import json
 import logging
 import re
 from collections.abc import Callable
+from concurrent.futures import Executor
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -174,8 +175,9 @@ class Kicker:
     after every commit that asked for it.
     """
 
-    def __init__(self, kick: Callable[[], None]) -> None:
+    def __init__(self, kick: Callable[[], None], *, executor: Executor | None = None) -> None:
         self._kick = kick
+        self._executor = executor  # None: the loop's default thread pool
         self._queued = False
         self._running: set[asyncio.Future[None]] = set()
 
@@ -184,7 +186,7 @@ class Kicker:
         if self._queued:
             return
         self._queued = True
-        future = asyncio.get_running_loop().run_in_executor(None, self._run)
+        future = asyncio.get_running_loop().run_in_executor(self._executor, self._run)
         # Held until done: the loop keeps only weak references to pending futures.
         self._running.add(future)
         future.add_done_callback(self._done)
