@@ -7,6 +7,10 @@
   DM queued and kicked) against the floor: FastAPI + HMAC check + pydantic model + one
   SQLModel insert on SQLite.
 
+Two more intake rows split its cost: `--intake-without-dm` (the DM goes to a recording
+chat port instead of the fake Slack) and `--intake-queue-only` (delivery stands still in
+the server: the request path alone).
+
 Each pair of servers runs in processes of their own; wrk (a C client, so the numbers
 are the servers') loads one at a time, ours then the floor, ROUNDS times. The table
 gives median throughput and p99 and the ratios. Target (issue: fast at any size):
