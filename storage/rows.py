@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, bindparam, func
+from sqlalchemy import Connection, Engine, func
 from sqlalchemy import insert as sa_insert
 from sqlalchemy import update as sa_update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -172,44 +172,16 @@ def insert_unique(engine: Engine, row: R, to_domain: Callable[[R], T],
     return to_domain(row), True
 
 
-@functools.cache
-def _update_statement(model: type[SQLModel], columns: tuple[str, ...]) -> Any:
-    """UPDATE … SET the given columns WHERE the primary key matches RETURNING the row,
-    built once per set of columns (values are parameters: `v_<column>`, `row_id`)."""
-    table: Any = model.__table__  # type: ignore[attr-defined]
-    (key,) = table.primary_key.columns
-    return (sa_update(table).where(key == bindparam("row_id"))
-            .values({name: bindparam(f"v_{name}") for name in columns})
-            .returning(*table.columns))
-
-
 def update(engine: Engine, model: type[R], row_id: Any, values: dict[str, Any],
            to_domain: Callable[[R], T], *, what: str) -> T:
-    """Update one row by primary key; NotFound when it does not exist.
-
-    One core `UPDATE … RETURNING` (no read before the write, no ORM flush); `to_domain`
-    gets the updated row's columns as attributes.
-    """
-    statement = _update_statement(model, tuple(sorted(values)))
-    params = {f"v_{name}": value for name, value in values.items()}
-    with connection(engine) as conn:
-        row: Any = conn.execute(statement, {"row_id": row_id, **params}).first()
-        _forget(engine, model, row_id)
-    if row is None:
-        raise NotFound(f"no {what} with id {row_id}")
-    return to_domain(row)
-
-
-def _forget(engine: Engine, model: type[SQLModel], row_id: Any) -> None:
-    """Expire the open unit of work's copy of a row a core statement just changed, so a
-    later `fetch` in the same unit reads the new values."""
-    ambient = _ambient.get()
-    if ambient is None or ambient[0] is not engine:
-        return
-    session = ambient[1]
-    held = session.identity_map.get(Session.identity_key(model, row_id))
-    if held is not None:
-        session.expire(held)
+    """Update one row by primary key; NotFound when it does not exist."""
+    with unit(engine) as session:
+        row = session.get(model, row_id)
+        if row is None:
+            raise NotFound(f"no {what} with id {row_id}")
+        row.sqlmodel_update(values)
+        session.flush()
+        return to_domain(row)
 
 
 def update_versioned(engine: Engine, model: type[R], row_id: Any, version: int,
@@ -249,11 +221,10 @@ def select_all(engine: Engine, query: SelectOfScalar[R], to_domain: Callable[[R]
 
 def select_one(engine: Engine, query: SelectOfScalar[R],
                to_domain: Callable[[R], T]) -> T | None:
-    """The first row a query returns, or None; read as a plain row on a connection (no
-    ORM session or instance), so `to_domain` gets the columns as attributes."""
-    with connection(engine) as conn:
-        row: Any = conn.execute(query).first()
-    return to_domain(row) if row is not None else None
+    """The first row a query returns, or None."""
+    with unit(engine) as session:
+        row = session.exec(query).first()
+        return to_domain(row) if row is not None else None
 
 
 # Bound parameters per IN list: well under SQLite's and PostgreSQL's limits.
