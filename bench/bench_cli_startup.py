@@ -1,12 +1,14 @@
 """Start-up of `oscbot --help`, `oscbot check` and `oscbot calendar scan`, next to floors.
 
 Floors: the bare interpreter (`python -c pass`), the CLI framework alone
-(`import typer`) and the calendar libraries alone (`import icalendar,
-recurring_ical_events`). Every command and floor runs ROUNDS times, interleaved; the
-table gives median wall time, median CPU time (user + sys, steadier on a busy machine)
-and the ratio to the interpreter. Then, per command, `python -X importtime`'s heaviest
-top-level imports. Targets (issue: fast at any size): `--help` under 0.15 s, `check`
-under 0.3 s. Run: .venv/bin/python bench/bench_cli_startup.py
+(`import typer`), what `check` validates with (`import typer, yaml, pydantic`),
+pydantic-settings alone (for comparison: `check` does not import it) and the calendar
+libraries alone (`import icalendar, recurring_ical_events`). Every command and floor
+runs ROUNDS times, interleaved; the table gives median wall time, median CPU time
+(user + sys, steadier on a busy machine) and the ratio to the interpreter. Then, per
+command, `python -X importtime`'s heaviest top-level imports. Targets (issue: fast at
+any size): `--help` under 0.15 s, `check` under 0.3 s.
+Run: .venv/bin/python bench/bench_cli_startup.py
 """
 
 from __future__ import annotations
@@ -26,6 +28,12 @@ CLI = "import sys; from bot.cli import main; sys.argv[0] = 'oscbot'; main()"
 CASES: dict[str, list[str]] = {
     "floor: python -c pass": ["-c", "pass"],
     "floor: import typer": ["-c", "import typer"],
+    # What `check` cannot do without: the CLI framework, the YAML parser and pydantic,
+    # which validates app.yaml. (`check` reads no settings, so pydantic-settings is not
+    # among its imports; its cost is listed for comparison.)
+    "floor: import typer, yaml, pydantic": ["-c", "import typer, yaml, pydantic; "
+                                            "pydantic.BaseModel"],
+    "floor: import pydantic_settings": ["-c", "import pydantic_settings"],
     "floor: import icalendar, recurring_ical_events":
         ["-c", "import icalendar, recurring_ical_events"],
     "oscbot --help": ["-c", CLI, "--help"],

@@ -7,6 +7,10 @@
   DM queued and kicked) against the floor: FastAPI + HMAC check + pydantic model + one
   SQLModel insert on SQLite.
 
+Two more intake rows split its cost: `--intake-without-dm` (the DM goes to a recording
+chat port instead of the fake Slack) and `--intake-queue-only` (delivery stands still in
+the server: the request path alone).
+
 Each pair of servers runs in processes of their own; wrk (a C client, so the numbers
 are the servers') loads one at a time, ours then the floor, ROUNDS times. The table
 gives median throughput and p99 and the ratios. Target (issue: fast at any size):
@@ -22,6 +26,7 @@ import re
 import statistics
 import sys
 import tempfile
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -88,7 +93,7 @@ def serve_intake(port: int, slack_url: str, ready: Any) -> None:
     upgrade(url)
     chat: Any = SlackChat(token=TOKEN, api_url=slack_url,
                           names={p.email: p.name for p in config.people})
-    if not slack_url:
+    if slack_url in ("", "queue only"):
         # --intake-without-dm: what the request path costs when the DM it queues is not
         # sent from this process (the share of delivery in the intake numbers).
         from bot.fakes import RecordingChat
@@ -96,6 +101,14 @@ def serve_intake(port: int, slack_url: str, ready: Any) -> None:
         chat = RecordingChat()
     ctx = build_context(config=config, repos=sql_repositories(engine_from_url(url)),
                         clock=Clock(), chat=chat, sources={})
+    if slack_url == "queue only":
+        # --intake-queue-only: the request path alone; the DM is committed to the outbox
+        # and delivery in this process stands still (as if another replica delivered).
+        ctx.delivery.halted_until = datetime(9999, 1, 1, tzinfo=UTC)
+    # As `oscbot run` does: delivery runs in a thread of its own, and an intake's kick
+    # only wakes it.
+    threading.Thread(target=ctx.delivery.run, args=(threading.Event(),), name="delivery",
+                     daemon=True).start()
     serve_app(create_app(ctx, lead_secret=bench_leads.SECRET), port, ready)
 
 
@@ -248,7 +261,8 @@ def intake() -> tuple[str, list[float]]:
 
 
 def main() -> None:
-    """Both cases (or those named: --ack, --intake, --intake-without-dm), then the table."""
+    """Both cases (or those named: --ack, --intake, --intake-without-dm,
+    --intake-queue-only), then the table."""
     cases = {
         "--ack": lambda: run("signed /coverage ack", bench_slack_ack.serve, serve_floor_ack,
                              "/slack/events", lambda _round: ack_script()),
@@ -257,6 +271,10 @@ def main() -> None:
             "POST /leads, DM not sent", serve_intake, serve_floor_intake, "/leads",
             lambda round_number: intake_script(round_number * LEADS_PER_ROUND),
             ours_args=("",)),
+        "--intake-queue-only": lambda: run(
+            "POST /leads, DM queued only", serve_intake, serve_floor_intake, "/leads",
+            lambda round_number: intake_script(round_number * LEADS_PER_ROUND),
+            ours_args=("queue only",)),
     }
     chosen = [flag for flag in cases if flag in sys.argv[1:]] or ["--ack", "--intake"]
     rows = [cases[flag]() for flag in chosen]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, bindparam
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
@@ -77,10 +77,11 @@ class SqlAudit:
 
     def record(self, entry: AuditEntry) -> None:
         """Append an entry."""
-        with rows.unit(self._engine) as session:
-            session.add(AuditRow(at=entry.at, actor=entry.actor, action=entry.action,
-                                 subject=entry.subject, reason=entry.reason,
-                                 before=entry.before, after=entry.after))
+        # A core insert: every lead and coverage change writes one, inside its unit.
+        rows.insert_values(self._engine, AuditRow, {
+            "at": entry.at, "actor": entry.actor, "action": entry.action,
+            "subject": entry.subject, "reason": entry.reason, "before": entry.before,
+            "after": entry.after})
 
     def list(self, *, subject: str | None = None) -> list[AuditEntry]:
         """Entries, oldest first."""
@@ -141,6 +142,11 @@ def _sync_state(row: CalendarSyncRow) -> CalendarSyncState:
         suspect_since=row.suspect_since)
 
 
+_ROUTE_TARGET = (select(RouteRow.target)
+                 .where(col(RouteRow.osc_email) == bindparam("osc"),
+                        col(RouteRow.channel) == bindparam("channel")).limit(1))
+
+
 class SqlRoutes:
     """RouteRepository on SQL."""
 
@@ -149,10 +155,11 @@ class SqlRoutes:
 
     def get(self, *, osc_email: str, channel: str) -> str | None:
         """Current target."""
-        with rows.unit(self._engine) as session:
-            row = session.exec(select(RouteRow).where(RouteRow.osc_email == osc_email,
-                                                      RouteRow.channel == channel)).first()
-            return row.target if row else None
+        # Every lead asks: a prebuilt statement on a plain connection, no ORM session.
+        with rows.connection(self._engine) as conn:
+            target: str | None = conn.execute(_ROUTE_TARGET, {"osc": osc_email,
+                                                              "channel": channel}).scalar()
+            return target
 
     def set(self, *, osc_email: str, channel: str, target: str | None) -> None:
         """Set or clear the target."""

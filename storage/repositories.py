@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, and_, bindparam, func, or_, update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from bot.model import (
@@ -90,9 +92,16 @@ class SqlLeads:
 
         Insert first: new leads are the common case, and the unique key decides.
         """
-        return rows.insert_unique(
-            self._engine, LeadRow(**convert.lead_row(lead)), convert.lead,
-            lambda: self.find(source=lead.source, external_id=lead.external_id))
+        # Every lead arrives through here: the column values go straight into a core
+        # INSERT, and the lead comes back with its new id (nothing else is computed).
+        new_id = rows.insert_values(self._engine, LeadRow, convert.lead_row(lead), unique=True)
+        if new_id is not None:
+            return dataclasses.replace(lead, id=new_id), True
+        winner = self.find(source=lead.source, external_id=lead.external_id)
+        if winner is None:
+            raise IntegrityError("INSERT", None, Exception("leads: a unique key other than "
+                                                           "(source, external_id) exists"))
+        return winner, False
 
     def find(self, *, source: str, external_id: str) -> Lead | None:
         """The lead with this source and external id."""

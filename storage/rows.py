@@ -7,13 +7,19 @@ change and the messages it causes commit together.
 
 from __future__ import annotations
 
+import functools
+import threading
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, func
+from sqlalchemy import Connection, Engine, func
+from sqlalchemy import insert as sa_insert
 from sqlalchemy import update as sa_update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel, select
 from sqlmodel.sql.expression import SelectOfScalar
@@ -42,12 +48,54 @@ def unit(engine: Engine) -> Iterator[Session]:
 
 
 @contextmanager
+def connection(engine: Engine) -> Iterator[Connection]:
+    """A plain connection for core statements: the open unit of work's (its pending ORM
+    changes flushed first, so statements see them in order), or a short transaction.
+
+    Cheaper than `unit` on request paths: no ORM session is built for a lone statement.
+    """
+    ambient = _ambient.get()
+    if ambient is not None and ambient[0] is engine:
+        ambient[1].flush()
+        yield ambient[1].connection()
+        return
+    with engine.begin() as conn:
+        yield conn
+
+
+# One lock per SQLite engine for units of work. SQLite has one writer; a writer that
+# finds the database locked sleeps in SQLite's busy handler (1, 2, 5 ... 100 ms steps)
+# and the lock sits idle while it sleeps. Queueing on a lock in this process instead
+# hands the write lock over at once. (One process per SQLite file: `single_writer`.)
+_writers: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
+_writers_guard = threading.Lock()
+
+
+def _writer_lock(engine: Engine) -> threading.Lock:
+    with _writers_guard:
+        lock = _writers.get(engine)
+        if lock is None:
+            lock = _writers[engine] = threading.Lock()
+        return lock
+
+
+@contextmanager
 def atomic(engine: Engine) -> Iterator[None]:
     """Run the block as one transaction; nested blocks join it."""
     ambient = _ambient.get()
     if ambient is not None and ambient[0] is engine:
         yield
         return
+    if engine.dialect.name != "sqlite":
+        with _unit_of_work(engine):
+            yield
+        return
+    with _writer_lock(engine), _unit_of_work(engine):
+        yield
+
+
+@contextmanager
+def _unit_of_work(engine: Engine) -> Iterator[None]:
     with Session(engine, expire_on_commit=False) as session:
         if engine.dialect.name == "sqlite":
             # Take the write lock up front (waiting for it), so a transaction that reads
@@ -64,34 +112,64 @@ def atomic(engine: Engine) -> Iterator[None]:
             _ambient.reset(token)
 
 
+@functools.cache
+def _insert_statement(model: type[SQLModel], dialect: str, *, unique: bool) -> Any:
+    """INSERT … RETURNING id for a table (ON CONFLICT DO NOTHING when `unique`), built
+    once: the values come as parameters."""
+    table: Any = model.__table__  # type: ignore[attr-defined]
+    if not unique:
+        return sa_insert(table).returning(table.c.id)
+    dialect_insert: Any = pg_insert if dialect == "postgresql" else sqlite_insert
+    return dialect_insert(table).on_conflict_do_nothing().returning(table.c.id)
+
+
+def _values(row: SQLModel) -> dict[str, Any]:
+    """The row's column values, without an id the database is to assign."""
+    table: Any = row.__table__  # type: ignore[attr-defined]
+    values = {column.key: getattr(row, column.key) for column in table.columns}
+    if values.get("id") is None:
+        values.pop("id", None)
+    return values
+
+
+def insert_values(engine: Engine, model: type[SQLModel], values: dict[str, Any], *,
+                  unique: bool = False) -> int | None:
+    """Insert one row of `model` from column values; its new id, or None when `unique`
+    and a unique key already exists.
+
+    A core INSERT … RETURNING id: nothing else is computed by the database, so there is
+    no re-read, and no ORM instance or unit of work is built for one row.
+    """
+    with connection(engine) as conn:
+        new_id: int | None = conn.execute(
+            _insert_statement(model, engine.dialect.name, unique=unique),
+            values).scalar_one_or_none()
+    return new_id
+
+
 def insert(engine: Engine, row: R, to_domain: Callable[[R], T]) -> T:
     """Insert a row and return it as a domain record (with its id)."""
-    # Nothing is computed by the database but the id, which the flush sets: no re-read.
-    with unit(engine) as session:
-        session.add(row)
-        session.flush()
-        return to_domain(row)
+    row.id = insert_values(engine, type(row), _values(row))
+    return to_domain(row)
 
 
 def insert_unique(engine: Engine, row: R, to_domain: Callable[[R], T],
                   find: Callable[[], T | None]) -> tuple[T, bool]:
     """Insert unless a unique key exists: (record, created). Racing inserts return the winner.
 
-    Inside a unit of work the insert runs in a savepoint, so a duplicate leaves the rest
-    of the transaction intact.
+    `INSERT … ON CONFLICT DO NOTHING`: a duplicate raises nothing, so inside a unit of
+    work no savepoint is needed to keep the rest of the transaction intact.
     """
-    try:
-        if _ambient.get() is None:
-            return insert(engine, row, to_domain), True
-        with unit(engine) as session, session.begin_nested():
-            session.add(row)
-            session.flush()
-            return to_domain(row), True
-    except IntegrityError:
+    new_id = insert_values(engine, type(row), _values(row), unique=True)
+    if new_id is None:
         winner = find()
         if winner is None:
-            raise
+            # A conflict on some other unique key than the one `find` looks up.
+            raise IntegrityError("INSERT", None, Exception(
+                f"{type(row).__name__}: a unique key other than the looked-up one exists"))
         return winner, False
+    row.id = new_id
+    return to_domain(row), True
 
 
 def update(engine: Engine, model: type[R], row_id: Any, values: dict[str, Any],
@@ -158,8 +236,8 @@ def read_all(engine: Engine, query: Any, to_domain: Callable[[Any], T],
     """Every row of a prebuilt statement with bound `params`, read as plain rows (no ORM
     instances) in the open unit of work or a short transaction; for request paths.
     `to_domain` gets rows with column attributes."""
-    with unit(engine) as session:
-        return [to_domain(row) for row in session.connection().execute(query, params)]
+    with connection(engine) as conn:
+        return [to_domain(row) for row in conn.execute(query, params)]
 
 
 def select_page(engine: Engine, model: type[R], where: Sequence[Any],

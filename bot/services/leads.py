@@ -116,14 +116,16 @@ class LeadService:
         """Store and route a lead (idempotent on source + external id) and DM the card."""
         if not (new.email or new.phone):
             raise InvalidInput("a lead needs an email or a phone number", field="email")
-        owner, why = self.owner_for(new.community)
         now = self.clock.now()
-        assigned, coverage = self.responsible_for(owner.email, now)
-        if coverage is not None:
-            why += f"; {name_of(self.config, assigned)} covering for {owner.name}"
         # The lead, its audit row and its DM commit together: an accepted lead is never
-        # stored without the DM that announces it.
+        # stored without the DM that announces it. The routing reads join the same
+        # transaction: one connection per lead, and a coverage that starts or ends
+        # meanwhile cannot route a lead to someone no longer responsible.
         with self.repos.tx.atomic():
+            owner, why = self.owner_for(new.community)
+            assigned, coverage = self.responsible_for(owner.email, now)
+            if coverage is not None:
+                why += f"; {name_of(self.config, assigned)} covering for {owner.name}"
             lead, created = self.repos.leads.add(Lead(
                 id=None, source=new.source, external_id=new.external_id, name=new.name,
                 email=new.email, phone=new.phone, community=new.community,

@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import re
+from collections.abc import Callable
+from concurrent.futures import Executor
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal, TypeVar
 
-from fastapi import APIRouter, BackgroundTasks, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 from starlette.concurrency import run_in_threadpool
@@ -36,6 +39,7 @@ MAX_ID = 2**63 - 1
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _PHONE = re.compile(r"^\+?[0-9 ()\-.]{7,20}$")
 
+log = logging.getLogger(__name__)
 M = TypeVar("M", bound=BaseModel)
 Short = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 
@@ -161,12 +165,50 @@ def _lead_id(raw: str) -> int | None:
     return value if 1 <= value <= MAX_ID else None
 
 
+class Kicker:
+    """Wakes delivery after a commit without making anyone wait for it.
+
+    The kick runs in a worker thread (without a running delivery loop it delivers right
+    there), outside the request: a Starlette background task would hold the connection
+    until it finished, so the client's next request would wait for a delivery round.
+    Kicks asked for while one is still queued are one kick: that one reads the outbox
+    after every commit that asked for it.
+    """
+
+    def __init__(self, kick: Callable[[], None], *, executor: Executor | None = None) -> None:
+        self._kick = kick
+        self._executor = executor  # None: the loop's default thread pool
+        self._queued = False
+        self._running: set[asyncio.Future[None]] = set()
+
+    def __call__(self) -> None:
+        """Schedule a kick on the running loop's executor unless one is already queued."""
+        if self._queued:
+            return
+        self._queued = True
+        future = asyncio.get_running_loop().run_in_executor(self._executor, self._run)
+        # Held until done: the loop keeps only weak references to pending futures.
+        self._running.add(future)
+        future.add_done_callback(self._done)
+
+    def _run(self) -> None:
+        # Cleared before kicking: a commit after this line queues a kick of its own.
+        self._queued = False
+        self._kick()
+
+    def _done(self, future: asyncio.Future[None]) -> None:
+        self._running.discard(future)
+        if not future.cancelled() and future.exception() is not None:
+            log.error("delivery kick failed: %s", type(future.exception()).__name__)
+
+
 def leads_router(ctx: AppContext, *, secret: str) -> APIRouter:
     """The intake routes, bound to a context and the webhook secret."""
     router = APIRouter()
+    kick = Kicker(ctx.delivery.kick)
 
     @router.post("/leads")
-    async def receive(request: Request, background: BackgroundTasks) -> JSONResponse:
+    async def receive(request: Request) -> JSONResponse:
         now = ctx.clock.now()
         parsed = await _signed_model(request, secret, LeadIn, now=now)
         if isinstance(parsed, JSONResponse):
@@ -177,11 +219,12 @@ def leads_router(ctx: AppContext, *, secret: str) -> APIRouter:
         except InvalidInput as exc:
             return _error(400, str(exc), exc.field)
         if created:
-            # Speed to lead: the DM goes out now, not at the next delivery tick.
-            background.add_task(asyncio.to_thread, ctx.delivery.kick)
+            # Speed to lead: the DM goes out now, not at the next delivery tick; the
+            # answer does not wait for it (it is committed in the outbox already).
+            kick()
         return JSONResponse({"id": lead.id, "assigned_to": lead.assigned_to,
                              "reason": lead.assignment_reason},
-                            status_code=202 if created else 200, background=background)
+                            status_code=202 if created else 200)
 
     @router.post("/leads/{lead_id}/activities")
     async def activity(lead_id: str, request: Request) -> JSONResponse:

@@ -12,7 +12,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from storage.engine import engine_from_url
-from storage.migrate import head_revision
+from storage.migrate import known_head
 
 
 @dataclass
@@ -41,4 +41,4 @@ class Readiness:
                     text("SELECT version_num FROM alembic_version")).scalar()
         except SQLAlchemyError:
             return False, False
-        return True, current == head_revision()
+        return True, current is not None and current == known_head()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
@@ -14,7 +16,7 @@ import storage.tables  # noqa: F401
 from bot.config import AppConfig
 from storage.engine import engine_from_url, normalize_url
 from storage.journal import sync_people
-from storage.migrate import MIGRATIONS, current_revision, upgrade
+from storage.migrate import MIGRATIONS, current_revision, known_head, upgrade
 
 # The single head of the chain: every migration added later keeps these tests valid.
 HEAD = ScriptDirectory(str(MIGRATIONS)).get_current_head()
@@ -80,3 +82,24 @@ def test_people_sync_is_idempotent(sqlite_url: str, config: AppConfig) -> None:
     assert sync_people(engine, config) == len(config.people)
     assert sync_people(engine, config) == 0
     engine.dispose()
+
+
+def test_the_head_read_from_the_files_is_alembics() -> None:
+    assert known_head() == HEAD
+
+
+def test_restarting_on_a_current_database_does_not_load_alembic(sqlite_url: str) -> None:
+    # A fresh interpreter: this one has Alembic loaded by the tests already.
+    probe = ("import sys; from storage.migrate import upgrade; upgrade(sys.argv[1]); "
+             "print('alembic' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", probe, sqlite_url], capture_output=True,
+                            text=True, check=True, cwd=Path(__file__).resolve().parents[2])
+    assert result.stdout.strip() == "False"
+    assert current_revision(sqlite_url) == HEAD
+
+
+def test_a_database_behind_the_head_is_still_migrated(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'behind.db'}"
+    upgrade(url, revision="0005_delivery")
+    upgrade(url)
+    assert current_revision(url) == HEAD

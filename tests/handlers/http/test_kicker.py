@@ -1,0 +1,55 @@
+"""Waking delivery after an intake commit: outside the request, kicks coalesced."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+from handlers.http.leads import Kicker
+
+
+def test_kicks_asked_while_one_is_queued_are_one_and_a_later_one_runs_again() -> None:
+    calls: list[int] = []
+    kicked = [threading.Event(), threading.Event()]
+    release = threading.Event()
+
+    def kick() -> None:
+        calls.append(len(calls) + 1)
+        kicked[len(calls) - 1].set()
+
+    async def scenario() -> None:
+        with ThreadPoolExecutor(1) as pool:
+            pool.submit(release.wait, 10)  # the only worker is busy: kicks stay queued
+            kicker = Kicker(kick, executor=pool)
+            for _ in range(5):  # five commits before a worker picked the kick up
+                kicker()
+            release.set()
+            assert await asyncio.to_thread(kicked[0].wait, 10)
+            kicker()  # a commit after that kick read the outbox needs one of its own
+            assert await asyncio.to_thread(kicked[1].wait, 10)
+
+    asyncio.run(scenario())
+    assert calls == [1, 2]
+
+
+def test_a_failing_kick_does_not_stop_later_ones() -> None:
+    done = threading.Event()
+    calls: list[str] = []
+
+    def kick() -> None:
+        calls.append("kick")
+        if len(calls) == 1:
+            raise RuntimeError("delivery unavailable")
+        done.set()
+
+    async def scenario() -> None:
+        kicker = Kicker(kick)
+        kicker()
+        while not calls:
+            await asyncio.sleep(0.01)
+        kicker()
+        assert await asyncio.to_thread(done.wait, 10)
+
+    asyncio.run(scenario())
+    assert calls == ["kick", "kick"]
