@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import subprocess
 import sys
@@ -48,16 +49,25 @@ class RunningOscbot:
 def oscbot_run(env: Mapping[str, str], cwd: Path, *, sink: IO[bytes] | None = None,
                stop_seconds: float = 20) -> Iterator[RunningOscbot]:
     """Start `oscbot run` with `env` (which names the PORT) and yield it once healthy;
-    stop it with SIGTERM afterwards. Output goes to `sink`, or is kept in `output`."""
-    process = subprocess.Popen([sys.executable, "-c", "from bot.cli import main; main()",
-                                "run"], env=dict(env), cwd=cwd,
-                               stdout=sink if sink is not None else subprocess.PIPE,
-                               stderr=subprocess.STDOUT)
-    running = RunningOscbot(f"http://127.0.0.1:{env['PORT']}", process)
-    try:
-        wait_until_healthy(running.base)
-        yield running
-    finally:
-        process.terminate()
-        printed = process.communicate(timeout=stop_seconds)[0]
-        running.output = (printed or b"").decode(errors="replace")
+    stop it with SIGTERM afterwards. Output goes to `sink`, or is kept in `output`.
+
+    Output is written to a file, never a pipe: a pipe nobody reads fills up (64 KiB) and
+    then blocks every thread of the server that logs.
+    """
+    with contextlib.ExitStack() as stack:
+        log = sink
+        if log is None:
+            log = stack.enter_context((cwd / f"oscbot-run-{env['PORT']}.log").open("w+b"))
+        process = subprocess.Popen([sys.executable, "-c", "from bot.cli import main; main()",
+                                    "run"], env=dict(env), cwd=cwd, stdout=log,
+                                   stderr=subprocess.STDOUT)
+        running = RunningOscbot(f"http://127.0.0.1:{env['PORT']}", process)
+        try:
+            wait_until_healthy(running.base)
+            yield running
+        finally:
+            process.terminate()
+            process.wait(stop_seconds)
+            if sink is None:
+                log.seek(0)
+                running.output = log.read().decode(errors="replace")
