@@ -4,30 +4,33 @@ in `bot.fakes`, used by the tests and the console demo.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
+from typing import Any, Protocol
 
 from bot.config import PersonConfig
 from bot.crm import RecordMoveRepository
 from bot.messages import Message
 from bot.model import (
-    Absence,
-    Activity,
-    Appointment,
-    Coverage,
     CoverageMode,
-    CoverageStatus,
-    Lead,
-    LeadStatus,
     RoutingState,
-    SkippedEvent,
-    Task,
-    TaskStatus,
 )
+
+# Re-exported: split out to keep modules small; import them from here.
+from bot.ports_calendar import CalendarRead as CalendarRead
+from bot.ports_calendar import CalendarSource as CalendarSource
+from bot.ports_calendar import CalendarSyncRepository as CalendarSyncRepository
+from bot.ports_calendar import CalendarSyncState as CalendarSyncState
+from bot.ports_calendar import CheckedCalendar as CheckedCalendar
+from bot.ports_records import ActivityRepository as ActivityRepository
+from bot.ports_records import AppointmentRepository as AppointmentRepository
+from bot.ports_records import CoverageRepository as CoverageRepository
+from bot.ports_records import LeadPosition as LeadPosition
+from bot.ports_records import LeadRepository as LeadRepository
+from bot.ports_records import Page as Page
+from bot.ports_records import TaskRepository as TaskRepository
 
 
 class Clock(Protocol):
@@ -82,45 +85,6 @@ class ChatPort(Protocol):
         ...
 
 
-# --- calendars --------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CalendarRead:
-    """What one read of a calendar found."""
-
-    absences: tuple[Absence, ...]
-    skipped: tuple[SkippedEvent, ...] = ()
-    unchanged: bool = False
-    cursor: dict[str, str] = field(default_factory=dict)
-    # Read, but with a guess the admin should fix (an unknown TZID, a broken RRULE).
-    warnings: tuple[SkippedEvent, ...] = ()
-    # Events the calendar held (absences or not); None when the source cannot say.
-    event_count: int | None = None
-
-
-class CalendarSource(Protocol):
-    """One person's calendar. Raises CalendarError when it cannot be read."""
-
-    def read(
-        self, *, start: datetime, end: datetime, cursor: dict[str, str]
-    ) -> CalendarRead:
-        """Absences overlapping `[start, end)`; `cursor` carries ETag/sync tokens between reads.
-
-        When nothing changed since `cursor`, returns `unchanged=True` and no absences.
-        """
-        ...
-
-
-@runtime_checkable
-class CheckedCalendar(Protocol):
-    """A calendar source that can rehearse its access (for the drill) without changing it."""
-
-    def check(self, *, now: datetime) -> list[str]:
-        """Problems reading this calendar (missing permissions, unknown mailbox); [] if none."""
-        ...
-
-
 # --- routing ----------------------------------------------------------------
 
 
@@ -169,223 +133,6 @@ class RouteRepository(Protocol):
 
 
 # --- repositories -----------------------------------------------------------
-
-_Item = TypeVar("_Item")
-
-
-@dataclass(frozen=True)
-class Page(Generic[_Item]):
-    """The rows a screen shows, with how many matched in all (for an "and N more" line)."""
-
-    items: tuple[_Item, ...]
-    total: int
-
-    @property
-    def more(self) -> int:
-        """How many matching rows are not in `items`."""
-        return self.total - len(self.items)
-
-
-
-class CoverageRepository(Protocol):
-    """Stored coverages."""
-
-    def add(self, coverage: Coverage) -> Coverage:
-        """Store a new coverage; returns it with its id."""
-        ...
-
-    def save(self, coverage: Coverage) -> Coverage:
-        """Update a stored coverage."""
-        ...
-
-    def get(self, coverage_id: int) -> Coverage:
-        """One coverage; NotFound when missing."""
-        ...
-
-    def list(
-        self,
-        *,
-        osc_email: str | None = None,
-        backup_email: str | None = None,
-        statuses: Sequence[CoverageStatus] | None = None,
-    ) -> list[Coverage]:
-        """Coverages matching every given filter, ordered by start."""
-        ...
-
-
-# Where a keyset page ends: the sort time and the id of its last lead.
-LeadPosition = tuple[datetime, int]
-
-
-class LeadRepository(Protocol):
-    """Stored leads; unique on (source, external_id)."""
-
-    def add(self, lead: Lead) -> tuple[Lead, bool]:
-        """Store a lead unless one with its source and external id exists; (lead, created)."""
-        ...
-
-    def get(self, lead_id: int) -> Lead:
-        """One lead; NotFound when missing."""
-        ...
-
-    def save(self, lead: Lead) -> Lead:
-        """Update a stored lead."""
-        ...
-
-    def uncontacted(self, *, received_before: datetime, after: LeadPosition | None = None,
-                    limit: int = 500) -> list[Lead]:
-        """New leads received before the given instant and not contacted, oldest first;
-        `after` (received_at, id) continues from the previous page."""
-        ...
-
-    def two_way_before(self, *, before: datetime, after: LeadPosition | None = None,
-                       limit: int = 500) -> list[Lead]:
-        """Leads whose last two-way contact is at or before `before` and not yet lapsed,
-        oldest first; `after` (last_two_way_at, id) continues from the previous page."""
-        ...
-
-    def lapsed(self, *, lapsed_from: datetime, lapsed_to: datetime) -> list[Lead]:
-        """Leads whose credit protection lapsed in `[lapsed_from, lapsed_to)`."""
-        ...
-
-    def list(
-        self,
-        *,
-        assigned_to: str | None = None,
-        owner_email: str | None = None,
-        received_from: datetime | None = None,
-        received_to: datetime | None = None,
-    ) -> list[Lead]:
-        """Leads matching every given filter, ordered by received time."""
-        ...
-
-    def page(
-        self,
-        *,
-        limit: int,
-        owner_email: str | None = None,
-        assigned_to: str | None = None,
-        status: LeadStatus | None = None,
-        rating: str | None = None,
-        received_from: datetime | None = None,
-        received_to: datetime | None = None,
-    ) -> Page[Lead]:
-        """The newest `limit` leads matching every filter, oldest of them first, and the total."""
-        ...
-
-    def get_many(self, lead_ids: Collection[int]) -> dict[int, Lead]:
-        """The leads with these ids, by id, in one read; unknown ids are left out."""
-        ...
-
-    def count_open(self, *, assigned_to: str) -> int:
-        """How many not-yet-contacted leads this person holds (their load)."""
-        ...
-
-    def count_owned(self, *, owner_email: str) -> int:
-        """How many leads this OSC owns (for round-robin)."""
-        ...
-
-
-class ActivityRepository(Protocol):
-    """Contacts, notes and ratings on leads."""
-
-    def add_once(self, activity: Activity) -> tuple[Activity, bool]:
-        """Store unless the lead already has an activity with the same external id
-        (activities without one are always stored): (record, created)."""
-        ...
-
-    def add(self, activity: Activity) -> Activity:
-        """Store an activity."""
-        ...
-
-    def for_lead(self, lead_id: int) -> list[Activity]:
-        """A lead's activities, oldest first."""
-        ...
-
-    def notes_by(self, *, by_email: str, owner_email: str, start: datetime, end: datetime,
-                 limit: int) -> list[Activity]:
-        """Activities with notes `by_email` logged in `[start, end)` on leads `owner_email`
-        owns, oldest first, at most `limit`."""
-        ...
-
-
-class TaskRepository(Protocol):
-    """Follow-up tasks."""
-
-    def add(self, task: Task) -> Task:
-        """Store a task."""
-        ...
-
-    def save(self, task: Task) -> Task:
-        """Update a task."""
-        ...
-
-    def get(self, task_id: int) -> Task:
-        """One task; NotFound when missing."""
-        ...
-
-    def due_unreminded(self, *, now: datetime, limit: int = 500) -> list[Task]:
-        """Open tasks due by `now` whose reminder for their current due time was not
-        queued yet (`reminded_for` differs from `due_at`), soonest due first."""
-        ...
-
-    def mark_reminded(self, task_id: int, *, due_at: datetime) -> None:
-        """Record that the reminder for `due_at` was queued; changes nothing else, and
-        nothing when the task's due time has moved since."""
-        ...
-
-    def list(
-        self,
-        *,
-        assignee_email: str | None = None,
-        owner_email: str | None = None,
-        status: TaskStatus | None = None,
-        due_from: datetime | None = None,
-        due_before: datetime | None = None,
-        coverage_id: int | None = None,
-    ) -> list[Task]:
-        """Tasks matching every given filter, ordered by due time."""
-        ...
-
-    def page(
-        self,
-        *,
-        limit: int,
-        assignee_email: str | None = None,
-        owner_email: str | None = None,
-        status: TaskStatus | None = None,
-        due_from: datetime | None = None,
-        due_before: datetime | None = None,
-    ) -> Page[Task]:
-        """The first `limit` tasks by due time matching every filter, and the total."""
-        ...
-
-    def left_for(self, *, owner_email: str, created_by: str | None, coverage_id: int | None,
-                 limit: int) -> Page[Task]:
-        """Open tasks of `owner_email` that `created_by` left or that belong to the
-        coverage, first `limit` by due time, and the total."""
-        ...
-
-
-class AppointmentRepository(Protocol):
-    """Appointments set on leads, with credit."""
-
-    def add(self, appointment: Appointment) -> Appointment:
-        """Store an appointment."""
-        ...
-
-    def list(
-        self,
-        *,
-        lead_id: int | None = None,
-        coverage_id: int | None = None,
-        at_from: datetime | None = None,
-        at_to: datetime | None = None,
-    ) -> list[Appointment]:
-        """Appointments matching the filters (`at_from`/`at_to`: a half-open window),
-        ordered by time."""
-        ...
-
 
 class SwitchStatus(StrEnum):
     """Journal states of one routing switch."""
@@ -589,39 +336,6 @@ class OutboxRepository(Protocol):
 
     def save(self, item: OutboxItem) -> OutboxItem:
         """Update an item (status, attempts, ref, message)."""
-        ...
-
-
-@dataclass(frozen=True)
-class CalendarSyncState:
-    """Per-OSC memory of calendar reads: cursor, last good absences, failures."""
-
-    osc_email: str
-    cursor: dict[str, str]
-    absences: tuple[Absence, ...]
-    last_good_at: datetime | None
-    consecutive_failures: int = 0
-    last_error: str = ""
-    stale: bool = False
-    # Events in the last good read (None when the source cannot say).
-    event_count: int | None = None
-    # Since when reads look suspect (a calendar suddenly empty); None when they do not.
-    suspect_since: datetime | None = None
-
-
-class CalendarSyncRepository(Protocol):
-    """Calendar sync state per OSC."""
-
-    def get(self, osc_email: str) -> CalendarSyncState | None:
-        """The state for this OSC, if any."""
-        ...
-
-    def get_many(self, osc_emails: Sequence[str]) -> dict[str, CalendarSyncState]:
-        """The states of these OSCs that exist, by email, in one read."""
-        ...
-
-    def save(self, state: CalendarSyncState) -> None:
-        """Insert or replace the state for its OSC."""
         ...
 
 

@@ -9,20 +9,14 @@ from datetime import datetime, timedelta
 from functools import partial
 
 from bot import coverage as lifecycle
-from bot.alerts import no_backup_alert
 from bot.backups import BackupChoice, choose_backup, recorded_away
 from bot.briefs import (
     BriefFacts,
     ReturnFacts,
-    backup_note,
-    handoff_brief,
     name_of,
-    return_list,
-    return_note,
 )
 from bot.config import AppConfig, PersonConfig, Role
 from bot.errors import InvalidInput, NotAllowed, NotFound, StaleWrite
-from bot.hours import in_working_hours
 from bot.model import (
     Absence,
     AbsenceKind,
@@ -34,7 +28,7 @@ from bot.model import (
 from bot.ports import AuditEntry, Clock, Repositories
 from bot.return_check import return_question
 from bot.routing_engine import RoutingEngine
-from bot.services import facts
+from bot.services.coverage_messages import CoverageAnnouncer
 from bot.services.isolation import ItemGuard
 from bot.services.notify import Notifier
 
@@ -64,6 +58,8 @@ class CoverageService:
         self.clock = clock
         self.engine = engine
         self.notifier = notifier
+        self.announce = CoverageAnnouncer(config=config, repos=repos, clock=clock,
+                                          notifier=notifier)
         self.guard = ItemGuard(audit=repos.audit, notifier=notifier, clock=clock,
                                managers=config.team.managers)
 
@@ -142,12 +138,12 @@ class CoverageService:
                     policies=self.config.policies, now=now)
                 moved = dataclasses.replace(moved, source_uids=change.absence.uids)
                 self._save(change.coverage, moved, actor="calendar", reason="absence changed")
-                self._refresh_brief(moved)
+                self.announce.refresh_brief(moved)
             elif isinstance(change, lifecycle.CancelCoverage):
                 cancelled = lifecycle.cancel(change.coverage, now=now)
                 self._save(change.coverage, cancelled, actor="calendar",
                            reason="absence removed from the calendar")
-                self._refresh_brief(cancelled)
+                self.announce.refresh_brief(cancelled)
             else:
                 self._ask_return(change.coverage, change.absence)
         return len(changes)
@@ -189,11 +185,11 @@ class CoverageService:
             if done:
                 counts[done] += 1
         for c in self.repos.coverages.list(statuses=(CoverageStatus.RETURNED,)):
-            # A return list held back until the OSC's working day (see _post_return_list).
+            # A return list held back until the OSC's working day (announce.return_list).
             if (c.ended_at is not None and now - c.ended_at < RETURN_LIST_WAITS
                     and not self.notifier.exists(f"return-dm:{c.id}")):
                 self.guard.run("coverage_tick", f"return:{c.id}",
-                               partial(self._post_return_list, c))
+                               partial(self.announce.return_list, c))
         return TickReport(**counts)
 
     def _tick_one(self, c: Coverage, now: datetime) -> str | None:
@@ -217,8 +213,8 @@ class CoverageService:
             return "started"
         if c.status is CoverageStatus.PLANNED:
             due = (c.start - self.config.policies.heads_up_before <= now
-                   and self._in_hours(self.config.team.timezone))
-            return "heads_up" if due and self._heads_up(c) else None
+                   and self.announce.in_hours(self.config.team.timezone))
+            return "heads_up" if due and self.announce.heads_up(c) else None
         if lifecycle.is_due_to_end(c, now):
             self.end(c, actor="scheduler")
             return "ended"
@@ -229,24 +225,12 @@ class CoverageService:
             self._switch(c)
             with self.repos.tx.atomic():
                 self._move_tasks(c)
-                self._post_brief_when_due(c)
+                self.announce.brief_when_due(c)
             return "resumed"
         if (c.status is CoverageStatus.ACTIVE and c.id is not None
-                and not self.notifier.exists(f"brief:{c.id}") and self._post_brief_when_due(c)):
+                and not self.notifier.exists(f"brief:{c.id}") and self.announce.brief_when_due(c)):
             return "resumed"
         return None
-
-    def _in_hours(self, zone: str) -> bool:
-        return in_working_hours(self.clock.now(), zone, self.config.policies)
-
-    def _post_brief_when_due(self, coverage: Coverage) -> bool:
-        """The brief now if urgent (an emergency, nobody covering) or in the team's working
-        hours; routing switched at 00:00 is announced when the team is at work."""
-        if (coverage.origin is CoverageOrigin.EMERGENCY or coverage.backup_email is None
-                or self._in_hours(self.config.team.timezone)):
-            self._post_brief(coverage)
-            return True
-        return False
 
     def start(self, coverage: Coverage) -> Coverage:
         """Planned -> active: re-check the backup, switch routing, move tasks, post the brief."""
@@ -267,14 +251,14 @@ class CoverageService:
         with self.repos.tx.atomic():
             active = self._save(coverage, active, actor="scheduler", reason="absence started")
             if active.backup_email is None:
-                self._alert_no_backup(active)
+                self.announce.no_backup(active)
             else:
                 self._move_tasks(active)
         # Routing calls other systems: not inside a transaction. Each switch is journaled,
         # and tick() finishes a start cut short here.
         self._switch(active)
         with self.repos.tx.atomic():
-            self._post_brief_when_due(active)
+            self.announce.brief_when_due(active)
         return active
 
     def end(self, coverage: Coverage, *, actor: str) -> Coverage:
@@ -289,8 +273,8 @@ class CoverageService:
             self._return_tasks(coverage)
             finished = self._save(coverage, lifecycle.finish(coverage, now=now), actor=actor,
                                   reason="OSC returned")
-            self._post_return_list(finished)
-            self._refresh_brief(finished)
+            self.announce.return_list(finished)
+            self.announce.refresh_brief(finished)
         return finished
 
     def im_back(self, *, osc_email: str, actor: str) -> Coverage:
@@ -331,7 +315,7 @@ class CoverageService:
 
     def brief_for(self, coverage: Coverage, *, heads_up: bool = False) -> BriefFacts:
         """Gather what the brief shows for a coverage."""
-        return facts.brief_facts(self.repos, coverage, now=self.clock.now(), heads_up=heads_up)
+        return self.announce.brief_for(coverage, heads_up=heads_up)
 
     # --- internals -------------------------------------------------------------
 
@@ -349,7 +333,7 @@ class CoverageService:
             stored = self.repos.coverages.add(coverage)
             self._audit(stored, actor=actor, action="coverage.planned", reason=reason)
             if stored.backup_email is None:
-                self._alert_no_backup(stored)
+                self.announce.no_backup(stored)
         return stored
 
     def _save(self, old: Coverage, new: Coverage, *, actor: str, reason: str) -> Coverage:
@@ -384,59 +368,14 @@ class CoverageService:
         for task in self.repos.tasks.list(coverage_id=coverage.id, status=TaskStatus.OPEN):
             self.repos.tasks.save(dataclasses.replace(task, assignee_email=task.owner_email))
 
-    def _alert_no_backup(self, coverage: Coverage) -> None:
-        reasons = [f"{name_of(self.config, s.email)} {s.reason}" for s in coverage.skipped]
-        self.notifier.post(key=f"no-backup:{coverage.id}", message=no_backup_alert(
-            osc_email=coverage.osc_email, reasons=reasons, config=self.config,
-            zone=self.config.team.timezone, start=coverage.start))
-
-    def _heads_up(self, coverage: Coverage) -> bool:
-        message = handoff_brief(self.brief_for(coverage, heads_up=True), config=self.config,
-                                zone=self.config.team.timezone)
-        return self.notifier.post(key=f"heads-up:{coverage.id}", message=message)
-
-    def _post_brief(self, coverage: Coverage) -> None:
-        zone = self.config.team.timezone
-        brief = self.brief_for(coverage)
-        message = handoff_brief(brief, config=self.config, zone=zone)
-        if not self.notifier.post(key=f"brief:{coverage.id}", message=message):
-            self.notifier.revise(key=f"brief:{coverage.id}", message=message)
-        if coverage.backup_email:
-            backup_zone = self.config.zone_of(coverage.backup_email)
-            self.notifier.direct(
-                key=f"brief-dm:{coverage.id}", email=coverage.backup_email,
-                message=backup_note(brief, config=self.config,
-                                    zone=backup_zone))
-
     def refresh(self, coverage: Coverage) -> None:
         """Re-render the coverage's brief in place after something changed."""
-        self._refresh_brief(self.repos.coverages.get(coverage.id) if coverage.id else coverage)
-
-    def _refresh_brief(self, coverage: Coverage) -> None:
-        for key in (f"brief:{coverage.id}", f"heads-up:{coverage.id}"):
-            if self.notifier.exists(key):
-                message = handoff_brief(self.brief_for(coverage), config=self.config,
-                                        zone=self.config.team.timezone)
-                if coverage.status is CoverageStatus.CANCELLED:
-                    message = dataclasses.replace(message, text="Cancelled: " + message.text)
-                self.notifier.revise(key=key, message=message)
-                return
+        current = self.repos.coverages.get(coverage.id) if coverage.id else coverage
+        self.announce.refresh_brief(current)
 
     def return_facts(self, coverage: Coverage) -> ReturnFacts:
         """Gather what the return-to-office list shows."""
-        return facts.return_facts(self.repos, coverage)
-
-    def _post_return_list(self, coverage: Coverage) -> None:
-        """The return list when the OSC is at work (the tick retries until then)."""
-        if not self._in_hours(self.config.zone_of(coverage.osc_email)):
-            return
-        facts = self.return_facts(coverage)
-        self.notifier.direct(key=f"return-dm:{coverage.id}", email=coverage.osc_email,
-                             message=return_list(facts, config=self.config,
-                                                 zone=self.config.zone_of(coverage.osc_email)))
-        self.notifier.post(key=f"return:{coverage.id}", message=return_note(
-            facts, config=self.config, zone=self.config.team.timezone))
-
+        return self.announce.return_facts(coverage)
 
 
 def _summary(coverage: Coverage) -> dict[str, str]:

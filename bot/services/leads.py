@@ -12,9 +12,6 @@ from bot.alerts import (
     escalation,
     handled,
     lead_card,
-    protection_lapsed,
-    protection_warning,
-    reminder,
     uncontacted_alert,
 )
 from bot.backups import ineligibility, recorded_away
@@ -22,7 +19,6 @@ from bot.briefs import name_of, named
 from bot.config import AppConfig, PersonConfig
 from bot.credit import credit_for_appointment
 from bot.errors import InvalidInput, NotAllowed
-from bot.hours import in_working_hours
 from bot.model import (
     Activity,
     ActivityKind,
@@ -37,6 +33,7 @@ from bot.model import (
 )
 from bot.ports import AuditEntry, Clock, LeadPosition, Repositories
 from bot.services.isolation import ItemGuard, paged
+from bot.services.lead_upkeep import LeadUpkeep
 from bot.services.notify import Notifier
 from bot.timefmt import clock_time
 
@@ -79,6 +76,8 @@ class LeadService:
         self.notifier = notifier
         self.guard = ItemGuard(audit=repos.audit, notifier=notifier, clock=clock,
                                managers=config.team.managers)
+        self.upkeep = LeadUpkeep(config=config, repos=repos, clock=clock, notifier=notifier,
+                                 guard=self.guard, audit=self._audit)
 
     def owner_for(self, community: str | None) -> tuple[PersonConfig, str]:
         """The OSC who owns a community (round-robin when several share it), with why."""
@@ -291,34 +290,12 @@ class LeadService:
         return alerted, escalated
 
     def remind(self) -> int:
-        """DM each assignee the tasks that have come due; once per task and due time.
+        """DM each assignee the tasks that have come due (see `LeadUpkeep.remind`)."""
+        return self.upkeep.remind()
 
-        A task remembers the due time it was reminded for, so a pass reads only the
-        reminders still to send, however many old tasks stay open.
-        """
-        now = self.clock.now()
-        sent = 0
-        tasks = self.repos.tasks.due_unreminded(now=now)
-        leads = self.repos.leads.get_many([t.lead_id for t in tasks if t.lead_id is not None])
-        for task in tasks:
-            if not in_working_hours(now, self.config.zone_of(task.assignee_email),
-                                    self.config.policies):
-                continue  # not urgent: it goes out when their working day starts
-            lead = leads.get(task.lead_id) if task.lead_id is not None else None
-            sent += bool(self.guard.run("send_reminders", f"task:{task.id}",
-                                        partial(self._remind, task, lead)))
-        return sent
-
-    def _remind(self, task: Task, lead: Lead | None) -> bool:
-        # The outbox key stays the guard against a second DM if the pass stops between
-        # queueing and marking.
-        queued = self.notifier.direct(
-            key=f"reminder:{task.id}:{task.due_at.isoformat()}", email=task.assignee_email,
-            message=reminder(task, lead=lead, config=self.config,
-                             zone=self.config.zone_of(task.assignee_email)))
-        if task.id is not None:
-            self.repos.tasks.mark_reminded(task.id, due_at=task.due_at)
-        return queued
+    def protect(self) -> int:
+        """Warn owners before credit protection lapses (see `LeadUpkeep.protect`)."""
+        return self.upkeep.protect()
 
     def complete_task(self, *, task_id: int, by: str) -> Task:
         """Mark a reminder done; a cadence step schedules the next one."""
@@ -340,41 +317,6 @@ class LeadService:
                                             policies=self.config.policies),
                     owner=lead.owner_email, by=by, lead_id=lead.id, cadence_step=step)
         return done
-
-    def protect(self) -> int:
-        """Warn owners a day before credit protection lapses; record lapses. Idempotent."""
-        now = self.clock.now()
-        horizon = now - self.config.policies.coverage_protection + cadence.WARN_BEFORE
-        changed = 0
-        for lead in paged(lambda after: self.repos.leads.two_way_before(
-                before=horizon, after=after), _two_way_position):
-            changed += bool(self.guard.run("protect_coverage", f"lead:{lead.id}",
-                                           partial(self._protect, lead, now)))
-        return changed
-
-    def _protect(self, lead: Lead, now: datetime) -> bool:
-        """Warn about or record the lapse of one lead's protection; True when it did."""
-        policies = self.config.policies
-        state = cadence.protection(last_two_way_at=lead.last_two_way_at, now=now,
-                                   policies=policies)
-        assert lead.last_two_way_at is not None
-        deadline = lead.last_two_way_at + policies.coverage_protection
-        zone = self.config.zone_of(lead.owner_email)
-        if state is cadence.Protection.EXPIRING:
-            return self.notifier.direct(
-                key=f"protection-warning:{lead.id}:{lead.last_two_way_at.isoformat()}",
-                email=lead.owner_email, message=protection_warning(
-                    lead, deadline=deadline, config=self.config, zone=zone))
-        if state is cadence.Protection.LAPSED:
-            lapsed = self.repos.leads.save(dataclasses.replace(
-                lead, protection_lapsed_at=deadline))
-            self._audit(lapsed, "lead.protection_lapsed", actor="scheduler",
-                        reason="no two-way contact within the protection window")
-            self.notifier.direct(key=f"protection-lapsed:{lead.id}:{deadline.isoformat()}",
-                                 email=lead.owner_email,
-                                 message=protection_lapsed(lead, config=self.config))
-            return True
-        return False
 
     def snooze_task(self, *, task_id: int, by: str) -> Task:
         """Push a reminder back an hour."""
@@ -436,8 +378,3 @@ class LeadService:
 def _received_position(lead: Lead) -> LeadPosition:
     assert lead.id is not None
     return lead.received_at, lead.id
-
-
-def _two_way_position(lead: Lead) -> LeadPosition:
-    assert lead.id is not None and lead.last_two_way_at is not None
-    return lead.last_two_way_at, lead.id

@@ -13,6 +13,11 @@ REQUIRED_SCOPES = {
     "app_mentions:read": "answer @oscbot mentions",
     "channels:read": "find the team channel and check oscbot is in it (public)",
     "groups:read": "find the team channel and check oscbot is in it (private)",
+    # Before sending again after a timeout or a crash, oscbot looks for the message by its
+    # key in the conversation's recent history, so nothing is sent twice.
+    "channels:history": "find an already-sent message before retrying (public channel)",
+    "groups:history": "find an already-sent message before retrying (private channel)",
+    "im:history": "find an already-sent DM before retrying",
     "chat:write": "post briefs, alerts and DMs",
     "chat:write.public": "post in a public channel before being invited",
     "commands": "slash commands",

@@ -34,6 +34,16 @@ MANIFEST = Path(__file__).resolve().parents[2] / "manifest.yaml"
 TEAM_CHANNEL = "C0SALES01"
 
 
+# Bot scopes Slack requires per Web API method (its "Required scopes"); conversation
+# methods are resolved per conversation kind in FakeSlack._scope_needed.
+_METHOD_SCOPES = {
+    "chat.postMessage": "chat:write", "chat.update": "chat:write",
+    "chat.postEphemeral": "chat:write", "conversations.open": "im:write",
+    "users.lookupByEmail": "users:read.email", "users.info": "users:read",
+    "files.getUploadURLExternal": "files:write", "files.completeUploadExternal": "files:write",
+}
+
+
 def manifest_scopes() -> list[str]:
     """The bot scopes manifest.yaml asks for: what an install grants."""
     manifest = yaml.safe_load(MANIFEST.read_text(encoding="utf-8"))
@@ -145,6 +155,11 @@ class FakeSlack(LoopbackServer):
         return sum(1 for c in self.calls_made if c.method == method)
 
     def _answer(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
+        needed = self._scope_needed(method, args)
+        if needed is not None and needed not in self.scopes:
+            self.refused.append((method, "missing_scope", [needed]))
+            return {"ok": False, "error": "missing_scope", "needed": needed,
+                    "provided": ",".join(self.scopes)}
         try:
             return self._checked(method, args)
         except Refused as refused:
@@ -152,6 +167,22 @@ class FakeSlack(LoopbackServer):
             return {"ok": False, "error": refused.code, "errors": refused.errors,
                     "response_metadata": {"messages": [f"[ERROR] {e}"
                                                        for e in refused.errors]}}
+
+    def _scope_needed(self, method: str, args: dict[str, Any]) -> str | None:
+        """The bot scope Slack requires for this call (each method's "Required scopes");
+        for conversation methods it depends on the kind of conversation."""
+        if method in _METHOD_SCOPES:
+            return _METHOD_SCOPES[method]
+        if method in ("conversations.history", "conversations.info"):
+            channel = str(args.get("channel", ""))
+            found = self.channels.get(channel)
+            kind = ("im" if channel.startswith("D") else
+                    "groups" if found is not None and found["is_private"] else "channels")
+            return f"{kind}:{'history' if method == 'conversations.history' else 'read'}"
+        if method == "conversations.list":
+            types = str(args.get("types") or "public_channel")
+            return "groups:read" if "private_channel" in types else "channels:read"
+        return None
 
     def _channel(self, channel: str, *, post: bool) -> None:
         if channel.startswith("D"):

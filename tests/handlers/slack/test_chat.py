@@ -221,3 +221,16 @@ def test_find_sent_pages_through_a_busy_channel(slack: FakeSlack) -> None:
         port.post(channel=TEAM_CHANNEL, message=Message(f"n{n}"), key=f"other:{n}")
     assert port.find_sent(key="wanted", channel=TEAM_CHANNEL, since=before) is not None
     assert len(slack.calls("conversations.history")) == 3
+
+
+def test_looking_for_a_sent_message_needs_the_history_scopes(slack: FakeSlack) -> None:
+    # Slack's conversations.history needs channels:history (public), groups:history
+    # (private) and im:history (DMs): without them find_sent could never find anything.
+    slack.scopes = [s for s in slack.scopes if not s.endswith(":history")]
+    port = chat(slack)
+    before = datetime.now(UTC) - timedelta(seconds=1)
+    port.post(channel=TEAM_CHANNEL, message=Message("lead"), key="lead-card:9")
+    with pytest.raises(ChatError) as refused:
+        port.find_sent(key="lead-card:9", channel=TEAM_CHANNEL, since=before)
+    assert refused.value.code == "missing_scope"
+    assert ("conversations.history", "missing_scope", ["channels:history"]) in slack.refused
