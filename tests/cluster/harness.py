@@ -147,19 +147,25 @@ def cluster(folder: Path, database_url: str, slack: FakeSlack, config: Path,
 
 def _post_until_accepted(nodes: list[Replica], n: int, path: str, body: bytes) -> int:
     """POST a signed body to the replicas in turn (starting at `n`), as a lead source
-    retries, until one accepts it (2xx); returns the id it answers."""
-    for attempt in range(120):
+    retries, until one accepts it (2xx) or two minutes pass; returns the id it answers."""
+    last = "nothing tried"
+    deadline = time.monotonic() + 120
+    attempt = 0
+    while time.monotonic() < deadline:
         headers = signed_headers(LEAD_SECRET, path=path, body=body, t=int(time.time()))
         node = nodes[(n + attempt) % len(nodes)]
+        attempt += 1
         try:
             answer = HTTP.post(f"{node.base}{path}", content=body, headers=headers)
-        except httpx.HTTPError:
+        except httpx.HTTPError as exc:
+            last = f"{node.name}: {type(exc).__name__} {exc}"
             time.sleep(0.1)
             continue
         if answer.status_code in (200, 201, 202):
             return int(answer.json()["id"])
+        last = f"{node.name}: HTTP {answer.status_code} {answer.text[:200]}"
         time.sleep(0.1)
-    raise AssertionError(f"{path} ({n}) was never accepted")
+    raise AssertionError(f"{path} ({n}) was never accepted in {attempt} tries; last: {last}")
 
 
 def send_lead(nodes: list[Replica], n: int, *, first: int = 0,

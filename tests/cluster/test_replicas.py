@@ -135,6 +135,7 @@ def send_all(nodes: list[Replica], slack: FakeSlack, places: list[str],
     finally:
         sending.clear()
         calling.join(SETTLE)
+    assert not calling.is_alive(), "some DMs never arrived, so their calls were not reported"
     return accepted
 
 
