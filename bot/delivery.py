@@ -1,16 +1,24 @@
 """Delivering the outbox: each message once, in order per conversation, fast and fair.
 
 A deliverer leases conversations (a channel, or one person's DMs) whose oldest pending
-message is due, one message per lease, so every conversation gets its turn and no
-backlog in one delays another. Several leases are worked concurrently (bounded).
-Leases live in the database: replicas share the work, and a crashed replica's lease
-runs out and is taken over.
+message may go now, one message per lease; the claim returns that message with its
+attempt already recorded (in flight), in one transaction, and the outcome is recorded
+with the lease's release in another: two commits per message. Urgent messages go first
+(speed to lead: a new lead's DM, its alert and escalation), then the conversation that
+has been able to send the longest, so a backlog in one conversation never delays
+another. Several leases are worked concurrently (bounded). Leases live in the database:
+replicas share the work, and a crashed replica's lease runs out and is taken over.
 
 Each send is recorded as "in flight" before the network call. When the outcome is
 unknown (a timeout, a crash mid-send, a "sent" that could not be written) the next
 attempt first asks the platform whether the message already arrived, by its outbox key,
 and sends only when it did not. When "sent" cannot be recorded, the deliverer stops
 rather than carry on sending.
+
+Pacing: a conversation sends at most once per `per_channel_interval` (Slack: about one
+message a second per channel); a 429 holds the conversation for its Retry-After, and a
+429 on a limit shared by every conversation (finding people by email) is recorded as a
+pause that every replica's claims honour.
 
 Transient failures retry with capped backoff for `retry_for` (24 h by default); a
 message that fails for good, or for too long, is marked failed and the managers are
@@ -20,6 +28,7 @@ told in plain text (`oscbot outbox` lists and retries them).
 from __future__ import annotations
 
 import dataclasses
+import heapq
 import logging
 import threading
 import uuid
@@ -29,7 +38,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.errors import ChatError
-from bot.ports import ChatPort, Clock, MessageRef, OutboxItem, OutboxRepository, OutboxStatus
+from bot.ports import (
+    ChatPort,
+    Claim,
+    Clock,
+    MessageRef,
+    OutboxItem,
+    OutboxRepository,
+    OutboxStatus,
+)
 
 log = logging.getLogger(__name__)
 
@@ -57,10 +74,6 @@ class DeliveryReport:
         return f"{self.sent} sent, {self.retried} to retry, {self.failed} failed"
 
 
-class DeliveryHalted(Exception):
-    """The outbox could not record a send: delivery stops instead of risking a repeat."""
-
-
 class OutboxDelivery:
     """Sends due outbox items through a chat port; safe to run in several replicas."""
 
@@ -82,7 +95,16 @@ class OutboxDelivery:
         self._on_failed = on_failed
         self._wake = threading.Event()
         self._running = False
+        # When conversations this deliverer released may send again: an idle loop wakes
+        # for the soonest instead of sleeping a whole poll (pacing stays at the interval).
+        self._due: list[datetime] = []
+        self._due_lock = threading.Lock()
         self.halted_until: datetime | None = None
+
+    @property
+    def workers(self) -> int:
+        """How many sends may be in progress at once."""
+        return self._workers
 
     def kick(self) -> None:
         """Something new is queued: wake the background loop, or, without one, deliver now."""
@@ -106,8 +128,8 @@ class OutboxDelivery:
         return total
 
     def run(self, stop: threading.Event, *, poll: float = 0.25, grace: float = 20.0) -> None:
-        """Deliver until `stop` is set, keeping up to `workers` leases busy; then finish the
-        sends in progress within `grace` seconds (shorter than the lease) and return."""
+        """Deliver until `stop` is set, keeping up to `workers` sends in progress; then
+        finish them within `grace` seconds (shorter than the lease) and return."""
         running: set[Future[DeliveryReport]] = set()
         pool = ThreadPoolExecutor(self._workers, thread_name_prefix="deliver")
         self._running = True
@@ -115,7 +137,7 @@ class OutboxDelivery:
             while not stop.is_set():
                 running = {f for f in running if not f.done()}
                 free = self._workers - len(running)
-                claimed: list[str] = []
+                claimed: list[Claim] = []
                 if free > 0 and not self._halted():
                     try:
                         claimed = self._outbox.claim(owner=self.owner, now=self._clock.now(),
@@ -126,66 +148,92 @@ class OutboxDelivery:
                 if len(running) >= self._workers:
                     wait(running, timeout=poll, return_when=FIRST_COMPLETED)
                 elif not claimed:
-                    self._wake.wait(poll)
+                    self._wake.wait(self._idle_wait(poll))
                     self._wake.clear()
         finally:
             self._running = False
             wait(running, timeout=grace)
             pool.shutdown(wait=False, cancel_futures=True)
 
-    def work(self, conversation: str) -> DeliveryReport:
-        """Send the next message of a leased conversation and give the lease back."""
-        next_send_at: datetime | None = None
+    def work(self, claim: Claim) -> DeliveryReport:
+        """Send a leased conversation's next message, then record the outcome and give the
+        lease back in one transaction."""
+        item = claim.item
         try:
-            item = self._outbox.head(conversation)
-            now = self._clock.now()
-            if item is None:
-                report = DeliveryReport()
-            elif item.next_attempt_at is not None and item.next_attempt_at > now:
-                # A retry is waiting: nothing after it in this conversation may overtake it.
-                report, next_send_at = DeliveryReport(), item.next_attempt_at
-            else:
-                report, next_send_at = self._deliver(item)
-        except DeliveryHalted:
-            # The lease is kept until it runs out; whoever takes it over looks the message up.
-            return DeliveryReport()
+            report, next_send_at, outcome = self._deliver(claim)
         except Exception:
             log.exception("delivery to one conversation failed; it is retried")
-            next_send_at = self._clock.now() + timedelta(seconds=5)
-            report = DeliveryReport()
+            report, next_send_at, outcome = (DeliveryReport(),
+                                             self._clock.now() + timedelta(seconds=5), None)
         try:
-            self._outbox.release(conversation, owner=self.owner, now=self._clock.now(),
-                                 next_send_at=next_send_at)
-        except Exception:
-            log.exception("releasing a delivery lease failed; it runs out by itself")
+            self._outbox.release(item.conversation, owner=self.owner, now=self._clock.now(),
+                                 next_send_at=next_send_at, item=outcome)
+        except Exception as exc:
+            if outcome is not None and outcome.status is OutboxStatus.SENT:
+                # Sent but not recorded: stop here. The item stays in flight and the lease
+                # is kept until it runs out; whoever works it next finds the message by
+                # its key instead of sending it again.
+                self.halted_until = self._clock.now() + timedelta(seconds=30)
+                log.error("a sent message could not be recorded (%s); delivery paused",
+                          type(exc).__name__)
+                return DeliveryReport()
+            log.exception("recording a delivery attempt failed; its lease runs out by itself")
+            return report
+        if next_send_at is not None and self._running:
+            with self._due_lock:
+                heapq.heappush(self._due, next_send_at)
+        if outcome is not None and outcome.status is OutboxStatus.FAILED and self._on_failed:
+            try:
+                self._on_failed(outcome)
+            except Exception:
+                log.exception("telling the managers about a failed message failed")
         return report
+
+    def _idle_wait(self, poll: float) -> float:
+        """Seconds until the soonest conversation released here may send, at most `poll`."""
+        now = self._clock.now()
+        with self._due_lock:
+            while self._due and self._due[0] <= now:
+                heapq.heappop(self._due)
+            soonest = self._due[0] if self._due else None
+        if soonest is None:
+            return poll
+        return min(poll, (soonest - now).total_seconds())
 
     def _halted(self) -> bool:
         return self.halted_until is not None and self._clock.now() < self.halted_until
 
-    def _deliver(self, item: OutboxItem) -> tuple[DeliveryReport, datetime | None]:
-        now = self._clock.now()
-        started = self._outbox.begin_attempt(item, owner=self.owner, now=now)
-        if started is None:
-            return DeliveryReport(), None  # the lease ran out: someone else has it now
+    def _deliver(self, claim: Claim) -> tuple[DeliveryReport, datetime | None,
+                                              OutboxItem | None]:
+        """Send (or find) the claimed message: what happened, when the conversation may
+        send next, and the item's new state to record."""
+        item = claim.item
+        if self._clock.now() >= claim.lease_until - self._lease / 4:
+            # Waited too long for a free worker: the lease may run out mid-send and
+            # another deliverer take over. Leave it; the next claim looks it up first.
+            return DeliveryReport(), None, None
+        # Paced from when the send starts: Slack counts a message when it arrives.
+        started = self._clock.now()
         # Unsure whether an earlier try arrived until the platform has been asked.
-        unsure = item.in_flight
+        unsure = claim.unsure
         try:
             ref = None
             if unsure:
                 ref = self._already_sent(item)
                 unsure = False
             if ref is None:
-                ref = self._send(started)
+                ref = self._send(item)
         except ChatError as exc:
-            return self._failed_attempt(started, exc, unsure=unsure or exc.maybe_sent)
+            return self._failed_attempt(item, exc, unsure=unsure or exc.maybe_sent)
         except Exception as exc:
             # A message that cannot even be rendered or sent (a bad row, a bug) fails
             # alone, with the reason kept on its outbox row; the queue moves on.
-            return self._failed_attempt(started, ChatError(
+            return self._failed_attempt(item, ChatError(
                 f"{type(exc).__name__}: {exc}"[:300]), unsure=unsure)
-        self._record_sent(started, ref)
-        return DeliveryReport(sent=1), self._clock.now() + self._interval
+        now = self._clock.now()
+        sent = dataclasses.replace(item, status=OutboxStatus.SENT, ref=ref, sent_at=now,
+                                   in_flight=False, last_error="", next_attempt_at=None)
+        return DeliveryReport(sent=1), started + self._interval, sent
 
     def _already_sent(self, item: OutboxItem) -> MessageRef | None:
         if item.target_kind == "update":
@@ -210,37 +258,24 @@ class OutboxDelivery:
         self._chat.update(ref=original.ref, message=item.message)
         return original.ref
 
-    def _record_sent(self, item: OutboxItem, ref: MessageRef | None) -> None:
-        try:
-            self._outbox.save(dataclasses.replace(
-                item, status=OutboxStatus.SENT, ref=ref, sent_at=self._clock.now(),
-                in_flight=False, last_error="", next_attempt_at=None))
-        except Exception as exc:
-            # Sent but not recorded: stop here. The item stays in flight, so whoever works
-            # it next finds the message by its key instead of sending it again.
-            self.halted_until = self._clock.now() + timedelta(seconds=30)
-            log.error("a sent message could not be recorded (%s); delivery paused",
-                      type(exc).__name__)
-            raise DeliveryHalted from exc
-
-    def _failed_attempt(self, item: OutboxItem, exc: ChatError,
-                        unsure: bool) -> tuple[DeliveryReport, datetime | None]:
+    def _failed_attempt(self, item: OutboxItem, exc: ChatError, unsure: bool
+                        ) -> tuple[DeliveryReport, datetime | None, OutboxItem]:
         now = self._clock.now()
         backoff = timedelta(seconds=exc.retry_after) if exc.retry_after else min(
             self._max_backoff, timedelta(seconds=2 ** max(item.attempts - 1, 0)))
+        if exc.scope and exc.retry_after:
+            # A limit shared by every conversation (finding people, say): every replica
+            # holds those claims until it passes, not only this process.
+            try:
+                self._outbox.pause(exc.scope, until=now + backoff)
+            except Exception:
+                log.exception("recording a rate-limit pause failed")
         given_up = now + backoff - item.created_at > self._retry_for
         if exc.transient and not given_up:
-            self._outbox.save(dataclasses.replace(
-                item, last_error=str(exc), next_attempt_at=now + backoff, in_flight=unsure))
-            return DeliveryReport(retried=1), now + backoff
+            return DeliveryReport(retried=1), now + backoff, dataclasses.replace(
+                item, last_error=str(exc), next_attempt_at=now + backoff, in_flight=unsure)
         reason = str(exc) if not exc.transient else (
             f"still failing after {self._retry_for} ({exc})")
-        failed = self._outbox.save(dataclasses.replace(
-            item, status=OutboxStatus.FAILED, last_error=reason, in_flight=unsure))
         log.warning("outbox item %s failed for good: %s", item.key, reason)
-        if self._on_failed is not None:
-            try:
-                self._on_failed(failed)
-            except Exception:
-                log.exception("telling the managers about a failed message failed")
-        return DeliveryReport(failed=1), None
+        return DeliveryReport(failed=1), None, dataclasses.replace(
+            item, status=OutboxStatus.FAILED, last_error=reason, in_flight=unsure)

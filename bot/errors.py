@@ -96,10 +96,14 @@ class ChatError(OscbotError):
     """
 
     def __init__(self, message: str, *, transient: bool = False, retry_after: float = 0.0,
-                 code: str = "", maybe_sent: bool = False) -> None:
+                 code: str = "", maybe_sent: bool = False, scope: str = "") -> None:
         self.transient = transient
         self.retry_after = retry_after
         self.maybe_sent = maybe_sent
+        # What a rate limit covers beyond this conversation, for every replica to wait
+        # out: "" (this conversation only), "direct" (new DMs: finding people, opening
+        # DMs), "lookup" (searching history for a message that may have arrived), "all".
+        self.scope = scope
         # The platform's own error code (Slack's `invalid_blocks`...), for callers that act on it.
         self.code = code
         super().__init__(message)

@@ -10,7 +10,6 @@ from typing import TypeVar
 from bot.crm_fakes import InMemoryRecordMoves
 from bot.errors import CalendarError, StaleWrite
 from bot.fakes_delivery import (
-    InMemoryInbound,
     InMemoryJobRuns,
     InMemoryOutbox,
     InMemoryTransactions,
@@ -20,6 +19,7 @@ from bot.fakes_records import InMemoryAppointments as InMemoryAppointments
 from bot.fakes_records import InMemoryCoverages as InMemoryCoverages
 from bot.fakes_records import InMemoryLeads as InMemoryLeads
 from bot.fakes_records import InMemoryTasks as InMemoryTasks
+from bot.inbound import InMemoryInboundEvents
 from bot.messages import Message, plain
 from bot.model import (
     Absence,
@@ -33,6 +33,7 @@ from bot.ports import (
     Repositories,
     RoutingSwitch,
 )
+from bot.work_items import InMemoryWorkItems
 
 _T = TypeVar("_T")
 
@@ -235,7 +236,7 @@ def in_memory_repositories() -> Repositories:
     """A fresh bundle of in-memory repositories; `tx` rolls all of them back together."""
     repos = _bundle()
     tx = InMemoryTransactions([getattr(repos, f.name) for f in dataclasses.fields(repos)
-                               if f.name not in ("tx", "job_runs", "inbound")])
+                               if f.name not in ("tx", "job_runs", "inbound", "work_items")])
     return dataclasses.replace(repos, tx=tx)
 
 
@@ -255,5 +256,6 @@ def _bundle() -> Repositories:
         moves=InMemoryRecordMoves(),
         tx=InMemoryTransactions(()),
         job_runs=InMemoryJobRuns(),
-        inbound=InMemoryInbound(),
+        inbound=InMemoryInboundEvents(),
+        work_items=InMemoryWorkItems(),
     )

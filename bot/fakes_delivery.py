@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.ports import OutboxItem, OutboxStatus
+from bot.ports import Claim, OutboxItem, OutboxStatus
 
 
 @dataclass
@@ -31,6 +31,7 @@ class InMemoryOutbox:
     def __init__(self) -> None:
         self.rows: dict[int, OutboxItem] = {}
         self.leases: dict[str, _Lease] = {}
+        self.pauses: dict[str, datetime] = {}
         self._next_id = 1
 
     def enqueue(self, item: OutboxItem) -> tuple[OutboxItem, bool]:
@@ -66,43 +67,56 @@ class InMemoryOutbox:
         self.rows[item.id] = item
         return item
 
-    def claim(self, *, owner: str, now: datetime, lease: timedelta, limit: int) -> list[str]:
-        """Lease conversations that may send now, least recently served first."""
-        waiting = {i.channel for i in self.rows.values() if i.status is OutboxStatus.PENDING}
-        free = [c for c in waiting
-                if (self.leases[c].until is None or self.leases[c].until < now)  # type: ignore[operator]
-                and (self.leases[c].next_send_at is None
-                     or self.leases[c].next_send_at <= now)]  # type: ignore[operator]
-        heads: dict[str, int] = {}
-        for item in self.rows.values():
-            if item.status is OutboxStatus.PENDING:
-                heads[item.channel] = min(heads.get(item.channel, item.id or 0), item.id or 0)
-        free.sort(key=lambda c: (self.leases[c].last_served_at or now, heads[c]))
-        for channel in free[:limit]:
+    def claim(self, *, owner: str, now: datetime, lease: timedelta,
+              limit: int) -> list[Claim]:
+        """Lease conversations that may send now (urgent first, then the one ready the
+        longest) and record the attempt on each one's oldest pending message."""
+        heads: dict[str, OutboxItem] = {}
+        for item in self.pending(limit=len(self.rows)):
+            heads.setdefault(item.channel, item)
+        ready: list[tuple[int, datetime, int, str]] = []
+        for channel, head in heads.items():
+            lease_row = self.leases[channel]
+            due = head.next_attempt_at or head.created_at
+            if ((lease_row.until is not None and lease_row.until >= now)
+                    or (lease_row.next_send_at is not None and lease_row.next_send_at > now)
+                    or (head.next_attempt_at is not None and head.next_attempt_at > now)
+                    or self._paused(head, now)):
+                continue
+            since = max(due, lease_row.next_send_at or due)
+            ready.append((-head.priority, since, head.id or 0, channel))
+        claims = []
+        for _, _, _, channel in sorted(ready)[:limit]:
             self.leases[channel].owner = owner
             self.leases[channel].until = now + lease
-        return free[:limit]
+            head = heads[channel]
+            started = self.save(dataclasses.replace(
+                head, in_flight=True, attempts=head.attempts + 1,
+                first_tried_at=head.first_tried_at or now))
+            claims.append(Claim(item=started, unsure=head.in_flight, lease_until=now + lease))
+        return claims
 
-    def head(self, conversation: str) -> OutboxItem | None:
-        """The oldest pending item of a conversation."""
-        return next((i for i in self.pending(limit=len(self.rows))
-                     if i.channel == conversation), None)
-
-    def begin_attempt(self, item: OutboxItem, *, owner: str, now: datetime) -> OutboxItem | None:
-        """Mark in flight if `owner` still holds the lease."""
-        lease = self.leases.get(item.channel)
-        if lease is None or lease.owner != owner or lease.until is None or lease.until < now:
-            return None
-        started = dataclasses.replace(item, in_flight=True, attempts=item.attempts + 1,
-                                      first_tried_at=item.first_tried_at or now)
-        return self.save(started)
+    def _paused(self, head: OutboxItem, now: datetime) -> bool:
+        scopes = {"all", head.target_kind} | ({"lookup"} if head.in_flight else set())
+        return any(self.pauses.get(scope, now) > now for scope in scopes)
 
     def release(self, conversation: str, *, owner: str, now: datetime,
-                next_send_at: datetime | None) -> None:
-        """Give the lease back."""
+                next_send_at: datetime | None, item: OutboxItem | None = None) -> None:
+        """Save `item`'s delivery state (not its content) and give the lease back, if
+        still ours."""
+        if item is not None and item.id is not None:
+            stored = self.rows[item.id]
+            self.save(dataclasses.replace(
+                item, message=stored.message, target=stored.target, key=stored.key,
+                target_kind=stored.target_kind, channel=stored.channel,
+                priority=stored.priority, created_at=stored.created_at))
         lease = self.leases.get(conversation)
         if lease is not None and lease.owner == owner:
             self.leases[conversation] = _Lease(next_send_at=next_send_at, last_served_at=now)
+
+    def pause(self, scope: str, *, until: datetime) -> None:
+        """Hold claims of `scope` until `until` (a later pause wins)."""
+        self.pauses[scope] = max(until, self.pauses.get(scope, until))
 
     def recent(self, *, status: OutboxStatus | None = None,
                limit: int = 100) -> list[OutboxItem]:

@@ -31,6 +31,7 @@ from bot.ports_records import LeadPosition as LeadPosition
 from bot.ports_records import LeadRepository as LeadRepository
 from bot.ports_records import Page as Page
 from bot.ports_records import TaskRepository as TaskRepository
+from bot.work_items import WorkItems
 
 
 class Clock(Protocol):
@@ -238,6 +239,14 @@ class InboundEvents(Protocol):
         """True the first time an event id is seen from a source; False for every retry."""
         ...
 
+    def forget(self, *, source: str, event_id: str) -> None:
+        """Forget an id whose handling failed, so the person may send the same again."""
+        ...
+
+    def prune(self, *, before: datetime) -> int:
+        """Forget ids received before `before` (platforms retry within minutes)."""
+        ...
+
 
 class OutboxStatus(StrEnum):
     """Delivery state of an outgoing message."""
@@ -270,6 +279,9 @@ class OutboxItem:
     channel: str = ""
     in_flight: bool = False
     first_tried_at: datetime | None = None
+    # Higher goes first among conversations that may send (speed to lead: lead DMs,
+    # alerts and escalations before briefs, digests and reminders).
+    priority: int = 0
 
     @property
     def conversation(self) -> str:
@@ -277,6 +289,16 @@ class OutboxItem:
         if self.channel:
             return self.channel
         return f"dm:{self.target}" if self.target_kind == "direct" else self.target
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A leased conversation's next message, its attempt already recorded."""
+
+    item: OutboxItem
+    # An earlier attempt may have arrived (it was in flight): look before sending again.
+    unsure: bool
+    lease_until: datetime
 
 
 class OutboxRepository(Protocol):
@@ -293,24 +315,24 @@ class OutboxRepository(Protocol):
         ...
 
     def claim(self, *, owner: str, now: datetime, lease: timedelta,
-              limit: int) -> list[str]:
-        """Lease up to `limit` conversations that may send now, least recently served first."""
-        ...
+              limit: int) -> list[Claim]:
+        """Lease up to `limit` conversations whose oldest pending message may go now, in
+        one transaction, and record the attempt on that message (in flight, counted).
 
-    def head(self, conversation: str) -> OutboxItem | None:
-        """The oldest pending message of a conversation."""
-        ...
-
-    def begin_attempt(self, item: OutboxItem, *, owner: str, now: datetime) -> OutboxItem | None:
-        """Record, before any network call, that `owner` is sending `item` (in flight).
-
-        None when `owner` no longer holds the conversation's lease: it must not send.
+        Urgent messages first, then the conversation that has been able to send for the
+        longest; conversations held by a `pause` are skipped.
         """
         ...
 
     def release(self, conversation: str, *, owner: str, now: datetime,
-                next_send_at: datetime | None) -> None:
-        """Give the lease back; nothing goes to the conversation before `next_send_at`."""
+                next_send_at: datetime | None, item: OutboxItem | None = None) -> None:
+        """Give the lease back (if still ours); nothing goes to the conversation before
+        `next_send_at`. With `item`, its new state is saved in the same transaction."""
+        ...
+
+    def pause(self, scope: str, *, until: datetime) -> None:
+        """Hold every claim of this scope (a platform rate limit shared by all
+        conversations, see ChatError.scope) until `until`, in every replica."""
         ...
 
     def recent(self, *, status: OutboxStatus | None = None,
@@ -357,3 +379,4 @@ class Repositories:
     tx: Transactions
     job_runs: JobRuns
     inbound: InboundEvents
+    work_items: WorkItems

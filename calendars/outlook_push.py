@@ -14,7 +14,7 @@ import hmac
 import json
 import logging
 import secrets
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
@@ -117,8 +117,9 @@ class OutlookSubscriptions:
                 held[sub.id] = sub
         return held
 
-    def ensure_all(self) -> tuple[int, list[str]]:
-        """Create missing subscriptions and renew those close to expiry; (changed, problems).
+    def ensure_all(self, oscs: Collection[str] | None = None) -> tuple[int, list[str]]:
+        """Create missing subscriptions and renew those close to expiry, for every Outlook
+        calendar or those of `oscs`; (changed, problems).
 
         One mailbox's failure is reported and the others go on.
         """
@@ -126,6 +127,8 @@ class OutlookSubscriptions:
         now = self.clock.now()
         changed, problems = 0, []
         for osc in self.sources():
+            if oscs is not None and osc not in oscs:
+                continue
             current = by_osc.get(osc)
             if current is not None and current.expires_at - RENEW_MARGIN > now:
                 continue

@@ -198,7 +198,9 @@ def build_context(
 ) -> AppContext:
     """Build the services around the given ports."""
     notifier = Notifier(outbox=repos.outbox, clock=clock, channel=config.team.channel)
-    settings = delivery_settings(env or {})
+    # Teams paces each thread itself (7/s, 60 per 30 s); the 1 s gap is Slack's limit.
+    settings = delivery_settings(env or {}, interval_ms=0 if config.team.chat == "teams"
+                                 else 1000)
     engine = RoutingEngine(adapters=adapters or routing_adapters(config, repos, env, clock=clock,
                                                                  graph=graph),
                            switches=repos.switches, audit=repos.audit, clock=clock)
@@ -228,14 +230,14 @@ class DeliverySettings:
     interval: timedelta = timedelta(seconds=1)
 
 
-def delivery_settings(env: Mapping[str, str]) -> DeliverySettings:
+def delivery_settings(env: Mapping[str, str], *, interval_ms: float = 1000) -> DeliverySettings:
     """OSCBOT_DELIVERY_WORKERS, OSCBOT_RETRY_HOURS and OSCBOT_CHANNEL_INTERVAL_MS, checked."""
     try:
         return DeliverySettings(
             workers=max(1, int(env.get("OSCBOT_DELIVERY_WORKERS", "8"))),
             retry_for=timedelta(hours=float(env.get("OSCBOT_RETRY_HOURS", "24"))),
             interval=timedelta(milliseconds=float(env.get("OSCBOT_CHANNEL_INTERVAL_MS",
-                                                          "1000"))))
+                                                          interval_ms))))
     except ValueError as exc:
         raise ConfigError([ConfigProblem(file="environment", line=None, field="delivery",
                                          message=str(exc))]) from None

@@ -5,31 +5,59 @@ queues carries a unique outbox key, and every switch a journal entry.
 
 from __future__ import annotations
 
+import dataclasses
 import re
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
 
+from bot.model import CoverageStatus
 from handlers.context import AppContext
+from schedules.items import Split, Tally, take_over
+
+# Slack retries an event within minutes; two days covers any retry and any replay.
+INBOUND_RETENTION = timedelta(days=2)
+# A work item only matters during its slot; a day keeps them for a look afterwards.
+WORK_ITEM_RETENTION = timedelta(days=1)
 
 
 @dataclass(frozen=True)
 class Job:
-    """A named job, how often it runs, and what it does."""
+    """A named job, how often it runs, and what it does.
+
+    A job with `split` is worked as leased items by every replica (see schedules.items);
+    an `every_replica` job runs on each replica at each tick, not once per slot.
+    """
 
     name: str
     every: timedelta
     run: Callable[[AppContext], str]
     description: str
+    split: Split | None = None
+    every_replica: bool = False
+
+
+def _calendar_work(ctx: AppContext, keys: Sequence[str]) -> Tally:
+    return Counter(dataclasses.asdict(ctx.calendars.sync_many(keys)))
+
+
+def _calendar_summary(ctx: AppContext, tally: Tally) -> str:
+    return (f"read {tally['read']} calendars ({tally['unchanged']} unchanged, "
+            f"{tally['failed']} failed, {tally['suspect']} suspect), "
+            f"{tally['changes']} coverage changes")
+
+
+# A batch is read concurrently (the sync service's pool); the lease outlasts the
+# longest read the service waits for plus applying the batch.
+CALENDARS = Split(keys=lambda ctx: sorted(ctx.calendars.sources), work=_calendar_work,
+                  describe=_calendar_summary, batch=8, lease=timedelta(seconds=90))
 
 
 def sync_calendars(ctx: AppContext) -> str:
     """Read every OSC calendar and keep coverages in step."""
-    report = ctx.calendars.sync_all()
-    return (f"read {report.read} calendars ({report.unchanged} unchanged, "
-            f"{report.failed} failed, {report.suspect} suspect), "
-            f"{report.changes} coverage changes")
+    return CALENDARS.run_all(ctx)
 
 
 def coverage_tick(ctx: AppContext) -> str:
@@ -56,13 +84,21 @@ def deliver_outbox(ctx: AppContext) -> str:
     return f"{result}"
 
 
-def renew_calendar_channels(ctx: AppContext) -> str:
-    """Open or renew Google push channels so calendar changes arrive within seconds."""
+def _google_calendars(ctx: AppContext) -> list[str]:
+    from calendars.google import GoogleCalendarSource
+
+    if not ctx.public_url:
+        return []
+    return sorted(osc for osc, source in ctx.calendars.sources.items()
+                  if isinstance(source, GoogleCalendarSource))
+
+
+def _renew_google(ctx: AppContext, keys: Sequence[str]) -> Tally:
     from calendars.google import GoogleCalendarSource
     from calendars.google_push import WatchChannel, channels_to_renew, close_channel, open_channel
 
     if not ctx.public_url:
-        return "push disabled (OSCBOT_PUBLIC_URL not set); polling only"
+        return Counter()
     address = ctx.public_url.rstrip("/") + "/calendar/google/notifications"
 
     def renew(osc_email: str, source: GoogleCalendarSource) -> bool:
@@ -78,33 +114,105 @@ def renew_calendar_channels(ctx: AppContext) -> str:
         return True
 
     renewed = 0
-    for osc_email, source in ctx.calendars.sources.items():
+    for osc_email in keys:
+        source = ctx.calendars.sources.get(osc_email)
         if isinstance(source, GoogleCalendarSource):
             # One calendar refusing a channel must not keep the others from renewing.
             renewed += bool(ctx.leads.guard.run("renew_calendar_channels",
                                                 f"calendar:{osc_email}",
                                                 partial(renew, osc_email, source)))
-    return f"{renewed} channels opened or renewed"
+    return Counter(renewed=renewed)
+
+
+def _push_summary(what: str) -> Callable[[AppContext, Tally], str]:
+    def summary(ctx: AppContext, tally: Tally) -> str:
+        if not ctx.public_url:
+            return "push disabled (OSCBOT_PUBLIC_URL not set); polling only"
+        problems = tally["problems"]
+        return (f"{tally['renewed']} {what} opened or renewed"
+                + (f"; {problems} failed (oscbot drill OSC_EMAIL says why)" if problems
+                   else ""))
+    return summary
+
+
+GOOGLE_CHANNELS = Split(keys=_google_calendars, work=_renew_google,
+                        describe=_push_summary("channels"))
+
+
+def renew_calendar_channels(ctx: AppContext) -> str:
+    """Open or renew Google push channels so calendar changes arrive within seconds."""
+    return GOOGLE_CHANNELS.run_all(ctx)
+
+
+def _outlook_calendars(ctx: AppContext) -> list[str]:
+    from calendars.outlook import OutlookCalendarSource
+
+    if not ctx.public_url:
+        return []
+    return sorted(osc for osc, source in ctx.calendars.sources.items()
+                  if isinstance(source, OutlookCalendarSource))
+
+
+def _renew_outlook(ctx: AppContext, keys: Sequence[str]) -> Tally:
+    from calendars.outlook_push import OutlookSubscriptions
+
+    if not ctx.public_url:
+        return Counter()
+    subscriptions = OutlookSubscriptions(calendars=ctx.calendars, clock=ctx.clock,
+                                         public_url=ctx.public_url)
+    tally: Tally = Counter()
+    for osc_email in keys:
+        # A mailbox Graph refuses is a problem reported in the summary; anything else
+        # (a bug, a bad row) is isolated like any job's item.
+        found = ctx.leads.guard.run("renew_outlook_subscriptions", f"calendar:{osc_email}",
+                                    partial(subscriptions.ensure_all, {osc_email}))
+        changed, problems = found if found is not None else (0, [osc_email])
+        tally.update(renewed=changed, problems=len(problems))
+    return tally
+
+
+def _outlook_summary(ctx: AppContext, tally: Tally) -> str:
+    if not ctx.public_url:
+        return "Outlook notifications disabled (OSCBOT_PUBLIC_URL not set); polling only"
+    problems = tally["problems"]
+    return (f"{tally['renewed']} Outlook subscriptions created or renewed"
+            + (f"; {problems} failed (oscbot drill OSC_EMAIL says why)" if problems else ""))
+
+
+OUTLOOK_SUBSCRIPTIONS = Split(keys=_outlook_calendars, work=_renew_outlook,
+                              describe=_outlook_summary)
 
 
 def renew_outlook_subscriptions(ctx: AppContext) -> str:
     """Create or renew Graph subscriptions so Outlook calendar changes arrive within seconds."""
-    from calendars.outlook_push import OutlookSubscriptions
+    return OUTLOOK_SUBSCRIPTIONS.run_all(ctx)
 
-    if not ctx.public_url:
-        return "Outlook notifications disabled (OSCBOT_PUBLIC_URL not set); polling only"
-    subscriptions = OutlookSubscriptions(calendars=ctx.calendars, clock=ctx.clock,
-                                         public_url=ctx.public_url)
-    changed, problems = subscriptions.ensure_all()
-    return (f"{changed} Outlook subscriptions created or renewed"
-            + (f"; {len(problems)} failed (oscbot drill OSC_EMAIL says why)" if problems else ""))
+
+def _handover_coverages(ctx: AppContext) -> list[str]:
+    return [str(c.id) for c in ctx.repos.coverages.list(statuses=(CoverageStatus.ACTIVE,))
+            if c.backup_email is not None]
+
+
+def _hand_over(ctx: AppContext, keys: Sequence[str]) -> Tally:
+    # The coverage service isolates each coverage (ItemGuard) and skips any that ended.
+    swept, problems = ctx.coverage.hand_over_records({int(k) for k in keys if k.isdigit()})
+    return Counter(swept=swept, problems=len(problems))
+
+
+def _handover_summary(ctx: AppContext, tally: Tally) -> str:
+    problems = tally["problems"]
+    return (f"{tally['swept']} active coverages checked"
+            + (f"; {problems} problems, retried next run" if problems else ""))
+
+
+# CRM calls page through the records of one coverage: give a slow CRM the whole interval.
+CRM_SWEEP = Split(keys=_handover_coverages, work=_hand_over, describe=_handover_summary,
+                  lease=timedelta(minutes=5))
 
 
 def hand_over_crm_records(ctx: AppContext) -> str:
     """Give backups the CRM leads and tasks that arrived since the coverage began."""
-    swept, problems = ctx.coverage.hand_over_records()
-    return (f"{swept} active coverages checked"
-            + (f"; {len(problems)} problems, retried next run" if problems else ""))
+    return CRM_SWEEP.run_all(ctx)
 
 
 def protect_coverage(ctx: AppContext) -> str:
@@ -142,22 +250,44 @@ def weekly_digest(ctx: AppContext) -> str:
     return f"digest for {period} posted ({len(rows)} rows)"
 
 
+def prune_records(ctx: AppContext) -> str:
+    """Forget inbound event ids past their retry window and old work items."""
+    now = ctx.clock.now()
+    events = ctx.repos.inbound.prune(before=now - INBOUND_RETENTION)
+    items = ctx.repos.work_items.prune(before=now - WORK_ITEM_RETENTION)
+    return f"pruned {events} inbound event ids and {items} work items"
+
+
+TAKE_OVER = "take_over_work"
+
+
+def take_over_work(ctx: AppContext) -> str:
+    """On every replica: work split jobs' items nobody holds (a lease that ran out)."""
+    return take_over(ctx, [(j.name, j.split) for j in JOBS if j.split is not None])
+
+
+def _job(name: str, every: timedelta, run: Callable[[AppContext], str], *,
+         split: Split | None = None, every_replica: bool = False) -> Job:
+    return Job(name, every, run, run.__doc__ or "", split=split, every_replica=every_replica)
+
 
 JOBS: tuple[Job, ...] = (
-    Job("sync_calendars", timedelta(seconds=60), sync_calendars, sync_calendars.__doc__ or ""),
+    _job("sync_calendars", timedelta(seconds=60), sync_calendars, split=CALENDARS),
     Job("coverage_tick", timedelta(seconds=30), coverage_tick, coverage_tick.__doc__ or ""),
     Job("sweep_leads", timedelta(seconds=15), sweep_leads, sweep_leads.__doc__ or ""),
     Job("send_reminders", timedelta(seconds=60), send_reminders, send_reminders.__doc__ or ""),
-    Job("hand_over_crm_records", timedelta(minutes=5), hand_over_crm_records,
-        hand_over_crm_records.__doc__ or ""),
+    _job("hand_over_crm_records", timedelta(minutes=5), hand_over_crm_records,
+         split=CRM_SWEEP),
     Job("protect_coverage", timedelta(minutes=15), protect_coverage,
         protect_coverage.__doc__ or ""),
     Job("deliver_outbox", timedelta(seconds=2), deliver_outbox, deliver_outbox.__doc__ or ""),
-    Job("renew_calendar_channels", timedelta(hours=1), renew_calendar_channels,
-        renew_calendar_channels.__doc__ or ""),
-    Job("renew_outlook_subscriptions", timedelta(hours=1), renew_outlook_subscriptions,
-        renew_outlook_subscriptions.__doc__ or ""),
+    _job("renew_calendar_channels", timedelta(hours=1), renew_calendar_channels,
+         split=GOOGLE_CHANNELS),
+    _job("renew_outlook_subscriptions", timedelta(hours=1), renew_outlook_subscriptions,
+         split=OUTLOOK_SUBSCRIPTIONS),
     Job("weekly_digest", timedelta(hours=1), weekly_digest, weekly_digest.__doc__ or ""),
+    _job(TAKE_OVER, timedelta(seconds=15), take_over_work, every_replica=True),
+    _job("prune_records", timedelta(hours=1), prune_records),
 )
 
 

@@ -3,20 +3,26 @@ and once per tick across every replica.
 
 APScheduler 3.x runs in each process (its shared job stores would run jobs twice);
 before a run, the process claims the job's slot (time // interval) in `job_runs`,
-unique on (job, slot): one replica runs it, the others skip that tick.
+unique on (job, slot): one replica runs it, the others skip that tick. A job split into
+items (schedules.items) is worked by every replica, each item once per slot.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
+from functools import partial
+from threading import Event
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from bot.errors import InvalidInput
 from handlers.context import AppContext
-from schedules.jobs import JOBS, did_something
+from schedules import items
+from schedules.items import Split
+from schedules.jobs import JOBS, TAKE_OVER, Job, did_something
 
 log = logging.getLogger(__name__)
 
@@ -40,14 +46,17 @@ def parse_job_every(text: str) -> dict[str, timedelta]:
 
 def build_scheduler(ctx: AppContext, *,
                     on_run: Callable[[str, str], None] | None = None,
-                    every: Mapping[str, timedelta] | None = None) -> BackgroundScheduler:
+                    every: Mapping[str, timedelta] | None = None,
+                    stopping: Event | None = None) -> BackgroundScheduler:
     """A background scheduler running every job in the registry; `on_run(job, outcome)`
-    hears of every run (metrics); `every` overrides intervals by job name."""
+    hears of every run (metrics); `every` overrides intervals by job name; once
+    `stopping` is set, split jobs claim no more items."""
     scheduler = BackgroundScheduler(timezone="UTC")
     for entry in JOBS:
         interval = (every or {}).get(entry.name, entry.every)
         scheduler.add_job(
-            _runner(entry.name, interval, entry.run, ctx, on_run), "interval",
+            _runner(entry.name, partial(run_tick, ctx, entry, interval, stopping=stopping),
+                    on_run), "interval",
             seconds=interval.total_seconds(), id=entry.name, name=entry.name,
             max_instances=1, coalesce=True, replace_existing=True,
         )
@@ -57,6 +66,44 @@ def build_scheduler(ctx: AppContext, *,
 def slot_of(now: datetime, every: timedelta) -> int:
     """The tick a run belongs to: whole intervals since the epoch."""
     return int(now.timestamp() // every.total_seconds())
+
+
+def run_tick(ctx: AppContext, entry: Job, every: timedelta, *,
+             stopping: Event | None = None) -> str | None:
+    """One scheduled tick of a job on this replica: once per slot across the cluster,
+    on every replica, or as leased items; None when this replica had nothing to do."""
+    if entry.name == TAKE_OVER:
+        # As its registry entry, but told when the replica stops, like the split jobs.
+        return items.take_over(ctx, [(j.name, j.split) for j in JOBS if j.split is not None],
+                               stopping=stopping)
+    if entry.every_replica:
+        return entry.run(ctx)
+    if entry.split is not None:
+        return run_split(ctx, entry.name, every, entry.split, stopping=stopping)
+    return run_once_per_slot(ctx, entry.name, every, entry.run)
+
+
+def run_split(ctx: AppContext, name: str, every: timedelta, split: Split, *,
+              stopping: Event | None = None) -> str | None:
+    """Enqueue the slot's items and work them with every other replica: the replica that
+    claims the slot records the run; None when this one found nothing left to work."""
+    now = ctx.clock.now()
+    slot = slot_of(now, every)
+    won = ctx.repos.job_runs.claim(job=name, slot=slot, owner=ctx.delivery.owner, now=now)
+    summary = "failed"
+    try:
+        # Every replica enqueues (idempotent): the items exist even if the slot's winner
+        # died before it got that far.
+        items.enqueue(ctx, name, split, slot=slot)
+        tally = items.work_claimed(ctx, name, split, stopping=stopping)
+        if tally is None and not won:
+            return None
+        summary = split.describe(ctx, tally or Counter())
+        return summary
+    finally:
+        if won:
+            ctx.repos.job_runs.finish(job=name, slot=slot, now=ctx.clock.now(),
+                                      outcome=summary)
 
 
 def run_once_per_slot(ctx: AppContext, name: str, every: timedelta,
@@ -74,14 +121,12 @@ def run_once_per_slot(ctx: AppContext, name: str, every: timedelta,
         ctx.repos.job_runs.finish(job=name, slot=slot, now=ctx.clock.now(), outcome=summary)
 
 
-def _runner(
-    name: str, every: timedelta, run: Callable[[AppContext], str], ctx: AppContext,
-    on_run: Callable[[str, str], None] | None,
-) -> Callable[[], None]:
+def _runner(name: str, tick: Callable[[], str | None],
+            on_run: Callable[[str, str], None] | None) -> Callable[[], None]:
     def wrapped() -> None:
         outcome = "ok"
         try:
-            summary = run_once_per_slot(ctx, name, every, run)
+            summary = tick()
             if summary is None:
                 outcome = "skipped"
             else:

@@ -141,7 +141,7 @@ def outbox_row(item: OutboxItem) -> dict[str, Any]:
         "ref_channel": item.ref.channel if item.ref else None,
         "ref_id": item.ref.id if item.ref else None, "last_error": item.last_error,
         "sent_at": item.sent_at, "channel": item.conversation, "in_flight": item.in_flight,
-        "first_tried_at": item.first_tried_at,
+        "first_tried_at": item.first_tried_at, "priority": item.priority,
     }
 
 
@@ -154,7 +154,8 @@ def outbox_item(row: OutboxRow) -> OutboxItem:
                       created_at=row.created_at, attempts=row.attempts,
                       next_attempt_at=row.next_attempt_at, ref=ref,
                       last_error=row.last_error, sent_at=row.sent_at, channel=row.channel,
-                      in_flight=row.in_flight, first_tried_at=row.first_tried_at)
+                      in_flight=row.in_flight, first_tried_at=row.first_tried_at,
+                      priority=row.priority)
 
 
 def absences_json(absences: tuple[Absence, ...]) -> list[dict[str, Any]]:

@@ -1,39 +1,91 @@
 """SQL outbox with leased delivery, the unit of work, job slot claims and inbound dedupe.
 
-Claims are single statements: on PostgreSQL `UPDATE … WHERE channel IN (SELECT … FOR
-UPDATE SKIP LOCKED LIMIT n) RETURNING`, so replicas never wait on each other's rows;
-on SQLite the same UPDATE without the lock clause (SQLite has one writer anyway).
+A claim is one statement on PostgreSQL: pick the conversations that may send (`FOR
+UPDATE OF c SKIP LOCKED`, so replicas never wait on each other's rows), lease them, and
+mark each one's oldest pending message in flight, returning those messages. On SQLite
+(one writer anyway) the same steps run in one transaction that takes the write lock
+first. A release records the message's outcome and frees the lease in one transaction.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, func, or_, text
+from sqlalchemy import Boolean, Engine, bindparam, case, column, func, or_, text
+from sqlalchemy import update as sa_update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql import Executable
+from sqlalchemy.sql.elements import TextClause
 from sqlmodel import col, select
 
-from bot.ports import OutboxItem, OutboxStatus
+from bot.ports import Claim, OutboxItem, OutboxStatus
 from storage import convert, rows
-from storage.tables import InboundEventRow, JobRunRow, OutboxChannelRow, OutboxRow
+from storage.tables import (
+    DeliveryPauseRow,
+    InboundEventRow,
+    JobRunRow,
+    OutboxChannelRow,
+    OutboxRow,
+)
+from storage.types import UTCDateTime
 
-_CLAIM = """
-UPDATE outbox_channels SET owner = :owner, lease_until = :until
-WHERE channel IN (
-    SELECT c.channel FROM outbox_channels c
-    WHERE (c.lease_until IS NULL OR c.lease_until < :now)
-      AND (c.next_send_at IS NULL OR c.next_send_at <= :now)
-      AND EXISTS (SELECT 1 FROM outbox o WHERE o.channel = c.channel AND o.status = 'pending')
-    ORDER BY c.last_served_at, (SELECT min(h.id) FROM outbox h WHERE h.channel = c.channel
-                                AND h.status = 'pending')
-    LIMIT :limit{lock})
-RETURNING channel
+# The conversations that may send now, each with its oldest pending message: not leased
+# (or the lease ran out), paced (next_send_at), the message due (retries wait), no shared
+# rate-limit pause on its kind. Urgent first (speed to lead), then the one that has been
+# able to send the longest: a conversation that just got its first message waits only
+# for those that were ready before it, not behind every busy channel's next turn.
+_PICK = """
+SELECT c.channel AS channel, h.id AS head, h.in_flight AS unsure,
+       CASE WHEN c.next_send_at > COALESCE(h.next_attempt_at, h.created_at)
+            THEN c.next_send_at ELSE COALESCE(h.next_attempt_at, h.created_at) END AS ready
+FROM (SELECT x.id, x.channel, x.in_flight, x.priority, x.target_kind, x.created_at,
+             x.next_attempt_at, row_number() OVER (PARTITION BY x.channel ORDER BY x.id) AS n
+      FROM outbox x WHERE x.status = 'pending') AS h
+JOIN outbox_channels c ON c.channel = h.channel
+WHERE h.n = 1
+  AND (c.lease_until IS NULL OR c.lease_until < :now)
+  AND (c.next_send_at IS NULL OR c.next_send_at <= :now)
+  AND (h.next_attempt_at IS NULL OR h.next_attempt_at <= :now)
+  AND NOT EXISTS (SELECT 1 FROM delivery_pauses d WHERE d.until > :now
+                  AND (d.scope = 'all' OR d.scope = h.target_kind
+                       OR (d.scope = 'lookup' AND h.in_flight)))
+ORDER BY h.priority DESC, ready, h.id
+LIMIT :limit
 """
+_COLUMNS = [c.name for c in OutboxRow.__table__.columns]  # type: ignore[attr-defined]
+# PostgreSQL: lease, pick the heads and record their attempt in one statement (one
+# round trip); SKIP LOCKED so replicas never wait on each other's rows.
+_CLAIM_POSTGRES = f"""
+WITH picked AS ({_PICK} FOR UPDATE OF c SKIP LOCKED),
+leased AS (
+    UPDATE outbox_channels c SET owner = :owner, lease_until = :until
+    FROM picked WHERE c.channel = picked.channel
+    RETURNING picked.head, picked.unsure, picked.ready)
+UPDATE outbox o SET in_flight = true, attempts = o.attempts + 1,
+    first_tried_at = COALESCE(o.first_tried_at, :now)
+FROM leased WHERE o.id = leased.head
+RETURNING {", ".join(f"o.{name}" for name in _COLUMNS)}, leased.unsure, leased.ready
+"""
+# What delivery changes on an item; the rest (content, target) belongs to the Notifier.
+DELIVERY_STATE = ("status", "attempts", "next_attempt_at", "ref_channel", "ref_id",
+                  "last_error", "sent_at", "in_flight", "first_tried_at")
+_RELEASE = """
+UPDATE outbox_channels SET owner = NULL, lease_until = NULL, next_send_at = :next,
+    last_served_at = :now
+WHERE channel = :channel AND owner = :owner
+"""
+
+
+def _timed(sql: str, *names: str) -> TextClause:
+    """The statement with its datetime parameters bound as UTCDateTime (naive UTC on
+    SQLite, like the stored values, so comparisons hold)."""
+    return text(sql).bindparams(*(bindparam(n, type_=UTCDateTime) for n in names))
 
 
 class SqlOutbox:
@@ -42,8 +94,14 @@ class SqlOutbox:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._postgres = engine.dialect.name == "postgresql"
-        self._claim = text(_CLAIM.format(lock=" FOR UPDATE SKIP LOCKED" if self._postgres
-                                         else ""))
+        self._claim: Executable
+        if self._postgres:
+            self._claim = _timed(_CLAIM_POSTGRES, "now", "until").columns(
+                *OutboxRow.__table__.columns, column("unsure", Boolean),  # type: ignore[attr-defined]
+                column("ready", UTCDateTime))
+        else:
+            self._claim = _timed(_PICK, "now")
+        self._release = _timed(_RELEASE, "now", "next")
 
     def enqueue(self, item: OutboxItem) -> tuple[OutboxItem, bool]:
         """Store unless the key exists (insert first; the unique key decides), and make
@@ -51,8 +109,6 @@ class SqlOutbox:
         with rows.unit(self._engine) as session:
             insert = pg_insert if self._postgres else sqlite_insert
             # DO NOTHING takes no lock on an existing row: intakes never queue on it.
-            # A new conversation counts as served when its first message is queued: it
-            # takes its turn after those waiting longer (round-robin, see `claim`).
             session.execute(insert(OutboxChannelRow).values(
                 channel=item.conversation, last_served_at=item.created_at)
                 .on_conflict_do_nothing(index_elements=["channel"]))
@@ -84,45 +140,63 @@ class SqlOutbox:
         return rows.update(self._engine, OutboxRow, item.id, convert.outbox_row(item),
                            convert.outbox_item, what="outbox item")
 
-    def claim(self, *, owner: str, now: datetime, lease: timedelta, limit: int) -> list[str]:
-        """Lease up to `limit` conversations that may send now, least recently served first
-        (round-robin): a backlog in one conversation never holds back the others."""
-        with rows.unit(self._engine) as session:
-            result = session.execute(self._claim, {"owner": owner, "until": now + lease,
-                                                   "now": now, "limit": limit})
-            return [str(r[0]) for r in result]
-
-    def head(self, conversation: str) -> OutboxItem | None:
-        """The oldest pending item of a conversation (uses ix_outbox_channel_status_id)."""
-        return rows.select_one(self._engine, select(OutboxRow).where(
-            OutboxRow.channel == conversation, OutboxRow.status == OutboxStatus.PENDING.value)
-            .order_by(col(OutboxRow.id)).limit(1), convert.outbox_item)
-
-    def begin_attempt(self, item: OutboxItem, *, owner: str, now: datetime) -> OutboxItem | None:
-        """Mark the item in flight, in one statement that also checks the lease is ours."""
-        with rows.unit(self._engine) as session:
-            result = session.execute(text(
-                "UPDATE outbox SET in_flight = :yes, attempts = attempts + 1, "
-                "first_tried_at = COALESCE(first_tried_at, :now) "
-                "WHERE id = :id AND status = 'pending' AND EXISTS (SELECT 1 FROM "
-                "outbox_channels c WHERE c.channel = :channel AND c.owner = :owner "
-                "AND c.lease_until >= :now)"),
-                {"yes": True, "now": now, "id": item.id, "channel": item.conversation,
-                 "owner": owner})
-            if getattr(result, "rowcount", 0) != 1:
-                return None
-            row = session.get(OutboxRow, item.id, populate_existing=True)
-            return convert.outbox_item(row) if row is not None else None
+    def claim(self, *, owner: str, now: datetime, lease: timedelta,
+              limit: int) -> list[Claim]:
+        """Lease up to `limit` conversations that may send now and record the attempt on
+        each one's oldest pending message, in one transaction (see _PICK for the order)."""
+        until = now + lease
+        params = {"owner": owner, "until": until, "now": now, "limit": limit}
+        if self._postgres:
+            with rows.unit(self._engine) as session:
+                found = session.execute(self._claim, params).all()
+            # RETURNING keeps no order: put them back in the order they were picked.
+            found = sorted(found, key=lambda r: (-r.priority, r.ready, r.id))
+            return [Claim(item=convert.outbox_item(OutboxRow(**{
+                name: getattr(r, name) for name in _COLUMNS})), unsure=bool(r.unsure),
+                lease_until=until) for r in found]
+        # SQLite: the transaction takes the write lock first, so what is picked stays free
+        # until it is leased in the same transaction.
+        with rows.atomic(self._engine), rows.unit(self._engine) as session:
+            picked = session.execute(self._claim, params).all()
+            if not picked:
+                return []
+            session.execute(sa_update(OutboxChannelRow).where(
+                col(OutboxChannelRow.channel).in_([p.channel for p in picked]))
+                .values(owner=owner, lease_until=until))
+            heads = [int(p.head) for p in picked]
+            before = {r.id: convert.outbox_item(r) for r in session.exec(
+                select(OutboxRow).where(col(OutboxRow.id).in_(heads)))}
+            session.execute(sa_update(OutboxRow).where(col(OutboxRow.id).in_(heads)).values(
+                in_flight=True, attempts=OutboxRow.attempts + 1,
+                first_tried_at=func.coalesce(OutboxRow.first_tried_at, now)))
+        return [Claim(item=dataclasses.replace(
+            i, in_flight=True, attempts=i.attempts + 1, first_tried_at=i.first_tried_at or now),
+            unsure=i.in_flight, lease_until=until) for i in (before[h] for h in heads)]
 
     def release(self, conversation: str, *, owner: str, now: datetime,
-                next_send_at: datetime | None) -> None:
-        """Give the lease back (only if it is still ours)."""
+                next_send_at: datetime | None, item: OutboxItem | None = None) -> None:
+        """Give the lease back (only if it is still ours), saving `item`'s delivery state
+        in the same transaction: one commit per message sent. Its content is left alone:
+        a revision saved meanwhile is not overwritten."""
         with rows.unit(self._engine) as session:
-            session.execute(text(
-                "UPDATE outbox_channels SET owner = NULL, lease_until = NULL, "
-                "next_send_at = :next, last_served_at = :now "
-                "WHERE channel = :channel AND owner = :owner"),
-                {"next": next_send_at, "now": now, "channel": conversation, "owner": owner})
+            # The lease row first, like a claim (lease row, then message): a claim taking
+            # over at this instant skips it or waits, never deadlocks with us.
+            session.execute(self._release, {"next": next_send_at, "now": now,
+                                            "channel": conversation, "owner": owner})
+            if item is not None:
+                values = convert.outbox_row(item)
+                session.execute(sa_update(OutboxRow).where(col(OutboxRow.id) == item.id)
+                                .values({k: values[k] for k in DELIVERY_STATE}))
+
+    def pause(self, scope: str, *, until: datetime) -> None:
+        """Hold claims of `scope` until `until` (a later pause already there wins)."""
+        insert = pg_insert if self._postgres else sqlite_insert
+        statement = insert(DeliveryPauseRow).values(scope=scope, until=until)
+        with rows.unit(self._engine) as session:
+            session.execute(statement.on_conflict_do_update(
+                index_elements=["scope"], set_={"until": case(
+                    (statement.excluded.until > DeliveryPauseRow.until,
+                     statement.excluded.until), else_=DeliveryPauseRow.until)}))
 
     def recent(self, *, status: OutboxStatus | None = None,
                limit: int = 100) -> list[OutboxItem]:

@@ -22,10 +22,12 @@ from bot.model import (
 )
 from bot.ports import LeadPosition, Page, Repositories
 from storage import convert, rows
+from storage.inbound import SqlInboundEvents
 from storage.journal import SqlAudit, SqlCalendarSync, SqlRoutes, SqlSwitches
 from storage.moves import SqlRecordMoves
-from storage.outbox import SqlInbound, SqlJobRuns, SqlOutbox, SqlTransactions
+from storage.outbox import SqlJobRuns, SqlOutbox, SqlTransactions
 from storage.tables import ActivityRow, AppointmentRow, CoverageRow, LeadRow, TaskRow
+from storage.work_items import SqlWorkItems
 
 
 class SqlCoverages:
@@ -384,4 +386,4 @@ def sql_repositories(engine: Engine) -> Repositories:
         audit=SqlAudit(engine), outbox=SqlOutbox(engine),
         calendar_sync=SqlCalendarSync(engine), routes=SqlRoutes(engine),
         moves=SqlRecordMoves(engine), tx=SqlTransactions(engine), job_runs=SqlJobRuns(engine),
-        inbound=SqlInbound(engine))
+        inbound=SqlInboundEvents(engine), work_items=SqlWorkItems(engine))

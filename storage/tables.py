@@ -233,6 +233,7 @@ class OutboxRow(SQLModel, table=True):
     channel: str = Field(default="", max_length=260)
     in_flight: bool = False
     first_tried_at: datetime | None = _when(nullable=True)
+    priority: int = 0
 
 
 class OutboxChannelRow(SQLModel, table=True):
@@ -244,6 +245,14 @@ class OutboxChannelRow(SQLModel, table=True):
     lease_until: datetime | None = _when(nullable=True)
     next_send_at: datetime | None = _when(nullable=True)
     last_served_at: datetime | None = _when(nullable=True)
+
+
+class DeliveryPauseRow(SQLModel, table=True):
+    """A platform rate limit every replica waits out (a scope of claims, until when)."""
+
+    __tablename__ = "delivery_pauses"
+    scope: str = Field(primary_key=True, max_length=20)
+    until: datetime = _when()
 
 
 class JobRunRow(SQLModel, table=True):
@@ -301,3 +310,20 @@ class ConversationRefRow(SQLModel, table=True):
     email: str | None = Field(default=None, max_length=254)
     name: str = Field(default="", max_length=200)
     updated_at: datetime = _when()
+
+
+class WorkItemRow(SQLModel, table=True):
+    """One item of a split job's slot (a calendar, a coverage): leased, then done once."""
+
+    __tablename__ = "work_items"
+    __table_args__ = (UniqueConstraint("job", "item", "slot", name="uq_work_items_job_item_slot"),
+                      Index("ix_work_items_job_done", "job", "done_at"))
+    id: int | None = Field(default=None, primary_key=True)
+    job: str = Field(max_length=60)
+    item: str = Field(max_length=260)
+    slot: int = Field(sa_type=BigInteger)
+    owner: str | None = Field(default=None, max_length=120)
+    lease_until: datetime | None = _when(nullable=True)
+    attempts: int = 0
+    created_at: datetime = _when(index=True)
+    done_at: datetime | None = _when(nullable=True)

@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from concurrent.futures import TimeoutError as FuturesTimeout
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 
 from bot.alerts import calendar_stale_alert
 from bot.errors import CalendarError
@@ -73,11 +74,18 @@ class CalendarSyncService:
 
     def sync_all(self) -> SyncReport:
         """Sync every OSC that has a calendar source; reads run concurrently."""
+        return self.sync_many(list(self.sources))
+
+    def sync_many(self, osc_emails: Sequence[str]) -> SyncReport:
+        """Sync these OSCs' calendars (those without a source are skipped); reads run
+        concurrently, and each result is applied on its own: one that fails to apply is
+        recorded and skipped, the others go on."""
         now = self.coverage.clock.now()
-        stored = self.coverage.repos.calendar_sync.get_many(list(self.sources))
+        wanted = [e for e in dict.fromkeys(osc_emails) if e in self.sources]
+        stored = self.coverage.repos.calendar_sync.get_many(wanted)
         states = {email: stored.get(email) or CalendarSyncState(
             osc_email=email, cursor={}, absences=(), last_good_at=None)
-            for email in self.sources}
+            for email in wanted}
         pending: dict[Future[CalendarRead], str] = {}
         total = SyncReport()
         for email, state in states.items():
@@ -92,7 +100,10 @@ class CalendarSyncService:
         try:
             for future in as_completed(pending, timeout=self.wait_for_read.total_seconds()):
                 email = pending.pop(future)
-                total += self._settle(email, states[email], future, now)
+                settled = self.coverage.guard.run(
+                    "sync_calendars", f"calendar:{email}",
+                    partial(self._settle, email, states[email], future, now))
+                total += settled if settled is not None else SyncReport(failed=1)
         except FuturesTimeout:
             for email in pending.values():
                 total += self._failed(email, states[email], "took longer than "

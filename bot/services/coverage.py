@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
@@ -297,14 +297,17 @@ class CoverageService:
             raise NotFound(f"{osc.name} has no coverage running right now")
         return self.end(open_now[0], actor=actor.lower())
 
-    def hand_over_records(self) -> tuple[int, list[str]]:
-        """For every active coverage, let CRM adapters move what arrived since the last run.
+    def hand_over_records(self, coverage_ids: Collection[int] | None = None
+                          ) -> tuple[int, list[str]]:
+        """For every active coverage (or those of `coverage_ids` still active), let CRM
+        adapters move what arrived since the last run.
 
         Returns how many coverages were swept and the problems met (retried next run).
         """
         swept, problems = 0, []
         for c in self.repos.coverages.list(statuses=(CoverageStatus.ACTIVE,)):
-            if c.backup_email is None:
+            if c.backup_email is None or (coverage_ids is not None
+                                          and c.id not in coverage_ids):
                 continue
             found = self.guard.run("hand_over_crm_records", f"coverage:{c.id}",
                                    partial(self._hand_over, c, c.backup_email))

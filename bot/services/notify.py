@@ -15,6 +15,15 @@ from bot.messages import Message
 from bot.ports import Clock, OutboxItem, OutboxRepository, OutboxStatus
 
 FAILED_PREFIX = "delivery-failed:"
+# Speed to lead: a new lead's DM, its alerts and escalations, and the managers' warning
+# that a message could not be delivered go before briefs, digests and reminders.
+URGENT_PREFIXES = ("lead-card:", "lead-alert:", "lead-escalation:", FAILED_PREFIX)
+URGENT = 10
+
+
+def priority_of(key: str) -> int:
+    """The delivery priority of a message by its key: URGENT for speed-to-lead ones."""
+    return URGENT if key.startswith(URGENT_PREFIXES) else 0
 
 
 class Notifier:
@@ -78,6 +87,7 @@ class Notifier:
         _, created = self._outbox.enqueue(OutboxItem(
             id=None, key=key, target_kind=kind, target=target, message=message,
             status=OutboxStatus.PENDING, created_at=self._clock.now(), channel=channel,
+            priority=priority_of(key),
         ))
         return created
 

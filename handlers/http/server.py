@@ -162,7 +162,7 @@ def serve(settings: Settings, *, clock: Clock) -> None:
             await teams.start()
         scheduler = build_scheduler(
             ctx, on_run=lambda job, outcome: metrics.jobs.labels(job, outcome).inc(),
-            every=job_every)
+            every=job_every, stopping=stop_delivery)
         scheduler.start()
         deliverer.start()
         readiness.scheduler = scheduler

@@ -14,6 +14,7 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_bolt.response import BoltResponse
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.errors import InvalidInput, NotAllowed, NotFound, OscbotError
@@ -22,7 +23,9 @@ from bot.model import LeadStatus, TaskStatus
 from handlers import commands
 from handlers.actions import press
 from handlers.context import AppContext
+from handlers.slack import dedupe
 from handlers.slack.blocks import action_pattern, render, reply_text
+from handlers.slack.chat import refusal
 from handlers.slack.directory import Directory
 from handlers.slack.leave import register_leave
 from handlers.slack.views import HOME_ROWS, home_view
@@ -95,11 +98,15 @@ def register(app: AsyncApp, ctx: AppContext) -> None:
 
     @app.middleware
     async def skip_event_retries(body: dict[str, Any], next: Any) -> BoltResponse | None:
-        # Slack resends events it thinks were lost (X-Slack-Retry-Num), to any replica:
-        # the database remembers which were handled, so each is handled once.
-        event_id = body.get("event_id")
+        # Slack resends events it thinks were lost (X-Slack-Retry-Num), to any replica,
+        # and a press can arrive twice: the database remembers which were handled, so
+        # each is handled once. (Submissions are checked by their listener, after the
+        # form's own checks, so a corrected form is not taken for a repeat.)
+        event_id, source = body.get("event_id"), "slack"
+        if not event_id:
+            event_id, source = dedupe.action_id(body), dedupe.SOURCE
         if event_id and not await asyncio.to_thread(
-                ctx.repos.inbound.first_time, source="slack", event_id=str(event_id),
+                ctx.repos.inbound.first_time, source=source, event_id=str(event_id),
                 now=ctx.clock.now()):
             return BoltResponse(status=200, body="")
         await next()
@@ -108,10 +115,17 @@ def register(app: AsyncApp, ctx: AppContext) -> None:
     @app.error
     async def on_error(error: Exception, response: BoltResponse | None) -> None:
         log.error("slack listener failed: %s", type(error).__name__)
-        if response is not None and isinstance(error, MALFORMED):
+        if response is None:
+            return
+        if isinstance(error, MALFORMED):
             # The payload lacked what Slack always sends: a retry cannot help, so 400.
             # Anything else (Slack or the database unreachable) stays a 500 Slack retries.
             response.status = 400
+        elif isinstance(error, SlackApiError) and _refused_for_good(error):
+            # Slack refused our answer for good (a channel we cannot post in, a missing
+            # scope): the event itself was fine and its retry would be refused the same
+            # way, so it is acknowledged.
+            response.status, response.body = 200, ""
 
     async def who(client: AsyncWebClient, user_id: str, ack: AsyncAck) -> str | None:
         email = await directory.email(client, user_id)
@@ -208,6 +222,15 @@ def _button(ctx: AppContext, directory: Directory, action: ActionId) -> Any:
             await _dm(client, user, text=reply_text(reply))
 
     return pressed
+
+
+def _refused_for_good(error: SlackApiError) -> bool:
+    answer = error.response
+    data = answer.data if isinstance(answer.data, dict) else {}
+    method = str(answer.api_url).rsplit("/", 1)[-1]
+    refused = refusal(method, answer.status_code, data, answer.headers)
+    log.error("slack refused %s: %s", method, refused.code)
+    return not refused.transient
 
 
 async def _dm(client: AsyncWebClient, user: str, **message: Any) -> None:

@@ -49,8 +49,17 @@ PERMANENT = {
 TRANSIENT = {"ratelimited", "internal_error", "fatal", "service_unavailable",
              "request_timeout", "team_added_to_org"}
 _CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")
-# A person Slack did not find is looked up again after this long (they may join).
-MISS_TTL = 600.0
+# How long a person's Slack id, found by email, is trusted: an email that moves to
+# another account (a rehire, a renamed user) is picked up within the hour. A person
+# Slack did not find is never kept: the next message asks again (they may have joined).
+USER_TTL = 3600.0
+# Slack limits these per method for the whole workspace (Tier 3, 50+ per minute), not
+# per channel: a 429 on them holds every DM that needs them, in every replica.
+SHARED_LIMITS = {"users.lookupByEmail": "direct", "conversations.open": "direct",
+                 "conversations.history": "lookup"}
+# chat.postMessage and chat.update are limited per channel (about one message a second):
+# a 429 holds that channel only (the outbox paces it by Retry-After).
+PER_CHANNEL = {"chat.postMessage", "chat.update"}
 # The outbox key rides on every message as metadata of this type (see find_sent).
 METADATA_EVENT = "oscbot_outbox"
 HISTORY_PAGES = 5
@@ -64,7 +73,7 @@ def refusal(method: str, status: int, body: Mapping[str, Any],
     if status == 429 or error == "ratelimited":
         retry = float(headers.get("Retry-After") or headers.get("retry-after") or 1)
         return ChatError(f"Slack rate limit on {method}", transient=True, retry_after=retry,
-                         code="ratelimited")
+                         code="ratelimited", scope=SHARED_LIMITS.get(method, ""))
     if status >= 500 or error in TRANSIENT:
         # A 5xx may come after Slack acted on the request: the message may be there.
         return ChatError(f"Slack {method}: {error} (temporary)", transient=True, code=error,
@@ -90,14 +99,15 @@ class SlackChat:
         self._timeout = timeout
         self._clients: dict[str, WebClient] = {}
         self._names = dict(names)
-        self._user_ids: dict[str, str] = {k.lower(): v for k, v in (user_ids or {}).items()}
-        self._misses: dict[str, float] = {}
+        # Ids from the configuration are facts; ids found by email expire (USER_TTL).
+        self._configured: dict[str, str] = {k.lower(): v for k, v in (user_ids or {}).items()}
+        self._found: dict[str, tuple[str, float]] = {}
         self._monotonic = monotonic
         self._channels: dict[str, dict[str, Any]] = {}
         self._dm_channels: dict[str, str] = {}
         self._lock = threading.Lock()
-        # Slack rate-limits per method: after a 429, calls to that method wait out its
-        # Retry-After here instead of hammering Slack from every delivery thread.
+        # After a 429 the calls it covers (the method, or the method in that channel)
+        # wait out its Retry-After here instead of hammering Slack from every thread.
         self._paused_until: dict[str, float] = {}
 
     def post(self, *, channel: str, message: Message, key: str | None = None) -> MessageRef:
@@ -208,39 +218,41 @@ class SlackChat:
                                 code="channel_not_found")
 
     def user_id(self, email: str) -> str | None:
-        """The Slack id of a person, looked up by email; found ids are kept, a miss is
-        asked again after MISS_TTL seconds (the person may join the workspace)."""
+        """The Slack id of a person, looked up by email; a found id is kept for USER_TTL
+        seconds, a miss is not kept (the person may join the workspace any time)."""
         key = email.lower()
         with self._lock:
-            if key in self._user_ids:
-                return self._user_ids[key]
-            if self._monotonic() < self._misses.get(key, 0.0):
-                return None
+            if key in self._configured:
+                return self._configured[key]
+            found = self._found.get(key)
+            if found is not None and self._monotonic() < found[1]:
+                return found[0]
         try:
             answer = self._call("users.lookupByEmail", email=key)
         except ChatError as exc:
             if exc.transient:
                 raise
             with self._lock:
-                self._misses[key] = self._monotonic() + MISS_TTL
+                self._found.pop(key, None)
             return None
-        found = str(answer["user"]["id"])
+        user = str(answer["user"]["id"])
         with self._lock:
-            self._user_ids[key] = found
-        return found
+            self._found[key] = (user, self._monotonic() + USER_TTL)
+        return user
 
     def dm_channel(self, email: str) -> str:
-        """The DM channel id with a person (conversations.open, cached)."""
-        with self._lock:
-            cached = self._dm_channels.get(email)
-        if cached:
-            return cached
+        """The DM channel id with a person (conversations.open, kept per Slack user: the
+        DM between oscbot and a user does not change)."""
         user = self.user_id(email)
         if user is None:
             raise ChatError(f"no Slack account found for {self._names.get(email, 'a person')}")
+        with self._lock:
+            cached = self._dm_channels.get(user)
+        if cached:
+            return cached
         channel = str(self._call("conversations.open", users=user)["channel"]["id"])
         with self._lock:
-            self._dm_channels[email] = channel
+            self._dm_channels[user] = channel
         return channel
 
     def _render(self, message: Message) -> tuple[str, list[dict[str, object]]]:
@@ -276,11 +288,12 @@ class SlackChat:
     def _response(self, method: str, form: bool = False, **args: object) -> SlackResponse:
         """One Web API call; `form` sends form fields, for read methods that take no JSON."""
         args = {k: v for k, v in args.items() if v is not None}
+        pause = f"{method}:{args.get('channel')}" if method in PER_CHANNEL else method
         with self._lock:
-            wait = self._paused_until.get(method, 0.0) - self._monotonic()
+            wait = self._paused_until.get(pause, 0.0) - self._monotonic()
         if wait > 0:
             raise ChatError(f"Slack rate limit on {method}", transient=True, retry_after=wait,
-                            code="ratelimited")
+                            code="ratelimited", scope=SHARED_LIMITS.get(method, ""))
         try:
             if form:
                 return self._client.api_call(method, data={k: _form(v) for k, v in args.items()})
@@ -290,7 +303,7 @@ class SlackChat:
                               exc.response.headers)
             if refused.code == "ratelimited":
                 with self._lock:
-                    self._paused_until[method] = self._monotonic() + refused.retry_after
+                    self._paused_until[pause] = self._monotonic() + refused.retry_after
             raise refused from None
         except (SlackClientError, OSError) as exc:
             # The request may have reached Slack before the connection failed or timed out.

@@ -20,6 +20,7 @@ from bot.model import AbsenceKind
 from handlers import commands
 from handlers.context import AppContext
 from handlers.slack.blocks import reply_text
+from handlers.slack.dedupe import SOURCE, submission_id
 from handlers.slack.directory import Directory
 from handlers.slack.views import LEAVE_CALLBACK, leave_modal, submitted_values
 
@@ -101,6 +102,13 @@ def register_leave(app: AsyncApp, ctx: AppContext, *, directory: Directory, who:
             await ack(response_action="errors", errors=errors)
             return
         assert email is not None
+        # The same submission delivered twice (on any replica) plans one coverage: the
+        # second is acknowledged, closing the form, and does nothing.
+        submission = submission_id(body, view)
+        if not await asyncio.to_thread(ctx.repos.inbound.first_time, source=SOURCE,
+                                       event_id=submission, now=ctx.clock.now()):
+            await ack()
+            return
         zone = ZoneInfo(ctx.config.zone_of(email))
         first = date.fromisoformat(values["start"] or "")
         last = date.fromisoformat(values["end"] or "")
@@ -112,7 +120,12 @@ def register_leave(app: AsyncApp, ctx: AppContext, *, directory: Directory, who:
                 kind=AbsenceKind(values["kind"] or "vacation"), actor=email,
                 backup_email=backup, notes=values.get("notes") or "",
                 emergency="now" in (values.get("emergency") or ""))
-        except (InvalidInput, NotAllowed, NotFound) as exc:
+        except Exception as exc:
+            # Nothing was planned: the person may send the very same form again.
+            await asyncio.to_thread(ctx.repos.inbound.forget, source=SOURCE,
+                                    event_id=submission)
+            if not isinstance(exc, (InvalidInput, NotAllowed, NotFound)):
+                raise
             field = getattr(exc, "field", None)
             block = {"backup": "backup", "end": "end", "start": "start"}.get(field or "",
                                                                              "start")

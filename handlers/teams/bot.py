@@ -7,6 +7,7 @@ roster email → app.yaml), call the same command/action code as Slack, render a
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import html
 import logging
 import re
@@ -142,16 +143,46 @@ class TeamsBot:
 
     # --- installation -------------------------------------------------------------
 
+    async def first_time(self, event_id: str) -> bool:
+        """Whether no replica has handled this event yet (the database decides, once)."""
+        return await asyncio.to_thread(self.ctx.repos.inbound.first_time, source="teams",
+                                       event_id=event_id, now=self.ctx.clock.now())
+
+    async def first_press(self, activity: dict[str, Any], email: str, verb: str,
+                          value: str) -> bool:
+        """Whether no replica took this press of this button in the last 30-60 s.
+
+        A press claims its 30 s slot and the next one, so a second press is caught however
+        the slots fall, while a press retried a minute later (after a refusal or a failure)
+        is taken again.
+        """
+        slot = int(self.ctx.clock.now().timestamp() // DOUBLE_CLICK)
+        base = press_key(activity, email, verb, value)
+        for n in (slot, slot + 1):
+            if not await self.first_time(f"{base}:{n}"):
+                return False
+        return True
+
+    async def new_activity(self, activity: dict[str, Any]) -> bool:
+        """False for an activity Teams delivered again (to this replica or another)."""
+        if not activity.get("id"):
+            return True
+        return await self.first_time(activity_key(activity))
+
     async def on_conversation_update(self, ctx: ActivityContext[Any]) -> None:
         """The app added to a team (or a chat): remember it and say hello in the channel."""
         activity = _raw(ctx)
+        if not await self.new_activity(activity):
+            return
         bot = (activity.get("recipient") or {}).get("id")
         if any(m.get("id") == bot for m in activity.get("membersAdded") or []):
             await self._installed(activity)
 
     async def on_install(self, ctx: ActivityContext[Any]) -> None:
         """installationUpdate add: same as being added to the conversation."""
-        await self._installed(_raw(ctx))
+        activity = _raw(ctx)
+        if await self.new_activity(activity):
+            await self._installed(activity)
 
     async def _installed(self, activity: dict[str, Any]) -> None:
         email = await self.actor(activity)
@@ -170,6 +201,10 @@ class TeamsBot:
     async def on_message(self, ctx: ActivityContext[Any]) -> None:
         """A command typed in the 1:1 chat or after @oscbot in the channel."""
         activity = _raw(ctx)
+        if not addressed_to_bot(activity):
+            return  # channel chatter (the channel-read consent delivers it all): not ours
+        if not await self.new_activity(activity):
+            return  # delivered again: it was answered the first time
         email = await self.actor(activity)
         await asyncio.to_thread(self.remember, activity, email)
         text = command_text(activity.get("text"))
@@ -258,6 +293,8 @@ class TeamsBot:
         email = await self.actor(activity)
         if email is None:
             return forms.dialog_message("Sorry — your Teams account is not on the team.")
+        if not await self.new_activity(activity):
+            return forms.dialog_message("Already received: see the confirmation above.")
         values = {k: str(v) for k, v in ((activity.get("value") or {}).get("data") or {}).items()
                   if k != "msteams"}
         answer, changed = await asyncio.to_thread(self._submit, email, values)
@@ -302,6 +339,10 @@ class TeamsBot:
         seen = self._recent.get(key)
         if seen is not None and time.monotonic() - seen[0] < DOUBLE_CLICK:
             return seen[1]
+        # One press of a button on a card, across replicas: a double click (or Teams
+        # delivering the invoke again) does nothing twice.
+        if not await self.first_press(activity, email, verb.value, value):
+            return forms.notice("Already received: that press is being handled.")
         done, reply = await asyncio.to_thread(attempt, self.ctx, action=verb, value=value,
                                               actor=email)
         if not done:
@@ -321,6 +362,31 @@ class TeamsBot:
                                 zone=self.ctx.config.zone_of(lead.assigned_to),
                                 covering_for=None)
         return handled(reply, message, resolve=self.chat.mentionable)
+
+
+def addressed_to_bot(activity: dict[str, Any]) -> bool:
+    """A 1:1 message, or a channel or group message that @mentions the bot."""
+    kind = (activity.get("conversation") or {}).get("conversationType") or "personal"
+    if kind == "personal":
+        return True
+    bot = (activity.get("recipient") or {}).get("id")
+    return any(e.get("type") == "mention" and (e.get("mentioned") or {}).get("id") == bot
+               for e in activity.get("entities") or [])
+
+
+def activity_key(activity: dict[str, Any]) -> str:
+    """The inbound dedupe id of an activity: its id within its conversation."""
+    conversation = str((activity.get("conversation") or {}).get("id") or "")
+    digest = hashlib.sha256(conversation.encode()).hexdigest()[:16]
+    return f"activity:{digest}:{str(activity.get('id'))[:150]}"
+
+
+def press_key(activity: dict[str, Any], email: str, verb: str, value: str) -> str:
+    """The inbound dedupe id of a button press: who pressed which button on which card."""
+    conversation = str((activity.get("conversation") or {}).get("id") or "")
+    card = str(activity.get("replyToId") or activity.get("id") or "")
+    parts = "\n".join((conversation, card, email.lower(), verb, value))
+    return "press:" + hashlib.sha256(parts.encode()).hexdigest()[:40]
 
 
 def _raw(ctx: ActivityContext[Any]) -> dict[str, Any]:

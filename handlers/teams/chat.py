@@ -11,12 +11,11 @@ this port is called from delivery threads, so it runs its own event loop thread.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import logging
 import threading
 import time
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,17 +28,18 @@ from microsoft_teams.api.clients import ApiClient
 from microsoft_teams.api.clients.conversation.params import CreateConversationParams
 from microsoft_teams.api.models import Account, Attachment
 from microsoft_teams.common import Client, ClientOptions
+from microsoft_teams.common.http.client_token import resolve_token
 
 from bot.chat_refs import ConversationKind, ConversationRef, ConversationRefRepository
 from bot.errors import ChatError
 from bot.messages import Message
 from bot.ports import Clock, MessageRef
 from handlers.teams.cards import CARD_CONTENT_TYPE, Mentionable, card, render
+from handlers.teams.history import GRAPH_SCOPE, GraphHistory, HistoryUnavailable, with_marker
+from handlers.teams.pacing import TEAMS_LIMITS, Loop, Pacer
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-# Teams' documented per-bot, per-thread limits: (messages, seconds).
-TEAMS_LIMITS: tuple[tuple[int, float], ...] = ((7, 1.0), (60, 30.0))
 RETRYABLE = {412, 500, 502, 503, 504}
 MAX_INLINE_IMAGE = 20_000
 ROSTER_TTL = 600.0
@@ -64,50 +64,6 @@ class Member:
     aad_object_id: str | None
 
 
-class _Loop:
-    """A private event loop in a daemon thread: the SDK's async calls from sync code."""
-
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True,
-                                        name="teams-chat")
-        self._thread.start()
-
-    def run(self, coro: Coroutine[Any, Any, T], timeout: float) -> T:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout + 5)
-
-
-class Pacer:
-    """Per-conversation sliding windows; says how long to wait before the next send."""
-
-    def __init__(self, limits: tuple[tuple[int, float], ...] = TEAMS_LIMITS,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
-        self._limits = limits
-        self._monotonic = monotonic
-        self._sent: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def wait(self, conversation: str) -> float:
-        """Seconds until one more message may go to `conversation` (0 when now)."""
-        now = self._monotonic()
-        with self._lock:
-            sent = self._sent.get(conversation, deque())
-            longest = max(window for _, window in self._limits)
-            while sent and sent[0] <= now - longest:
-                sent.popleft()
-            wait = 0.0
-            for count, window in self._limits:
-                recent = [t for t in sent if t > now - window]
-                if len(recent) >= count:
-                    wait = max(wait, recent[-count] + window - now)
-            return wait
-
-    def record(self, conversation: str) -> None:
-        """Note one message sent to `conversation` now."""
-        with self._lock:
-            self._sent.setdefault(conversation, deque()).append(self._monotonic())
-
-
 class TeamsChat:
     """ChatPort on the Bot Connector (Teams SDK API client)."""
 
@@ -116,7 +72,7 @@ class TeamsChat:
                  channel: str = "", token_provider: TokenProviderProtocol | None = None,
                  limits: tuple[tuple[int, float], ...] = TEAMS_LIMITS,
                  sleep: Callable[[float], None] = time.sleep, timeout: float = 10.0,
-                 max_sleep: float = 1.0) -> None:
+                 max_sleep: float = 1.0, history: GraphHistory | None = None) -> None:
         self._refs = refs
         self._clock = clock
         self._service_url = service_url.rstrip("/")
@@ -129,11 +85,15 @@ class TeamsChat:
         self._sleep = sleep
         self._timeout = timeout
         self._max_sleep = max_sleep
-        self._loop = _Loop()
+        self._loop = Loop()
         self._clients: dict[str, ApiClient] = {}
         self._roster: dict[str, tuple[float, dict[str, Member]]] = {}
         self._sent_keys: OrderedDict[str, MessageRef] = OrderedDict()
         self._lock = threading.Lock()
+        # One send at a time per Teams conversation, so the pacer's count is never raced.
+        self._threads: dict[str, threading.Lock] = {}
+        self._groups: dict[str, str] = {}
+        self.history = history
         # The composition root points this at the notifier: a manager alert, never silence.
         self.on_unreachable: Callable[[str, str], None] | None = None
 
@@ -153,21 +113,63 @@ class TeamsChat:
     def post(self, *, channel: str, message: Message, key: str | None = None) -> MessageRef:
         """Post a card in the team channel (or the channel with this conversation id)."""
         ref = self.channel_ref(channel)
-        return self._remember(key, self._send(ref, self._activity(message)))
+        return self._remember(key, self._send(ref, self._activity(message, key)))
 
     def direct(self, *, email: str, message: Message, key: str | None = None) -> MessageRef:
         """A 1:1 message: the stored chat, else one opened with the roster member."""
-        return self._remember(key, self._send(self.personal_ref(email), self._activity(message)))
+        return self._remember(key, self._send(self.personal_ref(email),
+                                              self._activity(message, key)))
 
     def find_sent(self, *, key: str, channel: str | None = None, email: str | None = None,
                   since: datetime) -> MessageRef | None:
-        """A message this process sent under `key`, or None.
+        """A message sent under `key`, or None.
 
-        The Bot Connector offers bots no conversation history to search, so only sends
-        this process saw accepted are known; after a crash mid-send Teams cannot be asked.
+        Channel posts are looked up in Microsoft Graph by the marker in their card (see
+        handlers/teams/history.py). 1:1 chats cannot be searched there, so for them only
+        sends this process saw accepted are known.
         """
         with self._lock:
-            return self._sent_keys.get(key)
+            known = self._sent_keys.get(key)
+        if known is not None or channel is None or self.history is None:
+            return known
+        try:
+            ref = self.channel_ref(channel)
+            team = ref.team_id or next((r.team_id for r in self._refs.channels() if r.team_id),
+                                       None)
+            if team is None:
+                raise HistoryUnavailable("no team installed")
+            group = self._group_id(team, ref.service_url)
+            found = self.history.find_in_channel(
+                group_id=group, channel_id=ref.conversation_id.split(";")[0], key=key,
+                since=since)
+        except HistoryUnavailable as exc:
+            # Without the channel's history the message is sent again (at most one repeat).
+            log.warning("cannot look up an unsure Teams post in Microsoft Graph (%s): grant "
+                        "the app's ChannelMessage.Read.Group consent (reinstall it in the "
+                        "team)", exc)
+            return None
+        return None if found is None else MessageRef(channel=ref.conversation_id, id=found)
+
+    def _group_id(self, team_id: str, service_url: str) -> str:
+        """The team's Microsoft 365 group id, which Graph addresses it by."""
+        with self._lock:
+            if team_id in self._groups:
+                return self._groups[team_id]
+        details = self._call("team details", self._client(service_url).teams.get_by_id(team_id))
+        if not details.aad_group_id:
+            raise HistoryUnavailable("the team has no group id")
+        with self._lock:
+            self._groups[team_id] = details.aad_group_id
+        return details.aad_group_id
+
+    def graph_token(self) -> str | None:
+        """An app-only Microsoft Graph token (None in local, unauthenticated mode)."""
+        provider = self._token_provider
+        if provider is None:
+            return None
+        tenant = self._tenant_id or None
+        return self._loop.run(resolve_token(
+            lambda: provider.get_app_token(GRAPH_SCOPE, tenant)), self._timeout)
 
     def _remember(self, key: str | None, ref: MessageRef) -> MessageRef:
         if key is not None:
@@ -181,10 +183,11 @@ class TeamsChat:
         """Replace an earlier card in place (PUT the activity)."""
         conversation = self._refs.get(ref.channel)
         service_url = conversation.service_url if conversation else self._service_url
-        self._pace(ref.channel)
-        self._call(f"update in {ref.channel[:12]}…", self._client(service_url).conversations
-                   .update_activity(ref.channel, ref.id, self._activity(message)))
-        self._pacer.record(ref.channel)
+        with self._thread(ref.channel):
+            self._pace(ref.channel)
+            self._call(f"update in {ref.channel[:12]}…", self._client(service_url).conversations
+                       .update_activity(ref.channel, ref.id, self._activity(message)))
+            self._pacer.record(ref.channel)
 
     def upload(self, *, channel: str, filename: str, content: bytes, title: str) -> MessageRef:
         """A chart: inline in a card when small enough, else a pointer to the report."""
@@ -298,17 +301,24 @@ class TeamsChat:
 
     # --- sending ----------------------------------------------------------------
 
-    def _activity(self, message: Message) -> MessageActivityInput:
+    def _activity(self, message: Message, key: str | None = None) -> MessageActivityInput:
         _, content = render(message, resolve=self.mentionable)
+        if key is not None:
+            content = with_marker(content, key)
         return MessageActivityInput(attachments=[
             Attachment(content_type=CARD_CONTENT_TYPE, content=content)])
 
     def _send(self, ref: ConversationRef, activity: MessageActivityInput) -> MessageRef:
-        self._pace(ref.conversation_id)
-        sent = self._call("send", self._client(ref.service_url).conversations.create_activity(
-            ref.conversation_id, activity))
-        self._pacer.record(ref.conversation_id)
+        with self._thread(ref.conversation_id):
+            self._pace(ref.conversation_id)
+            sent = self._call("send", self._client(ref.service_url).conversations
+                              .create_activity(ref.conversation_id, activity))
+            self._pacer.record(ref.conversation_id)
         return MessageRef(channel=ref.conversation_id, id=sent.id)
+
+    def _thread(self, conversation: str) -> threading.Lock:
+        with self._lock:
+            return self._threads.setdefault(conversation, threading.Lock())
 
     def _pace(self, conversation: str) -> None:
         wait = self._pacer.wait(conversation)
@@ -336,9 +346,15 @@ class TeamsChat:
                 raise ChatError(f"Teams rate limit on {what}", transient=True,
                                 retry_after=retry) from None
             if status in RETRYABLE:
-                raise ChatError(f"Teams {what}: HTTP {status}", transient=True) from None
+                # A 5xx may come after Teams accepted the activity: it may be there.
+                raise ChatError(f"Teams {what}: HTTP {status}", transient=True,
+                                maybe_sent=status >= 500) from None
             raise ChatError(f"Teams {what}: {_refusal(status)}") from None
-        except (httpx.TransportError, TimeoutError, OSError) as exc:
+        except (httpx.TimeoutException, httpx.RemoteProtocolError, TimeoutError) as exc:
+            # The request went out and no answer came back: Teams may have acted on it.
+            raise ChatError(f"Teams {what}: no answer ({type(exc).__name__})", transient=True,
+                            maybe_sent=not isinstance(exc, httpx.ConnectTimeout)) from None
+        except (httpx.TransportError, OSError) as exc:
             raise ChatError(f"Teams {what}: network error ({type(exc).__name__})",
                             transient=True) from None
 

@@ -18,6 +18,7 @@ SCHEMA_URL = ("https://developer.microsoft.com/en-us/json-schemas/teams/v1.30/"
               "MicrosoftTeams.schema.json")
 ACCENT = (0x2E, 0x6D, 0xB4)
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
+RSC_PERMISSIONS = ("ChannelMessage.Read.Group",)
 COMMANDS = (
     ("going on leave", "Plan an absence: opens the leave form (or give dates and kind)"),
     ("coverage", "Who is out and who covers them"),
@@ -66,6 +67,13 @@ def manifest(*, bot_id: str, public_url: str, version: str = "1.0.0",
         }],
         "permissions": ["identity", "messageTeamMembers"],
         "validDomains": [parts.hostname],
+        # Resource-specific consent, granted by whoever adds the app to the team: read this
+        # team's channel messages through Microsoft Graph, so a post whose answer was lost
+        # is found instead of sent twice. (Teams then also delivers channel messages that
+        # do not @mention the bot; oscbot ignores those.)
+        "webApplicationInfo": {"id": bot_id, "resource": f"api://{parts.hostname}/{bot_id}"},
+        "authorization": {"permissions": {"resourceSpecific": [
+            {"name": name, "type": "Application"} for name in RSC_PERMISSIONS]}},
     }
 
 

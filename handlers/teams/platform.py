@@ -12,10 +12,12 @@ from bot.config import AppConfig
 from bot.messages import Header, Message, Section, mention
 from bot.ports import ChatPort, Clock
 from bot.settings import Settings
+from bot.urls import is_loopback
 from handlers.context import AppContext
 from handlers.teams.bot import TeamsBot
 from handlers.teams.chat import TeamsChat
 from handlers.teams.endpoint import TeamsSettings
+from handlers.teams.history import GraphHistory
 
 
 def teams_chat(settings: Settings, *, clock: Clock) -> Callable[[AppConfig], ChatPort]:
@@ -25,11 +27,16 @@ def teams_chat(settings: Settings, *, clock: Clock) -> Callable[[AppConfig], Cha
 
     def make(config: AppConfig) -> ChatPort:
         teams = TeamsSettings.from_settings(settings)
-        return TeamsChat(refs=SqlConversationRefs(engine_from_url(settings.database_url)),
+        chat = TeamsChat(refs=SqlConversationRefs(engine_from_url(settings.database_url)),
                          clock=clock, service_url=teams.service_url, tenant_id=teams.tenant_id,
                          bot_id=f"28:{teams.client_id}" if teams.client_id else "28:oscbot",
                          names={p.email: p.name for p in config.people},
                          channel=config.team.channel)
+        # Unsure channel posts are looked up in Graph; without tokens only a local Graph.
+        if not teams.unauthenticated or is_loopback(settings.graph_base_url):
+            chat.history = GraphHistory(base_url=settings.graph_base_url,
+                                        app_id=teams.client_id, token=chat.graph_token)
+        return chat
 
     return make
 

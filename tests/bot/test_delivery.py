@@ -59,9 +59,9 @@ def setup(chat: RecordingChat, clock: FixedClock,
     outbox = InMemoryOutbox()
     notifier = Notifier(outbox=outbox, clock=clock, channel="#sales")
     delivery = OutboxDelivery(
-        outbox=outbox, chat=chat, clock=clock, workers=4,
+        outbox=outbox, chat=chat, clock=clock,
         on_failed=lambda item: notifier.failed_delivery(item, managers=["dana@rh.example"]),
-        **options)  # type: ignore[arg-type]
+        **{"workers": 4, **options})  # type: ignore[arg-type]
     return notifier, delivery, outbox
 
 
@@ -188,17 +188,71 @@ def test_a_lease_excludes_other_deliverers_until_it_runs_out() -> None:
     clock = FixedClock(T0)
     outbox = InMemoryOutbox()
     Notifier(outbox=outbox, clock=clock, channel="#sales").post(key="a", message=Message("a"))
-    assert outbox.claim(owner="one", now=clock.now(), lease=timedelta(seconds=60),
-                        limit=5) == ["#sales"]
-    assert outbox.claim(owner="two", now=clock.now(), lease=timedelta(seconds=60),
-                        limit=5) == []
-    item = outbox.head("#sales")
-    assert item is not None
-    assert outbox.begin_attempt(item, owner="two", now=clock.now()) is None
+    lease = timedelta(seconds=60)
+    [first] = outbox.claim(owner="one", now=clock.now(), lease=lease, limit=5)
+    assert first.item.key == "a" and first.item.in_flight and not first.unsure
+    assert outbox.claim(owner="two", now=clock.now(), lease=lease, limit=5) == []
     clock.advance(timedelta(seconds=61))
-    assert outbox.claim(owner="two", now=clock.now(), lease=timedelta(seconds=60),
-                        limit=5) == ["#sales"]
-    assert outbox.begin_attempt(item, owner="one", now=clock.now()) is None
+    [taken] = outbox.claim(owner="two", now=clock.now(), lease=lease, limit=5)
+    assert taken.unsure and taken.item.attempts == 2  # "one" may have sent it: look first
+    outbox.release("#sales", owner="one", now=clock.now(), next_send_at=None)
+    assert outbox.claim(owner="three", now=clock.now(), lease=lease, limit=5) == []
+
+
+def test_a_claim_that_waited_too_long_for_a_worker_is_not_sent() -> None:
+    clock = FixedClock(T0)
+    chat = RecordingChat(clock)
+    notifier, delivery, outbox = setup(chat, clock)
+    notifier.post(key="a", message=Message("a"))
+    [claim] = outbox.claim(owner=delivery.owner, now=clock.now(),
+                           lease=timedelta(seconds=60), limit=1)
+    clock.advance(timedelta(seconds=50))  # the lease may run out mid-send
+    assert delivery.work(claim).sent == 0 and chat.transcript == []
+    delivery.deliver_due()
+    assert chat.texts() == ["a"]  # taken again, looked up first, sent once
+
+
+def test_a_new_lead_dm_goes_before_a_backlog_of_ready_conversations() -> None:
+    clock = FixedClock(T0)
+    chat = RecordingChat(clock)
+    notifier, _, outbox = setup(chat, clock)
+    for n in range(50):
+        notifier.post(key=f"reminder:{n}", message=Message("r"), channel=f"#c{n}")
+    clock.advance(timedelta(seconds=1))
+    notifier.direct(key="lead-card:1", email="sam@rh.example", message=Message("lead"))
+    notifier.post(key="digest:1", message=Message("d"), channel="#digest")
+    [first] = outbox.claim(owner="d", now=clock.now(), lease=timedelta(seconds=60), limit=1)
+    assert first.item.key == "lead-card:1"
+    [second] = outbox.claim(owner="d", now=clock.now(), lease=timedelta(seconds=60), limit=1)
+    assert second.item.key == "reminder:0"  # then whoever has been ready the longest
+
+
+def test_a_shared_rate_limit_holds_those_claims_and_lets_the_rest_go() -> None:
+    clock = FixedClock(T0)
+    chat = LimitedLookups(clock)
+    notifier, delivery, outbox = setup(chat, clock, workers=1)
+    notifier.direct(key="lead-card:1", email="sam@rh.example", message=Message("one"))
+    notifier.direct(key="lead-card:2", email="kim@rh.example", message=Message("two"))
+    notifier.post(key="brief:1", message=Message("brief"))
+    delivery.deliver_due()
+    assert chat.texts() == ["brief"] and chat.lookups == 1
+    assert outbox.pauses == {"direct": T0 + timedelta(seconds=30)}
+    clock.advance(timedelta(seconds=30))
+    delivery.deliver_due()
+    assert sorted(chat.texts("direct")) == ["one", "two"]
+
+
+class LimitedLookups(RecordingChat):
+    """The first DM meets a workspace-wide 429 on finding the person."""
+
+    lookups = 0
+
+    def direct(self, *, email: str, message: Message, key: str | None = None) -> MessageRef:
+        self.lookups += 1
+        if self.lookups == 1:
+            raise ChatError("Slack rate limit on users.lookupByEmail", transient=True,
+                            retry_after=30, code="ratelimited", scope="direct")
+        return super().direct(email=email, message=message, key=key)
 
 
 def test_edits_go_to_the_sent_message_and_fold_into_an_unsent_one() -> None:

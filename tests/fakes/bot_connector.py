@@ -6,8 +6,13 @@
   declared as a mention entity, activities under 28 KB;
 - `PUT …/activities/{activityId}` only for activities it created;
 - `GET /v3/conversations/{id}/members` the team roster;
+- `GET /v3/teams/{id}` the team's details (its Microsoft 365 group id);
 - per-thread limits (7/s, 60/30 s by default) answered with 429 + Retry-After, and
-  failures injected on demand (`fail_next`, or planned by request number: `fail_at`).
+  failures injected on demand (`fail_next`, or planned by request number: `fail_at`), or
+  an answer held back after the activity was accepted (`stall_next`: a client timeout).
+
+Microsoft Graph's channel messages endpoint shows what was sent (tests/fakes/teams_graph.py),
+under `url + "/v1.0"`.
 
 It also builds the activities Teams sends to a bot (install, message, dialog, card
 action) and posts them to the bot's messaging endpoint.
@@ -15,6 +20,7 @@ action) and posts them to the bot's messaging endpoint.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import re
@@ -28,6 +34,7 @@ from typing import Any
 import httpx
 
 from tests.fakes.server import LoopbackServer, send_json
+from tests.fakes.teams_graph import TEAM_GROUP_ID, graph_get
 
 TENANT = "tenant-riverside"
 BOT_ID = "28:oscbot-app-id"
@@ -47,6 +54,8 @@ class Conversation:
     member: str | None = None
     activities: dict[str, dict[str, Any]] = field(default_factory=dict)
     order: list[str] = field(default_factory=list)
+    created: dict[str, float] = field(default_factory=dict)
+    modified: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -77,8 +86,21 @@ class FakeBotConnector(LoopbackServer):
         self._attempts = 0
         self._sent_at: dict[str, deque[float]] = defaultdict(deque)
         self._ids = itertools.count(1)
-        self._lock = threading.Lock()
+        self._stalls: deque[float] = deque()
+        self.graph_requests: list[str] = []
+        self.app_id = BOT_ID.removeprefix("28:")
+        self.lock = self._lock = threading.Lock()
         super().__init__(self._handler())
+
+    @property
+    def attempts(self) -> int:
+        """Activity sends and updates received so far (failures included)."""
+        return self._attempts
+
+    def stall_next(self, seconds: float, times: int = 1) -> None:
+        """Accept the next `times` activity sends, then hold the answer back `seconds`."""
+        with self._lock:
+            self._stalls.extend([seconds] * times)
 
     @property
     def url(self) -> str:
@@ -241,6 +263,14 @@ class FakeBotConnector(LoopbackServer):
                                                 "message": reason}})
 
             def do_GET(self) -> None:
+                if self.path.startswith("/v1.0/"):
+                    status, answer = graph_get(fake, self.path)
+                    self._answer(status, answer)
+                    return
+                if self.path.rstrip("/") == f"/v3/teams/{TEAM_ID}":
+                    self._answer(200, {"id": TEAM_ID, "name": "Online sales",
+                                       "aadGroupId": TEAM_GROUP_ID, "type": "standard"})
+                    return
                 match = _MEMBERS.match(self.path)
                 if not match or match.group(1) != TEAM_ID:
                     self._refuse(404, "ConversationNotFound")
@@ -289,6 +319,7 @@ class FakeBotConnector(LoopbackServer):
 
             def _activity(self, conversation: str, activity_id: str | None,
                           body: dict[str, Any]) -> None:
+                stall = 0.0
                 with fake._lock:
                     conv = fake.conversations.get(conversation)
                     if conv is None:
@@ -319,8 +350,16 @@ class FakeBotConnector(LoopbackServer):
                         self._refuse(404, "ActivityNotFound")
                         return
                     conv.activities[activity_id] = {**body, "id": activity_id}
-                    fake.arrivals.append((conversation, time.time(), activity_id))
-                self._answer(201 if self.command == "POST" else 200, {"id": activity_id})
+                    now = time.time()
+                    conv.created.setdefault(activity_id, now)
+                    conv.modified[activity_id] = now
+                    fake.arrivals.append((conversation, now, activity_id))
+                    stall = fake._stalls.popleft() if fake._stalls else 0.0
+                if stall:
+                    time.sleep(stall)
+                # A stalled client may have given up waiting: the activity is in Teams anyway.
+                with contextlib.suppress(OSError):
+                    self._answer(201 if self.command == "POST" else 200, {"id": activity_id})
 
         return Handler
 

@@ -18,6 +18,7 @@ import json
 import threading
 import time
 from collections import defaultdict, deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
@@ -89,6 +90,9 @@ class FakeSlack(LoopbackServer):
         self._served = 0
         self._posted = 0
         self._last_ts = 0.0
+        # Slack's clock, in epoch seconds: message timestamps and history windows. A test
+        # whose oscbot runs on a fixed clock sets it, as real Slack and oscbot share time.
+        self.clock: Callable[[], float] = time.time
         super().__init__(self._handler())
 
     def history_of(self, channel: str) -> list[dict[str, Any]]:
@@ -98,7 +102,7 @@ class FakeSlack(LoopbackServer):
 
     def _new_ts(self) -> str:
         # Slack timestamps are unique per channel and grow with time.
-        now = max(time.time(), self._last_ts + 0.000001)
+        now = max(self.clock(), self._last_ts + 0.000001)
         self._last_ts = now
         return f"{now:.6f}"
 
@@ -106,7 +110,7 @@ class FakeSlack(LoopbackServer):
         channel = str(args.get("channel", ""))
         self._channel(channel, post=False)
         oldest = float(args.get("oldest") or 0)
-        latest = float(args.get("latest") or time.time() + 1)
+        latest = float(args.get("latest") or self.clock() + 1)
         limit = min(int(args.get("limit") or 100), 999)
         with_metadata = str(args.get("include_all_metadata", "")).lower() in ("true", "1")
         newest_first = [m for m in reversed(self.history[channel])

@@ -59,7 +59,7 @@ def _truncate(engine: Engine) -> None:
         connection.execute(text(
             "TRUNCATE coverages, routing_switches, routes, audit_log, leads, activities, "
             "tasks, appointments, outbox, calendar_sync_state, people, record_moves, "
-            "outbox_channels, job_runs, inbound_events "
+            "outbox_channels, delivery_pauses, job_runs, inbound_events, work_items "
             "RESTART IDENTITY CASCADE"))
 
 

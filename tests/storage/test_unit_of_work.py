@@ -3,13 +3,15 @@ not at all; a duplicate inside a transaction leaves the rest of it intact."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from bot.messages import Message
 from bot.model import Lead
-from bot.ports import OutboxItem, OutboxStatus, Repositories
+from bot.ports import MessageRef, OutboxItem, OutboxStatus, Repositories
+from bot.services.notify import priority_of
 
 T0 = datetime(2026, 11, 30, 15, tzinfo=UTC)
 
@@ -49,23 +51,73 @@ def test_conversation_leases_and_in_flight_marks(repos: Repositories) -> None:
     repos.outbox.enqueue(card("c-1"))
     repos.outbox.enqueue(card("c-2"))
     lease = timedelta(seconds=60)
-    assert repos.outbox.claim(owner="r1", now=T0, lease=lease, limit=5) == [
-        "dm:maria@rh.example"]
+    [claim] = repos.outbox.claim(owner="r1", now=T0, lease=lease, limit=5)
+    assert claim.item.key == "c-1" and claim.item.conversation == "dm:maria@rh.example"
+    assert claim.item.in_flight and claim.item.attempts == 1 and not claim.unsure
+    assert claim.item.first_tried_at == T0 and claim.lease_until == T0 + lease
     assert repos.outbox.claim(owner="r2", now=T0, lease=lease, limit=5) == []
-    head = repos.outbox.head("dm:maria@rh.example")
-    assert head is not None and head.key == "c-1"
-    assert repos.outbox.begin_attempt(head, owner="r2", now=T0) is None
-    started = repos.outbox.begin_attempt(head, owner="r1", now=T0)
-    assert started is not None and started.in_flight and started.attempts == 1
+    stored = repos.outbox.get("c-1")
+    assert stored is not None and stored.in_flight and stored.attempts == 1
+    sent = dataclasses.replace(claim.item, status=OutboxStatus.SENT, in_flight=False,
+                               ref=MessageRef("D1", "1.0"), sent_at=T0)
     repos.outbox.release("dm:maria@rh.example", owner="r1", now=T0,
-                         next_send_at=T0 + timedelta(seconds=1))
+                         next_send_at=T0 + timedelta(seconds=1), item=sent)
+    assert repos.outbox.get("c-1") == sent
     assert repos.outbox.claim(owner="r2", now=T0, lease=lease, limit=5) == []
     later = T0 + timedelta(seconds=1)
-    assert repos.outbox.claim(owner="r2", now=later, lease=lease, limit=5) == [
-        "dm:maria@rh.example"]
-    assert repos.outbox.claim(owner="r3", now=later + lease + timedelta(seconds=1),
-                              lease=lease, limit=5) == ["dm:maria@rh.example"]
+    [second] = repos.outbox.claim(owner="r2", now=later, lease=lease, limit=5)
+    assert second.item.key == "c-2" and not second.unsure
+    # r2 dies mid-send: r3 takes over once the lease runs out, unsure whether it arrived.
+    [taken] = repos.outbox.claim(owner="r3", now=later + lease + timedelta(seconds=1),
+                                 lease=lease, limit=5)
+    assert taken.item.key == "c-2" and taken.unsure and taken.item.attempts == 2
+    assert taken.item.first_tried_at == later
+    repos.outbox.release("dm:maria@rh.example", owner="r2", now=later, next_send_at=None)
+    assert repos.outbox.claim(owner="r4", now=later + lease + timedelta(seconds=2),
+                              lease=lease, limit=5) == []  # r2's release did not free it
     assert repos.job_runs.claim(job="sweep", slot=7, owner="r1", now=T0)
     assert not repos.job_runs.claim(job="sweep", slot=7, owner="r2", now=T0)
     assert repos.inbound.first_time(source="slack", event_id="Ev1", now=T0)
     assert not repos.inbound.first_time(source="slack", event_id="Ev1", now=T0)
+
+
+def post(key: str, channel: str, at: datetime) -> OutboxItem:
+    return OutboxItem(id=None, key=key, target_kind="channel", target=channel,
+                      message=Message(key), status=OutboxStatus.PENDING, created_at=at,
+                      priority=priority_of(key))
+
+
+def test_claims_go_urgent_first_then_by_how_long_a_conversation_was_ready(
+        repos: Repositories) -> None:
+    lease = timedelta(seconds=60)
+    for n in range(3):
+        repos.outbox.enqueue(post(f"busy:{n}", "C-busy", T0))
+    [busy] = repos.outbox.claim(owner="r1", now=T0, lease=lease, limit=1)
+    sent = dataclasses.replace(busy.item, status=OutboxStatus.SENT, in_flight=False)
+    repos.outbox.release("C-busy", owner="r1", now=T0, item=sent,
+                         next_send_at=T0 + timedelta(seconds=1))
+    # Queued after the busy channel was last served, but ready before its next turn.
+    repos.outbox.enqueue(post("digest:1", "C-quiet", T0 + timedelta(milliseconds=500)))
+    repos.outbox.enqueue(post("reminder:1", "C-late", T0 + timedelta(milliseconds=1500)))
+    repos.outbox.enqueue(dataclasses.replace(
+        card("lead-card:9"), created_at=T0 + timedelta(milliseconds=1800),
+        priority=priority_of("lead-card:9")))
+    now = T0 + timedelta(seconds=2)
+    order = [c.item.key for c in repos.outbox.claim(owner="r2", now=now, lease=lease,
+                                                     limit=4)]
+    assert order == ["lead-card:9", "digest:1", "busy:1", "reminder:1"]
+
+
+def test_a_pause_holds_claims_of_its_scope_in_every_replica(repos: Repositories) -> None:
+    lease = timedelta(seconds=60)
+    repos.outbox.enqueue(card("lead-card:1"))
+    repos.outbox.enqueue(post("brief:1", "C-team", T0))
+    repos.outbox.pause("direct", until=T0 + timedelta(seconds=30))
+    repos.outbox.pause("direct", until=T0 + timedelta(seconds=10))  # the later one holds
+    [brief] = repos.outbox.claim(owner="r1", now=T0, lease=lease, limit=5)
+    assert brief.item.key == "brief:1"
+    assert repos.outbox.claim(owner="r2", now=T0 + timedelta(seconds=29), lease=lease,
+                              limit=5) == []
+    [dm] = repos.outbox.claim(owner="r2", now=T0 + timedelta(seconds=30), lease=lease,
+                              limit=5)
+    assert dm.item.key == "lead-card:1"

@@ -170,10 +170,19 @@ def test_going_on_leave_opens_a_modal_and_submission_plans_coverage(
     assert unlisted.json()["errors"] == {"backup": "Priya is not one of Maria's backups "
                                                    "(Jordan, Sam)"}
     assert submit("2026-12-01", "2026-12-05").status_code == 200
+    # The same submission delivered again plans nothing more and says nothing more.
+    again = submit("2026-12-01", "2026-12-05")
+    assert again.status_code == 200 and not again.content
     [coverage] = ctx.repos.coverages.list(osc_email="maria@rh.example")
     assert coverage.status is CoverageStatus.PLANNED and coverage.notes == "Cabo"
     wait_for(lambda: any("Coverage planned" in c["text"]
                          for c in slack.calls("chat.postMessage")))
+    time.sleep(0.2)
+    assert sum("Coverage planned" in c["text"] for c in slack.calls("chat.postMessage")) == 1
+    # A form the service refuses is not remembered: sent again, it is answered again.
+    overlapping = submit("2026-12-03", "2026-12-08")
+    assert overlapping.json()["response_action"] == "errors"
+    assert submit("2026-12-03", "2026-12-08").json() == overlapping.json()
 
 
 def test_lead_button_by_the_responsible_person_logs_contact(
@@ -182,24 +191,44 @@ def test_lead_button_by_the_responsible_person_logs_contact(
                                         email="pat@example.com", phone=None,
                                         community="Riverside", message="", received_at=T0))
 
-    def click(user: str) -> httpx.Response:
+    def click(user: str, stamp: str) -> httpx.Response:
         return interactive(base, {
             "type": "block_actions", "team": {"id": "T1"}, "user": {"id": user},
             "api_app_id": "A1", "channel": {"id": "DUMARIA"}, "trigger_id": "1.2.3",
             "container": {"type": "message", "message_ts": "1.1"},
             "response_url": "https://hooks.slack.com/actions/x",
             "actions": [{"action_id": "lead_called#0", "block_id": "b", "value": str(lead.id),
-                         "type": "button", "action_ts": "1.2"}]})
+                         "type": "button", "action_ts": stamp}]})
 
-    assert click("USAM").status_code == 200
+    assert click("USAM", "1.2").status_code == 200
     wait_for(lambda: slack.calls("chat.postEphemeral"))
     assert "only they or a manager" in slack.calls("chat.postEphemeral")[0]["text"]
     assert ctx.repos.leads.get(lead.id or 0).status is LeadStatus.NEW
-    click("UMARIA")
+    click("UMARIA", "1.3")
     wait_for(lambda: ctx.repos.leads.get(lead.id or 0).status is LeadStatus.CONTACTED)
-    click("UMARIA")
+    click("UMARIA", "1.4")
     wait_for(lambda: len(slack.calls("chat.postEphemeral")) == 3)
     assert len(ctx.repos.activities.for_lead(lead.id or 0)) == 2
+
+
+def test_a_press_delivered_twice_takes_effect_once(
+        base: str, ctx: AppContext, slack: FakeSlack) -> None:
+    lead, _ = ctx.leads.receive(NewLead(source="web", external_id="1", name="Pat",
+                                        email="pat@example.com", phone=None,
+                                        community="Riverside", message="", received_at=T0))
+    press = {"type": "block_actions", "team": {"id": "T1"}, "user": {"id": "UMARIA"},
+             "api_app_id": "A1", "channel": {"id": "DUMARIA"}, "trigger_id": "1.2.3",
+             "container": {"type": "message", "message_ts": "1.1"},
+             "response_url": "https://hooks.slack.com/actions/x",
+             "actions": [{"action_id": "lead_called#0", "block_id": "b",
+                          "value": str(lead.id), "type": "button", "action_ts": "7.7"}]}
+    assert interactive(base, press).status_code == 200
+    # The same press again (a resend): acknowledged, and nothing done a second time.
+    assert interactive(base, press).status_code == 200
+    wait_for(lambda: slack.calls("chat.postEphemeral"))
+    time.sleep(0.2)
+    assert len(ctx.repos.activities.for_lead(lead.id or 0)) == 1
+    assert len(slack.calls("chat.postEphemeral")) == 1
 
 
 def test_app_home_and_event_retries_are_handled_once(base: str, slack: FakeSlack) -> None:

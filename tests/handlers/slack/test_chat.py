@@ -181,16 +181,47 @@ def test_team_channel_is_checked_at_start_up(slack: FakeSlack) -> None:
     assert missing is not None and "no channel #nowhere that oscbot can see" in missing
 
 
-def test_someone_slack_did_not_know_is_asked_about_again_later(slack: FakeSlack) -> None:
+def test_a_found_person_is_kept_for_an_hour_and_a_miss_not_at_all(slack: FakeSlack) -> None:
     now = [0.0]
     port = SlackChat(token=TOKEN, api_url=slack.url, names=NAMES, monotonic=lambda: now[0])
+
+    def lookups() -> int:
+        return len([c for c in slack.calls("users.lookupByEmail")
+                    if c["email"] == "new@rh.example"])
+
     assert port.user_id("new@rh.example") is None
     slack.add_user("new@rh.example", "UNEW", "New Hire")
-    assert port.user_id("new@rh.example") is None  # not asked again at once
-    now[0] += 601
+    assert port.user_id("new@rh.example") == "UNEW"  # the miss was not kept
+    port.direct(email="new@rh.example", message=Message("welcome"))
+    assert lookups() == 2  # the hit was kept
+    # The email moves to another account (a rehire): picked up once the hour is over.
+    del slack.users["UNEW"]
+    slack.add_user("new@rh.example", "UNEW2", "New Hire")
+    now[0] += 3599
     assert port.user_id("new@rh.example") == "UNEW"
-    assert len([c for c in slack.calls("users.lookupByEmail")
-                if c["email"] == "new@rh.example"]) == 2
+    now[0] += 2
+    port.direct(email="new@rh.example", message=Message("again"))
+    assert lookups() == 3
+    assert [c["channel"] for c in slack.calls("chat.postMessage")] == ["DUNEW", "DUNEW2"]
+    assert port.user_id("ghost@rh.example") is None
+    assert port.user_id("ghost@rh.example") is None
+    assert len([c for c in slack.calls_made if c.args.get("email") == "ghost@rh.example"]) == 2
+
+
+def test_a_429_says_whether_it_holds_one_channel_or_every_dm(slack: FakeSlack) -> None:
+    slack.add_channel("C0OAKHILL", "oak-hill")
+    port = chat(slack)
+    slack.fail_next("users.lookupByEmail", 429, retry_after=20)
+    with pytest.raises(ChatError) as lookup:
+        port.direct(email="jordan@rh.example", message=Message("x"))
+    assert lookup.value.scope == "direct" and lookup.value.retry_after == 20
+    slack.fail_next("chat.postMessage", 429, retry_after=3)
+    with pytest.raises(ChatError) as post:
+        port.post(channel=TEAM_CHANNEL, message=Message("x"))
+    assert post.value.scope == "" and post.value.retry_after == 3
+    port.post(channel="C0OAKHILL", message=Message("y"))  # another channel is not held
+    with pytest.raises(ChatError, match="rate limit"):
+        port.post(channel=TEAM_CHANNEL, message=Message("x"))  # that one waits it out
 
 
 def test_outbox_key_rides_as_metadata_and_is_found_in_history(slack: FakeSlack) -> None:
@@ -234,3 +265,29 @@ def test_looking_for_a_sent_message_needs_the_history_scopes(slack: FakeSlack) -
         port.find_sent(key="lead-card:9", channel=TEAM_CHANNEL, since=before)
     assert refused.value.code == "missing_scope"
     assert ("conversations.history", "missing_scope", ["channels:history"]) in slack.refused
+
+
+def test_a_workspace_wide_429_holds_dms_in_every_replica_a_channel_429_one_channel(
+        slack: FakeSlack) -> None:
+    clock = FixedClock(datetime(2026, 12, 1, 16, tzinfo=UTC))
+    outbox = InMemoryOutbox()  # the shared database
+    notifier = Notifier(outbox=outbox, clock=clock, channel=TEAM_CHANNEL)
+    slack.add_user("sam@rh.example", "USAM", "Sam Lee")
+    replicas = [OutboxDelivery(outbox=outbox, clock=clock, workers=1, chat=chat(
+        slack, monotonic=lambda: clock.now().timestamp())) for _ in range(2)]
+    notifier.direct(key="lead-card:1", email="jordan@rh.example", message=Message("one"))
+    slack.fail_next("users.lookupByEmail", 429, retry_after=30)
+    replicas[0].deliver_due()
+    notifier.direct(key="lead-card:2", email="sam@rh.example", message=Message("two"))
+    slack.fail_next("chat.postMessage", 429, retry_after=3)
+    notifier.post(key="brief:1", message=Message("brief"))
+    replicas[1].deliver_due()
+    assert slack.attempts("users.lookupByEmail") == 1  # replica 1 held its DM too
+    assert slack.attempts("chat.postMessage") == 1 and slack.calls("chat.postMessage") == []
+    assert outbox.leases[TEAM_CHANNEL].next_send_at == clock.now() + timedelta(seconds=3)
+    clock.advance(timedelta(seconds=3))
+    replicas[1].deliver_due()
+    assert [c["text"] for c in slack.calls("chat.postMessage")] == ["brief"]
+    clock.advance(timedelta(seconds=27))
+    replicas[1].deliver_due()
+    assert sorted(c["text"] for c in slack.calls("chat.postMessage")) == ["brief", "one", "two"]

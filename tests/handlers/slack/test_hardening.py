@@ -3,6 +3,7 @@ coverage eligibility; a forged leave form gets an inline error, not a 500."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import httpx
@@ -13,7 +14,7 @@ from bot.services.leads import NewLead
 from handlers.context import AppContext
 from tests.fakes.slack_api import FakeSlack
 from tests.handlers.slack import test_app as shared
-from tests.handlers.slack.test_app import T0, interactive, wait_for
+from tests.handlers.slack.test_app import T0, interactive, signed, wait_for
 
 # The Bolt app over loopback HTTP with a fake Slack Web API, as the app tests use it.
 slack, ctx, base = shared.slack, shared.ctx, shared.base
@@ -79,3 +80,17 @@ def test_a_signed_leave_form_with_an_unknown_kind_gets_an_inline_error(
     assert answer.json() == {"response_action": "errors",
                              "errors": {"kind": "Pick one of the kinds in the list."}}
     assert ctx.repos.coverages.list() == []
+
+
+def test_a_mention_slack_will_not_let_us_answer_is_acknowledged_not_retried(
+        base: str, slack: FakeSlack) -> None:
+    # A mention from a conversation oscbot cannot post in: Slack refuses the reply for
+    # good, so a 5xx would only make Slack send the same event again and again.
+    body = json.dumps({"type": "event_callback", "team_id": "T1", "api_app_id": "A1",
+                       "event_id": "Ev0MENTION1", "event_time": 1_700_000_000,
+                       "event": {"type": "app_mention", "user": "UMARIA", "text": "<@UBOT>",
+                                 "ts": "1700000000.000100", "channel": "CGONE"}})
+    answer = httpx.post(f"{base}/slack/events", content=body, timeout=10,
+                        headers=signed(body, content_type="application/json"))
+    assert answer.status_code == 200
+    assert ("chat.postMessage", "channel_not_found", []) in slack.refused

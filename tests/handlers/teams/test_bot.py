@@ -13,10 +13,11 @@ from bot.chat_refs import InMemoryConversationRefs
 from bot.config import AppConfig
 from bot.fakes import FixedClock, in_memory_repositories
 from handlers.context import AppContext, build_context
-from handlers.teams.bot import TeamsBot, command_text
+from handlers.teams.bot import TeamsBot, addressed_to_bot, command_text
 from handlers.teams.chat import TeamsChat
 from handlers.teams.endpoint import TeamsSettings
 from handlers.teams.forms import leave_card, read_leave
+from tests.fakes.bot_connector import FakeBotConnector
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -41,6 +42,18 @@ def test_the_mention_and_markup_are_stripped() -> None:
     assert command_text("<at>oscbot</at>&nbsp;im back <p>for</p> x@y.example") == (
         "im back for x@y.example")
     assert command_text(None) == ""
+
+
+def test_only_messages_for_the_bot_are_commands() -> None:
+    with FakeBotConnector() as teams:
+        dana = teams.add_member("dana@rh.example", "Dana")
+        mentioned = teams.message("coverage", user=dana)
+        personal = teams.message("coverage", user=dana, personal=True)
+        chatter = teams.message("lunch?", user=dana)
+    assert addressed_to_bot(mentioned) and addressed_to_bot(personal)
+    chatter["entities"] = [{"type": "mention", "text": "<at>Sam</at>",
+                            "mentioned": {"id": "29:sam", "name": "Sam"}}]
+    assert not addressed_to_bot(chatter)
 
 
 def test_commands_route_like_the_console(bot: TeamsBot) -> None:

@@ -66,6 +66,9 @@ def test_the_manifest_is_valid_for_schema_1_30(schema: dict[str, Any]) -> None:
     assert [c["scopes"] for c in bot["commandLists"]] == [["team"], ["personal"]]
     for commands in bot["commandLists"]:
         assert [c["title"] for c in commands["commands"]] == [title for title, _ in COMMANDS]
+    assert document["authorization"]["permissions"]["resourceSpecific"] == [
+        {"name": "ChannelMessage.Read.Group", "type": "Application"}]
+    assert document["webApplicationInfo"]["id"] == APP_ID
 
 
 def test_the_schema_is_strict_enough_to_catch_mistakes(schema: dict[str, Any]) -> None:
