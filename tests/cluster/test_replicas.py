@@ -13,7 +13,7 @@ slot run twice; each conversation's messages in the order they were queued.
 To fit CI, the CRM reports a call on seven leads in eight once their DM has arrived
 (their cards are edited to "called"); the other 250 stay uncontacted and are alerted
 and escalated. (A call reported while its DM is being sent can send the DM twice: see
-tests/bot/test_revise_race.py.) Test-only settings: a 20 s speed to lead and 30 s
+tests/bot/test_revise_race.py.) Test-only settings: a 60 s speed to lead and 75 s
 escalation, twelve more counselors (leads spread over 14 DM conversations), 20 ms
 between messages of one conversation, a Retry-After of 0.1 s on the 429s, jobs every
 few seconds.
@@ -164,7 +164,7 @@ def faults(nodes: list[Replica], marks: Marks, database_url: str) -> int:
 def test_2000_leads_once_under_sigkill_rolling_sigterm_dropped_connections_429s_and_timeouts(
         tmp_path: Path, fresh_postgres: str) -> None:
     database_url = fresh_postgres
-    config = team_config(tmp_path, oscs=12, speed_to_lead="20s", escalate_after="30s")
+    config = team_config(tmp_path, oscs=12, speed_to_lead="60s", escalate_after="75s")
     with FakeSlack() as slack:
         slack_users(slack, config)
         slack.rate_limit_every, slack.rate_limit_retry_after = 5, 0.1
