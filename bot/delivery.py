@@ -253,7 +253,7 @@ class OutboxDelivery:
             raise ChatError(f"the message to edit ({item.target}) was never delivered")
         if original.ref is None:
             # Not sent yet: the newest content simply goes out with it.
-            self._outbox.save(dataclasses.replace(original, message=item.message))
+            self._outbox.rewrite_unsent(original.key, item.message)
             return None
         self._chat.update(ref=original.ref, message=item.message)
         return original.ref

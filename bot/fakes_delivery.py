@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from bot.messages import Message
 from bot.ports import Claim, OutboxItem, OutboxStatus
 
 
@@ -66,6 +67,15 @@ class InMemoryOutbox:
             raise KeyError(f"no outbox item {item.id}")
         self.rows[item.id] = item
         return item
+
+    def rewrite_unsent(self, key: str, message: Message) -> bool:
+        """Replace the message while no deliverer has touched the item."""
+        item = self.get(key)
+        if (item is None or item.id is None or item.status is not OutboxStatus.PENDING
+                or item.in_flight or item.attempts):
+            return False
+        self.rows[item.id] = dataclasses.replace(item, message=message)
+        return True
 
     def claim(self, *, owner: str, now: datetime, lease: timedelta,
               limit: int) -> list[Claim]:

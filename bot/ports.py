@@ -360,6 +360,12 @@ class OutboxRepository(Protocol):
         """Update an item (status, attempts, ref, message)."""
         ...
 
+    def rewrite_unsent(self, key: str, message: Message) -> bool:
+        """Replace the message of the item under `key` in one conditional write, only while
+        no deliverer has touched it (pending, never attempted, not in flight); False when
+        one has, so the caller queues an edit instead of overwriting a send."""
+        ...
+
 
 @dataclass(frozen=True)
 class Repositories:

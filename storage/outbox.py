@@ -24,6 +24,7 @@ from sqlalchemy.sql import Executable
 from sqlalchemy.sql.elements import TextClause
 from sqlmodel import col, select
 
+from bot.messages import Message
 from bot.ports import Claim, OutboxItem, OutboxStatus
 from storage import convert, rows
 from storage.tables import (
@@ -139,6 +140,18 @@ class SqlOutbox:
         """Update an item."""
         return rows.update(self._engine, OutboxRow, item.id, convert.outbox_row(item),
                            convert.outbox_item, what="outbox item")
+
+    def rewrite_unsent(self, key: str, message: Message) -> bool:
+        """One conditional UPDATE: the row changes only while no claim has touched it (a
+        claim marks its head in flight in the same kind of single statement)."""
+        with rows.unit(self._engine) as session:
+            result = session.execute(
+                sa_update(OutboxRow)
+                .where(col(OutboxRow.key) == key,
+                       col(OutboxRow.status) == OutboxStatus.PENDING.value,
+                       col(OutboxRow.in_flight).is_(False), col(OutboxRow.attempts) == 0)
+                .values(message=message.to_dict()))
+            return getattr(result, "rowcount", 0) == 1
 
     def claim(self, *, owner: str, now: datetime, lease: timedelta,
               limit: int) -> list[Claim]:

@@ -6,7 +6,6 @@ queues it once, and a brief can be edited in place later.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 from collections.abc import Sequence
@@ -72,9 +71,11 @@ class Notifier:
         original = self._outbox.get(key)
         if original is None:
             return False
-        if original.status is OutboxStatus.PENDING:
-            self._outbox.save(dataclasses.replace(original, message=message))
+        if (original.status is OutboxStatus.PENDING
+                and self._outbox.rewrite_unsent(key, message)):
             return True
+        # Sent, or being sent right now: rewriting the row could undo the deliverer's
+        # record of the send, so the change goes out as an edit after it.
         digest = hashlib.sha256(
             json.dumps(message.to_dict(), sort_keys=True).encode()
         ).hexdigest()[:16]

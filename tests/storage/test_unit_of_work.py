@@ -121,3 +121,18 @@ def test_a_pause_holds_claims_of_its_scope_in_every_replica(repos: Repositories)
     [dm] = repos.outbox.claim(owner="r2", now=T0 + timedelta(seconds=30), lease=lease,
                               limit=5)
     assert dm.item.key == "lead-card:1"
+
+
+def test_an_unsent_message_is_rewritten_only_until_a_deliverer_touches_it(
+        repos: Repositories) -> None:
+    repos.outbox.enqueue(card("lead-card:5"))
+    assert repos.outbox.rewrite_unsent("lead-card:5", Message("New lead — called"))
+    stored = repos.outbox.get("lead-card:5")
+    assert stored is not None and stored.message.text == "New lead — called"
+    [claimed] = repos.outbox.claim(owner="r1", now=T0, lease=timedelta(seconds=60), limit=1)
+    assert claimed.item.key == "lead-card:5"
+    # Claimed (in flight): a rewrite now could undo the send's record, so it is refused.
+    assert not repos.outbox.rewrite_unsent("lead-card:5", Message("New lead — not a lead"))
+    assert not repos.outbox.rewrite_unsent("no-such-key", Message("x"))
+    still = repos.outbox.get("lead-card:5")
+    assert still is not None and still.message.text == "New lead — called"

@@ -8,8 +8,6 @@ import hmac
 import json
 import os
 import sqlite3
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,7 +19,8 @@ import pytest
 
 from handlers.http.signing import signed_headers
 from tests.fakes.slack_api import TOKEN, FakeSlack
-from tests.handlers.http.test_server import EXAMPLE, free_port, wait_until_healthy
+from tests.handlers.http.test_server import EXAMPLE
+from tests.processes import free_port, oscbot_run
 
 LEAD_SECRET = "lead-secret-8c1f0e"
 SLACK_SECRET = "slack-signing-secret-51d2"
@@ -55,16 +54,8 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
                "DATABASE_URL": f"sqlite:///{db}", "SLACK_BOT_TOKEN": TOKEN,
                "SLACK_SIGNING_SECRET": SLACK_SECRET, "SLACK_API_URL": slack.url,
                "LEAD_WEBHOOK_SECRET": LEAD_SECRET}
-        process = subprocess.Popen([sys.executable, "-c", "from bot.cli import main; main()",
-                                    "run"], env=env, cwd=folder, stdout=sink,
-                                   stderr=subprocess.STDOUT)
-        base = f"http://127.0.0.1:{port}"
-        try:
-            wait_until_healthy(base)
-            yield Running(base, log, db, slack)
-        finally:
-            process.terminate()
-            process.wait(10)
+        with oscbot_run(env, folder, sink=sink) as running:
+            yield Running(running.base, log, db, slack)
 
 
 def slack_signed(body: bytes, content_type: str) -> dict[str, str]:

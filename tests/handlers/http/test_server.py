@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,27 +15,11 @@ from bot.examples import EXAMPLE_CONFIG
 from handlers.http.signing import signed_headers
 from tests.fakes.slack_api import TOKEN, FakeSlack
 from tests.handlers.slack.test_app import SECRET, command
+from tests.processes import free_port, oscbot_run
 
 EXAMPLE = EXAMPLE_CONFIG
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def wait_until_healthy(base: str, *, seconds: float = 60) -> None:
-    """Wait for a starting `oscbot run` to answer /healthz."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    raise AssertionError("oscbot run did not come up")
 
 
 @pytest.fixture
@@ -50,16 +31,8 @@ def server(tmp_path: Path) -> Iterator[tuple[str, FakeSlack]]:
                "DATABASE_URL": f"sqlite:///{tmp_path / 'run.db'}",
                "SLACK_BOT_TOKEN": TOKEN, "SLACK_SIGNING_SECRET": SECRET,
                "SLACK_API_URL": slack.url, "LEAD_WEBHOOK_SECRET": "lead-secret"}
-        process = subprocess.Popen([sys.executable, "-c", "from bot.cli import main; main()",
-                                    "run"], env=env, cwd=tmp_path,
-                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        base = f"http://127.0.0.1:{port}"
-        try:
-            wait_until_healthy(base)
-            yield base, slack
-        finally:
-            process.terminate()
-            process.wait(10)
+        with oscbot_run(env, tmp_path) as running:
+            yield running.base, slack
 
 
 def test_run_serves_health_metrics_slack_and_leads(server: tuple[str, FakeSlack]) -> None:

@@ -30,7 +30,7 @@ from handlers.teams.endpoint import allow_unauthenticated
 from handlers.teams.platform import mount_teams
 from tests.fakes.bot_connector import BOT_ID, TENANT, FakeBotConnector, post_activity
 from tests.fakes.server import LoopbackServer, send_json
-from tests.handlers.http.test_server import free_port
+from tests.processes import free_port
 
 APP_ID = "11111111-2222-3333-4444-555555555555"
 ISSUER = "https://api.botframework.com"

@@ -9,12 +9,9 @@ outbox, as another replica's alert job would."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
-import httpx
 import pytest
 
 from bot.cli import SystemClock
@@ -23,8 +20,8 @@ from bot.services.notify import Notifier
 from storage.engine import engine_from_url
 from storage.repositories import sql_repositories
 from tests.fakes.bot_connector import TEAM_ID, TENANT, FakeBotConnector, card_text, post_activity
-from tests.handlers.http.test_server import free_port
 from tests.handlers.teams.test_end_to_end import teams_config, wait_for
+from tests.processes import free_port, oscbot_run
 
 BURST = 200
 
@@ -42,18 +39,8 @@ def test_two_hundred_alerts_through_oscbot_run_arrive_once_in_order(tmp_path: Pa
         for name in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN",
                      "OSCBOT_CHANNEL_INTERVAL_MS"):
             env.pop(name, None)
-        process = subprocess.Popen([sys.executable, "-c", "from bot.cli import main; main()",
-                                    "run"], env=env, cwd=tmp_path,
-                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        base = f"http://127.0.0.1:{port}"
-        try:
-            def up() -> bool:
-                try:
-                    return httpx.get(f"{base}/healthz", timeout=1).status_code == 200
-                except httpx.HTTPError:
-                    return False
-
-            wait_for(up, "oscbot run to come up", 60)
+        with oscbot_run(env, tmp_path) as running:
+            base = running.base
             assert post_activity(f"{base}/api/messages", teams.install()).status_code == 200
             wait_for(lambda: teams.messages(TEAM_ID), "the welcome post")
 
@@ -73,10 +60,7 @@ def test_two_hundred_alerts_through_oscbot_run_arrive_once_in_order(tmp_path: Pa
 
             wait_for(lambda: len(arrived()) >= BURST, "the whole burst", 240)
             time.sleep(1.0)  # anything sent twice would show up now
-        finally:
-            process.terminate()
-            output = process.communicate(timeout=20)[0].decode(errors="replace")
-        assert "Traceback" not in output, output[-3000:]
+        assert "Traceback" not in running.output, running.output[-3000:]
 
     assert arrived() == [f"burst {n:03d}" for n in range(BURST)]
     answered = [status for method, path, status in teams.requests

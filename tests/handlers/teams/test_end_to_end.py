@@ -6,8 +6,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -27,7 +25,7 @@ from tests.fakes.bot_connector import (
     card_text,
     post_activity,
 )
-from tests.handlers.http.test_server import free_port
+from tests.processes import free_port, oscbot_run
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "bot" / "examples"
 PEOPLE = {"maria": "Maria Lopez", "alex": "Alex Chen", "jordan": "Jordan Kim",
@@ -70,24 +68,10 @@ def running(tmp_path_factory: pytest.TempPathFactory,
                "TEAMS_TENANT_ID": TENANT, "TEAMS_DANGEROUSLY_ALLOW_UNAUTHENTICATED": "true"}
         for name in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN"):
             env.pop(name, None)
-        process = subprocess.Popen([sys.executable, "-c", "from bot.cli import main; main()",
-                                    "run"], env=env, cwd=tmp_path,
-                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        base = f"http://127.0.0.1:{port}"
-        try:
-            def up() -> bool:
-                try:
-                    return httpx.get(f"{base}/healthz", timeout=1).status_code == 200
-                except httpx.HTTPError:
-                    return False
-
-            wait_for(up, "oscbot run to come up", 60)
-            yield base, teams, members
-        finally:
-            process.terminate()
-            output = process.communicate(timeout=10)[0].decode(errors="replace")
-            assert "Traceback" not in output, output[-3000:]
-            assert "Teams requests are NOT authenticated" in output
+        with oscbot_run(env, tmp_path) as running:
+            yield running.base, teams, members
+        assert "Traceback" not in running.output, running.output[-3000:]
+        assert "Teams requests are NOT authenticated" in running.output
 
 
 def texts(teams: FakeBotConnector, conversation: str) -> list[str]:

@@ -37,7 +37,7 @@ from tests.fakes.bot_connector import (
     card_text,
     post_activity,
 )
-from tests.handlers.http.test_server import free_port
+from tests.processes import free_port
 
 
 def replica(config: AppConfig, clock: FixedClock, database: str,

@@ -1,0 +1,63 @@
+"""`oscbot run` as a real process, as an operator starts it, for the tests that need one."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+import httpx
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def wait_until_healthy(base: str, *, seconds: float = 60) -> None:
+    """Wait for a starting `oscbot run` to answer /healthz."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    raise AssertionError("oscbot run did not come up")
+
+
+@dataclass
+class RunningOscbot:
+    """A started `oscbot run`: its base URL, and what it printed once it has stopped."""
+
+    base: str
+    process: subprocess.Popen[bytes]
+    output: str = ""
+
+
+@contextmanager
+def oscbot_run(env: Mapping[str, str], cwd: Path, *, sink: IO[bytes] | None = None,
+               stop_seconds: float = 20) -> Iterator[RunningOscbot]:
+    """Start `oscbot run` with `env` (which names the PORT) and yield it once healthy;
+    stop it with SIGTERM afterwards. Output goes to `sink`, or is kept in `output`."""
+    process = subprocess.Popen([sys.executable, "-c", "from bot.cli import main; main()",
+                                "run"], env=dict(env), cwd=cwd,
+                               stdout=sink if sink is not None else subprocess.PIPE,
+                               stderr=subprocess.STDOUT)
+    running = RunningOscbot(f"http://127.0.0.1:{env['PORT']}", process)
+    try:
+        wait_until_healthy(running.base)
+        yield running
+    finally:
+        process.terminate()
+        printed = process.communicate(timeout=stop_seconds)[0]
+        running.output = (printed or b"").decode(errors="replace")
