@@ -67,6 +67,9 @@ class InMemoryCoverages:
         """Store a new coverage."""
         return self._table.insert(coverage)
 
+    def hold(self, osc_email: str) -> None:
+        """One process, one store: nothing else can add a coverage meanwhile."""
+
     def save(self, coverage: Coverage) -> Coverage:
         """Update a coverage if nobody changed it since it was read (its version)."""
         assert coverage.id is not None

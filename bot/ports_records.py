@@ -50,6 +50,12 @@ class CoverageRepository(Protocol):
         """Update a stored coverage."""
         ...
 
+    def hold(self, osc_email: str) -> None:
+        """Inside a unit of work: wait until no other transaction (in any replica) is
+        adding a coverage for this OSC, and keep them waiting until this one ends, so a
+        check for overlapping coverages and the insert that follows cannot race."""
+        ...
+
     def get(self, coverage_id: int) -> Coverage:
         """One coverage; NotFound when missing."""
         ...

@@ -8,7 +8,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, and_, bindparam, func, or_, update
+from sqlalchemy import Engine, and_, bindparam, func, or_, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
@@ -42,6 +42,15 @@ class SqlCoverages:
         """Store a new coverage."""
         return rows.insert(self._engine, CoverageRow(**convert.coverage_row(coverage)),
                            convert.coverage)
+
+    def hold(self, osc_email: str) -> None:
+        """A PostgreSQL advisory lock on the OSC, held until the unit of work ends. On
+        SQLite a unit of work already holds the database's single write lock."""
+        if self._engine.dialect.name != "postgresql":
+            return
+        with rows.unit(self._engine) as session:
+            session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
+                            {"key": f"coverage:{osc_email.lower()}"})
 
     def save(self, coverage: Coverage) -> Coverage:
         """Update a coverage if nobody changed it since it was read (compare-and-set)."""

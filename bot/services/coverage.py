@@ -81,24 +81,32 @@ class CoverageService:
             raise InvalidInput("the end must be after the start", field="end")
         if end <= now:
             raise InvalidInput("that absence is already over", field="end")
-        for existing in self.repos.coverages.list(osc_email=osc.email, statuses=OPEN):
-            if existing.start < end and start < existing.end:
-                raise InvalidInput(
-                    f"{osc.name} already has coverage from {existing.start:%Y-%m-%d} "
-                    f"to {existing.end:%Y-%m-%d}; end it or pick other dates", field="start")
-        choice = self.choose(osc_email=osc.email, start=start, end=end, preferred=backup_email)
-        if backup_email and (choice.backup is None or choice.backup.email != backup_email.lower()):
-            why = next((s.reason for s in choice.skipped if s.email == backup_email.lower()),
-                       "cannot cover")
-            raise InvalidInput(f"{name_of(self.config, backup_email)} {why}", field="backup")
-        origin = CoverageOrigin.EMERGENCY if emergency else CoverageOrigin.MANUAL
-        coverage = self._create(
-            lifecycle.plan_coverage(
-                osc_email=osc.email, start=start, end=end, kind=kind, origin=origin,
-                choice=choice, policies=self.config.policies, declared_by=actor.lower(),
-                backup_chosen_by=actor.lower() if backup_email else None,
-                notes=notes),
-            actor=actor.lower(), reason=f"declared by {actor.lower()}")
+        # The overlap check and the insert are one transaction that holds the OSC: two
+        # overlapping leaves filed at once (two replicas) cannot both pass the check.
+        with self.repos.tx.atomic():
+            self.repos.coverages.hold(osc.email)
+            for existing in self.repos.coverages.list(osc_email=osc.email, statuses=OPEN):
+                if existing.start < end and start < existing.end:
+                    raise InvalidInput(
+                        f"{osc.name} already has coverage from {existing.start:%Y-%m-%d} "
+                        f"to {existing.end:%Y-%m-%d}; end it or pick other dates",
+                        field="start")
+            choice = self.choose(osc_email=osc.email, start=start, end=end,
+                                 preferred=backup_email)
+            if backup_email and (choice.backup is None
+                                 or choice.backup.email != backup_email.lower()):
+                why = next((s.reason for s in choice.skipped
+                            if s.email == backup_email.lower()), "cannot cover")
+                raise InvalidInput(f"{name_of(self.config, backup_email)} {why}",
+                                   field="backup")
+            origin = CoverageOrigin.EMERGENCY if emergency else CoverageOrigin.MANUAL
+            coverage = self._create(
+                lifecycle.plan_coverage(
+                    osc_email=osc.email, start=start, end=end, kind=kind, origin=origin,
+                    choice=choice, policies=self.config.policies, declared_by=actor.lower(),
+                    backup_chosen_by=actor.lower() if backup_email else None,
+                    notes=notes),
+                actor=actor.lower(), reason=f"declared by {actor.lower()}")
         if coverage.start <= now:
             coverage = self.start(coverage)
         return coverage

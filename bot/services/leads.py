@@ -150,22 +150,26 @@ class LeadService:
                         at: datetime, two_way: bool = False, notes: str = "",
                         external_id: str | None = None) -> tuple[Activity, bool]:
         """Like `log_activity`, idempotent on the sender's `external_id`: (activity, created)."""
-        lead = self.repos.leads.get(lead_id)
-        activity, created = self.repos.activities.add_once(Activity(
-            id=None, lead_id=lead_id, kind=kind, direction=direction, by_email=by.lower(),
-            at=at, two_way=two_way, notes=notes, external_id=external_id))
-        if not created:
-            return activity, False
-        if activity.is_contact and lead.status is LeadStatus.NEW:
-            lead = self.repos.leads.save(dataclasses.replace(
-                lead, status=LeadStatus.CONTACTED, first_contact_at=at))
-            self._schedule_follow_up(lead, by=by.lower(), after=at)
-            self._show_handled(lead, f"✅ {_DONE.get(kind, 'Contacted')} by "
-                                     f"{named(self.config, by)}", at)
-        if two_way and (lead.last_two_way_at is None or at > lead.last_two_way_at):
-            lead = self.repos.leads.save(dataclasses.replace(
-                lead, last_two_way_at=at, protection_lapsed_at=None))
-        return activity, True
+        # One transaction: a connection lost after the activity was stored must not leave
+        # the lead uncontacted, since the sender's retry finds the activity and stops.
+        with self.repos.tx.atomic():
+            lead = self.repos.leads.get(lead_id)
+            activity, created = self.repos.activities.add_once(Activity(
+                id=None, lead_id=lead_id, kind=kind, direction=direction,
+                by_email=by.lower(), at=at, two_way=two_way, notes=notes,
+                external_id=external_id))
+            if not created:
+                return activity, False
+            if activity.is_contact and lead.status is LeadStatus.NEW:
+                lead = self.repos.leads.save(dataclasses.replace(
+                    lead, status=LeadStatus.CONTACTED, first_contact_at=at))
+                self._schedule_follow_up(lead, by=by.lower(), after=at)
+                self._show_handled(lead, f"✅ {_DONE.get(kind, 'Contacted')} by "
+                                         f"{named(self.config, by)}", at)
+            if two_way and (lead.last_two_way_at is None or at > lead.last_two_way_at):
+                lead = self.repos.leads.save(dataclasses.replace(
+                    lead, last_two_way_at=at, protection_lapsed_at=None))
+            return activity, True
 
     def press(self, *, lead_id: int, kind: ActivityKind, by: str) -> Activity:
         """A contact button pressed in chat by the responsible person or a manager."""

@@ -194,8 +194,14 @@ def serve(settings: Settings, *, clock: Clock) -> None:
     teams = (_teams().mount_teams(ctx, app, settings) if ctx.config.team.chat == "teams"
              else None)
     app.router.lifespan_context = lifespan
-    _DrainingServer(uvicorn.Config(app, host="0.0.0.0", port=settings.port,
-                                   log_level=settings.log_level.lower(), log_config=None,
-                                   timeout_graceful_shutdown=int(SHUTDOWN_GRACE))).run()
+    server = _DrainingServer(uvicorn.Config(
+        app, host="0.0.0.0", port=settings.port, log_level=settings.log_level.lower(),
+        log_config=None, timeout_graceful_shutdown=int(SHUTDOWN_GRACE)))
+    server.run()
     if single_writer is not None:
         single_writer.close()
+    # A job still running (a long lead sweep) would hold the interpreter, which joins the
+    # scheduler's threads at exit, well past the grace period. Its work is transactional
+    # and the next tick redoes it, as after a crash: leave now.
+    logging.shutdown()
+    os._exit(0 if server.started else 1)

@@ -23,6 +23,10 @@ from tests.fakes.slack_api import TOKEN, FakeSlack
 EXAMPLE = Path(__file__).resolve().parents[2] / "bot" / "examples" / "app.yaml"
 LEAD_SECRET = "cluster-lead-secret"
 COMMUNITIES = ("Riverside", "Oak Hill", "Lakeview")
+# One client for every sender thread: building an httpx client per request costs tens of
+# milliseconds of CPU (its TLS context), which capped the senders, not the replicas.
+HTTP = httpx.Client(timeout=10, limits=httpx.Limits(max_connections=64,
+                                                    max_keepalive_connections=64))
 
 
 def free_port() -> int:
@@ -33,15 +37,28 @@ def free_port() -> int:
         return port
 
 
-def team_config(folder: Path, **policies: str) -> Path:
-    """The example team with the given policies and no calendars (nothing to read)."""
+def team_config(folder: Path, *, oscs: int = 0, **policies: str) -> Path:
+    """The example team with the given policies and no calendars (nothing to read), and
+    `oscs` more counselors with a community each (leads spread over more conversations,
+    as in a larger sales team)."""
     data: dict[str, Any] = yaml.safe_load(EXAMPLE.read_text())
     for person in data["people"]:
         person.pop("calendar", None)
+    for n in range(oscs):
+        data["people"].append({
+            "email": f"osc{n}@riverside-homes.example", "name": f"Counselor {n}",
+            "role": "osc", "communities": [f"Community {n}"],
+            "backups": ["jordan@riverside-homes.example", "sam@riverside-homes.example"]})
     data["policies"].update(policies)
     path = folder / "app.yaml"
     path.write_text(yaml.safe_dump(data))
     return path
+
+
+def communities(config: Path) -> list[str]:
+    """Every community the team's counselors answer for, in the file's order."""
+    return [c for person in yaml.safe_load(config.read_text())["people"]
+            for c in person.get("communities", [])]
 
 
 def slack_users(slack: FakeSlack, config: Path) -> None:
@@ -128,22 +145,42 @@ def cluster(folder: Path, database_url: str, slack: FakeSlack, config: Path,
                 node.process.wait(10)
 
 
-def send_lead(nodes: list[Replica], n: int, *, first: int = 0) -> int:
-    """POST lead `n` to a replica (round-robin), retrying on the others like a lead source
-    does until one accepts it; returns the lead id."""
-    body = json.dumps({"source": "website", "external_id": f"lead-{n}", "name": f"Buyer {n}",
-                       "phone": f"+1512555{n:04d}", "community": COMMUNITIES[n % 3],
-                       "message": "Is the model home open?"}).encode()
-    for attempt in range(60):
-        headers = signed_headers(LEAD_SECRET, path="/leads", body=body, t=int(time.time()))
-        node = nodes[(first + n + attempt) % len(nodes)]
+def _post_until_accepted(nodes: list[Replica], n: int, path: str, body: bytes) -> int:
+    """POST a signed body to the replicas in turn (starting at `n`), as a lead source
+    retries, until one accepts it (2xx) or two minutes pass; returns the id it answers."""
+    last = "nothing tried"
+    deadline = time.monotonic() + 120
+    attempt = 0
+    while time.monotonic() < deadline:
+        headers = signed_headers(LEAD_SECRET, path=path, body=body, t=int(time.time()))
+        node = nodes[(n + attempt) % len(nodes)]
+        attempt += 1
         try:
-            answer = httpx.post(f"{node.base}/leads", content=body, headers=headers,
-                                timeout=10)
-        except httpx.HTTPError:
+            answer = HTTP.post(f"{node.base}{path}", content=body, headers=headers)
+        except httpx.HTTPError as exc:
+            last = f"{node.name}: {type(exc).__name__} {exc}"
             time.sleep(0.1)
             continue
         if answer.status_code in (200, 201, 202):
             return int(answer.json()["id"])
+        last = f"{node.name}: HTTP {answer.status_code} {answer.text[:200]}"
         time.sleep(0.1)
-    raise AssertionError(f"lead {n} was never accepted")
+    raise AssertionError(f"{path} ({n}) was never accepted in {attempt} tries; last: {last}")
+
+
+def send_lead(nodes: list[Replica], n: int, *, first: int = 0,
+              community: str | None = None) -> int:
+    """POST lead `n` to a replica (round-robin), retrying on the others like a lead source
+    does until one accepts it; returns the lead id."""
+    body = json.dumps({"source": "website", "external_id": f"lead-{n}", "name": f"Buyer {n}",
+                       "phone": f"+1512555{n % 10_000:04d}",
+                       "community": community or COMMUNITIES[n % 3],
+                       "message": "Is the model home open?"}).encode()
+    return _post_until_accepted(nodes, first + n, "/leads", body)
+
+
+def send_contact(nodes: list[Replica], lead_id: int, by: str) -> int:
+    """The CRM reports an outbound call on the lead (idempotent on its external id)."""
+    body = json.dumps({"kind": "call", "direction": "outbound", "by": by,
+                       "external_id": f"call-{lead_id}"}).encode()
+    return _post_until_accepted(nodes, lead_id, f"/leads/{lead_id}/activities", body)

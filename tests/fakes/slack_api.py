@@ -82,6 +82,9 @@ class FakeSlack(LoopbackServer):
         # returns them; fault injection for the replica tests.
         self.history: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self.rate_limit_every = 0
+        # Seconds the every-n-th 429 asks to wait (Retry-After); fault runs use less than
+        # Slack's usual 1 s so thousands of messages fit a CI run.
+        self.rate_limit_retry_after = 1.0
         self.stall_every = 0
         self.stall_seconds = 0.0
         self._served = 0
@@ -317,14 +320,14 @@ class FakeSlack(LoopbackServer):
                     fake._served += 1
                     if (failure is None and fake.rate_limit_every
                             and fake._served % fake.rate_limit_every == 0):
-                        failure = (429, 1.0)
+                        failure = (429, fake.rate_limit_retry_after)
                     headers = {**dict(self.headers.items()), "X-Received-At": str(time.time())}
                     fake.calls_made.append(SlackCall(method, args, headers,
                                                      failure[0] if failure else 200))
                 if failure is not None:
                     status, retry_after = failure
                     body = {"ok": False, "error": "ratelimited" if status == 429 else "fatal"}
-                    self._send(status, body, {"Retry-After": str(int(retry_after))}
+                    self._send(status, body, {"Retry-After": f"{retry_after:g}"}
                                if status == 429 else {})
                     return
                 if method == "oauth.v2.access":
