@@ -248,13 +248,21 @@ class OutboxDelivery:
             return self._chat.post(channel=item.target, message=item.message, key=item.key)
         if item.target_kind == "direct":
             return self._chat.direct(email=item.target, message=item.message, key=item.key)
-        original = self._outbox.get(item.target)
-        if original is None or original.status is OutboxStatus.FAILED:
-            raise ChatError(f"the message to edit ({item.target}) was never delivered")
-        if original.ref is None:
-            # Not sent yet: the newest content simply goes out with it.
-            self._outbox.rewrite_unsent(original.key, item.message)
-            return None
+        try:
+            original = self._outbox.get(item.target)
+            if original is None or original.status is OutboxStatus.FAILED:
+                raise ChatError(f"the message to edit ({item.target}) was never delivered")
+            if original.ref is None:
+                # Not sent yet: the newest content simply goes out with it.
+                self._outbox.rewrite_unsent(original.key, item.message)
+                return None
+        except ChatError:
+            raise
+        except Exception as exc:
+            # The outbox could not be read (a dropped database connection): the edit is
+            # tried again later, never given up for it.
+            raise ChatError(f"reading the message to edit failed ({type(exc).__name__})",
+                            transient=True) from exc
         self._chat.update(ref=original.ref, message=item.message)
         return original.ref
 

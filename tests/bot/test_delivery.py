@@ -315,3 +315,39 @@ def test_a_rate_limited_lookup_keeps_the_message_unsure_and_never_resends() -> N
     assert chat.texts() == ["lead"]
     item = outbox.get("lead-card:9")
     assert item is not None and item.status is OutboxStatus.SENT and chat.busy == 0
+
+
+class OutboxDroppingReads(InMemoryOutbox):
+    """An outbox whose reads of one key fail `failures` times (a dropped connection)."""
+
+    def __init__(self, key: str, failures: int) -> None:
+        super().__init__()
+        self.key = key
+        self.failures = failures
+
+    def get(self, key: str) -> OutboxItem | None:
+        """Fail while failures are left for `self.key`, then read."""
+        if key == self.key and self.failures:
+            self.failures -= 1
+            raise ConnectionError("server closed the connection unexpectedly")
+        return super().get(key)
+
+
+def test_an_edit_whose_original_cannot_be_read_is_retried_not_failed() -> None:
+    clock = FixedClock(T0)
+    chat = RecordingChat(clock)
+    outbox = OutboxDroppingReads("lead-card:1", failures=0)
+    notifier = Notifier(outbox=outbox, clock=clock, channel="#sales")
+    delivery = OutboxDelivery(outbox=outbox, chat=chat, clock=clock)
+    notifier.post(key="lead-card:1", message=Message("New lead"))
+    delivery.deliver_due()
+    notifier.revise(key="lead-card:1", message=Message("New lead — called"))
+    outbox.failures = 1
+    clock.advance(timedelta(seconds=2))  # past the conversation's pacing
+    report = delivery.deliver_due()
+    assert (report.retried, report.failed) == (1, 0)
+    clock.advance(timedelta(seconds=5))
+    delivery.deliver_due()
+    assert [m.message.text for m in chat.transcript if m.kind == "update"] == [
+        "New lead — called"]
+    assert outbox.counts()[OutboxStatus.FAILED] == 0

@@ -165,8 +165,6 @@ def faults(nodes: list[Replica], marks: Marks, database_url: str) -> int:
 # Known delivery bug: a connection dropped while an edit reads the message it edits is
 # taken for a message that cannot be sent, and the edit is marked failed for good (seen
 # once in five runs). Remove the mark once delivery retries database errors.
-@pytest.mark.xfail(strict=False, reason="delivery marks an edit failed on a dropped "
-                   "database connection (OperationalError while reading the original)")
 def test_2000_leads_once_under_sigkill_rolling_sigterm_dropped_connections_429s_and_timeouts(
         tmp_path: Path, fresh_postgres: str) -> None:
     database_url = fresh_postgres
