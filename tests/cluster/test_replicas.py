@@ -28,7 +28,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import psycopg
-import pytest
 
 from handlers.http.server import SHUTDOWN_GRACE
 from tests.cluster.harness import (
