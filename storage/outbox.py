@@ -95,6 +95,11 @@ class SqlOutbox:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._postgres = engine.dialect.name == "postgresql"
+        insert: Any = pg_insert if self._postgres else sqlite_insert
+        channels: Any = OutboxChannelRow.__table__  # type: ignore[attr-defined]
+        self._add_channel = insert(channels).values(
+            channel=bindparam("channel"), last_served_at=bindparam("at"),
+        ).on_conflict_do_nothing(index_elements=["channel"])
         self._claim: Executable
         if self._postgres:
             self._claim = _timed(_CLAIM_POSTGRES, "now", "until").columns(
@@ -106,15 +111,26 @@ class SqlOutbox:
 
     def enqueue(self, item: OutboxItem) -> tuple[OutboxItem, bool]:
         """Store unless the key exists (insert first; the unique key decides), and make
-        sure its conversation has a lease row."""
-        with rows.unit(self._engine) as session:
-            insert = pg_insert if self._postgres else sqlite_insert
+        sure its conversation has a lease row.
+
+        Two prebuilt core statements on the unit of work's connection: this runs inside
+        every lead intake, so no ORM row is built for it.
+        """
+        with rows.connection(self._engine) as conn:
             # DO NOTHING takes no lock on an existing row: intakes never queue on it.
-            session.execute(insert(OutboxChannelRow).values(
-                channel=item.conversation, last_served_at=item.created_at)
-                .on_conflict_do_nothing(index_elements=["channel"]))
-        return rows.insert_unique(self._engine, OutboxRow(**convert.outbox_row(item)),
-                                  convert.outbox_item, lambda: self.get(item.key))
+            # A new conversation counts as served when its first message is queued: it
+            # takes its turn after those waiting longer (round-robin, see `claim`).
+            conn.execute(self._add_channel, {"channel": item.conversation,
+                                             "at": item.created_at})
+        new_id = rows.insert_values(self._engine, OutboxRow, convert.outbox_row(item),
+                                    unique=True)
+        if new_id is None:
+            existing = self.get(item.key)
+            if existing is None:
+                raise IntegrityError("INSERT", None, Exception(
+                    "outbox: a unique key other than the message key exists"))
+            return existing, False
+        return dataclasses.replace(item, id=new_id, channel=item.conversation), True
 
     def get(self, key: str) -> OutboxItem | None:
         """The item with this key."""

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 from rich.console import Console
@@ -96,11 +98,26 @@ def _loop(settings: Settings, *, console: Console, clock: Clock) -> int:
         try:
             line = console.input(f"[bold]{actor}>[/] ").strip()
         except EOFError:
+            _finish_delivery(ctx, clock)
             return 0
         if line in ("/quit", "/exit"):
+            _finish_delivery(ctx, clock)
             return 0
         actor = _handle(ctx, chat, console, line, actor)
         ctx.delivery.deliver_due(clock.now())
+
+
+def _finish_delivery(ctx: AppContext, clock: Clock, *, within: float = 5.0) -> None:
+    """Before leaving, deliver what is held back only by pacing (one message per second
+    per conversation), so the last command's messages are shown, not left queued."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        ctx.delivery.deliver_due(clock.now())
+        soon = clock.now() + timedelta(seconds=within)
+        if not any(i.next_attempt_at is None or i.next_attempt_at <= soon
+                   for i in ctx.repos.outbox.pending(limit=50)):
+            return
+        time.sleep(0.2)
 
 
 def _handle(ctx: AppContext, chat: ConsoleChat, console: Console, line: str, actor: str) -> str:

@@ -112,3 +112,12 @@ def test_shell_takes_the_slack_commands_with_names(tmp_path: Path) -> None:
     assert "Lead calendar — Jordan Kim" in out
     assert "Practice run for Alex Chen" in out
     assert "/oscbot calendar [PERSON]" in out
+
+
+def test_quitting_right_after_a_command_still_shows_its_paced_messages(tmp_path: Path) -> None:
+    # The brief goes out, and its edit on return waits a second (one message per second
+    # per conversation): /quit at once must still show it, not leave it queued.
+    done = oscbot("shell", cwd=tmp_path, stdin="/going-on-leave now 3d vacation\n"
+                  "/im-back\n/quit\n")
+    assert done.returncode == 0, done.stderr
+    assert "edited" in done.stdout and "is back" in done.stdout
