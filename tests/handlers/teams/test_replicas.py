@@ -18,6 +18,7 @@ from fastapi import FastAPI
 
 from bot.config import AppConfig
 from bot.fakes import FixedClock
+from bot.model import Lead
 from bot.ports import Repositories
 from bot.services.leads import NewLead
 from bot.settings import Settings
@@ -96,14 +97,22 @@ def test_an_activity_delivered_to_both_replicas_is_handled_once(
     assert not [t for t in texts if t.startswith(("Sorry", "That did not work"))], texts
 
 
-def test_a_double_click_across_replicas_logs_the_contact_once(two: dict[str, Any]) -> None:
+def installed_with_a_lead(two: dict[str, Any], external_id: str, name: str,
+                          phone: str) -> tuple[FakeBotConnector, str, str, AppContext, Lead]:
+    """The app installed in the team, and a lead received a minute ago: (fake connector,
+    replica A's endpoint, replica B's endpoint, the shared context, the lead)."""
     teams: FakeBotConnector = two["teams"]
     (a, ctx, _), (b, _, _) = two["a"], two["b"]
     assert post_activity(a, teams.install()).status_code == 200
     lead, _ = ctx.leads.receive(NewLead(
-        source="website", external_id="r-1", name="Pat Doe", email=None,
-        phone="+15125550100", community="Riverside", message="",
+        source="website", external_id=external_id, name=name, email=None,
+        phone=phone, community="Riverside", message="",
         received_at=two["clock"].now() - timedelta(minutes=1)))
+    return teams, a, b, ctx, lead
+
+
+def test_a_double_click_across_replicas_logs_the_contact_once(two: dict[str, Any]) -> None:
+    teams, a, b, ctx, lead = installed_with_a_lead(two, "r-1", "Pat Doe", "+15125550100")
     responsible = lead.assigned_to.split("@")[0]
     value = {"action": {"type": "Action.Execute", "verb": "lead_called",
                         "data": {"value": str(lead.id)}}}
@@ -119,13 +128,7 @@ def test_a_double_click_across_replicas_logs_the_contact_once(two: dict[str, Any
 
 
 def test_a_refused_press_can_be_tried_again_a_minute_later(two: dict[str, Any]) -> None:
-    teams: FakeBotConnector = two["teams"]
-    (a, ctx, _), (b, _, _) = two["a"], two["b"]
-    assert post_activity(a, teams.install()).status_code == 200
-    lead, _ = ctx.leads.receive(NewLead(
-        source="website", external_id="r-2", name="Lee Park", email=None,
-        phone="+15125550101", community="Riverside", message="",
-        received_at=two["clock"].now() - timedelta(minutes=1)))
+    teams, a, b, _, lead = installed_with_a_lead(two, "r-2", "Lee Park", "+15125550101")
     outsider = next(k for k in ("sam", "priya", "jordan")
                     if not lead.assigned_to.startswith(k))
     value = {"action": {"type": "Action.Execute", "verb": "lead_called",
