@@ -65,6 +65,9 @@ METADATA_EVENT = "oscbot_outbox"
 HISTORY_PAGES = 5
 
 
+MIN_RETRY_AFTER = 0.1
+
+
 def refusal(method: str, status: int, body: Mapping[str, Any],
             headers: Mapping[str, str]) -> ChatError:
     """A Slack error answer as our ChatError: transient (429, 5xx, Slack's temporary
@@ -72,6 +75,9 @@ def refusal(method: str, status: int, body: Mapping[str, Any],
     error = str(body.get("error", "")) or f"HTTP {status}"
     if status == 429 or error == "ratelimited":
         retry = float(headers.get("Retry-After") or headers.get("retry-after") or 1)
+        # "Retry-After: 0" means at once; a wait of zero would read as "no wait given"
+        # and fall back to a growing backoff that stalls the whole conversation.
+        retry = max(retry, MIN_RETRY_AFTER)
         return ChatError(f"Slack rate limit on {method}", transient=True, retry_after=retry,
                          code="ratelimited", scope=SHARED_LIMITS.get(method, ""))
     if status >= 500 or error in TRANSIENT:

@@ -360,8 +360,10 @@ class TeamsChat:
 
 
 def _retry_after(value: str | None) -> float:
+    # "Retry-After: 0" means at once; zero would read as "no wait given" and fall back to
+    # a growing backoff that stalls the conversation.
     try:
-        return max(0.0, float(value)) if value else 1.0
+        return max(0.1, float(value)) if value else 1.0
     except ValueError:
         return 1.0
 

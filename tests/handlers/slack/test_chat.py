@@ -291,3 +291,28 @@ def test_a_workspace_wide_429_holds_dms_in_every_replica_a_channel_429_one_chann
     clock.advance(timedelta(seconds=27))
     replicas[1].deliver_due()
     assert sorted(c["text"] for c in slack.calls("chat.postMessage")) == ["brief", "one", "two"]
+
+
+def test_a_retry_after_of_zero_means_retry_at_once_not_a_growing_backoff() -> None:
+    refused = refusal("chat.postMessage", 429, {"ok": False, "error": "ratelimited"},
+                      {"Retry-After": "0"})
+    assert refused.transient and 0 < refused.retry_after <= 0.1
+    # With a wait given, delivery retries after it, however often it was refused before.
+    clock = FixedClock(datetime(2026, 11, 30, 16, tzinfo=UTC))
+    outbox = InMemoryOutbox()
+    Notifier(outbox=outbox, clock=clock, channel="#sales").post(key="a", message=Message("a"))
+
+    class Refusing:
+        def __getattr__(self, name: str) -> object:
+            def refuse(**_: object) -> None:
+                raise refused
+            return refuse
+
+    delivery = OutboxDelivery(outbox=outbox, chat=Refusing(), clock=clock)  # type: ignore[arg-type]
+    for _ in range(12):
+        delivery.deliver_due()
+        clock.advance(timedelta(seconds=1))
+    item = outbox.get("a")
+    assert item is not None and item.attempts == 12
+    assert item.next_attempt_at is not None
+    assert item.next_attempt_at - clock.now() <= timedelta(seconds=1)
