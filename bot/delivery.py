@@ -53,6 +53,7 @@ log = logging.getLogger(__name__)
 MAX_BACKOFF = timedelta(minutes=5)
 RETRY_FOR = timedelta(hours=24)
 LEASE = timedelta(seconds=60)
+MIN_RETRY = timedelta(milliseconds=100)
 # How far before the first attempt the platform's history is searched for the key:
 # covers clock skew between this host and the platform.
 LOOKBACK = timedelta(minutes=2)
@@ -269,8 +270,11 @@ class OutboxDelivery:
     def _failed_attempt(self, item: OutboxItem, exc: ChatError, unsure: bool
                         ) -> tuple[DeliveryReport, datetime | None, OutboxItem]:
         now = self._clock.now()
-        backoff = timedelta(seconds=exc.retry_after) if exc.retry_after else min(
-            self._max_backoff, timedelta(seconds=2 ** max(item.attempts - 1, 0)))
+        # A wait the platform names is kept however often it refused before ("0" still
+        # waits a moment: never a hot loop); without one, the backoff doubles to a cap.
+        backoff = (max(timedelta(seconds=exc.retry_after), MIN_RETRY)
+                   if exc.retry_after is not None else
+                   min(self._max_backoff, timedelta(seconds=2 ** max(item.attempts - 1, 0))))
         if exc.scope and exc.retry_after:
             # A limit shared by every conversation (finding people, say): every replica
             # holds those claims until it passes, not only this process.

@@ -95,9 +95,12 @@ class ChatError(OscbotError):
     answer came back (a timeout, a dropped connection, a 5xx): the message may be there.
     """
 
-    def __init__(self, message: str, *, transient: bool = False, retry_after: float = 0.0,
-                 code: str = "", maybe_sent: bool = False, scope: str = "") -> None:
+    def __init__(self, message: str, *, transient: bool = False,
+                 retry_after: float | None = None, code: str = "", maybe_sent: bool = False,
+                 scope: str = "") -> None:
         self.transient = transient
+        # Seconds the platform asked to wait (0: at once); None when it named no wait,
+        # and the caller backs off by its own schedule.
         self.retry_after = retry_after
         self.maybe_sent = maybe_sent
         # What a rate limit covers beyond this conversation, for every replica to wait

@@ -63,9 +63,10 @@ PER_CHANNEL = {"chat.postMessage", "chat.update"}
 # The outbox key rides on every message as metadata of this type (see find_sent).
 METADATA_EVENT = "oscbot_outbox"
 HISTORY_PAGES = 5
-
-
-MIN_RETRY_AFTER = 0.1
+# A rate limit met mid-lookup is waited out, up to this long and this often per lookup,
+# and the lookup goes on from the page it was on.
+HISTORY_WAIT = 10.0
+HISTORY_RETRIES = 10
 
 
 def refusal(method: str, status: int, body: Mapping[str, Any],
@@ -74,10 +75,7 @@ def refusal(method: str, status: int, body: Mapping[str, Any],
     errors) or permanent, with the payload's cause named (the json-pointer Slack gives)."""
     error = str(body.get("error", "")) or f"HTTP {status}"
     if status == 429 or error == "ratelimited":
-        retry = float(headers.get("Retry-After") or headers.get("retry-after") or 1)
-        # "Retry-After: 0" means at once; a wait of zero would read as "no wait given"
-        # and fall back to a growing backoff that stalls the whole conversation.
-        retry = max(retry, MIN_RETRY_AFTER)
+        retry = _seconds(headers.get("Retry-After") or headers.get("retry-after"))
         return ChatError(f"Slack rate limit on {method}", transient=True, retry_after=retry,
                          code="ratelimited", scope=SHARED_LIMITS.get(method, ""))
     if status >= 500 or error in TRANSIENT:
@@ -98,7 +96,8 @@ class SlackChat:
 
     def __init__(self, *, token: str | Callable[[], str], api_url: str,
                  names: Mapping[str, str], user_ids: Mapping[str, str] | None = None,
-                 timeout: int = 10, monotonic: Callable[[], float] = time.monotonic) -> None:
+                 timeout: int = 10, monotonic: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
         # A callable token is read per call: a workspace installed through OAuth.
         self._token = token
         self._api_url = api_url
@@ -109,6 +108,7 @@ class SlackChat:
         self._configured: dict[str, str] = {k.lower(): v for k, v in (user_ids or {}).items()}
         self._found: dict[str, tuple[str, float]] = {}
         self._monotonic = monotonic
+        self._sleep = sleep
         self._channels: dict[str, dict[str, Any]] = {}
         self._dm_channels: dict[str, str] = {}
         self._lock = threading.Lock()
@@ -136,16 +136,30 @@ class SlackChat:
     def find_sent(self, *, key: str, channel: str | None = None, email: str | None = None,
                   since: datetime) -> MessageRef | None:
         """Look for the key in the conversation's history since `since` (conversations.history
-        with include_all_metadata), newest first, a few pages at most."""
+        with include_all_metadata), newest first, a few pages at most.
+
+        A rate limit on a page is waited out (briefly) and the lookup resumes at that page:
+        starting over would meet the limit at the same page again, and the conversation
+        stays blocked behind a message whose fate is unknown."""
         conversation = (self.channel_id(channel) if channel is not None
                         else self.dm_channel(email or ""))
-        cursor = ""
-        for _ in range(HISTORY_PAGES):
+        cursor, pages, waited, retries = "", 0, 0.0, 0
+        while pages < HISTORY_PAGES:
             args: dict[str, object] = {"channel": conversation, "include_all_metadata": "true",
                                        "oldest": f"{since.timestamp():.6f}", "limit": 200}
             if cursor:
                 args["cursor"] = cursor
-            answer = self._call("conversations.history", form=True, **args)
+            try:
+                answer = self._call("conversations.history", form=True, **args)
+            except ChatError as exc:
+                wait = exc.retry_after
+                if (exc.code != "ratelimited" or wait is None or retries >= HISTORY_RETRIES
+                        or waited + wait > HISTORY_WAIT):
+                    raise
+                self._sleep(wait)
+                waited, retries = waited + wait, retries + 1
+                continue
+            pages += 1
             for found in answer.get("messages") or []:
                 metadata = found.get("metadata") or {}
                 if (metadata.get("event_type") == METADATA_EVENT
@@ -307,7 +321,7 @@ class SlackChat:
         except SlackApiError as exc:
             refused = refusal(method, exc.response.status_code, _data(exc),
                               exc.response.headers)
-            if refused.code == "ratelimited":
+            if refused.code == "ratelimited" and refused.retry_after:
                 with self._lock:
                     self._paused_until[pause] = self._monotonic() + refused.retry_after
             raise refused from None
@@ -320,6 +334,14 @@ class SlackChat:
 def _data(exc: SlackApiError) -> Mapping[str, Any]:
     data = exc.response.data if exc.response is not None else None
     return data if isinstance(data, dict) else {}
+
+
+def _seconds(value: str | None) -> float | None:
+    """Retry-After in seconds ("0" means at once); None when Slack named no wait."""
+    try:
+        return max(0.0, float(value)) if value else None
+    except ValueError:
+        return None
 
 
 def _form(value: object) -> str:

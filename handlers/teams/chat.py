@@ -359,13 +359,13 @@ class TeamsChat:
                             transient=True) from None
 
 
-def _retry_after(value: str | None) -> float:
-    # "Retry-After: 0" means at once; zero would read as "no wait given" and fall back to
-    # a growing backoff that stalls the conversation.
+def _retry_after(value: str | None) -> float | None:
+    # Seconds as Teams gives them ("0" is at once); None when it names no wait, so
+    # delivery backs off by its own schedule.
     try:
-        return max(0.1, float(value)) if value else 1.0
+        return max(0.0, float(value)) if value else None
     except ValueError:
-        return 1.0
+        return None
 
 
 def _refusal(status: int) -> str:

@@ -125,7 +125,7 @@ class GraphHistory:
         if answer.status_code == 429 or answer.status_code >= 500:
             retry = answer.headers.get("Retry-After")
             raise ChatError(f"Graph channel history: HTTP {answer.status_code}", transient=True,
-                            retry_after=float(retry) if retry and retry.isdigit() else 0.0)
+                            retry_after=float(retry) if retry and retry.isdigit() else None)
         if answer.status_code != 200:
             code = ((answer.json() if answer.content else {}).get("error") or {}).get("code")
             raise HistoryUnavailable(f"HTTP {answer.status_code} {code or ''}".strip())

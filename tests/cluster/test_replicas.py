@@ -28,7 +28,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import psycopg
-import pytest
 
 from handlers.http.server import SHUTDOWN_GRACE
 from tests.cluster.harness import (
@@ -162,14 +161,6 @@ def faults(nodes: list[Replica], marks: Marks, database_url: str) -> int:
     return dropped + drop_connections(database_url)
 
 
-# Known delivery bug: a connection dropped while an edit reads the message it edits is
-# taken for a message that cannot be sent, and the edit is marked failed for good (seen
-# once in five runs). Remove the mark once delivery retries database errors.
-@pytest.mark.xfail(strict=False, reason=(
-    "a message whose send timed out is looked up in the channel's history page by page; "
-    "with the fake answering 429 to every fifth call, a lookup that needs five or more "
-    "pages never completes, so its conversation stays blocked behind it (passes alone, "
-    "fails in about half the full runs)"))
 def test_2000_leads_once_under_sigkill_rolling_sigterm_dropped_connections_429s_and_timeouts(
         tmp_path: Path, fresh_postgres: str) -> None:
     database_url = fresh_postgres

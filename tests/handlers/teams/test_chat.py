@@ -104,7 +104,7 @@ def test_retryable_refusals_are_transient(teams: FakeBotConnector, clock: FixedC
     with pytest.raises(ChatError) as error:
         chat.post(channel="#online-sales", message=ALERT)
     assert error.value.transient
-    assert error.value.retry_after == (3.0 if status == 429 else 0.0)
+    assert error.value.retry_after == (3.0 if status == 429 else None)
 
 
 def test_pacing_stays_inside_seven_per_second(teams: FakeBotConnector,
