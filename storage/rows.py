@@ -112,6 +112,47 @@ def _unit_of_work(engine: Engine) -> Iterator[None]:
             _ambient.reset(token)
 
 
+@contextmanager
+def writing(engine: Engine) -> Iterator[Connection]:
+    """A plain connection in a write transaction, for core statements that must commit
+    together: the open unit of work's, or a short transaction of its own that on SQLite
+    takes the write lock first, as `atomic` does, without building an ORM session."""
+    ambient = _ambient.get()
+    if ambient is not None and ambient[0] is engine:
+        ambient[1].flush()
+        yield ambient[1].connection()
+        return
+    if engine.dialect.name != "sqlite":
+        with engine.begin() as conn:
+            yield conn
+        return
+    with _writer_lock(engine), engine.connect() as conn:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        try:
+            yield conn
+            conn.commit()
+        except BaseException:
+            conn.rollback()
+            raise
+
+
+def forget(engine: Engine, model: type[SQLModel], row_ids: Sequence[Any]) -> None:
+    """Expire the open unit of work's copies of rows a core statement just changed.
+
+    A core UPDATE bypasses the session: a row the unit of work loaded before would be
+    handed back unchanged by its next read (the identity map wins over fresh columns).
+    Expired, it is read again from the database.
+    """
+    ambient = _ambient.get()
+    if ambient is None or ambient[0] is not engine:
+        return
+    session = ambient[1]
+    for row_id in row_ids:
+        held = session.identity_map.get(Session.identity_key(model, row_id))
+        if held is not None:
+            session.expire(held)
+
+
 @functools.cache
 def _insert_statement(model: type[SQLModel], dialect: str, *, unique: bool) -> Any:
     """INSERT … RETURNING id for a table (ON CONFLICT DO NOTHING when `unique`), built
