@@ -110,6 +110,22 @@ def _unit_of_work(engine: Engine) -> Iterator[None]:
             raise
         finally:
             _ambient.reset(token)
+        for callback in session.info.get(_AFTER_COMMIT, ()):
+            callback()
+
+
+_AFTER_COMMIT = "oscbot_after_commit"
+
+
+def after_commit(engine: Engine, callback: Callable[[], None]) -> None:
+    """Run `callback` once what was written so far is committed: when the open unit of
+    work commits (never if it rolls back), or at once when none is open (each statement
+    outside one commits by itself)."""
+    ambient = _ambient.get()
+    if ambient is None or ambient[0] is not engine:
+        callback()
+        return
+    ambient[1].info.setdefault(_AFTER_COMMIT, []).append(callback)
 
 
 @contextmanager

@@ -169,3 +169,18 @@ def test_a_unit_of_work_reads_what_claim_and_release_just_wrote(
         if held is not None:
             assert held.status == OutboxStatus.SENT.value and held.ref_id == "1.0"
     assert repos.outbox.get("d-1") == sent
+
+
+def test_a_conversation_first_queued_in_a_rolled_back_unit_is_still_delivered_later(
+        repos: Repositories) -> None:
+    # A conversation's lease row is remembered only once committed: after a rollback
+    # the next message to it must create the row again, or no claim would ever see it.
+    with pytest.raises(RuntimeError), repos.tx.atomic():
+        repos.outbox.enqueue(card("e-1"))
+        repos.outbox.enqueue(card("e-2"))  # the same conversation twice in one unit
+        raise RuntimeError("crash before commit")
+    repos.outbox.enqueue(card("e-3"))
+    repos.outbox.enqueue(card("e-4"))
+    [claim] = repos.outbox.claim(owner="r1", now=T0, lease=timedelta(seconds=60), limit=5)
+    assert claim.item.key == "e-3"
+    assert [i.key for i in repos.outbox.pending()] == ["e-3", "e-4"]
