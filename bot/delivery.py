@@ -109,10 +109,15 @@ class OutboxDelivery:
 
     def kick(self) -> None:
         """Something new is queued: wake the background loop, or, without one, deliver now."""
+        if not self.wake():
+            self.deliver_due()
+
+    def wake(self) -> bool:
+        """Wake the background loop if one runs (never blocks); False when none does."""
         if self._running:
             self._wake.set()
-        else:
-            self.deliver_due()
+            return True
+        return False
 
     def deliver_due(self, now: datetime | None = None) -> DeliveryReport:
         """Deliver everything that may go now, in rounds of concurrent leases; returns when
@@ -139,6 +144,9 @@ class OutboxDelivery:
                 running = {f for f in running if not f.done()}
                 free = self._workers - len(running)
                 claimed: list[Claim] = []
+                # Cleared before the claim, not after the wait: a kick that comes while
+                # this claim runs wakes the next wait instead of being wiped out.
+                self._wake.clear()
                 if free > 0 and not self._halted():
                     try:
                         claimed = self._outbox.claim(owner=self.owner, now=self._clock.now(),
@@ -150,7 +158,6 @@ class OutboxDelivery:
                     wait(running, timeout=poll, return_when=FIRST_COMPLETED)
                 elif not claimed:
                     self._wake.wait(self._idle_wait(poll))
-                    self._wake.clear()
         finally:
             self._running = False
             wait(running, timeout=grace)

@@ -145,6 +145,18 @@ def outbox_row(item: OutboxItem) -> dict[str, Any]:
     }
 
 
+def delivery_state(item: OutboxItem) -> dict[str, Any]:
+    """The columns delivery changes on an outbox item (outbox.DELIVERY_STATE)."""
+    return {
+        "status": item.status.value, "attempts": item.attempts,
+        "next_attempt_at": item.next_attempt_at,
+        "ref_channel": item.ref.channel if item.ref else None,
+        "ref_id": item.ref.id if item.ref else None, "last_error": item.last_error,
+        "sent_at": item.sent_at, "in_flight": item.in_flight,
+        "first_tried_at": item.first_tried_at,
+    }
+
+
 def outbox_item(row: OutboxRow) -> OutboxItem:
     """An outbox item from its row."""
     ref = (MessageRef(row.ref_channel, row.ref_id)

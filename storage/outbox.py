@@ -41,16 +41,17 @@ from storage.types import UTCDateTime
 # rate-limit pause on its kind. Urgent first (speed to lead), then the one that has been
 # able to send the longest: a conversation that just got its first message waits only
 # for those that were ready before it, not behind every busy channel's next turn.
+# Each conversation's head is one seek in the (channel, status, id) index: a claim costs
+# the same with ten pending messages or ten thousand (a window over every pending row
+# grew with the backlog, and under a burst of leads claims took most of the CPU).
 _PICK = """
 SELECT c.channel AS channel, h.id AS head, h.in_flight AS unsure,
        CASE WHEN c.next_send_at > COALESCE(h.next_attempt_at, h.created_at)
             THEN c.next_send_at ELSE COALESCE(h.next_attempt_at, h.created_at) END AS ready
-FROM (SELECT x.id, x.channel, x.in_flight, x.priority, x.target_kind, x.created_at,
-             x.next_attempt_at, row_number() OVER (PARTITION BY x.channel ORDER BY x.id) AS n
-      FROM outbox x WHERE x.status = 'pending') AS h
-JOIN outbox_channels c ON c.channel = h.channel
-WHERE h.n = 1
-  AND (c.lease_until IS NULL OR c.lease_until < :now)
+FROM outbox_channels c
+JOIN outbox h ON h.id = (SELECT min(x.id) FROM outbox x
+                         WHERE x.channel = c.channel AND x.status = 'pending')
+WHERE (c.lease_until IS NULL OR c.lease_until < :now)
   AND (c.next_send_at IS NULL OR c.next_send_at <= :now)
   AND (h.next_attempt_at IS NULL OR h.next_attempt_at <= :now)
   AND NOT EXISTS (SELECT 1 FROM delivery_pauses d WHERE d.until > :now
@@ -95,6 +96,8 @@ class SqlOutbox:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._postgres = engine.dialect.name == "postgresql"
+        # Conversations whose lease row is known to be committed (see `enqueue`).
+        self._known: set[str] = set()
         insert: Any = pg_insert if self._postgres else sqlite_insert
         channels: Any = OutboxChannelRow.__table__  # type: ignore[attr-defined]
         self._add_channel = insert(channels).values(
@@ -108,6 +111,19 @@ class SqlOutbox:
         else:
             self._claim = _timed(_PICK, "now")
         self._release = _timed(_RELEASE, "now", "next")
+        table: Any = OutboxRow.__table__  # type: ignore[attr-defined]
+        self._save_state = sa_update(table).where(table.c.id == bindparam("row_id")).values(
+            {name: bindparam(f"v_{name}") for name in DELIVERY_STATE})
+        # SQLite's claim after the pick: lease the conversations, then mark each head in
+        # flight and read it back as it now is (UPDATE … RETURNING, SQLite 3.35+).
+        self._lease = sa_update(channels).where(
+            channels.c.channel.in_(bindparam("channels", expanding=True))).values(
+            owner=bindparam("owner"), lease_until=bindparam("until"))
+        now = bindparam("now", type_=UTCDateTime)
+        self._attempt = sa_update(table).where(
+            table.c.id.in_(bindparam("heads", expanding=True))).values(
+            in_flight=True, attempts=table.c.attempts + 1,
+            first_tried_at=func.coalesce(table.c.first_tried_at, now)).returning(*table.columns)
 
     def enqueue(self, item: OutboxItem) -> tuple[OutboxItem, bool]:
         """Store unless the key exists (insert first; the unique key decides), and make
@@ -116,12 +132,17 @@ class SqlOutbox:
         Two prebuilt core statements on the unit of work's connection: this runs inside
         every lead intake, so no ORM row is built for it.
         """
-        with rows.connection(self._engine) as conn:
-            # DO NOTHING takes no lock on an existing row: intakes never queue on it.
-            # A new conversation counts as served when its first message is queued: it
-            # takes its turn after those waiting longer (round-robin, see `claim`).
-            conn.execute(self._add_channel, {"channel": item.conversation,
-                                             "at": item.created_at})
+        conversation = item.conversation
+        if conversation not in self._known:
+            with rows.connection(self._engine) as conn:
+                # DO NOTHING takes no lock on an existing row: intakes never queue on it.
+                # A new conversation counts as served when its first message is queued:
+                # it takes its turn after those waiting longer (round-robin, see `claim`).
+                conn.execute(self._add_channel, {"channel": conversation,
+                                                 "at": item.created_at})
+            # Lease rows are never deleted: once one is committed, later messages to the
+            # conversation need not ask again (one statement less per lead).
+            rows.after_commit(self._engine, lambda: self._known.add(conversation))
         new_id = rows.insert_values(self._engine, OutboxRow, convert.outbox_row(item),
                                     unique=True)
         if new_id is None:
@@ -176,46 +197,46 @@ class SqlOutbox:
         until = now + lease
         params = {"owner": owner, "until": until, "now": now, "limit": limit}
         if self._postgres:
-            with rows.unit(self._engine) as session:
-                found = session.execute(self._claim, params).all()
+            with rows.writing(self._engine) as conn:
+                found: list[Any] = list(conn.execute(self._claim, params))
+                rows.forget(self._engine, OutboxRow, [r.id for r in found])
             # RETURNING keeps no order: put them back in the order they were picked.
             found = sorted(found, key=lambda r: (-r.priority, r.ready, r.id))
-            return [Claim(item=convert.outbox_item(OutboxRow(**{
-                name: getattr(r, name) for name in _COLUMNS})), unsure=bool(r.unsure),
-                lease_until=until) for r in found]
+            return [Claim(item=convert.outbox_item(r), unsure=bool(r.unsure),
+                          lease_until=until) for r in found]
         # SQLite: the transaction takes the write lock first, so what is picked stays free
         # until it is leased in the same transaction.
-        with rows.atomic(self._engine), rows.unit(self._engine) as session:
-            picked = session.execute(self._claim, params).all()
+        with rows.writing(self._engine) as conn:
+            picked = conn.execute(self._claim, params).all()
             if not picked:
                 return []
-            session.execute(sa_update(OutboxChannelRow).where(
-                col(OutboxChannelRow.channel).in_([p.channel for p in picked]))
-                .values(owner=owner, lease_until=until))
+            conn.execute(self._lease, {"channels": [p.channel for p in picked],
+                                       "owner": owner, "until": until})
             heads = [int(p.head) for p in picked]
-            before = {r.id: convert.outbox_item(r) for r in session.exec(
-                select(OutboxRow).where(col(OutboxRow.id).in_(heads)))}
-            session.execute(sa_update(OutboxRow).where(col(OutboxRow.id).in_(heads)).values(
-                in_flight=True, attempts=OutboxRow.attempts + 1,
-                first_tried_at=func.coalesce(OutboxRow.first_tried_at, now)))
-        return [Claim(item=dataclasses.replace(
-            i, in_flight=True, attempts=i.attempts + 1, first_tried_at=i.first_tried_at or now),
-            unsure=i.in_flight, lease_until=until) for i in (before[h] for h in heads)]
+            returned: list[Any] = list(conn.execute(self._attempt, {"heads": heads,
+                                                                    "now": now}))
+            attempted = {r.id: convert.outbox_item(r) for r in returned}
+            rows.forget(self._engine, OutboxRow, heads)
+        return [Claim(item=attempted[int(p.head)], unsure=bool(p.unsure), lease_until=until)
+                for p in picked]
 
     def release(self, conversation: str, *, owner: str, now: datetime,
                 next_send_at: datetime | None, item: OutboxItem | None = None) -> None:
         """Give the lease back (only if it is still ours), saving `item`'s delivery state
         in the same transaction: one commit per message sent. Its content is left alone:
-        a revision saved meanwhile is not overwritten."""
-        with rows.unit(self._engine) as session:
+        a revision saved meanwhile is not overwritten.
+
+        Two prebuilt core statements on a plain connection: this runs once per message
+        sent, and an ORM bulk update cost more than the rest of a send."""
+        with rows.writing(self._engine) as conn:
             # The lease row first, like a claim (lease row, then message): a claim taking
             # over at this instant skips it or waits, never deadlocks with us.
-            session.execute(self._release, {"next": next_send_at, "now": now,
-                                            "channel": conversation, "owner": owner})
+            conn.execute(self._release, {"next": next_send_at, "now": now,
+                                         "channel": conversation, "owner": owner})
             if item is not None:
-                values = convert.outbox_row(item)
-                session.execute(sa_update(OutboxRow).where(col(OutboxRow.id) == item.id)
-                                .values({k: values[k] for k in DELIVERY_STATE}))
+                conn.execute(self._save_state, {"row_id": item.id, **{
+                    f"v_{name}": value for name, value in convert.delivery_state(item).items()}})
+                rows.forget(self._engine, OutboxRow, [item.id])
 
     def pause(self, scope: str, *, until: datetime) -> None:
         """Hold claims of `scope` until `until` (a later pause already there wins)."""

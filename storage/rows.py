@@ -30,17 +30,49 @@ from bot.ports import Page
 R = TypeVar("R", bound=SQLModel)
 T = TypeVar("T")
 
-# The open unit of work of this thread (or task), with the engine it belongs to.
-_ambient: ContextVar[tuple[Engine, Session] | None] = ContextVar("oscbot_unit", default=None)
+class _Unit:
+    """An open unit of work: its engine, its connection (in a transaction) and, once a
+    repository needs the ORM, a session on that connection.
+
+    Most request paths use core statements only: no session is built for them.
+    """
+
+    def __init__(self, engine: Engine, conn: Connection) -> None:
+        self.engine = engine
+        self.conn = conn
+        self.session: Session | None = None
+        self.after_commit: list[Callable[[], None]] = []
+
+    def orm(self) -> Session:
+        """The session of this unit of work, joined to its transaction."""
+        if self.session is None:
+            self.session = Session(bind=self.conn, expire_on_commit=False,
+                                   join_transaction_mode="rollback_only")
+        return self.session
+
+    def flush(self) -> None:
+        """Write pending ORM changes, so core statements see them in order."""
+        if self.session is not None:
+            self.session.flush()
+
+
+# The open unit of work of this thread (or task).
+_ambient: ContextVar[_Unit | None] = ContextVar("oscbot_unit", default=None)
+
+
+def _open(engine: Engine) -> _Unit | None:
+    ambient = _ambient.get()
+    return ambient if ambient is not None and ambient.engine is engine else None
 
 
 @contextmanager
 def unit(engine: Engine) -> Iterator[Session]:
     """A session: the open unit of work's (flushed at the end), or a new one committed."""
-    ambient = _ambient.get()
-    if ambient is not None and ambient[0] is engine:
-        yield ambient[1]
-        ambient[1].flush()
+    ambient = _open(engine)
+    if ambient is not None:
+        session = ambient.orm()
+        yield session
+        session.flush()
         return
     with Session(engine, expire_on_commit=False) as session:
         yield session
@@ -54,10 +86,10 @@ def connection(engine: Engine) -> Iterator[Connection]:
 
     Cheaper than `unit` on request paths: no ORM session is built for a lone statement.
     """
-    ambient = _ambient.get()
-    if ambient is not None and ambient[0] is engine:
-        ambient[1].flush()
-        yield ambient[1].connection()
+    ambient = _open(engine)
+    if ambient is not None:
+        ambient.flush()
+        yield ambient.conn
         return
     with engine.begin() as conn:
         yield conn
@@ -82,8 +114,7 @@ def _writer_lock(engine: Engine) -> threading.Lock:
 @contextmanager
 def atomic(engine: Engine) -> Iterator[None]:
     """Run the block as one transaction; nested blocks join it."""
-    ambient = _ambient.get()
-    if ambient is not None and ambient[0] is engine:
+    if _open(engine) is not None:
         yield
         return
     if engine.dialect.name != "sqlite":
@@ -96,20 +127,80 @@ def atomic(engine: Engine) -> Iterator[None]:
 
 @contextmanager
 def _unit_of_work(engine: Engine) -> Iterator[None]:
-    with Session(engine, expire_on_commit=False) as session:
+    with engine.connect() as conn:
         if engine.dialect.name == "sqlite":
             # Take the write lock up front (waiting for it), so a transaction that reads
             # before it writes cannot fail half-way because another writer committed.
-            session.connection().exec_driver_sql("BEGIN IMMEDIATE")
-        token = _ambient.set((engine, session))
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            conn.begin()
+        work = _Unit(engine, conn)
+        token = _ambient.set(work)
         try:
             yield
-            session.commit()
+            work.flush()
+            conn.commit()
         except BaseException:
-            session.rollback()
+            conn.rollback()
             raise
         finally:
             _ambient.reset(token)
+            if work.session is not None:
+                work.session.close()
+    for callback in work.after_commit:
+        callback()
+
+
+def after_commit(engine: Engine, callback: Callable[[], None]) -> None:
+    """Run `callback` once what was written so far is committed: when the open unit of
+    work commits (never if it rolls back), or at once when none is open (each statement
+    outside one commits by itself)."""
+    ambient = _open(engine)
+    if ambient is None:
+        callback()
+        return
+    ambient.after_commit.append(callback)
+
+
+@contextmanager
+def writing(engine: Engine) -> Iterator[Connection]:
+    """A plain connection in a write transaction, for core statements that must commit
+    together: the open unit of work's, or a short transaction of its own that on SQLite
+    takes the write lock first, as `atomic` does, without building an ORM session."""
+    ambient = _open(engine)
+    if ambient is not None:
+        ambient.flush()
+        yield ambient.conn
+        return
+    if engine.dialect.name != "sqlite":
+        with engine.begin() as conn:
+            yield conn
+        return
+    with _writer_lock(engine), engine.connect() as conn:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        try:
+            yield conn
+            conn.commit()
+        except BaseException:
+            conn.rollback()
+            raise
+
+
+def forget(engine: Engine, model: type[SQLModel], row_ids: Sequence[Any]) -> None:
+    """Expire the open unit of work's copies of rows a core statement just changed.
+
+    A core UPDATE bypasses the session: a row the unit of work loaded before would be
+    handed back unchanged by its next read (the identity map wins over fresh columns).
+    Expired, it is read again from the database.
+    """
+    ambient = _open(engine)
+    if ambient is None or ambient.session is None:
+        return
+    session = ambient.session
+    for row_id in row_ids:
+        held = session.identity_map.get(Session.identity_key(model, row_id))
+        if held is not None:
+            session.expire(held)
 
 
 @functools.cache

@@ -78,15 +78,18 @@ class LeadService:
                                managers=config.team.managers)
         self.upkeep = LeadUpkeep(config=config, repos=repos, clock=clock, notifier=notifier,
                                  guard=self.guard, audit=self._audit)
+        # Read once (the configuration is frozen): every lead is routed through them.
+        self._oscs = config.oscs
+        self._communities = config.communities()
 
     def owner_for(self, community: str | None) -> tuple[PersonConfig, str]:
         """The OSC who owns a community (round-robin when several share it), with why."""
-        if community is not None and community not in self.config.communities():
+        if community is not None and community not in self._communities:
             raise InvalidInput(f"unknown community or store {community!r}", field="community")
-        candidates = [p for p in self.config.oscs
+        candidates = [p for p in self._oscs
                       if (community is None or community in p.communities) and p.opt_in_new_leads]
         if not candidates:
-            candidates = list(self.config.oscs)
+            candidates = list(self._oscs)
         if len(candidates) == 1:
             return candidates[0], f"{candidates[0].name} owns {community or 'online leads'}"
         counts = {p.email: self.repos.leads.count_owned(owner_email=p.email)

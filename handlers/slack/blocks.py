@@ -1,4 +1,10 @@
-"""Neutral messages as Block Kit, built with slack_sdk.models and kept inside Slack's limits.
+"""Neutral messages as Block Kit JSON, kept inside Slack's limits.
+
+Blocks are built as the dicts slack_sdk.models would give (same keys, empty values left
+out) without building and validating model objects: every DM and post is rendered on
+delivery, and the models cost more than the rest of a send. The limits are kept here
+(clipping, chunking); the test fake of Slack checks what arrives against Block Kit's
+rules.
 
 Outside text (lead fields, notes, calendar summaries, names) is escaped here and only
 here for Slack: `mrkdwn` for Block Kit text and fallback text, `plain_text` for headers
@@ -10,17 +16,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from typing import Any
-
-from slack_sdk.models.blocks import (
-    ActionsBlock,
-    Block,
-    ButtonElement,
-    ContextBlock,
-    HeaderBlock,
-    MarkdownTextObject,
-    PlainTextObject,
-    SectionBlock,
-)
 
 from bot.messages import (
     ActionId,
@@ -117,37 +112,51 @@ def _chunks(text: str, size: int) -> list[str]:
     return [c.rstrip("\n") or " " for c in chunks]
 
 
+def _obj(kind: str, **values: Any) -> dict[str, Any]:
+    """A Block Kit object; like slack_sdk's `to_dict`, None and empty values are left out."""
+    out: dict[str, Any] = {"type": kind}
+    for key, value in values.items():
+        if value is not None and not (isinstance(value, (str, list)) and not value):
+            out[key] = value
+    return out
+
+
+def _plain(text: str) -> dict[str, Any]:
+    return _obj("plain_text", text=text)
+
+
+def _mrkdwn(text: str) -> dict[str, Any]:
+    return _obj("mrkdwn", text=text)
+
+
 def _blocks(message: Message, fix: Callable[[str], str],
-            label: Callable[[str], str]) -> list[Block]:
-    out: list[Block] = []
+            label: Callable[[str], str]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
     for block in message.blocks:
         if isinstance(block, Header):
-            out.append(HeaderBlock(text=PlainTextObject(
-                text=clip(label(block.text), MAX_HEADER))))
+            out.append(_obj("header", text=_plain(clip(label(block.text), MAX_HEADER))))
         elif isinstance(block, Section):
             parts = _chunks(fix(block.text), MAX_SECTION)
-            fields = [MarkdownTextObject(text=clip(f"*{fix(name)}*\n{fix(value)}", MAX_FIELD))
+            fields = [_mrkdwn(clip(f"*{fix(name)}*\n{fix(value)}", MAX_FIELD))
                       for name, value in block.fields[:10]]
             for index, part in enumerate(parts):
                 last = index == len(parts) - 1
-                out.append(SectionBlock(text=MarkdownTextObject(text=part),
-                                        fields=fields if last and fields else None))
+                out.append(_obj("section", text=_mrkdwn(part),
+                                fields=fields if last and fields else None))
         elif isinstance(block, Bullets):
             items = block.items or (block.empty,)
             body = f"*{fix(block.title)}*\n" + "\n".join(f"• {fix(i)}" for i in items)
-            out.extend(SectionBlock(text=MarkdownTextObject(text=part))
+            out.extend(_obj("section", text=_mrkdwn(part))
                        for part in _chunks(body, MAX_SECTION))
         elif isinstance(block, Actions):
             for start in range(0, len(block.buttons), MAX_BUTTONS):
-                out.append(ActionsBlock(elements=[
-                    ButtonElement(text=PlainTextObject(text=clip(label(b.label),
-                                                                 MAX_BUTTON_TEXT)),
-                                  action_id=action_id(b.action, position), value=b.value,
-                                  style=b.style)
+                out.append(_obj("actions", elements=[
+                    _obj("button", text=_plain(clip(label(b.label), MAX_BUTTON_TEXT)),
+                         action_id=action_id(b.action, position), value=b.value,
+                         style=b.style)
                     for position, b in enumerate(block.buttons[start:start + MAX_BUTTONS])]))
         elif isinstance(block, Context):
-            out.append(ContextBlock(elements=[MarkdownTextObject(
-                text=clip(fix(block.text), MAX_SECTION))]))
+            out.append(_obj("context", elements=[_mrkdwn(clip(fix(block.text), MAX_SECTION))]))
     return out
 
 
@@ -157,10 +166,10 @@ def render(message: Message, *, user_id_for: Resolver, name_for: Callable[[str],
     def fix(text: str) -> str:
         return mrkdwn(text, user_id_for, name_for)
 
-    blocks = [b.to_dict() for b in _blocks(message, fix, lambda t: plain_text(t, name_for))]
+    blocks = _blocks(message, fix, lambda t: plain_text(t, name_for))
     if len(blocks) > limit:
-        blocks = [*blocks[:limit - 1], ContextBlock(elements=[MarkdownTextObject(
-            text=f"… {len(blocks) - limit + 1} more parts not shown")]).to_dict()]
+        blocks = [*blocks[:limit - 1], _obj("context", elements=[
+            _mrkdwn(f"… {len(blocks) - limit + 1} more parts not shown")])]
     fallback = fix(message.text).strip() or "oscbot"
     return clip(fallback, MAX_SECTION), blocks
 

@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
+from sqlalchemy import Engine
 
 from bot.messages import Message
 from bot.model import Lead
 from bot.ports import MessageRef, OutboxItem, OutboxStatus, Repositories
 from bot.services.notify import priority_of
+from storage import rows
+from storage.tables import OutboxRow
 
 T0 = datetime(2026, 11, 30, 15, tzinfo=UTC)
 
@@ -136,3 +140,47 @@ def test_an_unsent_message_is_rewritten_only_until_a_deliverer_touches_it(
     assert not repos.outbox.rewrite_unsent("no-such-key", Message("x"))
     still = repos.outbox.get("lead-card:5")
     assert still is not None and still.message.text == "New lead — called"
+
+
+def test_a_unit_of_work_reads_what_claim_and_release_just_wrote(
+        backend: tuple[str, Repositories, Engine | None]) -> None:
+    # Claims and releases are core statements, outside the ORM session: a unit of work
+    # that holds the row's ORM copy must not hand back the old values afterwards.
+    _, repos, engine = backend
+    repos.outbox.enqueue(card("d-1"))
+    lease = timedelta(seconds=60)
+    with repos.tx.atomic():
+        before = repos.outbox.get("d-1")
+        assert before is not None and not before.in_flight and before.attempts == 0
+        held: Any = None
+        if engine is not None:
+            with rows.unit(engine) as session:  # the unit of work's copy, kept alive
+                held = session.get(OutboxRow, before.id)
+        [claim] = repos.outbox.claim(owner="r1", now=T0, lease=lease, limit=5)
+        claimed = repos.outbox.get("d-1")
+        assert claimed is not None and claimed.in_flight and claimed.attempts == 1
+        assert claimed.first_tried_at == T0
+        sent = dataclasses.replace(claim.item, status=OutboxStatus.SENT, in_flight=False,
+                                   ref=MessageRef("D1", "1.0"), sent_at=T0)
+        repos.outbox.release(claim.item.conversation, owner="r1", now=T0,
+                             next_send_at=T0 + timedelta(seconds=1), item=sent)
+        assert repos.outbox.get("d-1") == sent
+        assert repos.outbox.pending() == []
+        if held is not None:
+            assert held.status == OutboxStatus.SENT.value and held.ref_id == "1.0"
+    assert repos.outbox.get("d-1") == sent
+
+
+def test_a_conversation_first_queued_in_a_rolled_back_unit_is_still_delivered_later(
+        repos: Repositories) -> None:
+    # A conversation's lease row is remembered only once committed: after a rollback
+    # the next message to it must create the row again, or no claim would ever see it.
+    with pytest.raises(RuntimeError), repos.tx.atomic():
+        repos.outbox.enqueue(card("e-1"))
+        repos.outbox.enqueue(card("e-2"))  # the same conversation twice in one unit
+        raise RuntimeError("crash before commit")
+    repos.outbox.enqueue(card("e-3"))
+    repos.outbox.enqueue(card("e-4"))
+    [claim] = repos.outbox.claim(owner="r1", now=T0, lease=timedelta(seconds=60), limit=5)
+    assert claim.item.key == "e-3"
+    assert [i.key for i in repos.outbox.pending()] == ["e-3", "e-4"]

@@ -53,3 +53,47 @@ def test_a_failing_kick_does_not_stop_later_ones() -> None:
 
     asyncio.run(scenario())
     assert calls == ["kick", "kick"]
+
+
+def test_a_running_delivery_loop_is_woken_in_place_and_its_next_claim_sends() -> None:
+    from datetime import UTC, datetime
+
+    from bot.delivery import OutboxDelivery
+    from bot.fakes import FixedClock, RecordingChat, in_memory_repositories
+    from bot.messages import Message
+    from bot.services.notify import Notifier
+
+    repos = in_memory_repositories()
+    clock = FixedClock(datetime(2026, 12, 1, 15, tzinfo=UTC))
+    chat = RecordingChat()
+    delivery = OutboxDelivery(outbox=repos.outbox, chat=chat, clock=clock)
+    notifier = Notifier(outbox=repos.outbox, clock=clock, channel="C1")
+    kicks: list[str] = []
+    stop = threading.Event()
+    loop = threading.Thread(target=delivery.run, args=(stop,), kwargs={"poll": 60.0})
+    loop.start()
+    try:
+        while not delivery.wake():  # the loop has started and waits for work
+            threading.Event().wait(0.01)
+
+        async def scenario() -> None:
+            # No executor would ever run a kick: only the in-place wake can deliver.
+            with ThreadPoolExecutor(1) as pool:
+                blocked = threading.Event()
+                pool.submit(blocked.wait, 10)
+                kicker = Kicker(lambda: kicks.append("kick"), executor=pool,
+                                wake=delivery.wake)
+                notifier.direct(key="lead-card:1", email="maria@rh.example",
+                                message=Message("new lead"))
+                kicker()
+                for _ in range(500):
+                    if chat.transcript:
+                        break
+                    await asyncio.sleep(0.01)
+                blocked.set()
+
+        asyncio.run(scenario())
+    finally:
+        stop.set()
+        loop.join(10)
+    assert [m.key for m in chat.transcript] == ["lead-card:1"] and kicks == []
