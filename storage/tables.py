@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Index, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from storage.types import UTCDateTime
@@ -215,8 +215,13 @@ class OutboxRow(SQLModel, table=True):
     """An outgoing message; unique key makes queueing idempotent."""
 
     __tablename__ = "outbox"
+    # The pending rows alone, by conversation: a claim steps from one conversation with
+    # pending messages to the next without reading the sent history or idle ones.
     __table_args__ = (Index("ix_outbox_status_next", "status", "next_attempt_at"),
-                      Index("ix_outbox_channel_status_id", "channel", "status", "id"))
+                      Index("ix_outbox_channel_status_id", "channel", "status", "id"),
+                      Index("ix_outbox_pending", "channel", "id",
+                            postgresql_where=text("status = 'pending'"),
+                            sqlite_where=text("status = 'pending'")))
     id: int | None = Field(default=None, primary_key=True)
     key: str = Field(unique=True, max_length=200)
     target_kind: str = Field(max_length=20)
