@@ -351,3 +351,33 @@ def test_an_edit_whose_original_cannot_be_read_is_retried_not_failed() -> None:
     assert [m.message.text for m in chat.transcript if m.kind == "update"] == [
         "New lead — called"]
     assert outbox.counts()[OutboxStatus.FAILED] == 0
+
+
+def test_a_running_loop_sends_a_conversations_next_message_at_once_when_it_is_due() -> None:
+    # The send took as long as the pacing interval (here both are zero): the next message
+    # may go at once, and the loop claims it then, not after its idle poll (60 s here).
+    import threading
+
+    clock = FixedClock(datetime(2026, 12, 7, 15, tzinfo=UTC))
+    outbox, chat = InMemoryOutbox(), RecordingChat()
+    delivery = OutboxDelivery(outbox=outbox, chat=chat, clock=clock,
+                              per_channel_interval=timedelta(0))
+    notifier = Notifier(outbox=outbox, clock=clock, channel="C1")
+    stop = threading.Event()
+    loop = threading.Thread(target=delivery.run, args=(stop,), kwargs={"poll": 60.0})
+    loop.start()
+    try:
+        while not delivery.wake():  # the loop runs and waits for work
+            threading.Event().wait(0.01)
+        for n in range(3):
+            notifier.post(key=f"alert:{n}", message=Message(f"alert {n}"))
+        delivery.wake()
+        for _ in range(500):
+            if len(chat.transcript) == 3:
+                break
+            threading.Event().wait(0.01)
+    finally:
+        stop.set()
+        delivery.wake()
+        loop.join(10)
+    assert [m.key for m in chat.transcript] == ["alert:0", "alert:1", "alert:2"]
