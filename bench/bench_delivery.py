@@ -39,7 +39,6 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -81,9 +80,6 @@ class WallClock:
 def serve_fake(ready: Any, stop: Any) -> None:
     """The fake Slack in its own process (its work is Slack's, not ours), with the
     people and channels the benchmark uses."""
-    # The standard library's accept queue is 5: with tens of connections opening at once
-    # the kernel drops some (a 1 s SYN retry), which Slack does not do.
-    ThreadingHTTPServer.request_queue_size = 256
     with FakeSlack() as slack:
         for kind in KINDS:
             for n in range(SAMPLES):

@@ -23,6 +23,14 @@ def send_json(handler: BaseHTTPRequestHandler, status: int, body: Any,
     handler.wfile.write(data)
 
 
+class _Server(ThreadingHTTPServer):
+    # The standard library listens with an accept queue of 5: with tens of connections
+    # opening at once the kernel drops the rest and clients retry a second later (SYN
+    # retry), a stall no vendor API has. Real services accept them all.
+    request_queue_size = 256
+    daemon_threads = True
+
+
 class LoopbackServer:
     """Serves a handler on 127.0.0.1 (ephemeral port) while used as a context manager.
 
@@ -31,8 +39,7 @@ class LoopbackServer:
 
     def __init__(self, handler: type[BaseHTTPRequestHandler],
                  tls: ssl.SSLContext | None = None) -> None:
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._server.daemon_threads = True
+        self._server = _Server(("127.0.0.1", 0), handler)
         self._scheme = "http"
         if tls is not None:
             self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
