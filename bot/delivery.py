@@ -188,12 +188,13 @@ class OutboxDelivery:
             log.exception("recording a delivery attempt failed; its lease runs out by itself")
             return report
         if next_send_at is not None and self._running:
-            with self._due_lock:
-                heapq.heappush(self._due, next_send_at)
             if next_send_at <= self._clock.now():
                 # Its next message may go already (the send took longer than the pacing
                 # interval): claim again now, not after the loop's idle poll.
                 self._wake.set()
+            else:
+                with self._due_lock:
+                    heapq.heappush(self._due, next_send_at)
         if outcome is not None and outcome.status is OutboxStatus.FAILED and self._on_failed:
             try:
                 self._on_failed(outcome)

@@ -88,6 +88,15 @@ class StaleWrite(OscbotError):
     """A compare-and-set lost: the row changed since it was read (another replica won)."""
 
 
+def retry_after_seconds(header: str | None) -> float | None:
+    """An HTTP Retry-After header as seconds to wait ("0": at once), for a ChatError;
+    None when it names no wait in seconds (absent, or not a number)."""
+    try:
+        return max(0.0, float(header)) if header else None
+    except ValueError:
+        return None
+
+
 class ChatError(OscbotError):
     """A chat platform refused or failed a request.
 

@@ -135,13 +135,8 @@ def outbox_row(item: OutboxItem) -> dict[str, Any]:
     """Column values for an outbox item."""
     return {
         "key": item.key, "target_kind": item.target_kind, "target": item.target,
-        "message": item.message.to_dict(), "status": item.status.value,
-        "created_at": item.created_at, "attempts": item.attempts,
-        "next_attempt_at": item.next_attempt_at,
-        "ref_channel": item.ref.channel if item.ref else None,
-        "ref_id": item.ref.id if item.ref else None, "last_error": item.last_error,
-        "sent_at": item.sent_at, "channel": item.conversation, "in_flight": item.in_flight,
-        "first_tried_at": item.first_tried_at, "priority": item.priority,
+        "message": item.message.to_dict(), "created_at": item.created_at,
+        "channel": item.conversation, "priority": item.priority, **delivery_state(item),
     }
 
 

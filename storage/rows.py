@@ -165,25 +165,10 @@ def after_commit(engine: Engine, callback: Callable[[], None]) -> None:
 @contextmanager
 def writing(engine: Engine) -> Iterator[Connection]:
     """A plain connection in a write transaction, for core statements that must commit
-    together: the open unit of work's, or a short transaction of its own that on SQLite
-    takes the write lock first, as `atomic` does, without building an ORM session."""
-    ambient = _open(engine)
-    if ambient is not None:
-        ambient.flush()
-        yield ambient.conn
-        return
-    if engine.dialect.name != "sqlite":
-        with engine.begin() as conn:
-            yield conn
-        return
-    with _writer_lock(engine), engine.connect() as conn:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
-        try:
-            yield conn
-            conn.commit()
-        except BaseException:
-            conn.rollback()
-            raise
+    together: the open unit of work's, or one of its own (on SQLite taking the write lock
+    first, as every unit of work does), without building an ORM session."""
+    with atomic(engine), connection(engine) as conn:
+        yield conn
 
 
 def forget(engine: Engine, model: type[SQLModel], row_ids: Sequence[Any]) -> None:

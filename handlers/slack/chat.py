@@ -17,7 +17,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web import SlackResponse
 
-from bot.errors import ChatError
+from bot.errors import ChatError, retry_after_seconds
 from bot.messages import Message
 from bot.ports import MessageRef
 from handlers.slack.blocks import render
@@ -75,7 +75,7 @@ def refusal(method: str, status: int, body: Mapping[str, Any],
     errors) or permanent, with the payload's cause named (the json-pointer Slack gives)."""
     error = str(body.get("error", "")) or f"HTTP {status}"
     if status == 429 or error == "ratelimited":
-        retry = _seconds(headers.get("Retry-After") or headers.get("retry-after"))
+        retry = retry_after_seconds(headers.get("Retry-After") or headers.get("retry-after"))
         return ChatError(f"Slack rate limit on {method}", transient=True, retry_after=retry,
                          code="ratelimited", scope=SHARED_LIMITS.get(method, ""))
     if status >= 500 or error in TRANSIENT:
@@ -334,14 +334,6 @@ class SlackChat:
 def _data(exc: SlackApiError) -> Mapping[str, Any]:
     data = exc.response.data if exc.response is not None else None
     return data if isinstance(data, dict) else {}
-
-
-def _seconds(value: str | None) -> float | None:
-    """Retry-After in seconds ("0" means at once); None when Slack named no wait."""
-    try:
-        return max(0.0, float(value)) if value else None
-    except ValueError:
-        return None
 
 
 def _form(value: object) -> str:

@@ -31,7 +31,7 @@ from microsoft_teams.common import Client, ClientOptions
 from microsoft_teams.common.http.client_token import resolve_token
 
 from bot.chat_refs import ConversationKind, ConversationRef, ConversationRefRepository
-from bot.errors import ChatError
+from bot.errors import ChatError, retry_after_seconds
 from bot.messages import Message
 from bot.ports import Clock, MessageRef
 from handlers.teams.cards import CARD_CONTENT_TYPE, Mentionable, card, render
@@ -342,7 +342,7 @@ class TeamsChat:
         except httpx.HTTPStatusError as exc:
             status = exc.response.status_code
             if status == 429:
-                retry = _retry_after(exc.response.headers.get("Retry-After"))
+                retry = retry_after_seconds(exc.response.headers.get("Retry-After"))
                 raise ChatError(f"Teams rate limit on {what}", transient=True,
                                 retry_after=retry) from None
             if status in RETRYABLE:
@@ -357,15 +357,6 @@ class TeamsChat:
         except (httpx.TransportError, OSError) as exc:
             raise ChatError(f"Teams {what}: network error ({type(exc).__name__})",
                             transient=True) from None
-
-
-def _retry_after(value: str | None) -> float | None:
-    # Seconds as Teams gives them ("0" is at once); None when it names no wait, so
-    # delivery backs off by its own schedule.
-    try:
-        return max(0.0, float(value)) if value else None
-    except ValueError:
-        return None
 
 
 def _refusal(status: int) -> str:

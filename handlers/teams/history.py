@@ -25,7 +25,7 @@ from urllib.parse import quote
 
 import httpx
 
-from bot.errors import ChatError
+from bot.errors import ChatError, retry_after_seconds
 
 log = logging.getLogger(__name__)
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
@@ -123,9 +123,8 @@ class GraphHistory:
             raise ChatError(f"Graph channel history: network error ({type(exc).__name__})",
                             transient=True) from None
         if answer.status_code == 429 or answer.status_code >= 500:
-            retry = answer.headers.get("Retry-After")
             raise ChatError(f"Graph channel history: HTTP {answer.status_code}", transient=True,
-                            retry_after=float(retry) if retry and retry.isdigit() else None)
+                            retry_after=retry_after_seconds(answer.headers.get("Retry-After")))
         if answer.status_code != 200:
             code = ((answer.json() if answer.content else {}).get("error") or {}).get("code")
             raise HistoryUnavailable(f"HTTP {answer.status_code} {code or ''}".strip())
