@@ -3,21 +3,38 @@ one PostgreSQL database, against the fake Slack over HTTP (no injected faults).
 
     python bench/bench_replicas.py      # OSCBOT_BENCH_POSTGRES_URL to point elsewhere
 
-Signed leads come from 16 client threads sharing one keep-alive HTTP client, round-robin
-over the replicas. The team is the example one plus twelve counselors (14 DM
-conversations), so a burst is not one person's queue. Lead -> DM runs from the moment a
-lead is sent to the moment the fake Slack stored its card (the message's own timestamp),
-read after the run: nothing polls the fake while it serves.
+Two loads, each run with 1 and with 3 replicas in turn (interleaved, `ROUNDS` times;
+medians printed with the 3-vs-1 ratio):
+
+- saturated: 16 client threads send signed leads back to back, round-robin over the
+  replicas: the most leads per second the cluster accepts, and the DM latency while it
+  is saturated (on a small machine every process then queues for a core);
+- steady: the same leads sent on a fixed schedule (`OSCBOT_BENCH_RATE` leads/s, open
+  loop: latency counts from each lead's scheduled time, so a slow answer is not hidden
+  by the next lead waiting for it), the DM latency at a load both can carry.
+
+The team is the example one plus twelve counselors (14 DM conversations; one counselor
+covers two communities and gets twice the leads), so a burst is not one person's queue.
+Lead -> DM runs from the moment a lead is sent to the moment the fake Slack stored its
+card (the message's own timestamp). The fake runs in its own process, as Slack runs on
+its own machines. Delivery is unpaced (`OSCBOT_CHANNEL_INTERVAL_MS=0`): this measures oscbot, not
+Slack's one message a second per conversation. CPU is the replicas' own (user + system)
+per lead.
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import os
+import statistics
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
 from pathlib import Path
 
 import psycopg
@@ -25,13 +42,25 @@ import psycopg
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.harness import percentile
-from tests.cluster.harness import cluster, communities, send_lead, slack_users, team_config
+from tests.cluster.harness import Replica, cluster, communities, send_lead, slack_users, team_config
 from tests.fakes.slack_api import FakeSlack
 
 POSTGRES = os.environ.get("OSCBOT_BENCH_POSTGRES_URL",
                           "postgresql://postgres@127.0.0.1:5432/test")
 LEADS, CLIENTS = int(os.environ.get("OSCBOT_BENCH_LEADS", "600")), 16
+RATE = float(os.environ.get("OSCBOT_BENCH_RATE", "40"))
+ROUNDS = int(os.environ.get("OSCBOT_BENCH_ROUNDS", "2"))
 DRAIN = 180.0
+
+
+@dataclass(frozen=True)
+class Run:
+    """One measured run."""
+
+    rate: float  # leads accepted per second
+    p50: float  # lead -> DM, seconds
+    p99: float
+    cpu_ms: float  # replicas' CPU per lead
 
 
 def card_times(slack: FakeSlack) -> dict[int, float]:
@@ -45,55 +74,119 @@ def card_times(slack: FakeSlack) -> dict[int, float]:
     return arrived
 
 
-def measure(replicas: int) -> tuple[float, float, float]:
-    """(leads accepted per second, lead -> DM p50 and p99 in seconds)."""
+def serve_fake(config: Path, requests: Connection) -> None:
+    """The fake Slack in its own process (its work is Slack's, not ours, and it must not
+    queue for the same interpreter as the lead senders), with the team's people; answers
+    each request with the cards it holds, until told to stop."""
+    with FakeSlack() as slack:
+        slack_users(slack, config)
+        requests.send(slack.url)
+        while requests.recv() != "stop":
+            requests.send(card_times(slack))
+
+
+def cpu_seconds(nodes: list[Replica]) -> float:
+    """User + system CPU the replica processes have used so far (Linux)."""
+    total = 0.0
+    for node in nodes:
+        assert node.process is not None
+        stat = Path(f"/proc/{node.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def send_all(nodes: list[Replica], places: list[str], rate: float | None
+             ) -> tuple[dict[int, float], float]:
+    """Send every lead (back to back, or on a schedule of `rate` per second); returns
+    lead id -> when it was sent (scheduled), and the seconds until the last was accepted."""
+    sent: dict[int, float] = {}
+    lock = threading.Lock()
+    base = time.time() + 0.2
+
+    def one(n: int) -> None:
+        if rate is None:
+            began = time.time()
+        else:
+            began = base + n / rate
+            time.sleep(max(0.0, began - time.time()))
+        lead = send_lead(nodes, n, community=places[n % len(places)])
+        with lock:
+            sent[lead] = began
+
+    started = time.time() if rate is None else base
+    # Enough threads that a slow answer never holds back the schedule.
+    with ThreadPoolExecutor(CLIENTS if rate is None else 64) as pool:
+        list(pool.map(one, range(LEADS)))
+    return sent, time.time() - started
+
+
+def fake_slack(config: Path) -> tuple[multiprocessing.Process, Connection]:
+    """Start the fake Slack's process; the connection first yields its URL."""
+    requests, theirs = multiprocessing.Pipe()
+    fake = multiprocessing.Process(target=serve_fake, args=(config, theirs), daemon=True)
+    fake.start()
+    return fake, requests
+
+
+def measure(replicas: int, rate: float | None) -> Run:
+    """Start a cluster on a fresh database, send the leads, wait for every card."""
     name = f"oscbot_bench_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(POSTGRES, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
     url = f"{POSTGRES.rsplit('/', 1)[0]}/{name}"
     try:
-        with tempfile.TemporaryDirectory() as folder, FakeSlack() as slack:
+        with tempfile.TemporaryDirectory() as folder:
             config = team_config(Path(folder), oscs=12)
             places = communities(config)
-            slack_users(slack, config)
-            # Unpaced: this measures oscbot, not Slack's one message a second per
-            # conversation.
-            with cluster(Path(folder), url, slack, config, replicas=replicas,
-                         OSCBOT_CHANNEL_INTERVAL_MS="0") as nodes:
-                sent: dict[int, float] = {}
-
-                def one(n: int) -> None:
-                    began = time.time()
-                    sent[send_lead(nodes, n, community=places[n % len(places)])] = began
-
-                started = time.monotonic()
-                with ThreadPoolExecutor(CLIENTS) as pool:
-                    list(pool.map(one, range(LEADS)))
-                rate = LEADS / (time.monotonic() - started)
-                deadline = time.monotonic() + DRAIN
-                while len(card_times(slack)) < LEADS and time.monotonic() < deadline:
-                    time.sleep(0.5)
-                arrived = card_times(slack)
+            fake, requests = fake_slack(config)
+            try:
+                with cluster(Path(folder), url, str(requests.recv()), config,
+                             replicas=replicas, OSCBOT_CHANNEL_INTERVAL_MS="0") as nodes:
+                    cpu_before = cpu_seconds(nodes)
+                    sent, seconds = send_all(nodes, places, rate)
+                    deadline = time.monotonic() + DRAIN
+                    arrived: dict[int, float] = {}
+                    while time.monotonic() < deadline:
+                        requests.send("cards")
+                        arrived = requests.recv()
+                        if len(arrived) >= LEADS:
+                            break
+                        time.sleep(0.5)
+                    cpu = cpu_seconds(nodes) - cpu_before
+            finally:
+                requests.send("stop")
+                fake.join(10)
         missing = [i for i in sent if i not in arrived]
         if missing:
             raise SystemExit(f"{len(missing)} cards never arrived with {replicas} replicas")
         latencies = sorted(arrived[i] - sent[i] for i in sent)
-        return rate, percentile(latencies, 0.5), percentile(latencies, 0.99)
+        return Run(LEADS / seconds, percentile(latencies, 0.5), percentile(latencies, 0.99),
+                   cpu / LEADS * 1000)
     finally:
         with psycopg.connect(POSTGRES, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def main() -> None:
-    """Measure 1 then 3 replicas and print them side by side with the ratios."""
-    results = {n: measure(n) for n in (1, 3)}
-    for n, (rate, p50, p99) in results.items():
-        print(f"{n} replica(s): {rate:.0f} leads/s accepted ({CLIENTS} clients, {LEADS} "
-              f"leads); lead -> DM p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms")
-    intake = results[3][0] / results[1][0]
-    p99 = results[3][2] / results[1][2]
-    print(f"3 vs 1: intake {intake:.2f}x, DM p99 {p99:.2f}x "
-          f"({'3 replicas are not slower' if intake >= 1 and p99 <= 1 else 'SLOWER with 3'})")
+    """Each load with 1 then 3 replicas, `ROUNDS` times interleaved; medians and ratios."""
+    loads: dict[str, float | None] = {"saturated": None, f"steady {RATE:g}/s": RATE}
+    for label, rate in loads.items():
+        runs: dict[int, list[Run]] = {1: [], 3: []}
+        for _ in range(ROUNDS):
+            for n in (1, 3):
+                runs[n].append(measure(n, rate))
+        medians = {n: Run(*(statistics.median(getattr(r, f) for r in rs)
+                            for f in ("rate", "p50", "p99", "cpu_ms")))
+                   for n, rs in runs.items()}
+        print(f"{label} ({LEADS} leads, median of {ROUNDS}):")
+        for n, m in medians.items():
+            print(f"  {n} replica(s): {m.rate:.0f} leads/s accepted; lead -> DM p50 "
+                  f"{m.p50 * 1000:.0f} ms, p99 {m.p99 * 1000:.0f} ms; replicas' CPU "
+                  f"{m.cpu_ms:.1f} ms/lead  (p99 runs: "
+                  f"{', '.join(f'{r.p99 * 1000:.0f}' for r in runs[n])} ms)")
+        one, three = medians[1], medians[3]
+        print(f"  3 vs 1: intake {three.rate / one.rate:.2f}x, DM p99 "
+              f"{three.p99 / one.p99:.2f}x, CPU/lead {three.cpu_ms / one.cpu_ms:.2f}x")
 
 
 if __name__ == "__main__":

@@ -1,9 +1,12 @@
 """Delivering the outbox: each message once, in order per conversation, fast and fair.
 
 A deliverer leases conversations (a channel, or one person's DMs) whose oldest pending
-message may go now, one message per lease; the claim returns that message with its
-attempt already recorded (in flight), in one transaction, and the outcome is recorded
-with the lease's release in another: two commits per message. Urgent messages go first
+message may go now; the claim returns that message with its attempt already recorded (in
+flight), in one transaction, and the outcome is recorded with the lease's release in
+another. When the conversation's next messages may already go (unpaced, or the send took
+longer than the pacing interval) and a worker is free for the others, the outcome is
+recorded with the claim of those messages instead, and the lease kept: a busy
+conversation costs one commit per run of messages, not two per message. Urgent messages go first
 (speed to lead: a new lead's DM, its alert and escalation), then the conversation that
 has been able to send the longest, so a backlog in one conversation never delays
 another. Several leases are worked concurrently (bounded). Leases live in the database:
@@ -54,6 +57,8 @@ MAX_BACKOFF = timedelta(minutes=5)
 RETRY_FOR = timedelta(hours=24)
 LEASE = timedelta(seconds=60)
 MIN_RETRY = timedelta(milliseconds=100)
+# The most messages of one conversation claimed together when they may all go at once.
+RUN_LENGTH = 8
 # How far before the first attempt the platform's history is searched for the key:
 # covers clock skew between this host and the platform.
 LOOKBACK = timedelta(minutes=2)
@@ -88,6 +93,9 @@ class OutboxDelivery:
         self._chat = chat
         self._clock = clock
         self._interval = per_channel_interval
+        # Unpaced, a conversation worked without a break takes its next messages a run at
+        # a time (one commit per run); paced, only one may go at once.
+        self._run_length = RUN_LENGTH if per_channel_interval <= timedelta(0) else 1
         self._workers = workers
         self._lease = lease
         self._retry_for = retry_for
@@ -96,10 +104,14 @@ class OutboxDelivery:
         self._on_failed = on_failed
         self._wake = threading.Event()
         self._running = False
+        self._stop: threading.Event | None = None
         # When conversations this deliverer released may send again: an idle loop wakes
         # for the soonest instead of sleeping a whole poll (pacing stays at the interval).
         self._due: list[datetime] = []
         self._due_lock = threading.Lock()
+        # Workers sending now (see `_may_keep`).
+        self._busy = 0
+        self._busy_lock = threading.Lock()
         self.halted_until: datetime | None = None
 
     @property
@@ -138,7 +150,7 @@ class OutboxDelivery:
         finish them within `grace` seconds (shorter than the lease) and return."""
         running: set[Future[DeliveryReport]] = set()
         pool = ThreadPoolExecutor(self._workers, thread_name_prefix="deliver")
-        self._running = True
+        self._running, self._stop = True, stop
         try:
             while not stop.is_set():
                 running = {f for f in running if not f.done()}
@@ -165,28 +177,71 @@ class OutboxDelivery:
 
     def work(self, claim: Claim) -> DeliveryReport:
         """Send a leased conversation's next message, then record the outcome and give the
-        lease back in one transaction."""
-        item = claim.item
+        lease back in one transaction. While the conversation's next messages may go at
+        once and a worker stays free for the others, the lease is kept and they are sent
+        too, a run at a time (see `_may_keep`)."""
+        with self._busy_lock:
+            self._busy += 1
+        total = DeliveryReport()
         try:
-            report, next_send_at, outcome = self._deliver(claim)
-        except Exception:
-            log.exception("delivery to one conversation failed; it is retried")
-            report, next_send_at, outcome = (DeliveryReport(),
-                                             self._clock.now() + timedelta(seconds=5), None)
+            run = [claim]
+            while run:
+                report, run = self._work_run(run)
+                total += report
+        finally:
+            with self._busy_lock:
+                self._busy -= 1
+        return total
+
+    def _work_run(self, run: list[Claim]) -> tuple[DeliveryReport, list[Claim]]:
+        """Send a run of one conversation's claimed messages in order, stopping at the first
+        that does not go, and record them (the rest given back unsent) in one transaction:
+        what happened, and the conversation's next run when the lease was kept for it."""
+        total = DeliveryReport()
+        done: list[OutboxItem] = []
+        next_send_at: datetime | None = None
+        unsent: list[Claim] = []
+        for n, claim in enumerate(run):
+            if n and not self._may_go_on():
+                unsent = run[n:]
+                break
+            try:
+                report, next_send_at, outcome = self._deliver(claim)
+            except Exception:
+                log.exception("delivery to one conversation failed; it is retried")
+                report, next_send_at, outcome = (
+                    DeliveryReport(), self._clock.now() + timedelta(seconds=5), None)
+            total += report
+            if outcome is not None:
+                done.append(outcome)
+            if outcome is None or outcome.status is not OutboxStatus.SENT:
+                unsent = run[n + 1:]
+                break
+        conversation = run[0].item.conversation
+        now = self._clock.now()
         try:
-            self._outbox.release(item.conversation, owner=self.owner, now=self._clock.now(),
-                                 next_send_at=next_send_at, item=outcome)
+            if (not unsent and done and done[-1].status is OutboxStatus.SENT
+                    and next_send_at is not None and next_send_at <= now
+                    and self._may_keep()):
+                following = self._outbox.keep_or_release(
+                    conversation, owner=self.owner, now=now, lease=self._lease,
+                    next_send_at=next_send_at, done=done, limit=self._run_length)
+                if following:
+                    return total, following
+            else:
+                self._outbox.release(conversation, owner=self.owner, now=now,
+                                     next_send_at=next_send_at, done=done, unsent=unsent)
         except Exception as exc:
-            if outcome is not None and outcome.status is OutboxStatus.SENT:
-                # Sent but not recorded: stop here. The item stays in flight and the lease
-                # is kept until it runs out; whoever works it next finds the message by
-                # its key instead of sending it again.
+            if any(item.status is OutboxStatus.SENT for item in done):
+                # Sent but not recorded: stop here. The items stay in flight and the lease
+                # is kept until it runs out; whoever works them next finds the messages by
+                # their keys instead of sending them again.
                 self.halted_until = self._clock.now() + timedelta(seconds=30)
                 log.error("a sent message could not be recorded (%s); delivery paused",
                           type(exc).__name__)
-                return DeliveryReport()
+                return DeliveryReport(), []
             log.exception("recording a delivery attempt failed; its lease runs out by itself")
-            return report
+            return total, []
         if next_send_at is not None and self._running:
             if next_send_at <= self._clock.now():
                 # Its next message may go already (the send took longer than the pacing
@@ -195,12 +250,29 @@ class OutboxDelivery:
             else:
                 with self._due_lock:
                     heapq.heappush(self._due, next_send_at)
-        if outcome is not None and outcome.status is OutboxStatus.FAILED and self._on_failed:
-            try:
-                self._on_failed(outcome)
-            except Exception:
-                log.exception("telling the managers about a failed message failed")
-        return report
+        for item in done:
+            if item.status is OutboxStatus.FAILED and self._on_failed:
+                try:
+                    self._on_failed(item)
+                except Exception:
+                    log.exception("telling the managers about a failed message failed")
+        return total, []
+
+    def _may_go_on(self) -> bool:
+        """Whether to send the next message of a run already claimed: not once the loop
+        is told to stop (its leases are to be finished within the grace period) and not
+        while halted; the rest of the run is given back unsent."""
+        stopping = self._stop is not None and self._stop.is_set()
+        return not stopping and not self._halted()
+
+    def _may_keep(self) -> bool:
+        """Whether a worker may go on with its conversation instead of handing it back:
+        not when stopping or halted, and only while another worker is free, so every
+        other conversation that may send is still claimed at once and a busy
+        conversation never takes a turn from one that waits."""
+        with self._busy_lock:
+            spare = self._busy < self._workers
+        return spare and self._may_go_on()
 
     def _idle_wait(self, poll: float) -> float:
         """Seconds until the soonest conversation released here may send, at most `poll`."""

@@ -99,30 +99,70 @@ class InMemoryOutbox:
         for _, _, _, channel in sorted(ready)[:limit]:
             self.leases[channel].owner = owner
             self.leases[channel].until = now + lease
-            head = heads[channel]
-            started = self.save(dataclasses.replace(
-                head, in_flight=True, attempts=head.attempts + 1,
-                first_tried_at=head.first_tried_at or now))
-            claims.append(Claim(item=started, unsure=head.in_flight, lease_until=now + lease))
+            claims.append(self._attempt(heads[channel], now=now, until=now + lease))
         return claims
+
+    def _attempt(self, head: OutboxItem, *, now: datetime, until: datetime) -> Claim:
+        """Record the attempt on a leased conversation's head: in flight, counted."""
+        started = self.save(dataclasses.replace(
+            head, in_flight=True, attempts=head.attempts + 1,
+            first_tried_at=head.first_tried_at or now))
+        return Claim(item=started, unsure=head.in_flight, lease_until=until)
+
+    def _save_state(self, item: OutboxItem) -> None:
+        """Save what delivery changes on `item`, keeping the stored content and target."""
+        if item.id is None:
+            return
+        stored = self.rows[item.id]
+        self.save(dataclasses.replace(
+            item, message=stored.message, target=stored.target, key=stored.key,
+            target_kind=stored.target_kind, channel=stored.channel,
+            priority=stored.priority, created_at=stored.created_at))
 
     def _paused(self, head: OutboxItem, now: datetime) -> bool:
         scopes = {"all", head.target_kind} | ({"lookup"} if head.in_flight else set())
         return any(self.pauses.get(scope, now) > now for scope in scopes)
 
     def release(self, conversation: str, *, owner: str, now: datetime,
-                next_send_at: datetime | None, item: OutboxItem | None = None) -> None:
-        """Save `item`'s delivery state (not its content) and give the lease back, if
-        still ours."""
-        if item is not None and item.id is not None:
-            stored = self.rows[item.id]
-            self.save(dataclasses.replace(
-                item, message=stored.message, target=stored.target, key=stored.key,
-                target_kind=stored.target_kind, channel=stored.channel,
-                priority=stored.priority, created_at=stored.created_at))
+                next_send_at: datetime | None, done: Sequence[OutboxItem] = (),
+                unsent: Sequence[Claim] = ()) -> None:
+        """Save the delivery state (not the content) of `done` and give the lease back,
+        if still ours, with `unsent` claims as they were before them."""
+        for item in done:
+            self._save_state(item)
         lease = self.leases.get(conversation)
         if lease is not None and lease.owner == owner:
             self.leases[conversation] = _Lease(next_send_at=next_send_at, last_served_at=now)
+            for claim in unsent:
+                assert claim.item.id is not None
+                stored = self.rows[claim.item.id]
+                if stored.status is OutboxStatus.PENDING:
+                    self.rows[claim.item.id] = dataclasses.replace(
+                        stored, in_flight=claim.unsure, attempts=stored.attempts - 1)
+
+    def keep_or_release(self, conversation: str, *, owner: str, now: datetime,
+                        lease: timedelta, next_send_at: datetime,
+                        done: Sequence[OutboxItem], limit: int = 1) -> list[Claim]:
+        """Save `done`; keep the lease and claim the conversation's next messages that may
+        go now (up to `limit`, in order), else give the lease back."""
+        for item in done:
+            self._save_state(item)
+        lease_row = self.leases.get(conversation)
+        heads: list[OutboxItem] = []
+        if lease_row is not None and lease_row.owner == owner:
+            for head in self.pending(limit=len(self.rows)):
+                if head.channel != conversation:
+                    continue
+                if (len(heads) == limit or self._paused(head, now) or (
+                        head.next_attempt_at is not None and head.next_attempt_at > now)):
+                    break
+                heads.append(head)
+        if not heads:
+            self.release(conversation, owner=owner, now=now, next_send_at=next_send_at)
+            return []
+        self.leases[conversation] = _Lease(owner=owner, until=now + lease,
+                                           next_send_at=next_send_at, last_served_at=now)
+        return [self._attempt(head, now=now, until=now + lease) for head in heads]
 
     def pause(self, scope: str, *, until: datetime) -> None:
         """Hold claims of `scope` until `until` (a later pause wins)."""

@@ -4,6 +4,7 @@ in `bot.fakes`, used by the tests and the console demo.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -325,9 +326,22 @@ class OutboxRepository(Protocol):
         ...
 
     def release(self, conversation: str, *, owner: str, now: datetime,
-                next_send_at: datetime | None, item: OutboxItem | None = None) -> None:
+                next_send_at: datetime | None, done: Sequence[OutboxItem] = (),
+                unsent: Sequence[Claim] = ()) -> None:
         """Give the lease back (if still ours); nothing goes to the conversation before
-        `next_send_at`. With `item`, its new state is saved in the same transaction."""
+        `next_send_at`. The delivery state of the messages worked under the lease (`done`)
+        is saved in the same transaction, and claims in `unsent` (never tried) are given
+        back as they were before the claim, if the lease was still ours."""
+        ...
+
+    def keep_or_release(self, conversation: str, *, owner: str, now: datetime,
+                        lease: timedelta, next_send_at: datetime,
+                        done: Sequence[OutboxItem], limit: int = 1) -> list[Claim]:
+        """Save the delivery state of `done` and, if the lease is still ours and the
+        conversation's oldest pending messages may go now (due, not paused), keep the
+        lease for `lease` more and claim up to `limit` of them in order (stopping at the
+        first that may not go), in the same transaction; otherwise give the lease back as
+        `release` does and return no claims."""
         ...
 
     def pause(self, scope: str, *, until: datetime) -> None:

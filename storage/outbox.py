@@ -10,7 +10,7 @@ first. A release records the message's outcome and frees the lease in one transa
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
@@ -45,6 +45,11 @@ from storage.types import UTCDateTime
 # the same with ten pending messages per conversation or ten thousand (a window over
 # every pending row grew with the backlog, and under a burst of leads claims took most of
 # the CPU).
+# The head `h` is due and no shared rate-limit pause holds its kind.
+_HEAD_MAY_SEND = """(h.next_attempt_at IS NULL OR h.next_attempt_at <= :now)
+  AND NOT EXISTS (SELECT 1 FROM delivery_pauses d WHERE d.until > :now
+                  AND (d.scope = 'all' OR d.scope = h.target_kind
+                       OR (d.scope = 'lookup' AND h.in_flight)))"""
 _PICK = """
 SELECT c.channel AS channel, h.id AS head, h.in_flight AS unsure,
        CASE WHEN c.next_send_at > COALESCE(h.next_attempt_at, h.created_at)
@@ -54,15 +59,12 @@ JOIN outbox h ON h.id = (SELECT min(x.id) FROM outbox x
                          WHERE x.channel = c.channel AND x.status = 'pending')
 WHERE (c.lease_until IS NULL OR c.lease_until < :now)
   AND (c.next_send_at IS NULL OR c.next_send_at <= :now)
-  AND (h.next_attempt_at IS NULL OR h.next_attempt_at <= :now)
-  AND NOT EXISTS (SELECT 1 FROM delivery_pauses d WHERE d.until > :now
-                  AND (d.scope = 'all' OR d.scope = h.target_kind
-                       OR (d.scope = 'lookup' AND h.in_flight)))
+  AND {may_send}
 ORDER BY h.priority DESC, ready, h.id
 LIMIT :limit
 """
 # SQLite (one team, a handful of conversations): every conversation is probed for its head.
-_PICK_SQLITE = _PICK.format(conversations="outbox_channels c")
+_PICK_SQLITE = _PICK.format(conversations="outbox_channels c", may_send=_HEAD_MAY_SEND)
 # PostgreSQL (many teams, replicas): the conversations with pending messages are found by
 # stepping through the pending index (ix_outbox_pending) one conversation at a time, so
 # idle conversations and the sent history are never read (probing every one of 20,000
@@ -76,7 +78,8 @@ WITH RECURSIVE busy(channel) AS (
             WHERE x.status = 'pending' AND x.channel > b.channel
             ORDER BY x.channel LIMIT 1)
     FROM busy b WHERE b.channel IS NOT NULL)
-""" + _PICK.format(conversations="busy b JOIN outbox_channels c ON c.channel = b.channel")
+""" + _PICK.format(conversations="busy b JOIN outbox_channels c ON c.channel = b.channel",
+                  may_send=_HEAD_MAY_SEND)
 _COLUMNS = [c.name for c in OutboxRow.__table__.columns]  # type: ignore[attr-defined]
 # PostgreSQL: lease, pick the heads and record their attempt in one statement (one
 # round trip); SKIP LOCKED so replicas never wait on each other's rows.
@@ -98,6 +101,25 @@ _RELEASE = """
 UPDATE outbox_channels SET owner = NULL, lease_until = NULL, next_send_at = :next,
     last_served_at = :now
 WHERE channel = :channel AND owner = :owner
+"""
+
+# A conversation worked without a break (see `keep_or_release`): the lease is extended
+# while still ours, then its next message is picked if it may go now.
+_KEEP = """
+UPDATE outbox_channels SET lease_until = :until, next_send_at = :next, last_served_at = :now
+WHERE channel = :channel AND owner = :owner
+"""
+# Its oldest pending messages, each with whether it may go now: the run taken stops at
+# the first that may not (order is kept).
+_NEXT_HEADS = f"""
+SELECT h.id AS head, h.in_flight AS unsure, ({_HEAD_MAY_SEND}) AS may_send FROM outbox h
+WHERE h.channel = :channel AND h.status = 'pending'
+ORDER BY h.id LIMIT :limit
+"""
+# A claimed message given back unsent: as it was before the claim.
+_GIVE_BACK = """
+UPDATE outbox SET in_flight = :unsure, attempts = attempts - 1
+WHERE id = :row_id AND status = 'pending'
 """
 
 
@@ -128,6 +150,9 @@ class SqlOutbox:
         else:
             self._claim = _timed(_PICK_SQLITE, "now")
         self._release = _timed(_RELEASE, "now", "next")
+        self._keep = _timed(_KEEP, "now", "next", "until")
+        self._next_heads = _timed(_NEXT_HEADS, "now")
+        self._give_back = text(_GIVE_BACK)
         table: Any = OutboxRow.__table__  # type: ignore[attr-defined]
         self._save_state = sa_update(table).where(table.c.id == bindparam("row_id")).values(
             {name: bindparam(f"v_{name}") for name in DELIVERY_STATE})
@@ -238,22 +263,68 @@ class SqlOutbox:
                 for p in picked]
 
     def release(self, conversation: str, *, owner: str, now: datetime,
-                next_send_at: datetime | None, item: OutboxItem | None = None) -> None:
-        """Give the lease back (only if it is still ours), saving `item`'s delivery state
-        in the same transaction: one commit per message sent. Its content is left alone:
-        a revision saved meanwhile is not overwritten.
+                next_send_at: datetime | None, done: Sequence[OutboxItem] = (),
+                unsent: Sequence[Claim] = ()) -> None:
+        """Give the lease back (only if it is still ours), saving the delivery state of the
+        messages worked under it (`done`) in the same transaction; claims in `unsent` are
+        given back as they were, while the lease is still ours (no one else has touched
+        them). Content is left alone: a revision saved meanwhile is not overwritten.
 
-        Two prebuilt core statements on a plain connection: this runs once per message
-        sent, and an ORM bulk update cost more than the rest of a send."""
+        Prebuilt core statements on a plain connection: this runs once per lease worked,
+        and an ORM bulk update cost more than the rest of a send."""
         with rows.writing(self._engine) as conn:
             # The lease row first, like a claim (lease row, then message): a claim taking
             # over at this instant skips it or waits, never deadlocks with us.
-            conn.execute(self._release, {"next": next_send_at, "now": now,
-                                         "channel": conversation, "owner": owner})
-            if item is not None:
-                conn.execute(self._save_state, {"row_id": item.id, **{
-                    f"v_{name}": value for name, value in convert.delivery_state(item).items()}})
-                rows.forget(self._engine, OutboxRow, [item.id])
+            released = conn.execute(self._release, {"next": next_send_at, "now": now,
+                                                    "channel": conversation, "owner": owner})
+            self._save(conn, done)
+            if unsent and getattr(released, "rowcount", 0) == 1:
+                conn.execute(self._give_back, [{"row_id": c.item.id, "unsure": c.unsure}
+                                               for c in unsent])
+                rows.forget(self._engine, OutboxRow, [c.item.id for c in unsent])
+
+    def keep_or_release(self, conversation: str, *, owner: str, now: datetime,
+                        lease: timedelta, next_send_at: datetime,
+                        done: Sequence[OutboxItem], limit: int = 1) -> list[Claim]:
+        """Save the delivery state of `done` and, while the lease is still ours and the
+        conversation's oldest pending messages may go now, keep the lease for `lease` more
+        and record the attempt on up to `limit` of them (oldest first, stopping at the
+        first that may not go), in one transaction: one commit per run of messages for a
+        conversation worked without a break. Otherwise give the lease back as `release`
+        does, and return no claims."""
+        until = now + lease
+        with rows.writing(self._engine) as conn:
+            # The lease row first, as in every claim and release (no deadlock with them).
+            kept = conn.execute(self._keep, {"channel": conversation, "owner": owner,
+                                             "now": now, "next": next_send_at,
+                                             "until": until})
+            self._save(conn, done)
+            heads: list[Any] = []
+            if getattr(kept, "rowcount", 0) == 1:
+                for head in conn.execute(self._next_heads, {"channel": conversation,
+                                                            "now": now, "limit": limit}):
+                    if not head.may_send:
+                        break
+                    heads.append(head)
+            if not heads:
+                conn.execute(self._release, {"next": next_send_at, "now": now,
+                                             "channel": conversation, "owner": owner})
+                return []
+            ids = [int(h.head) for h in heads]
+            returned: dict[int, Any] = {r.id: r for r in conn.execute(
+                self._attempt, {"heads": ids, "now": now})}
+            rows.forget(self._engine, OutboxRow, ids)
+        return [Claim(item=convert.outbox_item(returned[int(h.head)]), unsure=bool(h.unsure),
+                      lease_until=until) for h in heads]
+
+    def _save(self, conn: Any, done: Sequence[OutboxItem]) -> None:
+        """Write the delivery state (not the content) of `done` on the transaction `conn`."""
+        if not done:
+            return
+        conn.execute(self._save_state, [{"row_id": item.id, **{
+            f"v_{name}": value for name, value in convert.delivery_state(item).items()}}
+            for item in done])
+        rows.forget(self._engine, OutboxRow, [item.id for item in done])
 
     def pause(self, scope: str, *, until: datetime) -> None:
         """Hold claims of `scope` until `until` (a later pause already there wins)."""

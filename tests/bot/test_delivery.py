@@ -4,15 +4,17 @@ never twice on an ambiguous outcome, leases taken over when a deliverer dies."""
 from __future__ import annotations
 
 import itertools
+import threading
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
-from bot.delivery import OutboxDelivery
+from bot.delivery import RUN_LENGTH, OutboxDelivery
 from bot.errors import ChatError
 from bot.fakes import FixedClock, InMemoryOutbox, RecordingChat
 from bot.messages import Message
-from bot.ports import MessageRef, OutboxItem, OutboxStatus
+from bot.ports import Claim, MessageRef, OutboxItem, OutboxStatus
 from bot.services.notify import Notifier
 
 T0 = datetime(2026, 11, 30, 16, tzinfo=UTC)
@@ -381,3 +383,101 @@ def test_a_running_loop_sends_a_conversations_next_message_at_once_when_it_is_du
         delivery.wake()
         loop.join(10)
     assert [m.key for m in chat.transcript] == ["alert:0", "alert:1", "alert:2"]
+
+
+class CountingOutbox(InMemoryOutbox):
+    """Remembers how each lease was recorded: (what, how many messages)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[tuple[str, int]] = []
+
+    def keep_or_release(self, conversation: str, **options: Any) -> list[Claim]:
+        run = super().keep_or_release(conversation, **options)
+        self.records.append(("kept" if run else "released", len(options["done"])))
+        return run
+
+    def release(self, conversation: str, **options: Any) -> None:
+        super().release(conversation, **options)
+        if "done" in options:  # not the release inside keep_or_release
+            self.records.append(("released", len(options["done"])))
+
+
+class LookupCountingChat(FlakyChat):
+    """FlakyChat that counts history lookups, and can set `stop` while posting a text."""
+
+    def __init__(self, clock: FixedClock, **options: Any) -> None:
+        super().__init__(clock, **options)
+        self.lookups = 0
+        self.stop_on: tuple[str, threading.Event] | None = None
+
+    def post(self, *, channel: str, message: Message, key: str | None = None) -> MessageRef:
+        if self.stop_on is not None and message.text == self.stop_on[0]:
+            self.stop_on[1].set()
+        return super().post(channel=channel, message=message, key=key)
+
+    def find_sent(self, **options: Any) -> MessageRef | None:
+        self.lookups += 1
+        return super().find_sent(**options)
+
+
+def unpaced(chat: RecordingChat, clock: FixedClock) -> tuple[Notifier, OutboxDelivery,
+                                                              CountingOutbox]:
+    outbox = CountingOutbox()
+    notifier = Notifier(outbox=outbox, clock=clock, channel="#sales")
+    delivery = OutboxDelivery(outbox=outbox, chat=chat, clock=clock,
+                              per_channel_interval=timedelta(0), workers=4)
+    return notifier, delivery, outbox
+
+
+def test_an_unpaced_conversation_goes_out_in_runs_one_commit_per_run() -> None:
+    clock = FixedClock(T0)
+    chat = RecordingChat(clock)
+    notifier, delivery, outbox = unpaced(chat, clock)
+    for n in range(20):
+        notifier.post(key=f"alert:{n}", message=Message(f"alert {n}"))
+    assert delivery.deliver_due().sent == 20
+    assert [m.key for m in chat.transcript] == [f"alert:{n}" for n in range(20)]
+    # The first claim, then runs of up to RUN_LENGTH, each recorded with the next claim.
+    assert outbox.records == [("kept", 1), ("kept", RUN_LENGTH), ("kept", RUN_LENGTH),
+                              ("released", 3)]
+    assert outbox.pending() == []
+
+
+def test_a_429_inside_a_run_gives_the_rest_back_untried() -> None:
+    clock = FixedClock(T0)
+    chat = LookupCountingChat(clock, every=3)  # the third post answers 429, Retry-After 3
+    notifier, delivery, outbox = unpaced(chat, clock)
+    for n in range(6):
+        notifier.post(key=f"alert:{n}", message=Message(f"alert {n}"))
+    report = delivery.deliver_due()
+    assert (report.sent, report.retried) == (2, 1)
+    rest = [outbox.get(f"alert:{n}") for n in (3, 4, 5)]
+    # Never tried: as before their claim, so nobody has to ask Slack whether they arrived.
+    assert [(i.attempts, i.in_flight) for i in rest if i] == [(0, False)] * 3
+    held = outbox.get("alert:2")
+    assert held is not None and held.attempts == 1 and not held.in_flight
+    for _ in range(5):
+        clock.advance(timedelta(seconds=3))
+        delivery.deliver_due()
+    assert [m.key for m in chat.transcript] == [f"alert:{n}" for n in range(6)]
+    assert chat.lookups == 0
+
+
+def test_a_run_stops_when_the_loop_is_told_to_stop_and_gives_the_rest_back() -> None:
+    clock = FixedClock(T0)
+    chat = LookupCountingChat(clock)
+    notifier, delivery, outbox = unpaced(chat, clock)
+    stop = threading.Event()
+    chat.stop_on = ("alert 2", stop)  # SIGTERM arrives while the third message goes out
+    for n in range(6):
+        notifier.post(key=f"alert:{n}", message=Message(f"alert {n}"))
+    loop = threading.Thread(target=delivery.run, args=(stop,), kwargs={"poll": 0.05})
+    loop.start()
+    loop.join(10)
+    assert not loop.is_alive()
+    assert [m.key for m in chat.transcript] == ["alert:0", "alert:1", "alert:2"]
+    left = [outbox.get(f"alert:{n}") for n in (3, 4, 5)]
+    assert [(i.attempts, i.in_flight, i.status) for i in left if i] == [
+        (0, False, OutboxStatus.PENDING)] * 3
+    assert all(lease.owner is None for lease in outbox.leases.values())

@@ -124,11 +124,11 @@ class Replica:
 
 
 @contextmanager
-def cluster(folder: Path, database_url: str, slack: FakeSlack, config: Path,
+def cluster(folder: Path, database_url: str, slack_url: str, config: Path,
             replicas: int = 3, **extra: str) -> Iterator[list[Replica]]:
     """Start `replicas` processes together (they migrate the empty database once)."""
     env = {**os.environ, "OSCBOT_CONFIG": str(config), "DATABASE_URL": database_url,
-           "SLACK_BOT_TOKEN": TOKEN, "SLACK_API_URL": slack.url,
+           "SLACK_BOT_TOKEN": TOKEN, "SLACK_API_URL": slack_url,
            "LEAD_WEBHOOK_SECRET": LEAD_SECRET, **extra}
     env.pop("SLACK_SIGNING_SECRET", None)
     nodes = [Replica(f"replica-{n}", env, folder) for n in range(replicas)]

@@ -169,8 +169,10 @@ def test_2000_leads_once_under_sigkill_rolling_sigterm_dropped_connections_429s_
         slack_users(slack, config)
         slack.rate_limit_every, slack.rate_limit_retry_after = 5, 0.1
         slack.stall_every, slack.stall_seconds = 40, 1.5
-        with cluster(tmp_path, database_url, slack, config, SLACK_TIMEOUT="1",
-                     OSCBOT_CHANNEL_INTERVAL_MS="20",
+        # Unpaced: a busy conversation goes out in runs of claimed messages, so a kill
+        # or a dropped connection can leave several of them in flight at once.
+        with cluster(tmp_path, database_url, slack.url, config, SLACK_TIMEOUT="1",
+                     OSCBOT_CHANNEL_INTERVAL_MS="0",
                      OSCBOT_JOB_EVERY="sweep_leads=2,deliver_outbox=2,coverage_tick=10",
                      ) as nodes:
             marks = {k: threading.Event() for k in range(LEADS // 5, LEADS, LEADS // 5)}

@@ -65,7 +65,7 @@ def test_conversation_leases_and_in_flight_marks(repos: Repositories) -> None:
     sent = dataclasses.replace(claim.item, status=OutboxStatus.SENT, in_flight=False,
                                ref=MessageRef("D1", "1.0"), sent_at=T0)
     repos.outbox.release("dm:maria@rh.example", owner="r1", now=T0,
-                         next_send_at=T0 + timedelta(seconds=1), item=sent)
+                         next_send_at=T0 + timedelta(seconds=1), done=[sent])
     assert repos.outbox.get("c-1") == sent
     assert repos.outbox.claim(owner="r2", now=T0, lease=lease, limit=5) == []
     later = T0 + timedelta(seconds=1)
@@ -98,7 +98,7 @@ def test_claims_go_urgent_first_then_by_how_long_a_conversation_was_ready(
         repos.outbox.enqueue(post(f"busy:{n}", "C-busy", T0))
     [busy] = repos.outbox.claim(owner="r1", now=T0, lease=lease, limit=1)
     sent = dataclasses.replace(busy.item, status=OutboxStatus.SENT, in_flight=False)
-    repos.outbox.release("C-busy", owner="r1", now=T0, item=sent,
+    repos.outbox.release("C-busy", owner="r1", now=T0, done=[sent],
                          next_send_at=T0 + timedelta(seconds=1))
     # Queued after the busy channel was last served, but ready before its next turn.
     repos.outbox.enqueue(post("digest:1", "C-quiet", T0 + timedelta(milliseconds=500)))
@@ -110,6 +110,44 @@ def test_claims_go_urgent_first_then_by_how_long_a_conversation_was_ready(
     order = [c.item.key for c in repos.outbox.claim(owner="r2", now=now, lease=lease,
                                                      limit=4)]
     assert order == ["lead-card:9", "digest:1", "busy:1", "reminder:1"]
+
+
+def test_a_kept_lease_claims_the_next_run_and_gives_back_what_was_not_tried(
+        repos: Repositories) -> None:
+    lease = timedelta(seconds=60)
+    for n in range(6):
+        repos.outbox.enqueue(post(f"busy:{n}", "C-busy", T0))
+    [first] = repos.outbox.claim(owner="r1", now=T0, lease=lease, limit=5)
+    sent = dataclasses.replace(first.item, status=OutboxStatus.SENT, in_flight=False)
+    # Someone else's lease is not kept: nothing is claimed, nothing stolen.
+    assert repos.outbox.keep_or_release("C-busy", owner="r2", now=T0, lease=lease,
+                                        next_send_at=T0, done=[sent], limit=3) == []
+    assert repos.outbox.claim(owner="r2", now=T0, lease=lease, limit=5) == []
+    run = repos.outbox.keep_or_release("C-busy", owner="r1", now=T0, lease=lease,
+                                       next_send_at=T0, done=[sent], limit=3)
+    assert [c.item.key for c in run] == ["busy:1", "busy:2", "busy:3"]
+    assert all(c.item.in_flight and c.item.attempts == 1 and not c.unsure for c in run)
+    assert repos.outbox.get("busy:0") == sent
+    assert repos.outbox.claim(owner="r2", now=T0, lease=lease, limit=5) == []  # still ours
+    # busy:1 went out, busy:2 was refused for now, busy:3 was never tried.
+    done = [dataclasses.replace(run[0].item, status=OutboxStatus.SENT, in_flight=False),
+            dataclasses.replace(run[1].item, in_flight=False,
+                                next_attempt_at=T0 + timedelta(seconds=3))]
+    repos.outbox.release("C-busy", owner="r1", now=T0, next_send_at=T0 + timedelta(seconds=3),
+                         done=done, unsent=[run[2]])
+    untried = repos.outbox.get("busy:3")
+    assert untried is not None and untried.attempts == 0 and not untried.in_flight
+    later = T0 + timedelta(seconds=3)
+    [again] = repos.outbox.claim(owner="r2", now=later, lease=lease, limit=5)
+    assert again.item.key == "busy:2" and not again.unsure and again.item.attempts == 2
+    # A run stops at the first message that may not go yet (order is kept).
+    waiting = repos.outbox.get("busy:4")
+    assert waiting is not None
+    repos.outbox.save(dataclasses.replace(waiting, next_attempt_at=later + lease))
+    sent_again = dataclasses.replace(again.item, status=OutboxStatus.SENT, in_flight=False)
+    run = repos.outbox.keep_or_release("C-busy", owner="r2", now=later, lease=lease,
+                                       next_send_at=later, done=[sent_again], limit=8)
+    assert [c.item.key for c in run] == ["busy:3"]
 
 
 def test_a_pause_holds_claims_of_its_scope_in_every_replica(repos: Repositories) -> None:
@@ -163,7 +201,7 @@ def test_a_unit_of_work_reads_what_claim_and_release_just_wrote(
         sent = dataclasses.replace(claim.item, status=OutboxStatus.SENT, in_flight=False,
                                    ref=MessageRef("D1", "1.0"), sent_at=T0)
         repos.outbox.release(claim.item.conversation, owner="r1", now=T0,
-                             next_send_at=T0 + timedelta(seconds=1), item=sent)
+                             next_send_at=T0 + timedelta(seconds=1), done=[sent])
         assert repos.outbox.get("d-1") == sent
         assert repos.outbox.pending() == []
         if held is not None:
