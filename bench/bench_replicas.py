@@ -60,6 +60,8 @@ class Run:
     rate: float  # leads accepted per second
     p50: float  # lead -> DM, seconds
     p99: float
+    answer_p99: float  # lead sent -> its 200 (intake alone)
+    after_p99: float  # lead's 200 -> its card in Slack (delivery alone)
     cpu_ms: float  # replicas' CPU per lead
 
 
@@ -96,12 +98,17 @@ def cpu_seconds(nodes: list[Replica]) -> float:
 
 
 def send_all(nodes: list[Replica], places: list[str], rate: float | None
-             ) -> tuple[dict[int, float], float]:
+             ) -> tuple[dict[int, float], dict[int, float], float]:
     """Send every lead (back to back, or on a schedule of `rate` per second); returns
-    lead id -> when it was sent (scheduled), and the seconds until the last was accepted."""
+    lead id -> when it was sent (scheduled) and when it was accepted, and the seconds
+    until the last was accepted."""
     sent: dict[int, float] = {}
+    accepted: dict[int, float] = {}
     lock = threading.Lock()
     base = time.time() + 0.2
+    # As a load balancer in front of the replicas does (least connections): each lead
+    # goes to the replica with the fewest requests in progress.
+    in_progress = [0] * len(nodes)
 
     def one(n: int) -> None:
         if rate is None:
@@ -109,15 +116,23 @@ def send_all(nodes: list[Replica], places: list[str], rate: float | None
         else:
             began = base + n / rate
             time.sleep(max(0.0, began - time.time()))
-        lead = send_lead(nodes, n, community=places[n % len(places)])
+        with lock:
+            least = min(range(len(nodes)), key=lambda k: (in_progress[k], (k - n) % len(nodes)))
+            in_progress[least] += 1
+        try:
+            lead = send_lead(nodes, n, first=least - n, community=places[n % len(places)])
+        finally:
+            with lock:
+                in_progress[least] -= 1
         with lock:
             sent[lead] = began
+            accepted[lead] = time.time()
 
     started = time.time() if rate is None else base
     # Enough threads that a slow answer never holds back the schedule.
     with ThreadPoolExecutor(CLIENTS if rate is None else 64) as pool:
         list(pool.map(one, range(LEADS)))
-    return sent, time.time() - started
+    return sent, accepted, time.time() - started
 
 
 def fake_slack(config: Path) -> tuple[multiprocessing.Process, Connection]:
@@ -143,7 +158,7 @@ def measure(replicas: int, rate: float | None) -> Run:
                 with cluster(Path(folder), url, str(requests.recv()), config,
                              replicas=replicas, OSCBOT_CHANNEL_INTERVAL_MS="0") as nodes:
                     cpu_before = cpu_seconds(nodes)
-                    sent, seconds = send_all(nodes, places, rate)
+                    sent, accepted, seconds = send_all(nodes, places, rate)
                     deadline = time.monotonic() + DRAIN
                     arrived: dict[int, float] = {}
                     while time.monotonic() < deadline:
@@ -160,8 +175,10 @@ def measure(replicas: int, rate: float | None) -> Run:
         if missing:
             raise SystemExit(f"{len(missing)} cards never arrived with {replicas} replicas")
         latencies = sorted(arrived[i] - sent[i] for i in sent)
+        answers = sorted(accepted[i] - sent[i] for i in sent)
+        after = sorted(arrived[i] - accepted[i] for i in sent)
         return Run(LEADS / seconds, percentile(latencies, 0.5), percentile(latencies, 0.99),
-                   cpu / LEADS * 1000)
+                   percentile(answers, 0.99), percentile(after, 0.99), cpu / LEADS * 1000)
     finally:
         with psycopg.connect(POSTGRES, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -176,17 +193,21 @@ def main() -> None:
             for n in (1, 3):
                 runs[n].append(measure(n, rate))
         medians = {n: Run(*(statistics.median(getattr(r, f) for r in rs)
-                            for f in ("rate", "p50", "p99", "cpu_ms")))
+                            for f in ("rate", "p50", "p99", "answer_p99", "after_p99",
+                                      "cpu_ms")))
                    for n, rs in runs.items()}
         print(f"{label} ({LEADS} leads, median of {ROUNDS}):")
         for n, m in medians.items():
             print(f"  {n} replica(s): {m.rate:.0f} leads/s accepted; lead -> DM p50 "
-                  f"{m.p50 * 1000:.0f} ms, p99 {m.p99 * 1000:.0f} ms; replicas' CPU "
-                  f"{m.cpu_ms:.1f} ms/lead  (p99 runs: "
-                  f"{', '.join(f'{r.p99 * 1000:.0f}' for r in runs[n])} ms)")
+                  f"{m.p50 * 1000:.0f} ms, p99 {m.p99 * 1000:.0f} ms (runs: "
+                  f"{', '.join(f'{r.p99 * 1000:.0f}' for r in runs[n])}); of which the "
+                  f"intake answer p99 {m.answer_p99 * 1000:.0f} ms, answer -> DM p99 "
+                  f"{m.after_p99 * 1000:.0f} ms; replicas' CPU {m.cpu_ms:.1f} ms/lead")
         one, three = medians[1], medians[3]
         print(f"  3 vs 1: intake {three.rate / one.rate:.2f}x, DM p99 "
-              f"{three.p99 / one.p99:.2f}x, CPU/lead {three.cpu_ms / one.cpu_ms:.2f}x")
+              f"{three.p99 / one.p99:.2f}x (answer {three.answer_p99 / one.answer_p99:.2f}x, "
+              f"answer -> DM {three.after_p99 / one.after_p99:.2f}x), CPU/lead "
+              f"{three.cpu_ms / one.cpu_ms:.2f}x")
 
 
 if __name__ == "__main__":
