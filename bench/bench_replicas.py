@@ -4,22 +4,25 @@ one PostgreSQL database, against the fake Slack over HTTP (no injected faults).
     python bench/bench_replicas.py      # OSCBOT_BENCH_POSTGRES_URL to point elsewhere
 
 Two loads, each run with 1 and with 3 replicas in turn (interleaved, `ROUNDS` times;
-medians printed with the 3-vs-1 ratio):
+medians printed with the 3-vs-1 ratio), each after 64 leads that warm every replica up
+(connection pools, first-use paths) and are not counted:
 
-- saturated: 16 client threads send signed leads back to back, round-robin over the
-  replicas: the most leads per second the cluster accepts, and the DM latency while it
-  is saturated (on a small machine every process then queues for a core);
+- saturated: 16 client threads send signed leads back to back: the most leads per
+  second the cluster accepts, and the DM latency while it is saturated (on a small
+  machine every process then queues for a core);
 - steady: the same leads sent on a fixed schedule (`OSCBOT_BENCH_RATE` leads/s, open
   loop: latency counts from each lead's scheduled time, so a slow answer is not hidden
   by the next lead waiting for it), the DM latency at a load both can carry.
 
-The team is the example one plus twelve counselors (14 DM conversations; one counselor
-covers two communities and gets twice the leads), so a burst is not one person's queue.
-Lead -> DM runs from the moment a lead is sent to the moment the fake Slack stored its
-card (the message's own timestamp). The fake runs in its own process, as Slack runs on
-its own machines. Delivery is unpaced (`OSCBOT_CHANNEL_INTERVAL_MS=0`): this measures oscbot, not
-Slack's one message a second per conversation. CPU is the replicas' own (user + system)
-per lead.
+Each lead goes to the replica with the fewest requests in progress, as a least-connections
+load balancer in front of them sends it. The team is the example one plus twelve
+counselors (14 DM conversations; one counselor covers two communities and gets twice the
+leads), so a burst is not one person's queue. Lead -> DM runs from the moment a lead is
+sent to the moment the fake Slack stored its card (the message's own timestamp), and is
+also shown split at the intake's answer. The fake runs in its own process, as Slack runs
+on its own machines. Delivery is unpaced (`OSCBOT_CHANNEL_INTERVAL_MS=0`): this measures
+oscbot, not Slack's one message a second per conversation. CPU is the replicas' own
+(user + system) per lead.
 """
 
 from __future__ import annotations
@@ -49,7 +52,8 @@ POSTGRES = os.environ.get("OSCBOT_BENCH_POSTGRES_URL",
                           "postgresql://postgres@127.0.0.1:5432/test")
 LEADS, CLIENTS = int(os.environ.get("OSCBOT_BENCH_LEADS", "600")), 16
 RATE = float(os.environ.get("OSCBOT_BENCH_RATE", "40"))
-ROUNDS = int(os.environ.get("OSCBOT_BENCH_ROUNDS", "2"))
+ROUNDS = int(os.environ.get("OSCBOT_BENCH_ROUNDS", "3"))
+WARMUP = 64
 DRAIN = 180.0
 
 
@@ -97,11 +101,11 @@ def cpu_seconds(nodes: list[Replica]) -> float:
     return total
 
 
-def send_all(nodes: list[Replica], places: list[str], rate: float | None
-             ) -> tuple[dict[int, float], dict[int, float], float]:
-    """Send every lead (back to back, or on a schedule of `rate` per second); returns
-    lead id -> when it was sent (scheduled) and when it was accepted, and the seconds
-    until the last was accepted."""
+def send_all(nodes: list[Replica], places: list[str], rate: float | None,
+             numbers: range) -> tuple[dict[int, float], dict[int, float], float]:
+    """Send the leads numbered `numbers` (back to back, or on a schedule of `rate` per
+    second); returns lead id -> when it was sent (scheduled) and when it was accepted,
+    and the seconds until the last was accepted."""
     sent: dict[int, float] = {}
     accepted: dict[int, float] = {}
     lock = threading.Lock()
@@ -114,7 +118,7 @@ def send_all(nodes: list[Replica], places: list[str], rate: float | None
         if rate is None:
             began = time.time()
         else:
-            began = base + n / rate
+            began = base + (n - numbers.start) / rate
             time.sleep(max(0.0, began - time.time()))
         with lock:
             least = min(range(len(nodes)), key=lambda k: (in_progress[k], (k - n) % len(nodes)))
@@ -131,8 +135,19 @@ def send_all(nodes: list[Replica], places: list[str], rate: float | None
     started = time.time() if rate is None else base
     # Enough threads that a slow answer never holds back the schedule.
     with ThreadPoolExecutor(CLIENTS if rate is None else 64) as pool:
-        list(pool.map(one, range(LEADS)))
+        list(pool.map(one, numbers))
     return sent, accepted, time.time() - started
+
+
+def wait_for_cards(requests: Connection, count: int) -> dict[int, float]:
+    """The cards in the fake Slack once it holds `count` (or `DRAIN` seconds passed)."""
+    deadline = time.monotonic() + DRAIN
+    while True:
+        requests.send("cards")
+        arrived: dict[int, float] = requests.recv()
+        if len(arrived) >= count or time.monotonic() > deadline:
+            return arrived
+        time.sleep(0.2)
 
 
 def fake_slack(config: Path) -> tuple[multiprocessing.Process, Connection]:
@@ -157,16 +172,13 @@ def measure(replicas: int, rate: float | None) -> Run:
             try:
                 with cluster(Path(folder), url, str(requests.recv()), config,
                              replicas=replicas, OSCBOT_CHANNEL_INTERVAL_MS="0") as nodes:
+                    # Warm up every replica (its connection pools, first-use paths)
+                    # with leads that are not measured.
+                    send_all(nodes, places, None, range(LEADS, LEADS + WARMUP))
+                    wait_for_cards(requests, WARMUP)
                     cpu_before = cpu_seconds(nodes)
-                    sent, accepted, seconds = send_all(nodes, places, rate)
-                    deadline = time.monotonic() + DRAIN
-                    arrived: dict[int, float] = {}
-                    while time.monotonic() < deadline:
-                        requests.send("cards")
-                        arrived = requests.recv()
-                        if len(arrived) >= LEADS:
-                            break
-                        time.sleep(0.5)
+                    sent, accepted, seconds = send_all(nodes, places, rate, range(LEADS))
+                    arrived = wait_for_cards(requests, WARMUP + LEADS)
                     cpu = cpu_seconds(nodes) - cpu_before
             finally:
                 requests.send("stop")

@@ -91,13 +91,22 @@ def post(key: str, channel: str, at: datetime) -> OutboxItem:
                       priority=priority_of(key))
 
 
+def as_sent(item: OutboxItem) -> OutboxItem:
+    return dataclasses.replace(item, status=OutboxStatus.SENT, in_flight=False)
+
+
+def busy_channel(repos: Repositories, messages: int) -> OutboxItem:
+    """`messages` posts queued for C-busy; r1 leased it and sent the first: returned."""
+    for n in range(messages):
+        repos.outbox.enqueue(post(f"busy:{n}", "C-busy", T0))
+    [busy] = repos.outbox.claim(owner="r1", now=T0, lease=timedelta(seconds=60), limit=1)
+    return as_sent(busy.item)
+
+
 def test_claims_go_urgent_first_then_by_how_long_a_conversation_was_ready(
         repos: Repositories) -> None:
     lease = timedelta(seconds=60)
-    for n in range(3):
-        repos.outbox.enqueue(post(f"busy:{n}", "C-busy", T0))
-    [busy] = repos.outbox.claim(owner="r1", now=T0, lease=lease, limit=1)
-    sent = dataclasses.replace(busy.item, status=OutboxStatus.SENT, in_flight=False)
+    sent = busy_channel(repos, 3)
     repos.outbox.release("C-busy", owner="r1", now=T0, done=[sent],
                          next_send_at=T0 + timedelta(seconds=1))
     # Queued after the busy channel was last served, but ready before its next turn.
@@ -115,10 +124,7 @@ def test_claims_go_urgent_first_then_by_how_long_a_conversation_was_ready(
 def test_a_kept_lease_claims_the_next_run_and_gives_back_what_was_not_tried(
         repos: Repositories) -> None:
     lease = timedelta(seconds=60)
-    for n in range(6):
-        repos.outbox.enqueue(post(f"busy:{n}", "C-busy", T0))
-    [first] = repos.outbox.claim(owner="r1", now=T0, lease=lease, limit=5)
-    sent = dataclasses.replace(first.item, status=OutboxStatus.SENT, in_flight=False)
+    sent = busy_channel(repos, 6)
     # Someone else's lease is not kept: nothing is claimed, nothing stolen.
     assert repos.outbox.keep_or_release("C-busy", owner="r2", now=T0, lease=lease,
                                         next_send_at=T0, done=[sent], limit=3) == []
@@ -130,9 +136,9 @@ def test_a_kept_lease_claims_the_next_run_and_gives_back_what_was_not_tried(
     assert repos.outbox.get("busy:0") == sent
     assert repos.outbox.claim(owner="r2", now=T0, lease=lease, limit=5) == []  # still ours
     # busy:1 went out, busy:2 was refused for now, busy:3 was never tried.
-    done = [dataclasses.replace(run[0].item, status=OutboxStatus.SENT, in_flight=False),
-            dataclasses.replace(run[1].item, in_flight=False,
-                                next_attempt_at=T0 + timedelta(seconds=3))]
+    refused = dataclasses.replace(run[1].item, in_flight=False,
+                                  next_attempt_at=T0 + timedelta(seconds=3))
+    done = [as_sent(run[0].item), refused]
     repos.outbox.release("C-busy", owner="r1", now=T0, next_send_at=T0 + timedelta(seconds=3),
                          done=done, unsent=[run[2]])
     untried = repos.outbox.get("busy:3")
@@ -144,9 +150,9 @@ def test_a_kept_lease_claims_the_next_run_and_gives_back_what_was_not_tried(
     waiting = repos.outbox.get("busy:4")
     assert waiting is not None
     repos.outbox.save(dataclasses.replace(waiting, next_attempt_at=later + lease))
-    sent_again = dataclasses.replace(again.item, status=OutboxStatus.SENT, in_flight=False)
     run = repos.outbox.keep_or_release("C-busy", owner="r2", now=later, lease=lease,
-                                       next_send_at=later, done=[sent_again], limit=8)
+                                       next_send_at=later, done=[as_sent(again.item)],
+                                       limit=8)
     assert [c.item.key for c in run] == ["busy:3"]
 
 
