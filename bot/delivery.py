@@ -6,11 +6,12 @@ flight), in one transaction, and the outcome is recorded with the lease's releas
 another. When the conversation's next messages may already go (unpaced, or the send took
 longer than the pacing interval) and a worker is free for the others, the outcome is
 recorded with the claim of those messages instead, and the lease kept: a busy
-conversation costs one commit per run of messages, not two per message. Urgent messages go first
-(speed to lead: a new lead's DM, its alert and escalation), then the conversation that
-has been able to send the longest, so a backlog in one conversation never delays
-another. Several leases are worked concurrently (bounded). Leases live in the database:
-replicas share the work, and a crashed replica's lease runs out and is taken over.
+conversation costs one commit per run of messages, not two per message. Urgent messages
+go first (speed to lead: a new lead's DM, its alert and escalation), then the
+conversation that has been able to send the longest, so a backlog in one conversation
+never delays another. Several leases are worked concurrently (bounded). Leases live in
+the database: replicas share the work, and a crashed replica's lease runs out and is
+taken over.
 
 Each send is recorded as "in flight" before the network call. When the outcome is
 unknown (a timeout, a crash mid-send, a "sent" that could not be written) the next
