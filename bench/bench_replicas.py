@@ -3,16 +3,17 @@ one PostgreSQL database, against the fake Slack over HTTP (no injected faults).
 
     python bench/bench_replicas.py      # OSCBOT_BENCH_POSTGRES_URL to point elsewhere
 
-Two loads, each run with 1 and with 3 replicas in turn (interleaved, `ROUNDS` times;
+Three loads, each run with 1 and with 3 replicas in turn (interleaved, `ROUNDS` times;
 medians printed with the 3-vs-1 ratio), each after 64 leads that warm every replica up
 (connection pools, first-use paths) and are not counted:
 
 - saturated: 16 client threads send signed leads back to back: the most leads per
   second the cluster accepts, and the DM latency while it is saturated (on a small
   machine every process then queues for a core);
-- steady: the same leads sent on a fixed schedule (`OSCBOT_BENCH_RATE` leads/s, open
-  loop: latency counts from each lead's scheduled time, so a slow answer is not hidden
-  by the next lead waiting for it), the DM latency at a load both can carry.
+- steady, twice: the same leads sent on a fixed schedule (`OSCBOT_BENCH_RATES`, 40 and
+  80 leads/s: a third of what one replica accepts, and most of it; open loop: latency
+  counts from each lead's scheduled time, so a slow answer is not hidden by the next
+  lead waiting for it), the DM latency at loads both can carry.
 
 Each lead goes to the replica with the fewest requests in progress, as a least-connections
 load balancer in front of them sends it. The team is the example one plus twelve
@@ -51,7 +52,7 @@ from tests.fakes.slack_api import FakeSlack
 POSTGRES = os.environ.get("OSCBOT_BENCH_POSTGRES_URL",
                           "postgresql://postgres@127.0.0.1:5432/test")
 LEADS, CLIENTS = int(os.environ.get("OSCBOT_BENCH_LEADS", "600")), 16
-RATE = float(os.environ.get("OSCBOT_BENCH_RATE", "40"))
+RATES = [float(r) for r in os.environ.get("OSCBOT_BENCH_RATES", "40,80").split(",")]
 ROUNDS = int(os.environ.get("OSCBOT_BENCH_ROUNDS", "3"))
 WARMUP = 64
 DRAIN = 180.0
@@ -198,7 +199,8 @@ def measure(replicas: int, rate: float | None) -> Run:
 
 def main() -> None:
     """Each load with 1 then 3 replicas, `ROUNDS` times interleaved; medians and ratios."""
-    loads: dict[str, float | None] = {"saturated": None, f"steady {RATE:g}/s": RATE}
+    loads: dict[str, float | None] = {"saturated": None,
+                                      **{f"steady {rate:g}/s": rate for rate in RATES}}
     for label, rate in loads.items():
         runs: dict[int, list[Run]] = {1: [], 3: []}
         for _ in range(ROUNDS):
