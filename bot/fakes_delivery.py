@@ -90,8 +90,7 @@ class InMemoryOutbox:
             due = head.next_attempt_at or head.created_at
             if ((lease_row.until is not None and lease_row.until >= now)
                     or (lease_row.next_send_at is not None and lease_row.next_send_at > now)
-                    or (head.next_attempt_at is not None and head.next_attempt_at > now)
-                    or self._paused(head, now)):
+                    or not self._may_send(head, now)):
                 continue
             since = max(due, lease_row.next_send_at or due)
             ready.append((-head.priority, since, head.id or 0, channel))
@@ -119,9 +118,12 @@ class InMemoryOutbox:
             target_kind=stored.target_kind, channel=stored.channel,
             priority=stored.priority, created_at=stored.created_at))
 
-    def _paused(self, head: OutboxItem, now: datetime) -> bool:
+    def _may_send(self, head: OutboxItem, now: datetime) -> bool:
+        """A conversation's head is due and no shared rate-limit pause holds its kind."""
+        if head.next_attempt_at is not None and head.next_attempt_at > now:
+            return False
         scopes = {"all", head.target_kind} | ({"lookup"} if head.in_flight else set())
-        return any(self.pauses.get(scope, now) > now for scope in scopes)
+        return not any(self.pauses.get(scope, now) > now for scope in scopes)
 
     def release(self, conversation: str, *, owner: str, now: datetime,
                 next_send_at: datetime | None, done: Sequence[OutboxItem] = (),
@@ -153,8 +155,7 @@ class InMemoryOutbox:
             for head in self.pending(limit=len(self.rows)):
                 if head.channel != conversation:
                     continue
-                if (len(heads) == limit or self._paused(head, now) or (
-                        head.next_attempt_at is not None and head.next_attempt_at > now)):
+                if len(heads) == limit or not self._may_send(head, now):
                     break
                 heads.append(head)
         if not heads:

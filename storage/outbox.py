@@ -299,13 +299,14 @@ class SqlOutbox:
                                              "now": now, "next": next_send_at,
                                              "until": until})
             self._save(conn, done)
+            if getattr(kept, "rowcount", 0) != 1:
+                return []  # no longer ours: nothing to keep or give back
             heads: list[Any] = []
-            if getattr(kept, "rowcount", 0) == 1:
-                for head in conn.execute(self._next_heads, {"channel": conversation,
-                                                            "now": now, "limit": limit}):
-                    if not head.may_send:
-                        break
-                    heads.append(head)
+            for head in conn.execute(self._next_heads, {"channel": conversation,
+                                                        "now": now, "limit": limit}):
+                if not head.may_send:
+                    break
+                heads.append(head)
             if not heads:
                 conn.execute(self._release, {"next": next_send_at, "now": now,
                                              "channel": conversation, "owner": owner})
