@@ -45,7 +45,7 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.harness import percentile
+from bench.harness import percentile, process_cpu_seconds
 from tests.cluster.harness import Replica, cluster, communities, send_lead, slack_users, team_config
 from tests.fakes.slack_api import FakeSlack
 
@@ -94,12 +94,9 @@ def serve_fake(config: Path, requests: Connection) -> None:
 
 def cpu_seconds(nodes: list[Replica]) -> float:
     """User + system CPU the replica processes have used so far (Linux)."""
-    total = 0.0
-    for node in nodes:
-        assert node.process is not None
-        stat = Path(f"/proc/{node.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        total += (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")
-    return total
+    pids = [node.process.pid for node in nodes if node.process is not None]
+    assert len(pids) == len(nodes)
+    return sum(process_cpu_seconds(pid) for pid in pids)
 
 
 def send_all(nodes: list[Replica], places: list[str], rate: float | None,

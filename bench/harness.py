@@ -46,7 +46,12 @@ PIDS: dict[str, int] = {}
 
 def cpu_seconds(base: str) -> float:
     """User + system CPU seconds the server behind `base` has used so far (Linux)."""
-    fields = Path(f"/proc/{PIDS[base]}/stat").read_text().rsplit(")", 1)[1].split()
+    return process_cpu_seconds(PIDS[base])
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds process `pid` has used so far (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
