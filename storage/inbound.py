@@ -1,25 +1,39 @@
-"""Inbound dedupe on SQL with the whole port: forgetting a failed id and pruning by age.
-
-The insert-first dedupe (`first_time`) is the delivery store's; this adds what the
-jobs and the interactive handlers need.
-"""
+"""Inbound dedupe on SQL: Slack event ids and retries, interactive payloads and Teams
+activity ids, unique on (source, event_id) and shared by every replica; an id is
+inserted first (a duplicate is a retry or a replay), forgotten when its handling failed,
+and pruned by age."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import bindparam, text
+from sqlalchemy import Engine, bindparam, text
+from sqlalchemy.exc import IntegrityError
 
 from storage import rows
-from storage.outbox import SqlInbound
+from storage.tables import InboundEventRow
 from storage.types import UTCDateTime
 
 _PRUNE = text("DELETE FROM inbound_events WHERE received_at < :before").bindparams(
     bindparam("before", type_=UTCDateTime()))
 
 
-class SqlInboundEvents(SqlInbound):
+class SqlInboundEvents:
     """InboundEvents on SQL: unique on (source, event_id), shared by every replica."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def first_time(self, *, source: str, event_id: str, now: datetime) -> bool:
+        """Insert the id; a duplicate is a retry or a replay."""
+        try:
+            with rows.unit(self._engine) as session:
+                session.add(InboundEventRow(source=source, event_id=event_id[:200],
+                                            received_at=now))
+                session.flush()
+        except IntegrityError:
+            return False
+        return True
 
     def forget(self, *, source: str, event_id: str) -> None:
         """Delete one id (same trimming as `first_time`)."""

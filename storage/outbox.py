@@ -1,4 +1,4 @@
-"""SQL outbox with leased delivery, the unit of work, job slot claims and inbound dedupe.
+"""SQL outbox with leased delivery, and the unit of work (`SqlTransactions`).
 
 A claim is one statement on PostgreSQL: pick the conversations that may send (`FOR
 UPDATE OF c SKIP LOCKED`, so replicas never wait on each other's rows), lease them, and
@@ -29,8 +29,6 @@ from bot.ports import Claim, OutboxItem, OutboxStatus
 from storage import convert, rows
 from storage.tables import (
     DeliveryPauseRow,
-    InboundEventRow,
-    JobRunRow,
     OutboxChannelRow,
     OutboxRow,
 )
@@ -367,59 +365,3 @@ class SqlTransactions:
         """One transaction for the block; nested blocks join it."""
         with rows.atomic(self._engine):
             yield
-
-
-class SqlJobRuns:
-    """JobRuns on SQL: the unique (job, slot) key lets exactly one replica run a slot."""
-
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
-
-    def claim(self, *, job: str, slot: int, owner: str, now: datetime) -> bool:
-        """Insert the slot's row; a duplicate means another replica has it."""
-        try:
-            with rows.unit(self._engine) as session:
-                session.add(JobRunRow(job=job, slot=slot, owner=owner, started_at=now))
-                session.flush()
-        except IntegrityError:
-            return False
-        return True
-
-    def finish(self, *, job: str, slot: int, now: datetime, outcome: str) -> None:
-        """Record the outcome (trimmed to the column)."""
-        with rows.unit(self._engine) as session:
-            session.execute(text(
-                "UPDATE job_runs SET finished_at = :now, outcome = :outcome "
-                "WHERE job = :job AND slot = :slot"),
-                {"now": now, "outcome": outcome[:200], "job": job, "slot": slot})
-            if slot % 100 == 0:
-                # Slots only need to outlive the replicas' clock skew: keep two days.
-                session.execute(text("DELETE FROM job_runs WHERE job = :job AND "
-                                     "started_at < :cutoff"),
-                                {"job": job, "cutoff": now - timedelta(days=2)})
-
-    def runs(self, job: str | None = None) -> list[dict[str, Any]]:
-        """Recorded runs, for tests and operators."""
-        query = select(JobRunRow)
-        if job is not None:
-            query = query.where(JobRunRow.job == job)
-        return rows.select_all(self._engine, query.order_by(col(JobRunRow.id)),
-                               lambda r: r.model_dump())
-
-
-class SqlInbound:
-    """InboundEvents on SQL: unique on (source, event_id), shared by every replica."""
-
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
-
-    def first_time(self, *, source: str, event_id: str, now: datetime) -> bool:
-        """Insert the id; a duplicate is a retry or a replay."""
-        try:
-            with rows.unit(self._engine) as session:
-                session.add(InboundEventRow(source=source, event_id=event_id[:200],
-                                            received_at=now))
-                session.flush()
-        except IntegrityError:
-            return False
-        return True

@@ -25,9 +25,10 @@ from bot.model import (
 from bot.ports import LeadPosition, Page, Repositories
 from storage import convert, rows
 from storage.inbound import SqlInboundEvents
+from storage.job_runs import SqlJobRuns
 from storage.journal import SqlAudit, SqlCalendarSync, SqlRoutes, SqlSwitches
 from storage.moves import SqlRecordMoves
-from storage.outbox import SqlJobRuns, SqlOutbox, SqlTransactions
+from storage.outbox import SqlOutbox, SqlTransactions
 from storage.tables import ActivityRow, AppointmentRow, CoverageRow, LeadRow, TaskRow
 from storage.work_items import SqlWorkItems
 
