@@ -81,7 +81,7 @@ CHILD = """
 import json, sys, time
 from datetime import datetime, UTC
 sys.path.insert(0, sys.argv[3])
-from bot.config import Policies
+from bot.config.model import Policies
 from bot.errors import CalendarError
 from calendars.ics import IcsSource
 limit = int(sys.argv[2])
@@ -153,11 +153,13 @@ def serve(conn: Any, stop: Any) -> None:
 
 def part_two() -> None:
     """Interleaved sync passes over 50 calendars, with and without one hostile feed."""
-    from bot.config import AppConfig
-    from bot.fakes import FixedClock, RecordingChat, in_memory_repositories
-    from bot.ports import CalendarSource
+    from bot.config.model import AppConfig
+    from bot.fakes.chat import RecordingChat
+    from bot.fakes.clock import FixedClock
+    from bot.fakes.repositories import in_memory_repositories
+    from bot.ports.calendars import CalendarSource
     from calendars.ics import IcsSource
-    from handlers.context import build_context
+    from handlers.wiring import build_context
 
     parent, child = multiprocessing.Pipe()
     stop = multiprocessing.Event()

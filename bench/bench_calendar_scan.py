@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.config import Policies
+from bot.config.model import Policies
 from calendars.ics import IcsSource
 
 SUMMARIES = ["Vacation", "Team meeting", "PTO", "Lot walk", "Day off", "Closing", "Sick",

@@ -36,12 +36,13 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from google.oauth2 import service_account
 
-from bot.config import AppConfig
-from bot.fakes import FixedClock, RecordingChat
-from bot.ports import CalendarSource
+from bot.config.model import AppConfig
+from bot.fakes.chat import RecordingChat
+from bot.fakes.clock import FixedClock
+from bot.ports.calendars import CalendarSource
 from calendars.google import GoogleCalendarSource
 from calendars.ics import IcsSource
-from handlers.context import build_context
+from handlers.wiring import build_context
 from storage.engine import engine_from_url
 from storage.migrate import upgrade
 from storage.repositories import sql_repositories

@@ -23,7 +23,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 ROUNDS = 9
-CLI = "import sys; from bot.cli import main; sys.argv[0] = 'oscbot'; main()"
+EXAMPLES = ROOT / "bot" / "config" / "examples"
+CLI = "import sys; from handlers.cli.app import main; sys.argv[0] = 'oscbot'; main()"
 
 CASES: dict[str, list[str]] = {
     "floor: python -c pass": ["-c", "pass"],
@@ -37,10 +38,10 @@ CASES: dict[str, list[str]] = {
     "floor: import icalendar, recurring_ical_events":
         ["-c", "import icalendar, recurring_ical_events"],
     "oscbot --help": ["-c", CLI, "--help"],
-    "oscbot check": ["-c", CLI, "check", "--config", str(ROOT / "bot" / "examples" / "app.yaml")],
+    "oscbot check": ["-c", CLI, "check", "--config", str(EXAMPLES / "app.yaml")],
     "oscbot calendar scan": ["-c", CLI, "calendar", "scan", "--tz", "America/Chicago",
                              "--from", "2026-11-01", "--to", "2027-01-01",
-                             str(ROOT / "bot" / "examples" / "calendars" / "maria.ics")],
+                             str(EXAMPLES / "calendars" / "maria.ics")],
 }
 
 

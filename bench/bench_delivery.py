@@ -49,9 +49,9 @@ from sqlalchemy import Engine, event, text
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.harness import percentile
-from bot.delivery import OutboxDelivery
+from bot.delivery.deliverer import OutboxDelivery
+from bot.delivery.notify import Notifier
 from bot.messages import Message
-from bot.services.notify import Notifier
 from handlers.slack.chat import SlackChat
 from storage.engine import engine_from_url
 from storage.migrate import upgrade

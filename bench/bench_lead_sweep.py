@@ -19,10 +19,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import insert
 
-from bot.config_loader import load_config
-from bot.examples import EXAMPLES as EXAMPLES_DIR
-from bot.fakes import FixedClock, RecordingChat
-from handlers.context import build_context
+from bot.config.examples import EXAMPLES as EXAMPLES_DIR
+from bot.config.loader import load_config
+from bot.fakes.chat import RecordingChat
+from bot.fakes.clock import FixedClock
+from handlers.wiring import build_context
 from storage.engine import engine_from_url
 from storage.migrate import upgrade
 from storage.repositories import sql_repositories

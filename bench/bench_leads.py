@@ -32,7 +32,7 @@ OSCS, PACED_LEADS, PACED_RATE = 60, 300, 30.0
 
 def bench_team() -> object:
     """A large builder: OSCS counselors, each with a community and two backups."""
-    from bot.config import AppConfig
+    from bot.config.model import AppConfig
 
     people: list[dict[str, object]] = [
         {"email": f"backup{n}@b.example", "name": f"Backup {n}", "role": "backup",
@@ -49,9 +49,9 @@ def bench_team() -> object:
 def serve(port: int, ready: Any) -> None:
     """The server process."""
 
-    from handlers.context import build_context
     from handlers.http.app import create_app
     from handlers.slack.chat import SlackChat
+    from handlers.wiring import build_context
     from storage.engine import engine_from_url
     from storage.migrate import upgrade
     from storage.repositories import sql_repositories

@@ -27,13 +27,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import httpx
 
-from bot.config import AppConfig
-from bot.fakes import FixedClock, RecordingChat
-from bot.ports import CalendarSource
-from bot.settings import Settings
-from calendars.graph import GraphClient, GraphConfig
+from bot.config.model import AppConfig
+from bot.config.settings import Settings
+from bot.fakes.chat import RecordingChat
+from bot.fakes.clock import FixedClock
+from bot.ports.calendars import CalendarSource
 from calendars.outlook import OutlookCalendarSource
-from handlers.context import build_context
+from handlers.wiring import build_context
+from m365.graph import GraphClient, GraphConfig
 from storage.engine import engine_from_url
 from storage.migrate import upgrade
 from storage.repositories import sql_repositories

@@ -76,9 +76,9 @@ def serve_intake(port: int, slack_url: str, ready: Any) -> None:
     """oscbot's app with lead intake on SQLite, the bench team, DMs to `slack_url`."""
     from datetime import UTC, datetime
 
-    from handlers.context import build_context
     from handlers.http.app import create_app
     from handlers.slack.chat import SlackChat
+    from handlers.wiring import build_context
     from storage.engine import engine_from_url
     from storage.migrate import upgrade
     from storage.repositories import sql_repositories
@@ -96,7 +96,7 @@ def serve_intake(port: int, slack_url: str, ready: Any) -> None:
     if slack_url in ("", "queue only"):
         # --intake-without-dm: what the request path costs when the DM it queues is not
         # sent from this process (the share of delivery in the intake numbers).
-        from bot.fakes import RecordingChat
+        from bot.fakes.chat import RecordingChat
 
         chat = RecordingChat()
     ctx = build_context(config=config, repos=sql_repositories(engine_from_url(url)),

@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from harness import free_port  # noqa: E402
 
-from bot.examples import EXAMPLES  # noqa: E402
+from bot.config.examples import EXAMPLES  # noqa: E402
 from tests.fakes.slack_api import TOKEN, FakeSlack  # noqa: E402
 
 ROUNDS, IDLE = 5, 3.0
@@ -66,7 +66,7 @@ def healthz():
 uvicorn.run(api, host="127.0.0.1", port=int(os.environ["PORT"]), log_level="warning")
 """
 
-OSCBOT = "import sys; from bot.cli import main; sys.argv[0] = 'oscbot'; main()"
+OSCBOT = "import sys; from handlers.cli.app import main; sys.argv[0] = 'oscbot'; main()"
 
 
 def healthy(port: int) -> bool:

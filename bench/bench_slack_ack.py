@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import httpx
 from harness import percentile, serve_app, server_process, wrk
 
-from bot.examples import EXAMPLES as EXAMPLES_DIR
+from bot.config.examples import EXAMPLES as EXAMPLES_DIR
 
 SECRET = "bench-signing-secret"
 CLIENTS, REQUESTS_EACH = 20, 50
@@ -34,13 +34,13 @@ CLIENTS, REQUESTS_EACH = 20, 50
 def serve(port: int, ready: Any) -> None:
     """The server process: example team, SQLite, fake Slack API, uvicorn."""
 
-    from bot.config_loader import load_config
-    from bot.fakes import FixedClock
+    from bot.config.loader import load_config
+    from bot.fakes.clock import FixedClock
     from bot.model import AbsenceKind
-    from handlers.context import build_context, calendar_sources
     from handlers.http.app import create_app
     from handlers.slack.app import build_slack_app
     from handlers.slack.chat import SlackChat
+    from handlers.wiring import build_context, calendar_sources
     from storage.engine import engine_from_url
     from storage.migrate import upgrade
     from storage.repositories import sql_repositories

@@ -39,11 +39,11 @@ def serve(port: int, ready: Any) -> None:
     """The server process: oscbot on Teams, with the fake connector in-process."""
     from harness import serve_app
 
-    from bot.chat_refs import ConversationKind, ConversationRef
-    from bot.cli import SystemClock
-    from handlers.context import build_context
+    from bot.ports.chat import ConversationKind, ConversationRef
+    from handlers.cli.app import SystemClock
     from handlers.http.app import create_app
     from handlers.teams.chat import TeamsChat
+    from handlers.wiring import build_context
     from storage.conversation_refs import SqlConversationRefs
     from storage.engine import engine_from_url
     from storage.migrate import upgrade

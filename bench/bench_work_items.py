@@ -22,9 +22,10 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.fakes import FixedClock, RecordingChat
-from bot.ports import CalendarRead
-from handlers.context import build_context
+from bot.fakes.chat import RecordingChat
+from bot.fakes.clock import FixedClock
+from bot.ports.calendars import CalendarRead
+from handlers.wiring import build_context
 from schedules.jobs import job
 from schedules.scheduler import run_tick
 from storage.engine import engine_from_url

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 
 class AbsenceKind(StrEnum):
@@ -239,3 +240,16 @@ class RoutingState:
     channel: str
     target: str
     details: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """Who did what, when, why, with before and after."""
+
+    at: datetime
+    actor: str
+    action: str
+    subject: str
+    reason: str = ""
+    before: dict[str, Any] | None = None
+    after: dict[str, Any] | None = None

@@ -27,10 +27,10 @@ from google_auth_httplib2 import AuthorizedHttp
 from googleapiclient.discovery import build
 from googleapiclient.errors import HttpError
 
-from bot.absences import CalendarEvent, absences_from_events
-from bot.config import Policies
+from bot.calendar.absences import CalendarEvent, absences_from_events
+from bot.config.model import Policies
 from bot.errors import CalendarError
-from bot.ports import CalendarRead
+from bot.ports.calendars import CalendarRead
 
 SCOPES = ("https://www.googleapis.com/auth/calendar.readonly",)
 RETRY_REASONS = {"rateLimitExceeded", "userRateLimitExceeded", "backendError"}

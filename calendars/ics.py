@@ -16,9 +16,9 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
-from bot.config import Policies
+from bot.config.model import Policies
 from bot.errors import CalendarError
-from bot.ports import CalendarRead
+from bot.ports.calendars import CalendarRead
 from calendars.ics_feed import Deadline, one_line
 from calendars.ics_parse import EXTENSIONS, parse_calendar, read_absences
 

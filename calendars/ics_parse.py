@@ -20,10 +20,10 @@ import icalendar
 import recurring_ical_events
 import x_wr_timezone
 
-from bot.absences import CalendarEvent, absences_from_events
-from bot.config import Policies
+from bot.calendar.absences import CalendarEvent, absences_from_events
+from bot.config.model import Policies
 from bot.model import Absence, SkippedEvent
-from bot.ports import CalendarRead
+from bot.ports.calendars import CalendarRead
 from calendars.ics_feed import Deadline, RawComponent, decode, one_line, split
 
 # Dates past this year are typing slips or sentinels (9999); expanding them overflows.

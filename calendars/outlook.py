@@ -22,13 +22,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
 
-from bot.absences import CalendarEvent, absences_from_events
-from bot.config import Policies
+from bot.calendar.absences import CalendarEvent, absences_from_events
+from bot.config.model import Policies
 from bot.errors import CalendarError
 from bot.model import SkippedEvent
-from bot.ports import CalendarRead
-from calendars.graph import GraphClient, GraphError
-from calendars.graph_access import explain
+from bot.ports.calendars import CalendarRead
+from m365.access import explain
+from m365.graph import GraphClient, GraphError
 
 PAGE_SIZE = 100
 AUTO_REPLY_UID = "automatic-replies"

@@ -19,12 +19,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
+from bot.calendar.sync import CalendarSyncService
 from bot.errors import CalendarError
-from bot.ports import CalendarSource, Clock
-from bot.services.calendar_sync import CalendarSyncService
-from calendars.graph import GraphError
-from calendars.graph_access import explain
+from bot.ports.calendars import CalendarSource
+from bot.ports.clock import Clock
 from calendars.outlook import OutlookCalendarSource
+from m365.access import explain
+from m365.graph import GraphError
 
 log = logging.getLogger(__name__)
 # Outlook event subscriptions live at most 10,080 minutes; ask for a little less.

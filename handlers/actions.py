@@ -5,12 +5,12 @@ Returns the words to show the person who pressed; errors become words in one pla
 
 from __future__ import annotations
 
-from bot.briefs import name_of
+from bot.context import AppContext
 from bot.errors import InvalidInput, NotAllowed, NotFound, OscbotError, RoutingError
 from bot.messages import ActionId
 from bot.model import ActivityKind
+from bot.team.names import name_of
 from bot.timefmt import when
-from handlers.context import AppContext
 
 _CONTACTS = {
     ActionId.LEAD_CALLED: ActivityKind.CALL,

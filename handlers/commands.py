@@ -6,16 +6,18 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.briefs import more, named
-from bot.config import AppConfig
+from bot.config.model import AppConfig
+from bot.context import AppContext
+from bot.coverage.briefs import more
+from bot.coverage.facts import SHOWN
 from bot.durations import parse_duration
 from bot.errors import InvalidInput
 from bot.messages import Bullets, Context, Header, Message, Section
 from bot.model import AbsenceKind, Coverage, CoverageMode, CoverageStatus, Task, TaskStatus
-from bot.ports import CheckedCalendar, Page
-from bot.services.facts import SHOWN
+from bot.ports.calendars import CheckedCalendar
+from bot.ports.records import Page
+from bot.team.names import named
 from bot.timefmt import when, window
-from handlers.context import AppContext
 
 USAGE = ("Usage: /going-on-leave START END [kind] [backup:EMAIL] [for:OSC_EMAIL] [notes…] — "
          "dates as YYYY-MM-DD, END is your last day off; or /going-on-leave now 2d sick "

@@ -6,9 +6,9 @@ voice webhook asks the same table who to dial.
 
 from __future__ import annotations
 
-from bot.config import PersonConfig
+from bot.config.model import PersonConfig
 from bot.model import CoverageMode, RoutingState
-from bot.ports import RouteRepository
+from bot.ports.routing import RouteRepository
 
 
 class BuiltinRouting:

@@ -13,7 +13,7 @@ import json
 
 import httpx
 
-from bot.config import PersonConfig
+from bot.config.model import PersonConfig
 from bot.errors import RoutingError
 from bot.model import CoverageMode, RoutingState
 from routing import http_errors

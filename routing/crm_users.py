@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from bot.config import PersonConfig
+from bot.config.model import PersonConfig
 from bot.errors import RoutingError
 
 

@@ -25,9 +25,9 @@ from hubspot.crm.owners.exceptions import ApiException as OwnersApiException
 from urllib3.exceptions import HTTPError as TransportError
 from urllib3.util.retry import Retry
 
-from bot.config import PersonConfig
-from bot.crm import CrmRecord, RecordKind
+from bot.config.model import PersonConfig
 from bot.errors import RoutingError
+from bot.routing.crm import CrmRecord, RecordKind
 from routing.crm_users import UserDirectory
 from routing.http_errors import error_for, network, none_if_not_found
 

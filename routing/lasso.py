@@ -16,9 +16,9 @@ from typing import Any
 
 import httpx
 
-from bot.config import PersonConfig
-from bot.crm import CrmRecord, RecordKind
+from bot.config.model import PersonConfig
 from bot.errors import RoutingError
+from bot.routing.crm import CrmRecord, RecordKind
 from routing.http_errors import check, error_for, network, none_if_not_found
 
 VENDOR = "Lasso"

@@ -16,11 +16,11 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
-from bot.config import PersonConfig
+from bot.config.model import PersonConfig
 from bot.errors import ManualStepRequired, RoutingError
 from bot.model import CoverageMode, RoutingState
-from calendars.graph import GraphClient, GraphError
-from calendars.graph_access import routing_error, write_problem
+from m365.access import routing_error, write_problem
+from m365.graph import GraphClient, GraphError
 
 WHAT = "group members"
 GROUP_FIELDS = "id,mail,displayName,groupTypes,mailEnabled,securityEnabled"

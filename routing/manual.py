@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from bot.config import PersonConfig
+from bot.config.model import PersonConfig
 from bot.errors import ManualStepRequired
 from bot.model import CoverageMode, RoutingState
 

@@ -18,9 +18,9 @@ from simple_salesforce.api import Salesforce
 from simple_salesforce.exceptions import SalesforceError
 from simple_salesforce.format import format_soql
 
-from bot.config import PersonConfig
-from bot.crm import CrmRecord, RecordKind
+from bot.config.model import PersonConfig
 from bot.errors import RoutingError
+from bot.routing.crm import CrmRecord, RecordKind
 from routing.crm_users import UserDirectory
 from routing.http_errors import error_for, network, none_if_not_found
 

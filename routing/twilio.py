@@ -13,10 +13,10 @@ from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 from twilio.twiml.voice_response import VoiceResponse
 
-from bot.config import PersonConfig
+from bot.config.model import PersonConfig
 from bot.errors import RoutingError
 from bot.model import CoverageMode, RoutingState
-from bot.ports import RouteRepository
+from bot.ports.routing import RouteRepository
 from routing.builtin import BuiltinRouting
 
 

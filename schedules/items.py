@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from threading import Event
 
-from handlers.context import AppContext
+from bot.context import AppContext
 
 Tally = Counter[str]
 

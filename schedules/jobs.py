@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
 
+from bot.context import AppContext
 from bot.model import CoverageStatus
-from handlers.context import AppContext
 from schedules.items import Split, Tally, take_over
 
 # Slack retries an event within minutes; two days covers any retry and any replay.
@@ -226,8 +226,9 @@ def weekly_digest(ctx: AppContext) -> str:
     from zoneinfo import ZoneInfo
 
     from bot.errors import ChatError
-    from bot.services.reports import last_week, report_between
-    from handlers.reports import digest_chart, digest_message
+    from bot.reports.digest import digest_message
+    from bot.reports.service import last_week, report_between
+    from handlers.reports import digest_chart
 
     now = ctx.clock.now()
     local = now.astimezone(ZoneInfo(ctx.config.team.timezone))

@@ -18,8 +18,8 @@ from threading import Event
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from bot.context import AppContext
 from bot.errors import InvalidInput
-from handlers.context import AppContext
 from schedules import items
 from schedules.items import Split
 from schedules.jobs import JOBS, TAKE_OVER, Job, did_something

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from bot.chat_refs import ConversationKind, ConversationRef
+from bot.ports.chat import ConversationKind, ConversationRef
 from storage import rows
 from storage.tables import ConversationRefRow
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from bot.delivery.outbox import OutboxItem, OutboxStatus
 from bot.messages import Message
 from bot.model import (
     Absence,
@@ -23,7 +24,8 @@ from bot.model import (
     Task,
     TaskStatus,
 )
-from bot.ports import MessageRef, OutboxItem, OutboxStatus, RoutingSwitch, SwitchStatus
+from bot.ports.chat import MessageRef
+from bot.routing.journal import RoutingSwitch, SwitchStatus
 from storage.tables import (
     ActivityRow,
     AppointmentRow,

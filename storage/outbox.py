@@ -1,4 +1,4 @@
-"""SQL outbox with leased delivery, and the unit of work (`SqlTransactions`).
+"""SQL outbox with leased delivery.
 
 A claim is one statement on PostgreSQL: pick the conversations that may send (`FOR
 UPDATE OF c SKIP LOCKED`, so replicas never wait on each other's rows), lease them, and
@@ -10,8 +10,7 @@ first. A release records the message's outcome and frees the lease in one transa
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -24,8 +23,8 @@ from sqlalchemy.sql import Executable
 from sqlalchemy.sql.elements import TextClause
 from sqlmodel import col, select
 
+from bot.delivery.outbox import Claim, OutboxItem, OutboxStatus
 from bot.messages import Message
-from bot.ports import Claim, OutboxItem, OutboxStatus
 from storage import convert, rows
 from storage.tables import (
     DeliveryPauseRow,
@@ -354,14 +353,3 @@ class SqlOutbox:
         return counts
 
 
-class SqlTransactions:
-    """Transactions on SQL: repositories used inside `atomic()` share one transaction."""
-
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
-
-    @contextmanager
-    def atomic(self) -> Iterator[None]:
-        """One transaction for the block; nested blocks join it."""
-        with rows.atomic(self._engine):
-            yield

@@ -22,14 +22,19 @@ from bot.model import (
     Task,
     TaskStatus,
 )
-from bot.ports import LeadPosition, Page, Repositories
+from bot.ports.records import LeadPosition, Page
+from bot.ports.repositories import Repositories
 from storage import convert, rows
+from storage.audit import SqlAudit
+from storage.calendar_sync import SqlCalendarSync
 from storage.inbound import SqlInboundEvents
 from storage.job_runs import SqlJobRuns
-from storage.journal import SqlAudit, SqlCalendarSync, SqlRoutes, SqlSwitches
 from storage.moves import SqlRecordMoves
-from storage.outbox import SqlOutbox, SqlTransactions
+from storage.outbox import SqlOutbox
+from storage.routes import SqlRoutes
+from storage.switches import SqlSwitches
 from storage.tables import ActivityRow, AppointmentRow, CoverageRow, LeadRow, TaskRow
+from storage.unit_of_work import SqlTransactions
 from storage.work_items import SqlWorkItems
 
 

@@ -25,7 +25,7 @@ from sqlmodel import Session, SQLModel, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from bot.errors import NotFound, StaleWrite
-from bot.ports import Page
+from bot.ports.records import Page
 
 R = TypeVar("R", bound=SQLModel)
 T = TypeVar("T")

@@ -15,7 +15,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col
 
-from bot.work_items import WorkItem
+from bot.ports.jobs import WorkItem
 from storage import rows
 from storage.tables import WorkItemRow
 from storage.types import UTCDateTime

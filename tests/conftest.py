@@ -6,9 +6,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.config import AppConfig
-from bot.fakes import FixedClock, in_memory_repositories
-from bot.ports import Repositories
+from bot.config.model import AppConfig
+from bot.fakes.clock import FixedClock
+from bot.fakes.repositories import in_memory_repositories
+from bot.ports.repositories import Repositories
 
 TEAM = {
     "team": {"name": "Riverside Homes", "timezone": "America/Chicago",

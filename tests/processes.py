@@ -15,6 +15,9 @@ from typing import IO
 
 import httpx
 
+# The `oscbot` command, run as a child process from this checkout.
+OSCBOT = (sys.executable, "-c", "from handlers.cli.app import main; main()")
+
 
 def free_port() -> int:
     """A loopback port nobody listens on right now."""
@@ -58,7 +61,7 @@ def oscbot_run(env: Mapping[str, str], cwd: Path, *, sink: IO[bytes] | None = No
         log = sink
         if log is None:
             log = stack.enter_context((cwd / f"oscbot-run-{env['PORT']}.log").open("w+b"))
-        process = subprocess.Popen([sys.executable, "-c", "from bot.cli import main; main()",
+        process = subprocess.Popen([*OSCBOT,
                                     "run"], env=dict(env), cwd=cwd, stdout=log,
                                    stderr=subprocess.STDOUT)
         running = RunningOscbot(f"http://127.0.0.1:{env['PORT']}", process)

@@ -73,9 +73,9 @@ def test_init_then_check_then_demo_on_the_starter(oscbot: Path, tmp_path: Path) 
 
 
 def test_the_repository_app_yaml_is_the_example_team() -> None:
-    from bot.config_loader import load_config
-    from bot.examples import EXAMPLE_CONFIG
-    from bot.settings import Settings
+    from bot.config.examples import EXAMPLE_CONFIG
+    from bot.config.loader import load_config
+    from bot.config.settings import Settings
 
     top = load_config(ROOT / "app.yaml", env={})
     example = load_config(EXAMPLE_CONFIG, env={})

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.panel import Panel
 
 from bot.messages import Button, Message
-from bot.ports import MessageRef
+from bot.ports.chat import MessageRef
 from handlers.console.render import render
 
 

@@ -16,18 +16,20 @@ from zoneinfo import ZoneInfo
 
 from rich.console import Console
 
-from bot.config import AppConfig
-from bot.config_loader import load_config
-from bot.delivery import OutboxDelivery
-from bot.examples import EXAMPLES
-from bot.fakes import FixedClock, RecordingChat
+from bot.config.examples import EXAMPLES
+from bot.config.loader import load_config
+from bot.config.model import AppConfig
+from bot.context import AppContext
+from bot.delivery.deliverer import OutboxDelivery
+from bot.fakes.chat import RecordingChat
+from bot.fakes.clock import FixedClock
+from bot.leads.service import NewLead
 from bot.messages import ActionId
 from bot.model import ActivityKind, Lead, LeadStatus
-from bot.services.leads import NewLead
 from bot.timefmt import when
 from handlers.actions import press
 from handlers.console.chat import ConsoleChat
-from handlers.context import AppContext, build_context, calendar_sources
+from handlers.wiring import build_context, calendar_sources
 from schedules.jobs import run_all_due
 from storage.engine import engine_from_url
 from storage.migrate import upgrade

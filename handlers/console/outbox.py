@@ -7,7 +7,9 @@ import dataclasses
 from rich.console import Console
 from rich.table import Table
 
-from bot.ports import Clock, OutboxRepository, OutboxStatus
+from bot.delivery.outbox import OutboxStatus
+from bot.ports.clock import Clock
+from bot.ports.delivery import OutboxRepository
 
 
 def list_outbox(outbox: OutboxRepository, *, console: Console, failed_only: bool,

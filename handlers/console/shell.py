@@ -11,15 +11,16 @@ from pathlib import Path
 from rich.console import Console
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.config import AppConfig
+from bot.config.model import AppConfig
+from bot.config.settings import Settings
+from bot.context import AppContext
 from bot.errors import ConfigError, OscbotError
 from bot.messages import Message
-from bot.ports import Clock
-from bot.settings import Settings
+from bot.ports.clock import Clock
 from handlers import commands
 from handlers.actions import press
 from handlers.console.chat import ConsoleChat
-from handlers.context import AppContext, production_context
+from handlers.wiring import production_context
 from schedules.jobs import job, run_all_due
 
 HELP = """Commands:
@@ -195,7 +196,7 @@ def print_report(settings: Settings, *, month: str, csv_path: Path | None, conso
     """`oscbot report`: the month's table on screen and as CSV."""
     from datetime import date
 
-    from bot.services.reports import monthly_report
+    from bot.reports.service import monthly_report
     from handlers.reports import report_csv, report_table
 
     try:

@@ -17,8 +17,9 @@ from slack_bolt.adapter.fastapi.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from bot.ports import OutboxRepository, OutboxStatus
-from handlers.context import AppContext
+from bot.context import AppContext
+from bot.delivery.outbox import OutboxStatus
+from bot.ports.delivery import OutboxRepository
 from handlers.http.calendar_push import calendar_push_router
 from handlers.http.leads import leads_router
 from handlers.http.outlook_push import outlook_push_router

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
+from bot.context import AppContext
 from calendars.google_push import WatchChannel, notification_target
-from handlers.context import AppContext
 
 
 def open_channels(ctx: AppContext) -> dict[str, WatchChannel]:

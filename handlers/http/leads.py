@@ -24,10 +24,10 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 from starlette.concurrency import run_in_threadpool
 
+from bot.context import AppContext
 from bot.errors import InvalidInput, NotFound
+from bot.leads.service import NewLead
 from bot.model import ActivityKind
-from bot.services.leads import NewLead
-from handlers.context import AppContext
 from handlers.http.signing import SIGNATURE_HEADER, verify
 
 MAX_BODY = 64 * 1024

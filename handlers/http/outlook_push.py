@@ -12,13 +12,13 @@ from __future__ import annotations
 from fastapi import APIRouter, BackgroundTasks, Request, Response
 from fastapi.responses import PlainTextResponse
 
+from bot.context import AppContext
 from calendars.outlook_push import (
     LIFECYCLE_PATH,
     NOTIFICATIONS_PATH,
     OutlookSubscriptions,
     verified_notices,
 )
-from handlers.context import AppContext
 
 MAX_BODY = 1_000_000
 MAX_TOKEN = 1024

@@ -18,14 +18,16 @@ import uvicorn
 from fastapi import FastAPI
 from rich.console import Console
 
-from bot.config import AppConfig
-from bot.ports import ChatPort, Clock
-from bot.settings import Settings, configure_logging
+from bot.config.model import AppConfig
+from bot.config.settings import Settings, configure_logging
+from bot.context import AppContext
+from bot.ports.chat import ChatPort
+from bot.ports.clock import Clock
 from handlers.console.shell import console_chat
-from handlers.context import AppContext, production_context
 from handlers.http.app import Metrics, create_app
 from handlers.http.readiness import Readiness
 from handlers.logs import install_log_scrubbing
+from handlers.wiring import production_context
 from schedules.scheduler import build_scheduler, parse_job_every
 from storage.single_writer import hold_sqlite
 

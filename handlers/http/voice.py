@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from handlers.context import AppContext
+from bot.context import AppContext
 from routing.twilio import valid_signature, voice_response
 
 

@@ -17,12 +17,12 @@ from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.context import AppContext
 from bot.errors import InvalidInput, NotAllowed, NotFound, OscbotError
 from bot.messages import ActionId, Message
 from bot.model import LeadStatus, TaskStatus
 from handlers import commands
 from handlers.actions import press
-from handlers.context import AppContext
 from handlers.slack import dedupe
 from handlers.slack.blocks import action_pattern, render, reply_text
 from handlers.slack.chat import refusal

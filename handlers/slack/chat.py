@@ -19,7 +19,7 @@ from slack_sdk.web import SlackResponse
 
 from bot.errors import ChatError, retry_after_seconds
 from bot.messages import Message
-from bot.ports import MessageRef
+from bot.ports.chat import MessageRef
 from handlers.slack.blocks import render
 
 PERMANENT = {

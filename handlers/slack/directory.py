@@ -12,7 +12,7 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.config import AppConfig
+from bot.config.model import AppConfig
 
 # With `should_escape: true` Slack sends mentions as <@U123|name> and typed emails as
 # <mailto:a@b.example|a@b.example>.

@@ -21,8 +21,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import Engine, desc, select
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from bot.context import AppContext
 from bot.errors import ChatError
-from handlers.context import AppContext
 from handlers.slack.app import register
 from storage.engine import normalize_url
 

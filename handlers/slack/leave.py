@@ -13,12 +13,12 @@ from zoneinfo import ZoneInfo
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.briefs import name_of
+from bot.context import AppContext
 from bot.errors import InvalidInput, NotAllowed, NotFound, OscbotError
 from bot.messages import Message, plain
 from bot.model import AbsenceKind
+from bot.team.names import name_of
 from handlers import commands
-from handlers.context import AppContext
 from handlers.slack.blocks import reply_text
 from handlers.slack.dedupe import SOURCE, submission_id
 from handlers.slack.directory import Directory

@@ -3,8 +3,8 @@ will work, before the first brief fails."""
 
 from __future__ import annotations
 
-from bot.config import AppConfig
-from bot.config_loader import ConfigDocument
+from bot.config.loader import ConfigDocument
+from bot.config.model import AppConfig
 from bot.errors import ChatError, ConfigProblem
 from handlers.slack.chat import SlackChat
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from bot.briefs import more, named
-from bot.config import AppConfig
+from bot.config.model import AppConfig
+from bot.coverage.briefs import more
 from bot.messages import outside, plain
 from bot.model import AbsenceKind, Coverage, CoverageStatus, Lead, Task
-from bot.ports import Page
+from bot.ports.records import Page
+from bot.team.names import named
 from bot.timefmt import when, window
 from handlers.commands import LeaveDraft
 from handlers.slack.blocks import clip, mrkdwn

@@ -22,13 +22,13 @@ from microsoft_teams.api.auth.cloud_environment import CloudEnvironment
 from microsoft_teams.api.models import Attachment
 from microsoft_teams.apps import ActivityContext, App
 
-from bot.alerts import lead_card
-from bot.chat_refs import ConversationKind, ConversationRef, ConversationRefRepository
+from bot.context import AppContext
 from bot.errors import InvalidInput, NotAllowed, NotFound, OscbotError
+from bot.leads.alerts import lead_card
 from bot.messages import ActionId, Message, Section
+from bot.ports.chat import ConversationKind, ConversationRef, ConversationRefRepository
 from handlers import commands
 from handlers.actions import attempt
-from handlers.context import AppContext
 from handlers.teams import forms
 from handlers.teams.cards import CARD_CONTENT_TYPE, handled, plain, render
 from handlers.teams.chat import TeamsChat

@@ -30,10 +30,10 @@ from microsoft_teams.api.models import Account, Attachment
 from microsoft_teams.common import Client, ClientOptions
 from microsoft_teams.common.http.client_token import resolve_token
 
-from bot.chat_refs import ConversationKind, ConversationRef, ConversationRefRepository
 from bot.errors import ChatError, retry_after_seconds
 from bot.messages import Message
-from bot.ports import Clock, MessageRef
+from bot.ports.chat import ConversationKind, ConversationRef, ConversationRefRepository, MessageRef
+from bot.ports.clock import Clock
 from handlers.teams.cards import CARD_CONTENT_TYPE, Mentionable, card, render
 from handlers.teams.history import GRAPH_SCOPE, GraphHistory, HistoryUnavailable, with_marker
 from handlers.teams.pacing import TEAMS_LIMITS, Loop, Pacer

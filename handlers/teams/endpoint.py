@@ -16,8 +16,8 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from microsoft_teams.apps.http.adapter import HttpMethod, HttpRequest, HttpRouteHandler
 
-from bot.settings import Settings
-from bot.urls import is_loopback
+from bot.config.settings import Settings
+from bot.config.urls import is_loopback
 
 log = logging.getLogger(__name__)
 MAX_BODY = 256 * 1024

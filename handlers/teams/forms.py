@@ -8,10 +8,10 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.briefs import name_of
-from bot.config import AppConfig
+from bot.config.model import AppConfig
 from bot.messages import plain as strip_marks
 from bot.model import AbsenceKind
+from bot.team.names import name_of
 from handlers.teams.cards import CARD_CONTENT_TYPE, card, inert
 
 LEAVE_DIALOG = "leave"

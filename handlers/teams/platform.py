@@ -7,13 +7,14 @@ from collections.abc import Callable
 from fastapi import FastAPI
 from microsoft_teams.api.auth.cloud_environment import CloudEnvironment
 
-from bot.briefs import name_of
-from bot.config import AppConfig
+from bot.config.model import AppConfig
+from bot.config.settings import Settings
+from bot.config.urls import is_loopback
+from bot.context import AppContext
 from bot.messages import Header, Message, Section, mention
-from bot.ports import ChatPort, Clock
-from bot.settings import Settings
-from bot.urls import is_loopback
-from handlers.context import AppContext
+from bot.ports.chat import ChatPort
+from bot.ports.clock import Clock
+from bot.team.names import name_of
 from handlers.teams.bot import TeamsBot
 from handlers.teams.chat import TeamsChat
 from handlers.teams.endpoint import TeamsSettings

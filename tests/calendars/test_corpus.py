@@ -14,7 +14,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from calendars.cli import calendar_app
+from handlers.cli.calendar import calendar_app
 
 CORPUS = Path(__file__).resolve().parent / "corpus"
 MANIFEST: dict[str, Any] = yaml.safe_load((CORPUS / "manifest.yaml").read_text())

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from calendars.cli import calendar_app
+from handlers.cli.calendar import calendar_app
 
 HEAD = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\n"
 VACATION = ("BEGIN:VEVENT\r\nUID:real@test\r\nDTSTAMP:20260101T000000Z\r\nSUMMARY:Vacation\r\n"

@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from calendars.cli import calendar_app
+from handlers.cli.calendar import calendar_app
 
 SUMMARIES = ("Vacation", "PTO", "Sick day", "Out of office", "Day off", "Holiday",
              "Maternity leave", "Bank-holiday", "out_of_office")

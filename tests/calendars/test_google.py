@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from google.oauth2 import service_account
 
-from bot.config import Policies
+from bot.config.model import Policies
 from bot.errors import CalendarError
 from bot.model import AbsenceKind
 from calendars.google import GoogleCalendarSource
@@ -171,8 +171,10 @@ def test_push_channel_open_renew_notify_and_close(google: FakeGoogle,
 
 def test_renewal_job_opens_keeps_and_replaces_channels(google: FakeGoogle,
                                                        key_info: dict[str, str]) -> None:
-    from bot.fakes import FixedClock, RecordingChat, in_memory_repositories
-    from handlers.context import build_context
+    from bot.fakes.chat import RecordingChat
+    from bot.fakes.clock import FixedClock
+    from bot.fakes.repositories import in_memory_repositories
+    from handlers.wiring import build_context
     from schedules.jobs import job
     from tests.conftest import make_config
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import Policies
+from bot.config.model import Policies
 from bot.errors import CalendarError
 from calendars.ics import IcsSource
 

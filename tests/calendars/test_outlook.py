@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from bot.config import Policies
+from bot.config.model import Policies
 from bot.errors import CalendarError
 from bot.model import AbsenceKind
 from calendars.outlook import OutlookCalendarSource
@@ -185,9 +185,11 @@ def test_at_most_four_requests_per_mailbox_at_once() -> None:
 
 def test_a_failing_mailbox_keeps_its_last_good_copy_and_managers_hear_after_three(
         graph: FakeGraph) -> None:
-    from bot.fakes import FixedClock, RecordingChat, in_memory_repositories
+    from bot.fakes.chat import RecordingChat
+    from bot.fakes.clock import FixedClock
+    from bot.fakes.repositories import in_memory_repositories
     from bot.model import CoverageStatus
-    from handlers.context import build_context
+    from handlers.wiring import build_context
     from schedules.jobs import job
     from tests.conftest import make_config
 
@@ -219,7 +221,7 @@ def test_a_failing_mailbox_keeps_its_last_good_copy_and_managers_hear_after_thre
 def test_a_refused_client_secret_says_which_variables_to_check(graph: FakeGraph) -> None:
     import dataclasses
 
-    from calendars.graph import GraphClient
+    from m365.graph import GraphClient
 
     graph.mailbox(MARIA)
     good = graph_client(graph)
@@ -233,7 +235,7 @@ def test_a_refused_client_secret_says_which_variables_to_check(graph: FakeGraph)
 
 
 def test_paging_links_to_another_host_are_never_followed(graph: FakeGraph) -> None:
-    from calendars.graph import GraphError
+    from m365.graph import GraphError
 
     client = graph_client(graph)
     with pytest.raises(GraphError, match=r"refusing to follow a link to evil\.example"):

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from calendars.cli import calendar_app
+from handlers.cli.calendar import calendar_app
 from tests.calendars.test_outlook import MARIA, recorded
 from tests.fakes.graph import FakeGraph
 

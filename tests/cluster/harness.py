@@ -7,7 +7,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,8 +18,9 @@ import yaml
 
 from handlers.http.signing import signed_headers
 from tests.fakes.slack_api import TOKEN, FakeSlack
+from tests.processes import OSCBOT
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "bot" / "examples" / "app.yaml"
+EXAMPLE = Path(__file__).resolve().parents[2] / "bot" / "config" / "examples" / "app.yaml"
 LEAD_SECRET = "cluster-lead-secret"
 COMMUNITIES = ("Riverside", "Oak Hill", "Lakeview")
 # One client for every sender thread: building an httpx client per request costs tens of
@@ -87,7 +87,7 @@ class Replica:
         """Start the process (logs go to a file next to the database)."""
         log = open(self.folder / f"{self.name}.log", "ab")  # noqa: SIM115
         self.process = subprocess.Popen(
-            [sys.executable, "-c", "from bot.cli import main; main()", "run"],
+            [*OSCBOT, "run"],
             env=self.env, cwd=self.folder, stdout=log, stderr=subprocess.STDOUT)
 
     def wait_ready(self, timeout: float = 60) -> None:

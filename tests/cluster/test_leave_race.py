@@ -16,12 +16,14 @@ from urllib.parse import urlencode
 import httpx
 from sqlalchemy import text
 
-from bot.fakes import FixedClock, RecordingChat
+from bot.context import AppContext
+from bot.fakes.chat import RecordingChat
+from bot.fakes.clock import FixedClock
 from bot.model import AbsenceKind, CoverageStatus
-from handlers.context import AppContext, build_context
 from handlers.http.app import create_app
 from handlers.slack.app import build_slack_app
 from handlers.slack.chat import SlackChat
+from handlers.wiring import build_context
 from storage.engine import engine_from_url
 from storage.repositories import sql_repositories
 from tests.conftest import make_config

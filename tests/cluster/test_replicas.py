@@ -12,7 +12,7 @@ slot run twice; each conversation's messages in the order they were queued.
 
 To fit CI, the CRM reports a call on seven leads in eight once their DM has arrived
 (their cards are edited to "called"); the other 250 stay uncontacted and are alerted
-and escalated. (tests/bot/test_revise_race.py covers a call reported while its DM is
+and escalated. (tests/bot/delivery/test_revise_race.py covers a call reported while its DM is
 being sent.) Test-only settings: a 60 s speed to lead and 75 s
 escalation, twelve more counselors (leads spread over 14 DM conversations), 20 ms
 between messages of one conversation, a Retry-After of 0.1 s on the 429s, jobs every

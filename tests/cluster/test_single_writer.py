@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 from tests.cluster.harness import Replica, free_port, team_config
+from tests.processes import OSCBOT
 
 
 def sqlite_env(tmp_path: Path) -> dict[str, str]:
@@ -23,7 +23,7 @@ def sqlite_env(tmp_path: Path) -> dict[str, str]:
 def second_run(env: dict[str, str], folder: Path) -> subprocess.CompletedProcess[str]:
     """Another `oscbot run` on the same file, on a port of its own."""
     return subprocess.run(
-        [sys.executable, "-c", "from bot.cli import main; main()", "run"],
+        [*OSCBOT, "run"],
         env={**env, "PORT": str(free_port())}, cwd=folder, capture_output=True, text=True,
         timeout=120, check=False)
 

@@ -317,8 +317,8 @@ class FakeGraph(LoopbackServer):
 def graph_client(fake: FakeGraph, *, sleep: Callable[[float], None] | None = None,
                  per_mailbox: int = 4) -> Any:
     """A real GraphClient (msal tokens, httpx) configured as a deployment would be."""
-    from bot.settings import Settings
-    from calendars.graph import GraphClient, GraphConfig
+    from bot.config.settings import Settings
+    from m365.graph import GraphClient, GraphConfig
 
     config = GraphConfig.from_settings(Settings.from_env(fake.env()))
     assert config is not None

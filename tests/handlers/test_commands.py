@@ -55,10 +55,12 @@ def test_bad_input_is_explained(text: str, words: str) -> None:
 def test_lead_calendar_is_personal_and_auditable_by_managers(config: object) -> None:
     from datetime import timedelta
 
-    from bot.fakes import FixedClock, RecordingChat, in_memory_repositories
+    from bot.fakes.chat import RecordingChat
+    from bot.fakes.clock import FixedClock
+    from bot.fakes.repositories import in_memory_repositories
     from bot.model import Task
     from handlers.commands import lead_calendar
-    from handlers.context import build_context
+    from handlers.wiring import build_context
 
     ctx = build_context(config=config, repos=in_memory_repositories(),  # type: ignore[arg-type]
                         clock=FixedClock(NOW), chat=RecordingChat(), sources={})

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from bot.cli import app
+from handlers.cli.app import app
 from tests.fakes.graph import FakeGraph, Group
 
 APP_YAML = """\

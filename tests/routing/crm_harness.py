@@ -6,12 +6,13 @@ import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.crm import CrmClient, RecordMoveRepository
-from bot.crm_handover import CrmRouting
-from bot.fakes import FixedClock, in_memory_repositories
+from bot.fakes.clock import FixedClock
+from bot.fakes.repositories import in_memory_repositories
 from bot.model import AbsenceKind, Coverage, CoverageMode, CoverageOrigin, CoverageStatus
-from bot.ports import Repositories
-from bot.routing_engine import RoutingEngine
+from bot.ports.repositories import Repositories
+from bot.ports.routing import CrmClient, RecordMoveRepository
+from bot.routing.crm_handover import CrmRouting
+from bot.routing.engine import RoutingEngine
 
 
 @dataclass

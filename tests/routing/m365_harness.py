@@ -11,11 +11,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bot.config import PersonConfig
-from bot.fakes import FixedClock
+from bot.config.model import PersonConfig
+from bot.fakes.clock import FixedClock
 from bot.model import AbsenceKind, Coverage, CoverageMode, CoverageOrigin, CoverageStatus
-from bot.ports import Repositories, RoutingAdapter
-from bot.routing_engine import RoutingEngine
+from bot.ports.repositories import Repositories
+from bot.ports.routing import RoutingAdapter
+from bot.routing.engine import RoutingEngine
 
 if TYPE_CHECKING:
     from tests.fakes.graph import FakeGraph
@@ -43,9 +44,9 @@ def active_coverage(repos: Repositories) -> Coverage:
 
 STEP = textwrap.dedent("""
     import os, sys
-    from bot.ports import SwitchStatus
-    from bot.settings import Settings
-    from calendars.graph import GraphClient, GraphConfig
+    from bot.routing.journal import SwitchStatus
+    from bot.config.settings import Settings
+    from m365.graph import GraphClient, GraphConfig
     from storage.engine import engine_from_url
     from storage.repositories import sql_repositories
     from tests.routing.m365_harness import BACKUP, OSC, SENDERS, engine_for
@@ -103,7 +104,7 @@ def run_step(graph: FakeGraph, url: str, adapter: str, action: str, die_on: str,
 def killed_and_resumed(graph: FakeGraph, adapter: str, tmp_path: Path) -> None:
     """Switch and revert, each killed once between the Exchange change and its journal
     record, then resumed: one write each way, and the journal ends reverted."""
-    from bot.ports import SwitchStatus
+    from bot.routing.journal import SwitchStatus
     from storage.engine import engine_from_url
     from storage.migrate import upgrade
     from storage.repositories import sql_repositories

@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
-from bot.config import PersonConfig
+from bot.config.model import PersonConfig
 from bot.errors import RoutingError
-from bot.fakes import FixedClock, in_memory_repositories
+from bot.fakes.clock import FixedClock
+from bot.fakes.repositories import in_memory_repositories
 from bot.model import (
     AbsenceKind,
     Coverage,
@@ -19,8 +20,8 @@ from bot.model import (
     CoverageOrigin,
     CoverageStatus,
 )
-from bot.ports import SwitchStatus
-from bot.routing_engine import RoutingEngine
+from bot.routing.engine import RoutingEngine
+from bot.routing.journal import SwitchStatus
 from routing.callrail import CallRailRouting
 from tests.routing.fake_vendor import FakeVendor
 

@@ -9,7 +9,7 @@ from urllib.parse import unquote
 import pytest
 from google.oauth2.credentials import Credentials
 
-from bot.config import PersonConfig
+from bot.config.model import PersonConfig
 from bot.errors import RoutingError
 from bot.model import CoverageMode
 from routing.google_groups import GoogleGroupRouting

@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.config import PersonConfig
-from bot.crm import CrmRecord, MoveStatus, RecordKind
+from bot.config.model import PersonConfig
 from bot.errors import RoutingError
-from bot.ports import SwitchStatus
+from bot.routing.crm import CrmRecord, MoveStatus, RecordKind
+from bot.routing.journal import SwitchStatus
 from routing.hubspot import HubSpotCrm
 from tests.routing.crm_harness import crm_harness
 from tests.routing.fake_hubspot import FakeHubSpot

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from bot.config import PersonConfig
-from bot.crm import CrmRecord, MoveStatus, RecordKind
+from bot.config.model import PersonConfig
 from bot.errors import RoutingError
-from bot.ports import SwitchStatus
+from bot.routing.crm import CrmRecord, MoveStatus, RecordKind
+from bot.routing.journal import SwitchStatus
 from routing.lasso import LassoCrm
 from tests.routing.crm_harness import crm_harness
 from tests.routing.fake_vendor import FakeVendor

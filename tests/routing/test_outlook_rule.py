@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from bot.errors import RoutingError
-from bot.fakes import in_memory_repositories
+from bot.fakes.repositories import in_memory_repositories
 from bot.model import CoverageMode
-from bot.ports import SwitchStatus
+from bot.routing.journal import SwitchStatus
 from routing.outlook_rule import OutlookRuleRouting
 from tests.fakes.graph import FakeGraph, graph_client
 from tests.routing.m365_harness import (

@@ -10,12 +10,14 @@ import pytest
 from fastapi.testclient import TestClient
 from twilio.request_validator import RequestValidator
 
-from bot.config import PersonConfig
+from bot.config.model import PersonConfig
 from bot.errors import RoutingError
-from bot.fakes import FixedClock, RecordingChat, in_memory_repositories
+from bot.fakes.chat import RecordingChat
+from bot.fakes.clock import FixedClock
+from bot.fakes.repositories import in_memory_repositories
 from bot.model import AbsenceKind, CoverageMode
-from handlers.context import build_context
 from handlers.http.app import create_app
+from handlers.wiring import build_context
 from routing.twilio import TwilioRouting, voice_response
 from tests.conftest import make_config
 from tests.routing.fake_vendor import FakeVendor

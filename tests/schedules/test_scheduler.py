@@ -6,10 +6,12 @@ import logging
 
 import pytest
 
-from bot.config import AppConfig
-from bot.fakes import FixedClock, RecordingChat, in_memory_repositories
-from bot.settings import configure_logging
-from handlers.context import build_context
+from bot.config.model import AppConfig
+from bot.config.settings import configure_logging
+from bot.fakes.chat import RecordingChat
+from bot.fakes.clock import FixedClock
+from bot.fakes.repositories import in_memory_repositories
+from handlers.wiring import build_context
 from schedules.jobs import did_something
 from schedules.scheduler import build_scheduler
 

@@ -13,13 +13,14 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.fakes import FixedClock
+from bot.context import AppContext
+from bot.delivery.outbox import OutboxStatus
+from bot.fakes.clock import FixedClock
 from bot.model import Lead
-from bot.ports import OutboxStatus
-from handlers.context import AppContext, build_context
 from handlers.http.app import create_app
 from handlers.http.signing import signed_headers
 from handlers.slack.chat import SlackChat
+from handlers.wiring import build_context
 from schedules.jobs import deliver_outbox, sweep_leads
 from storage.engine import engine_from_url
 from storage.migrate import upgrade

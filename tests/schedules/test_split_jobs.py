@@ -8,12 +8,16 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.config import AppConfig
-from bot.fakes import FixedClock, InMemoryCalendar, RecordingChat, in_memory_repositories
+from bot.config.model import AppConfig
+from bot.context import AppContext
+from bot.fakes.calendars import InMemoryCalendar
+from bot.fakes.chat import RecordingChat
+from bot.fakes.clock import FixedClock
+from bot.fakes.jobs import InMemoryWorkItems
+from bot.fakes.repositories import in_memory_repositories
 from bot.model import Absence, AbsenceKind, CoverageStatus
-from bot.ports import Repositories
-from bot.work_items import InMemoryWorkItems
-from handlers.context import AppContext, build_context
+from bot.ports.repositories import Repositories
+from handlers.wiring import build_context
 from schedules.jobs import CALENDARS, INBOUND_RETENTION, job
 from schedules.scheduler import run_tick, slot_of
 from tests.conftest import make_config

@@ -16,8 +16,8 @@ import psycopg
 import pytest
 from sqlalchemy import Engine
 
-from bot.fakes import in_memory_repositories
-from bot.ports import Repositories
+from bot.fakes.repositories import in_memory_repositories
+from bot.ports.repositories import Repositories
 from storage.engine import engine_from_url
 from storage.migrate import upgrade
 from storage.repositories import sql_repositories

@@ -12,8 +12,10 @@ from typing import Any
 
 from sqlalchemy import Engine, Table, event, insert
 
-from bot.fakes import FixedClock, RecordingChat
-from handlers.context import AppContext, build_context
+from bot.context import AppContext
+from bot.fakes.chat import RecordingChat
+from bot.fakes.clock import FixedClock
+from handlers.wiring import build_context
 from storage.engine import engine_from_url
 from storage.migrate import upgrade
 from storage.repositories import sql_repositories

@@ -7,13 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine, text
 
-from bot.chat_refs import (
-    ConversationKind,
-    ConversationRef,
-    ConversationRefRepository,
-    InMemoryConversationRefs,
-)
-from bot.ports import Repositories
+from bot.fakes.chat import InMemoryConversationRefs
+from bot.ports.chat import ConversationKind, ConversationRef, ConversationRefRepository
+from bot.ports.repositories import Repositories
 from storage.conversation_refs import SqlConversationRefs
 
 NOW = datetime(2026, 11, 30, 14, 0, tzinfo=UTC)

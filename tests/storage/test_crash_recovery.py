@@ -11,10 +11,11 @@ import textwrap
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bot.fakes import FixedClock, RecordingChat
+from bot.fakes.chat import RecordingChat
+from bot.fakes.clock import FixedClock
 from bot.model import AbsenceKind, CoverageStatus
-from bot.ports import SwitchStatus
-from handlers.context import build_context
+from bot.routing.journal import SwitchStatus
+from handlers.wiring import build_context
 from storage.engine import engine_from_url
 from storage.migrate import upgrade
 from storage.repositories import sql_repositories
@@ -28,9 +29,10 @@ ROUTING = {"leads": {"adapter": "builtin"}, "email": {"adapter": "manual"},
 STEP = textwrap.dedent("""
     import os, sys
     from datetime import datetime, timedelta, UTC
-    from bot.fakes import FixedClock, RecordingChat
-    from bot.routing_engine import RoutingEngine
-    from handlers.context import build_context, routing_adapters
+    from bot.fakes.chat import RecordingChat
+    from bot.fakes.clock import FixedClock
+    from bot.routing.engine import RoutingEngine
+    from handlers.wiring import build_context, routing_adapters
     from storage.engine import engine_from_url
     from storage.repositories import sql_repositories
     from tests.conftest import make_config

@@ -13,10 +13,10 @@ from sqlalchemy import text
 from sqlmodel import SQLModel
 
 import storage.tables  # noqa: F401
-from bot.config import AppConfig
+from bot.config.model import AppConfig
 from storage.engine import engine_from_url, normalize_url
-from storage.journal import sync_people
 from storage.migrate import MIGRATIONS, current_revision, known_head, upgrade
+from storage.people import sync_people
 
 # The single head of the chain: every migration added later keeps these tests valid.
 HEAD = ScriptDirectory(str(MIGRATIONS)).get_current_head()

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.briefs import handoff_brief, return_list
-from bot.services.reports import monthly_report
-from handlers.context import AppContext
+from bot.context import AppContext
+from bot.coverage.briefs import handoff_brief, return_list
+from bot.reports.service import monthly_report
 from handlers.slack.app import app_home
 from tests.storage.history import BACKUP, MANAGER, OSC, counting, stored_history
 

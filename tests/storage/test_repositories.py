@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from sqlalchemy import Engine
 
-from bot.crm import MoveStatus, RecordKind, RecordMove
+from bot.delivery.outbox import OutboxItem, OutboxStatus
 from bot.errors import NotFound
 from bot.messages import Header, Message
 from bot.model import (
@@ -18,6 +18,7 @@ from bot.model import (
     Activity,
     ActivityKind,
     Appointment,
+    AuditEntry,
     Coverage,
     CoverageMode,
     CoverageOrigin,
@@ -29,16 +30,11 @@ from bot.model import (
     Task,
     TaskStatus,
 )
-from bot.ports import (
-    AuditEntry,
-    CalendarSyncState,
-    MessageRef,
-    OutboxItem,
-    OutboxStatus,
-    Repositories,
-    RoutingSwitch,
-    SwitchStatus,
-)
+from bot.ports.calendars import CalendarSyncState
+from bot.ports.chat import MessageRef
+from bot.ports.repositories import Repositories
+from bot.routing.crm import MoveStatus, RecordKind, RecordMove
+from bot.routing.journal import RoutingSwitch, SwitchStatus
 
 T0 = datetime(2026, 11, 30, 16, tzinfo=UTC)
 CHICAGO = timezone(timedelta(hours=-6))

@@ -16,7 +16,7 @@ from bot.model import (
     Task,
     TaskStatus,
 )
-from bot.ports import Repositories
+from bot.ports.repositories import Repositories
 from tests.storage.test_repositories import T0, a_coverage, a_lead
 
 MARIA, SAM = "maria@rh.example", "sam@rh.example"

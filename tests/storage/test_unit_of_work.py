@@ -10,10 +10,12 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
+from bot.delivery.notify import priority_of
+from bot.delivery.outbox import OutboxItem, OutboxStatus
 from bot.messages import Message
 from bot.model import Lead
-from bot.ports import MessageRef, OutboxItem, OutboxStatus, Repositories
-from bot.services.notify import priority_of
+from bot.ports.chat import MessageRef
+from bot.ports.repositories import Repositories
 from storage import rows
 from storage.tables import OutboxRow
 

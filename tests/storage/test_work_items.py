@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-from bot.ports import Repositories
-from bot.work_items import WorkItem
+from bot.ports.jobs import WorkItem
+from bot.ports.repositories import Repositories
 
 T0 = datetime(2026, 11, 30, 14, tzinfo=UTC)
 LEASE = timedelta(seconds=30)

@@ -14,9 +14,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import Engine, text
 
-from bot.fakes import FixedClock, RecordingChat
-from bot.ports import CalendarRead, CalendarSource
-from handlers.context import AppContext, build_context
+from bot.context import AppContext
+from bot.fakes.chat import RecordingChat
+from bot.fakes.clock import FixedClock
+from bot.ports.calendars import CalendarRead, CalendarSource
+from handlers.wiring import build_context
 from schedules.jobs import CALENDARS, job
 from schedules.scheduler import run_tick
 from storage.engine import engine_from_url

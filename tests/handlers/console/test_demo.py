@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import pytest
 from rich.console import Console
 
 from handlers.console.demo import play
+from tests.processes import OSCBOT
 
 
 def test_demo_plays_the_whole_story(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -49,7 +49,7 @@ def test_demo_plays_the_whole_story(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 
 
 def test_demo_command_exits_zero_and_writes_no_files(tmp_path: Path) -> None:
-    result = subprocess.run([sys.executable, "-c", "from bot.cli import main; main()", "demo"],
+    result = subprocess.run([*OSCBOT, "demo"],
                             cwd=tmp_path, capture_output=True, text=True, timeout=120,
                             check=False)
     assert result.returncode == 0, result.stderr
@@ -58,7 +58,7 @@ def test_demo_command_exits_zero_and_writes_no_files(tmp_path: Path) -> None:
 
 
 def test_help_lists_every_command() -> None:
-    result = subprocess.run([sys.executable, "-c", "from bot.cli import main; main()",
+    result = subprocess.run([*OSCBOT,
                              "--help"], capture_output=True, text=True, timeout=60,
                             check=False)
     assert result.returncode == 0

@@ -11,11 +11,13 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from bot.cli import app
-from bot.delivery import OutboxDelivery
-from bot.fakes import FixedClock, RecordingChat
+from bot.delivery.deliverer import OutboxDelivery
+from bot.delivery.outbox import OutboxItem, OutboxStatus
+from bot.fakes.chat import RecordingChat
+from bot.fakes.clock import FixedClock
 from bot.messages import Message
-from bot.ports import MessageRef, OutboxItem, OutboxStatus
+from bot.ports.chat import MessageRef
+from handlers.cli.app import app
 from storage.engine import engine_from_url
 from storage.migrate import upgrade
 from storage.outbox import SqlOutbox

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
-from bot.examples import EXAMPLE_CONFIG
+from bot.config.examples import EXAMPLE_CONFIG
+from tests.processes import OSCBOT
 from tests.storage.test_migrations import HEAD
 
 EXAMPLE = EXAMPLE_CONFIG
@@ -18,7 +18,7 @@ def oscbot(*args: str, cwd: Path, stdin: str = "",
     environment = {**os.environ, "OSCBOT_CONFIG": str(EXAMPLE),
                    "DATABASE_URL": f"sqlite:///{cwd / 'shell.db'}", "COLUMNS": "120",
                    **(env or {})}
-    return subprocess.run([sys.executable, "-c", "from bot.cli import main; main()", *args],
+    return subprocess.run([*OSCBOT, *args],
                           cwd=cwd, input=stdin, capture_output=True, text=True, timeout=120,
                           env=environment, check=False)
 

@@ -6,13 +6,16 @@ from datetime import UTC, datetime
 
 from fastapi.testclient import TestClient
 
-from bot.config import AppConfig
-from bot.fakes import FixedClock, InMemoryCalendar, RecordingChat, in_memory_repositories
+from bot.config.model import AppConfig
+from bot.fakes.calendars import InMemoryCalendar
+from bot.fakes.chat import RecordingChat
+from bot.fakes.clock import FixedClock
+from bot.fakes.repositories import in_memory_repositories
 from bot.model import Absence, AbsenceKind
-from bot.ports import CalendarSyncState
+from bot.ports.calendars import CalendarSyncState
 from calendars.google_push import WatchChannel
-from handlers.context import build_context
 from handlers.http.app import create_app
+from handlers.wiring import build_context
 
 MARIA = "maria@rh.example"
 T0 = datetime(2026, 11, 30, 14, tzinfo=UTC)

@@ -16,14 +16,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.config import AppConfig
-from bot.fakes import FixedClock
+from bot.config.model import AppConfig
+from bot.fakes.clock import FixedClock
 from bot.messages import ActionId
-from handlers.context import build_context
 from handlers.http.app import create_app
 from handlers.http.signing import signed_headers
 from handlers.slack.app import build_slack_app
 from handlers.slack.chat import SlackChat
+from handlers.wiring import build_context
 from storage.engine import engine_from_url
 from storage.migrate import upgrade
 from storage.repositories import sql_repositories

@@ -13,12 +13,13 @@ from pathlib import Path
 
 import httpx
 
-from bot.config import AppConfig
-from bot.fakes import FixedClock, RecordingChat
+from bot.config.model import AppConfig
+from bot.fakes.chat import RecordingChat
+from bot.fakes.clock import FixedClock
 from bot.model import Lead
-from handlers.context import build_context
 from handlers.http.app import create_app
 from handlers.http.signing import signed_headers
+from handlers.wiring import build_context
 from storage.engine import engine_from_url
 from storage.migrate import upgrade
 from storage.repositories import sql_repositories

@@ -58,10 +58,12 @@ def test_a_failing_kick_does_not_stop_later_ones() -> None:
 def test_a_running_delivery_loop_is_woken_in_place_and_its_next_claim_sends() -> None:
     from datetime import UTC, datetime
 
-    from bot.delivery import OutboxDelivery
-    from bot.fakes import FixedClock, RecordingChat, in_memory_repositories
+    from bot.delivery.deliverer import OutboxDelivery
+    from bot.delivery.notify import Notifier
+    from bot.fakes.chat import RecordingChat
+    from bot.fakes.clock import FixedClock
+    from bot.fakes.repositories import in_memory_repositories
     from bot.messages import Message
-    from bot.services.notify import Notifier
 
     repos = in_memory_repositories()
     clock = FixedClock(datetime(2026, 12, 1, 15, tzinfo=UTC))

@@ -11,13 +11,16 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.config import AppConfig
-from bot.fakes import FixedClock, RecordingChat, in_memory_repositories
-from bot.ports import Repositories
-from handlers.context import AppContext, build_context
+from bot.config.model import AppConfig
+from bot.context import AppContext
+from bot.fakes.chat import RecordingChat
+from bot.fakes.clock import FixedClock
+from bot.fakes.repositories import in_memory_repositories
+from bot.ports.repositories import Repositories
 from handlers.http.app import create_app
 from handlers.http.leads import MAX_BODY
 from handlers.http.signing import SIGNATURE_HEADER, signature_header, signed_headers
+from handlers.wiring import build_context
 from tests.handlers.slack.test_app import Server
 
 SECRET = "test-webhook-secret"

@@ -15,11 +15,14 @@ import httpx
 import pytest
 import uvicorn
 
-from bot.fakes import FixedClock, RecordingChat, in_memory_repositories
+from bot.context import AppContext
+from bot.fakes.chat import RecordingChat
+from bot.fakes.clock import FixedClock
+from bot.fakes.repositories import in_memory_repositories
 from calendars.outlook import OutlookCalendarSource
 from calendars.outlook_push import Subscription
-from handlers.context import AppContext, build_context
 from handlers.http.app import create_app
+from handlers.wiring import build_context
 from schedules.jobs import job
 from tests.conftest import make_config
 from tests.fakes.graph import FakeGraph, graph_client

@@ -17,14 +17,16 @@ import httpx
 import pytest
 import uvicorn
 
-from bot.config import AppConfig
-from bot.fakes import FixedClock, in_memory_repositories
+from bot.config.model import AppConfig
+from bot.context import AppContext
+from bot.fakes.clock import FixedClock
+from bot.fakes.repositories import in_memory_repositories
+from bot.leads.service import NewLead
 from bot.model import CoverageStatus, LeadStatus
-from bot.services.leads import NewLead
-from handlers.context import AppContext, build_context
 from handlers.http.app import create_app
 from handlers.slack.app import build_slack_app
 from handlers.slack.chat import SlackChat
+from handlers.wiring import build_context
 from tests.fakes.slack_api import TOKEN, FakeSlack
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"

@@ -8,11 +8,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.delivery import OutboxDelivery
+from bot.delivery.deliverer import OutboxDelivery
+from bot.delivery.notify import Notifier
 from bot.errors import ChatError
-from bot.fakes import FixedClock, InMemoryOutbox
+from bot.fakes.clock import FixedClock
+from bot.fakes.delivery import InMemoryOutbox
 from bot.messages import ActionId, Actions, Bullets, Button, Header, Message, Section
-from bot.services.notify import Notifier
 from handlers.slack.blocks import action_pattern, render
 from handlers.slack.chat import SlackChat, refusal
 from tests.fakes.slack_api import TEAM_CHANNEL, TOKEN, FakeSlack

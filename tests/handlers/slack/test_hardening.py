@@ -8,10 +8,10 @@ from datetime import timedelta
 
 import httpx
 
+from bot.context import AppContext
+from bot.leads.service import NewLead
 from bot.model import Absence, AbsenceKind
-from bot.ports import CalendarSyncState
-from bot.services.leads import NewLead
-from handlers.context import AppContext
+from bot.ports.calendars import CalendarSyncState
 from tests.fakes.slack_api import FakeSlack
 from tests.handlers.slack import test_app as shared
 from tests.handlers.slack.test_app import T0, interactive, signed, wait_for

@@ -6,11 +6,11 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
-from bot.fakes import FixedClock
+from bot.context import AppContext
+from bot.fakes.clock import FixedClock
+from bot.leads.service import NewLead
 from bot.model import AbsenceKind
-from bot.ports import Page
-from bot.services.leads import NewLead
-from handlers.context import AppContext
+from bot.ports.records import Page
 from handlers.slack.blocks import render_view
 from handlers.slack.views import home_view
 from tests.fakes.slack_api import TEAM_CHANNEL, FakeSlack

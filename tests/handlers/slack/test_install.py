@@ -10,14 +10,16 @@ from urllib.parse import parse_qs, urlparse
 import httpx
 import pytest
 
-from bot.config import AppConfig
+from bot.config.model import AppConfig
+from bot.context import AppContext
 from bot.errors import ChatError
-from bot.fakes import FixedClock, in_memory_repositories
+from bot.fakes.clock import FixedClock
+from bot.fakes.repositories import in_memory_repositories
 from bot.messages import Message
-from handlers.context import AppContext, build_context
 from handlers.http.app import create_app
 from handlers.slack.chat import SlackChat
 from handlers.slack.install import InstalledBotToken, OAuthInstall
+from handlers.wiring import build_context
 from storage.engine import engine_from_url
 from tests.fakes.slack_api import TEAM_CHANNEL, FakeSlack
 from tests.handlers.slack.test_app import SECRET, T0, USERS, Server, command

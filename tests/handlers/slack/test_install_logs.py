@@ -12,13 +12,14 @@ from urllib.parse import parse_qs, urlparse
 import httpx
 import pytest
 
-from bot.config import AppConfig
-from bot.fakes import FixedClock, in_memory_repositories
-from handlers.context import build_context
+from bot.config.model import AppConfig
+from bot.fakes.clock import FixedClock
+from bot.fakes.repositories import in_memory_repositories
 from handlers.http.app import create_app
 from handlers.logs import install_log_scrubbing
 from handlers.slack.chat import SlackChat
 from handlers.slack.install import OAuthInstall
+from handlers.wiring import build_context
 from tests.fakes.slack_api import FakeSlack
 from tests.handlers.slack.test_app import SECRET, T0, Server
 

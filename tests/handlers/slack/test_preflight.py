@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from bot.cli import app
-from bot.examples import EXAMPLE_CONFIG
+from bot.config.examples import EXAMPLE_CONFIG
+from handlers.cli.app import app
 from handlers.slack.preflight import REQUIRED_SCOPES
 from tests.fakes.slack_api import TOKEN, FakeSlack, manifest_scopes
 

@@ -19,15 +19,16 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import FastAPI
 from microsoft_teams.api.auth.cloud_environment import PUBLIC, with_overrides
 
-from bot.chat_refs import InMemoryConversationRefs
-from bot.config import AppConfig
-from bot.fakes import FixedClock, in_memory_repositories
-from bot.settings import Settings
-from handlers.context import build_context
+from bot.config.model import AppConfig
+from bot.config.settings import Settings
+from bot.fakes.chat import InMemoryConversationRefs
+from bot.fakes.clock import FixedClock
+from bot.fakes.repositories import in_memory_repositories
 from handlers.http.app import create_app
 from handlers.teams.chat import TeamsChat
 from handlers.teams.endpoint import allow_unauthenticated
 from handlers.teams.platform import mount_teams
+from handlers.wiring import build_context
 from tests.fakes.bot_connector import BOT_ID, TENANT, FakeBotConnector, post_activity
 from tests.fakes.server import LoopbackServer, send_json
 from tests.processes import free_port

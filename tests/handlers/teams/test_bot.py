@@ -9,14 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from bot.chat_refs import InMemoryConversationRefs
-from bot.config import AppConfig
-from bot.fakes import FixedClock, in_memory_repositories
-from handlers.context import AppContext, build_context
+from bot.config.model import AppConfig
+from bot.context import AppContext
+from bot.fakes.chat import InMemoryConversationRefs
+from bot.fakes.clock import FixedClock
+from bot.fakes.repositories import in_memory_repositories
 from handlers.teams.bot import TeamsBot, addressed_to_bot, command_text
 from handlers.teams.chat import TeamsChat
 from handlers.teams.endpoint import TeamsSettings
 from handlers.teams.forms import leave_card, read_leave
+from handlers.wiring import build_context
 from tests.fakes.bot_connector import FakeBotConnector
 
 ROOT = Path(__file__).resolve().parents[3]

@@ -8,12 +8,12 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-from bot.chat_refs import ConversationKind, ConversationRef
-from bot.cli import SystemClock
-from bot.delivery import OutboxDelivery
+from bot.delivery.deliverer import OutboxDelivery
+from bot.delivery.notify import Notifier
+from bot.delivery.outbox import OutboxStatus
 from bot.messages import Message, Section
-from bot.ports import OutboxStatus
-from bot.services.notify import Notifier
+from bot.ports.chat import ConversationKind, ConversationRef
+from handlers.cli.app import SystemClock
 from handlers.teams.chat import TeamsChat
 from storage.conversation_refs import SqlConversationRefs
 from storage.engine import engine_from_url

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import SystemClock
+from bot.delivery.notify import Notifier
 from bot.messages import Message, Section
-from bot.services.notify import Notifier
+from handlers.cli.app import SystemClock
 from storage.engine import engine_from_url
 from storage.repositories import sql_repositories
 from tests.fakes.bot_connector import TEAM_ID, TENANT, FakeBotConnector, card_text, post_activity

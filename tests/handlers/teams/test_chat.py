@@ -7,11 +7,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from bot.chat_refs import ConversationKind, ConversationRef, InMemoryConversationRefs
 from bot.errors import ChatError
-from bot.fakes import FixedClock
+from bot.fakes.chat import InMemoryConversationRefs
+from bot.fakes.clock import FixedClock
 from bot.messages import ActionId, Actions, Button, Header, Message, Section, outside
-from bot.ports import MessageRef
+from bot.ports.chat import ConversationKind, ConversationRef, MessageRef
 from handlers.teams.chat import TeamsChat
 from tests.fakes.bot_connector import BOT_ID, TEAM_ID, TENANT, FakeBotConnector, card_of
 

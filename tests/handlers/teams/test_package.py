@@ -17,7 +17,7 @@ import pytest
 from jsonschema import Draft4Validator
 from typer.testing import CliRunner
 
-from bot.cli import app
+from handlers.cli.app import app
 from handlers.teams.package import COMMANDS, manifest, write_package
 
 SCHEMA_PACKAGE = "@microsoft/app-manifest@1.1.2"

@@ -16,16 +16,17 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 
-from bot.config import AppConfig
-from bot.fakes import FixedClock
+from bot.config.model import AppConfig
+from bot.config.settings import Settings
+from bot.context import AppContext
+from bot.fakes.clock import FixedClock
+from bot.leads.service import NewLead
 from bot.model import Lead
-from bot.ports import Repositories
-from bot.services.leads import NewLead
-from bot.settings import Settings
-from handlers.context import AppContext, build_context
+from bot.ports.repositories import Repositories
 from handlers.http.app import create_app
 from handlers.teams.chat import TeamsChat
 from handlers.teams.platform import mount_teams
+from handlers.wiring import build_context
 from storage.conversation_refs import SqlConversationRefs
 from storage.engine import engine_from_url
 from storage.migrate import upgrade

@@ -13,12 +13,13 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.chat_refs import ConversationKind, ConversationRef
-from bot.delivery import OutboxDelivery
-from bot.fakes import FixedClock
+from bot.delivery.deliverer import OutboxDelivery
+from bot.delivery.notify import Notifier
+from bot.delivery.outbox import OutboxStatus
+from bot.fakes.clock import FixedClock
 from bot.messages import Message, Section
-from bot.ports import OutboxStatus, Repositories
-from bot.services.notify import Notifier
+from bot.ports.chat import ConversationKind, ConversationRef
+from bot.ports.repositories import Repositories
 from handlers.teams.chat import TeamsChat
 from handlers.teams.history import GraphHistory, marker, sent_by_app
 from storage.conversation_refs import SqlConversationRefs

@@ -1,0 +1,185 @@
+"""`oscbot check`: every problem in app.yaml and the environment, with file:line."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from rich.console import Console
+
+from bot.config.loader import ConfigDocument, Loc, read_document, validate
+from bot.config.model import AppConfig
+from bot.config.urls import is_loopback
+from bot.errors import ConfigError, ConfigProblem
+
+GRAPH_CREDENTIALS = ("GRAPH_CLIENT_ID", "GRAPH_CLIENT_SECRET", "GRAPH_TENANT_ID")
+GRAPH_TOKEN_TAIL = "/oauth2/v2.0/token"
+ADAPTER_CREDENTIALS: dict[str, tuple[tuple[str, ...], ...]] = {
+    "hubspot": (("HUBSPOT_ACCESS_TOKEN",),),
+    "salesforce": (("SALESFORCE_USERNAME", "SALESFORCE_PASSWORD", "SALESFORCE_SECURITY_TOKEN"),
+                   ("SALESFORCE_ACCESS_TOKEN", "SALESFORCE_INSTANCE_URL")),
+    "lasso": (("LASSO_API_KEY",),),
+    "google_group": (("GOOGLE_APPLICATION_CREDENTIALS",),),
+    "gmail_filter": (("GOOGLE_APPLICATION_CREDENTIALS",),),
+    "callrail": (("CALLRAIL_API_KEY",),),
+    "m365_group": (GRAPH_CREDENTIALS,),
+    "outlook_rule": (GRAPH_CREDENTIALS,),
+    "twilio": (("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN"),),
+}
+
+
+def credential_problems(config: AppConfig, *, env: Mapping[str, str],
+                        doc: ConfigDocument) -> list[ConfigProblem]:
+    """Missing environment variables for Slack, lead intake and each routing adapter."""
+    def missing(field: str, message: str, severity: str = "error") -> ConfigProblem:
+        return ConfigProblem(file="environment", line=None, field=field, message=message,
+                             severity=severity)
+
+    problems = []
+    has_http = "SLACK_BOT_TOKEN" in env and "SLACK_SIGNING_SECRET" in env
+    has_socket = "SLACK_BOT_TOKEN" in env and "SLACK_APP_TOKEN" in env
+    if config.team.chat == "teams":
+        problems += teams_problems(env)
+    elif not (has_http or has_socket):
+        problems.append(missing("SLACK_BOT_TOKEN", "Slack is not configured (set "
+                                "SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET, or SLACK_APP_TOKEN "
+                                "for Socket Mode); only the console adapter works",
+                                "warning"))
+    if "LEAD_WEBHOOK_SECRET" not in env:
+        problems.append(missing("LEAD_WEBHOOK_SECRET", "not set: POST /leads is disabled",
+                                "warning"))
+    for channel in ("leads", "email", "calls"):
+        adapter = getattr(config.routing, channel).adapter
+        options = ADAPTER_CREDENTIALS.get(adapter)
+        if options and not any(all(name in env for name in option) for option in options):
+            wanted = " or ".join("+".join(option) for option in options)
+            problems.append(doc.problem(("routing", channel, "adapter"),
+                                        f"adapter {adapter} needs {wanted} in the environment"))
+        settings = getattr(config.routing, channel).settings
+        at: Loc = ("routing", channel, "settings")
+        if adapter == "google_group" and "admin_email" not in settings:
+            problems.append(doc.problem((*at, "admin_email"), "Google Group routing acts as "
+                                        "a Workspace admin; give the admin's email"))
+        if adapter in ("gmail_filter", "outlook_rule") and not settings.get("lead_senders"):
+            problems.append(doc.problem((*at, "lead_senders"), "list the addresses lead "
+                                        "notifications come from, comma separated"))
+        if adapter in ("hubspot", "salesforce", "lasso"):
+            problems += crm_problems(config, adapter=adapter, settings=settings, doc=doc, at=at)
+        if adapter == "m365_group":
+            problems += [doc.problem(("people", index, "routing_ids"),
+                                     f"{osc.name} needs m365_group: the object id or address "
+                                     "of the group that receives their lead email")
+                         for index, osc in enumerate(config.people)
+                         if osc in config.oscs and "m365_group" not in osc.routing_ids]
+        if adapter == "callrail" and "account_id" not in settings:
+            problems.append(doc.problem((*at, "account_id"), "CallRail needs the account id "
+                                        "(settings: {account_id: ACC...})"))
+    return problems + graph_problems(config, env=env)
+
+
+def graph_problems(config: AppConfig, *, env: Mapping[str, str]) -> list[ConfigProblem]:
+    """Microsoft Graph settings: credentials for Outlook calendars, and URL shapes."""
+    def problem(field: str, message: str) -> ConfigProblem:
+        return ConfigProblem(file="environment", line=None, field=field, message=message)
+
+    problems = []
+    outlook = [p.name for p in config.people if p.calendar and p.calendar.outlook]
+    missing = [name for name in GRAPH_CREDENTIALS if not env.get(name)]
+    if outlook and missing:
+        problems.append(problem(missing[0], f"Outlook calendars ({', '.join(outlook)}) are "
+                                f"read through Microsoft Graph: set {', '.join(missing)}"))
+    token_url = env.get("GRAPH_TOKEN_URL", "")
+    if token_url and not token_url.rstrip("/").endswith(GRAPH_TOKEN_TAIL):
+        problems.append(problem("GRAPH_TOKEN_URL", "must be a tenant's token endpoint, like "
+                                f"https://login.microsoftonline.com/TENANT{GRAPH_TOKEN_TAIL}"))
+    for name in ("GRAPH_TOKEN_URL", "GRAPH_BASE_URL"):
+        if env.get(name) and not env[name].startswith("https://"):
+            problems.append(problem(name, "must be an https:// URL"))
+    return problems
+
+
+def teams_problems(env: Mapping[str, str]) -> list[ConfigProblem]:
+    """What Teams needs from the environment, and a loud word on unauthenticated mode."""
+    def problem(field: str, message: str, severity: str = "error") -> ConfigProblem:
+        return ConfigProblem(file="environment", line=None, field=field, message=message,
+                             severity=severity)
+
+    service = env.get("TEAMS_SERVICE_URL", "")
+    if env.get("TEAMS_DANGEROUSLY_ALLOW_UNAUTHENTICATED", "").lower() in ("1", "true", "yes"):
+        if is_loopback(service):
+            return [problem("TEAMS_DANGEROUSLY_ALLOW_UNAUTHENTICATED",
+                            "Teams requests are NOT authenticated (local testing only)",
+                            "warning")]
+        return [problem("TEAMS_DANGEROUSLY_ALLOW_UNAUTHENTICATED",
+                        "ignored: TEAMS_SERVICE_URL is not a loopback address; set "
+                        "TEAMS_CLIENT_ID, TEAMS_CLIENT_SECRET and TEAMS_TENANT_ID")]
+    missing = [name for name in ("TEAMS_CLIENT_ID", "TEAMS_CLIENT_SECRET", "TEAMS_TENANT_ID")
+               if not env.get(name)]
+    if missing:
+        return [problem(missing[0], "team.chat is teams but " + ", ".join(missing)
+                        + " not set (from the Entra app registration of the bot; see the "
+                        "README's Teams setup)")]
+    return []
+
+
+def crm_problems(config: AppConfig, *, adapter: str, settings: Mapping[str, str],
+                 doc: ConfigDocument, at: Loc) -> list[ConfigProblem]:
+    """CRM settings that cannot work: a bad flag, or Lasso people without a user id."""
+    problems = []
+    keep = settings.get("keep_new_leads_with_backup", "false").lower()
+    if keep not in ("true", "false"):
+        problems.append(doc.problem((*at, "keep_new_leads_with_backup"),
+                                    f"must be true or false, not {keep!r}"))
+    if adapter == "lasso":
+        covered = {p.email for p in config.oscs} | {b for p in config.oscs for b in p.backups}
+        for index, person in enumerate(config.people):
+            if person.email in covered and "lasso_user_id" not in person.routing_ids:
+                problems.append(doc.problem(
+                    ("people", index, "routing_ids"),
+                    f"{person.name} ({person.email}) needs lasso_user_id (Lasso's API cannot "
+                    "look users up by email)"))
+    return problems
+
+
+Online = Callable[[AppConfig, ConfigDocument], list[ConfigProblem]]
+
+
+def check_config(path: Path, *, env: Mapping[str, str],
+                 online: Online | None = None) -> list[ConfigProblem]:
+    """Every error and warning for this config file and environment; with `online`, also
+    what the chat platform says (run only when the file itself is valid)."""
+    try:
+        doc = read_document(path)
+    except ConfigError as exc:
+        return list(exc.problems)
+    config, problems = validate(doc, env=env)
+    if config is not None:
+        problems += credential_problems(config, env=env, doc=doc)
+        if online is not None and not any(p.is_error for p in problems):
+            problems += online(config, doc)
+    return problems
+
+
+def check_command(path: Path, *, env: Mapping[str, str], strict: bool = False,
+                  console: Console | None = None, online: Online | None = None) -> int:
+    """Print every problem; 1 when there are errors (or warnings with `strict`), else 0."""
+    console = console or Console()
+    problems = check_config(path, env=env, online=online)
+    errors = [p for p in problems if p.is_error]
+    warnings = [p for p in problems if not p.is_error]
+    for problem in errors:
+        console.print(f"[red]✗[/] {problem}", highlight=False)
+    for problem in warnings:
+        console.print(f"[yellow]![/] {problem}", highlight=False)
+    if errors or (strict and warnings):
+        console.print(f"[red]{count(len(errors), 'error')}, {count(len(warnings), 'warning')}"
+                      f"[/] in {path}", highlight=False)
+        return 1
+    console.print(f"[green]✓[/] {path} is valid ({count(len(warnings), 'warning')})",
+                  highlight=False)
+    return 0
+
+
+def count(n: int, noun: str) -> str:
+    """`1 error`, `2 errors`."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"

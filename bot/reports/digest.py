@@ -1,0 +1,42 @@
+"""The weekly digest's text: last week's numbers per person, for the team channel."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from bot.config.model import AppConfig
+from bot.messages import Bullets, Context, Header, Message
+from bot.reports.numbers import ReportRow
+from bot.team.names import named
+
+
+def digest_message(rows: Sequence[ReportRow], *, config: AppConfig, period: str) -> Message:
+    """The weekly digest posted in the team channel."""
+    lines = []
+    for r in rows:
+        share = "–" if r.within_window is None else f"{r.within_window:.0%}"
+        median = "–" if r.median_minutes is None else f"{r.median_minutes:.0f} min"
+        lines.append(f"{named(config, r.person)} ({r.segment}): {r.leads} leads, "
+                     f"{share} contacted within {_minutes(config)}, median {median}, "
+                     f"{_appointments(r)}, {r.lapses} lapses")
+    total = sum(r.leads for r in rows)
+    return Message(text=f"Weekly online sales digest ({period}): {total} leads.", blocks=(
+        Header(f"Weekly digest — {period}"),
+        Bullets("Speed to lead and results", tuple(lines), empty="No leads this week."),
+        Context("Coverage rows are leads handled while covering for someone."),
+    ))
+
+
+def _appointments(row: ReportRow) -> str:
+    """Appointments as the credit rule counts them: in the OSC's numbers, noting those
+    the backup set while covering; a backup's own bonus ones named as such."""
+    text = f"{row.credited} appointments in their numbers"
+    if row.credited_set_by_backup:
+        text += f" ({row.credited_set_by_backup} set by the backup)"
+    if row.backup_bonus_appointments:
+        text += f", {row.backup_bonus_appointments} bonus earned covering"
+    return text
+
+
+def _minutes(config: AppConfig) -> str:
+    return f"{int(config.policies.speed_to_lead.total_seconds() // 60)} min"

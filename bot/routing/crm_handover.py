@@ -1,0 +1,158 @@
+"""The lead channel for a CRM: a routing adapter that moves records, recorded one by one.
+
+`switch` checks both people exist in the CRM and points oscbot's own lead route at
+the backup; `hand_over` (run right after the switch and then every few minutes by a
+job) moves the records the rules in `bot.routing.crm` name; `restore` moves each recorded
+record back unless it was finished or changed by hand, then points the route home.
+Every record is written down before it is touched, so a crash at any point is
+finished by the next run without moving anything twice.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from bot.config.model import PersonConfig
+from bot.errors import RoutingError
+from bot.model import Coverage, CoverageMode, RoutingState
+from bot.ports.clock import Clock
+from bot.ports.routing import CrmClient, RecordMoveRepository, RouteRepository
+from bot.routing.crm import OUTSTANDING, CrmRecord, MoveStatus, RecordKind, RecordMove, crm_name
+
+
+class CrmRouting:
+    """Routing adapter for the `leads` channel backed by a CRM."""
+
+    def __init__(self, *, crm: CrmClient, routes: RouteRepository,
+                 moves: RecordMoveRepository, clock: Clock, channel: str = "leads",
+                 keep_new_leads_with_backup: bool = False) -> None:
+        self.name = crm.name
+        self._crm = crm
+        self._routes = routes
+        self._moves = moves
+        self._clock = clock
+        self._channel = channel
+        self._keep_leads = keep_new_leads_with_backup
+
+    def read(self, *, osc: PersonConfig) -> RoutingState:
+        """Who the OSC's new leads go to now."""
+        target = self._routes.get(osc_email=osc.email, channel=self._channel)
+        return RoutingState(self._channel, target or osc.email, {"crm": self.name})
+
+    def switch(self, *, osc: PersonConfig, backup: PersonConfig,
+               mode: CoverageMode) -> RoutingState:
+        """Check both people are CRM users, then route the OSC's new leads to the backup."""
+        for person in (osc, backup):
+            self._user_id(person, step=self._by_hand(osc, backup))
+        self._routes.set(osc_email=osc.email, channel=self._channel, target=backup.email)
+        state = self.read(osc=osc)
+        if self._crm.manual_steps:
+            state.details["also_by_hand"] = "; ".join(
+                step.format(osc=osc.name, backup=backup.name) for step in self._crm.manual_steps)
+        return state
+
+    def hand_over(self, *, coverage: Coverage, osc: PersonConfig,
+                  backup: PersonConfig) -> int:
+        """Move the records the coverage calls for to the backup; returns how many moved."""
+        assert coverage.id is not None
+        step = self._by_hand(osc, backup)
+        osc_id = self._user_id(osc, step=step)
+        backup_id = self._user_id(backup, step=step)
+        self._settle_pending(coverage.id)
+        records = self._crm.open_tasks(owner_id=osc_id, due_before=coverage.end)
+        if coverage.mode is CoverageMode.LONG_TERM:
+            records += self._crm.new_leads(owner_id=osc_id, since=coverage.start)
+        moved = 0
+        for record in records:
+            move, created = self._moves.add(RecordMove(
+                id=None, coverage_id=coverage.id, osc_email=osc.email, crm=self.name,
+                kind=record.kind, record_id=record.id, before=record.owner,
+                after=self._crm.handed_owner(record, from_id=osc_id, to_id=backup_id),
+                status=MoveStatus.PENDING, at=self._clock.now()))
+            if not created and move.status is not MoveStatus.PENDING:
+                # Moved once already and back with the OSC: somebody decided that by hand.
+                continue
+            self._crm.set_owner(record, owner=move.after)
+            self._moves.save(dataclasses.replace(move, status=MoveStatus.MOVED,
+                                                 at=self._clock.now()))
+            moved += 1
+        return moved
+
+    def _settle_pending(self, coverage_id: int) -> None:
+        # A run that died between writing a record and noting it leaves it pending.
+        for move in self._moves.list(coverage_id=coverage_id, crm=self.name,
+                                     statuses=(MoveStatus.PENDING,)):
+            current = self._crm.fetch(move.kind, move.record_id)
+            if current is not None and current.owner == move.after:
+                self._moves.save(dataclasses.replace(move, status=MoveStatus.MOVED))
+
+    def restore(self, *, osc: PersonConfig, snapshot: RoutingState) -> RoutingState:
+        """Move every recorded record back, then route new leads to the OSC again.
+
+        Records changed by hand are left alone and named in `details["conflict"]`.
+        """
+        changed = [self._hand_back(move) for move in self._moves.list(
+            osc_email=osc.email, crm=self.name, statuses=OUTSTANDING)]
+        target = None if snapshot.target == osc.email else snapshot.target
+        self._routes.set(osc_email=osc.email, channel=self._channel, target=target)
+        state = self.read(osc=osc)
+        left = [m for m in changed if m.status is MoveStatus.CHANGED]
+        if left:
+            state.details["conflict"] = (
+                f"{crm_name(self.name)} records reassigned by hand while covering stay with "
+                "their new owner: " + "; ".join(f"{m.kind.value} {m.record_id} ({m.note})"
+                                               for m in left))
+        return state
+
+    def check(self, *, osc: PersonConfig, backup: PersonConfig) -> list[str]:
+        """Read-only: both people are CRM users and their records can be read; plus the
+        steps this CRM leaves to people."""
+        problems = []
+        ids = {}
+        for person in (osc, backup):
+            try:
+                ids[person.email] = self._user_id(person, step="")
+            except RoutingError as exc:
+                problems.append(str(exc))
+        if osc.email in ids:
+            try:
+                self._crm.new_leads(owner_id=ids[osc.email], since=self._clock.now())
+            except RoutingError as exc:
+                problems.append(str(exc))
+        return problems + [
+            "manual step: " + step.format(osc=osc.name, backup=backup.name)
+            for step in self._crm.manual_steps]
+
+    def _hand_back(self, move: RecordMove) -> RecordMove:
+        current = self._crm.fetch(move.kind, move.record_id)
+        status, note = self._verdict(move, current)
+        if status is MoveStatus.RETURNED and current is not None and current.owner != move.before:
+            self._crm.set_owner(current, owner=move.before)
+        return self._moves.save(dataclasses.replace(move, status=status, note=note,
+                                                    at=self._clock.now()))
+
+    def _verdict(self, move: RecordMove, current: CrmRecord | None) -> tuple[MoveStatus, str]:
+        if current is None:
+            return MoveStatus.GONE, "deleted in the CRM"
+        if current.owner == move.before:
+            return MoveStatus.RETURNED, "already with the OSC"
+        if not current.open:
+            what = "completed" if move.kind is RecordKind.TASK else "converted"
+            return MoveStatus.FINISHED, f"{what} while covering; left with whoever did it"
+        if current.owner != move.after:
+            return MoveStatus.CHANGED, f"now owned by {current.owner_label or current.owner}"
+        if move.kind is RecordKind.LEAD and self._keep_leads:
+            return MoveStatus.KEPT, "kept with the backup (keep_new_leads_with_backup)"
+        return MoveStatus.RETURNED, ""
+
+    def _user_id(self, person: PersonConfig, *, step: str) -> str:
+        try:
+            return self._crm.user_id(person)
+        except RoutingError as exc:
+            raise RoutingError(str(exc), transient=exc.transient, retry_after=exc.retry_after,
+                               manual_step=step or exc.manual_step) from None
+
+    def _by_hand(self, osc: PersonConfig, backup: PersonConfig) -> str:
+        return (f"In {crm_name(self.name)}, give {backup.name} {osc.name}'s open tasks due "
+                "while away (and, for a long leave, the new leads) and confirm here")
+

@@ -1,1 +1,0 @@
-"""Use cases: services apply decisions of the core through ports."""

@@ -1,0 +1,1 @@
+"""The team: `names` (how people are named in messages)."""

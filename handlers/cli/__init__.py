@@ -1,0 +1,1 @@
+"""The `oscbot` command line: `app` (every command) and `calendar` (`oscbot calendar`)."""
