@@ -104,7 +104,7 @@ def serve(emails: list[str], conn: Any, stop: Any) -> None:
 def floor_pass(ctx: Any, requests: list[tuple[str, dict[str, str]]],
                client: httpx.Client, workers: int) -> None:
     """One state read, then every conditional request, concurrently: no parse, no writes."""
-    ctx.repos.calendar_sync.get_many([f"osc{n}@b.example" for n in range(OSCS)])
+    ctx.calendars.states([f"osc{n}@b.example" for n in range(OSCS)])
     with ThreadPoolExecutor(max_workers=workers) as pool:
         list(pool.map(lambda r: client.get(r[0], headers=r[1]).status_code, requests))
 
@@ -145,7 +145,7 @@ def main() -> None:
         began = time.perf_counter()
         warm = ctx.calendars.sync_all()
         warm_time = time.perf_counter() - began
-        states = ctx.repos.calendar_sync.get_many(emails)
+        states = ctx.calendars.states(emails)
         requests = [(f"http://127.0.0.1:{ics_port}/{e}.ics", {"If-None-Match": '"v1"'})
                     if n % 2 == 0 else
                     (f"{google_url}calendars/{e}/events?syncToken="

@@ -46,7 +46,7 @@ def measure(size: int) -> list[tuple[str, float, float, int]]:
     with tempfile.TemporaryDirectory() as folder:
         engine, ctx, coverage_id = stored_history(f"sqlite:///{folder}/history.db",
                                                   leads=size)
-        coverage = ctx.repos.coverages.get(coverage_id)
+        coverage = ctx.coverage.get(coverage_id)
         zone = ctx.config.team.timezone
 
         def floor() -> object:

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import httplib2
@@ -31,6 +31,9 @@ from bot.calendar.absences import CalendarEvent, absences_from_events
 from bot.config.model import Policies
 from bot.errors import CalendarError
 from bot.ports.calendars import CalendarRead
+
+if TYPE_CHECKING:
+    from calendars.registry import CalendarSetup
 
 SCOPES = ("https://www.googleapis.com/auth/calendar.readonly",)
 RETRY_REASONS = {"rateLimitExceeded", "userRateLimitExceeded", "backendError"}
@@ -239,3 +242,13 @@ def _explain(exc: HttpError) -> tuple[int, str, str]:
         return status, (reasons[0] if reasons else ""), str(error.get("message", ""))
     except (ValueError, KeyError, TypeError, AttributeError):
         return status, "", ""
+
+
+def source(where: str, setup: CalendarSetup) -> GoogleCalendarSource | None:
+    """A Google calendar id, read as the OSC through the service account in
+    GOOGLE_APPLICATION_CREDENTIALS; None without that key."""
+    if setup.google_key is None:
+        return None
+    return GoogleCalendarSource(
+        calendar_id=where, time_zone=setup.zone, policies=setup.policies,
+        credentials=delegated_credentials(setup.google_key, subject=setup.osc_email))

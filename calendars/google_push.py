@@ -16,9 +16,14 @@ from typing import Any
 
 from googleapiclient.errors import HttpError
 
+from bot.calendar.sync import CalendarSyncService
 from bot.errors import CalendarError
+from bot.ports.calendars import CalendarSyncState
+from bot.ports.clock import Clock
+from calendars.google import GoogleCalendarSource
 
 RESOURCE_STATES = {"sync", "exists", "not_exists"}
+NOTIFICATIONS_PATH = "/calendar/google/notifications"
 
 
 @dataclass(frozen=True)
@@ -93,3 +98,45 @@ def notification_target(headers: Mapping[str, str],
     if state not in RESOURCE_STATES or state == "sync":
         return None
     return channel.osc_email
+
+
+def open_channels(states: Mapping[str, CalendarSyncState]) -> dict[str, WatchChannel]:
+    """Every open watch channel, by channel id, from the OSCs' calendar state."""
+    channels = {}
+    for osc, state in states.items():
+        channel = WatchChannel.from_cursor(osc, state.cursor)
+        if channel is not None:
+            channels[channel.channel_id] = channel
+    return channels
+
+
+class GooglePush:
+    """Watch channels on every Google calendar, each renewed before it expires (the
+    `CalendarPush` of Google calendars)."""
+
+    def __init__(self, *, calendars: CalendarSyncService, clock: Clock, public_url: str) -> None:
+        self._sync = calendars
+        self._clock = clock
+        self._address = public_url.rstrip("/") + NOTIFICATIONS_PATH
+
+    def calendars(self) -> list[str]:
+        """The OSCs whose calendar is a Google calendar, in order."""
+        return sorted(osc for osc, source in self._sync.sources.items()
+                      if isinstance(source, GoogleCalendarSource))
+
+    def ensure(self, osc_email: str) -> tuple[int, list[str]]:
+        """Open a channel on the OSC's calendar, or replace one that expires soon: (1 when
+        a channel was opened, else 0; no problems, a refusal raises CalendarError)."""
+        source = self._sync.sources.get(osc_email)
+        if not isinstance(source, GoogleCalendarSource):
+            return 0, []
+        state = self._sync.state(osc_email)
+        current = WatchChannel.from_cursor(osc_email, state.cursor) if state else None
+        if current is not None and not channels_to_renew([current], now=self._clock.now()):
+            return 0, []
+        channel = open_channel(source.service, osc_email=osc_email,
+                               calendar_id=source.calendar_id, address=self._address)
+        self._sync.remember(osc_email, channel.to_cursor())
+        if current is not None:
+            close_channel(source.service, current)
+        return 1, []

@@ -12,6 +12,8 @@ import functools
 import hashlib
 from datetime import datetime, timedelta
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -21,6 +23,9 @@ from bot.errors import CalendarError
 from bot.ports.calendars import CalendarRead
 from calendars.ics_feed import Deadline, one_line
 from calendars.ics_parse import EXTENSIONS, parse_calendar, read_absences
+
+if TYPE_CHECKING:
+    from calendars.registry import CalendarSetup
 
 TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 # A feed that did not change is re-read in full once its absences were computed this far
@@ -143,3 +148,11 @@ def _covers(cursor: dict[str, str], end: datetime) -> bool:
         return datetime.fromisoformat(cursor["until"]) >= end
     except (KeyError, ValueError):
         return False
+
+
+def source(where: str, setup: CalendarSetup) -> IcsSource:
+    """An ICS file (relative to app.yaml's folder) or an https URL."""
+    location = where
+    if "://" not in location and not Path(location).is_absolute():
+        location = str(setup.base / location)
+    return IcsSource(location, time_zone=setup.zone, policies=setup.policies)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -29,6 +29,9 @@ from bot.model import SkippedEvent
 from bot.ports.calendars import CalendarRead
 from m365.access import explain
 from m365.graph import GraphClient, GraphError
+
+if TYPE_CHECKING:
+    from calendars.registry import CalendarSetup
 
 PAGE_SIZE = 100
 AUTO_REPLY_UID = "automatic-replies"
@@ -255,3 +258,13 @@ def _parse(text: str | None) -> datetime | None:
     if not text:
         return None
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def source(where: str, setup: CalendarSetup) -> OutlookCalendarSource | None:
+    """An Outlook mailbox, read as the app through the shared Graph client; None without
+    Graph credentials."""
+    client = setup.graph()
+    if client is None:
+        return None
+    return OutlookCalendarSource(client=client, mailbox=where, time_zone=setup.zone,
+                                 policies=setup.policies)

@@ -96,27 +96,36 @@ def verified_notices(body: bytes, subscriptions: Mapping[str, Subscription]
 
 
 class OutlookSubscriptions:
-    """Creates, renews and answers Graph subscriptions for every Outlook calendar."""
+    """Creates, renews and answers Graph subscriptions for every Outlook calendar (the
+    `CalendarPush` of Outlook calendars)."""
 
     def __init__(self, *, calendars: CalendarSyncService, clock: Clock, public_url: str) -> None:
-        self.calendars = calendars
+        self.sync = calendars
         self.clock = clock
         self.base = public_url.rstrip("/")
 
     def sources(self) -> dict[str, OutlookCalendarSource]:
         """The OSCs whose calendar is in Outlook."""
-        found: Mapping[str, CalendarSource] = self.calendars.sources
+        found: Mapping[str, CalendarSource] = self.sync.sources
         return {osc: s for osc, s in found.items() if isinstance(s, OutlookCalendarSource)}
 
     def held(self) -> dict[str, Subscription]:
         """Every subscription oscbot holds, by subscription id."""
-        states = self.calendars.coverage.repos.calendar_sync.get_many(list(self.sources()))
+        states = self.sync.states(list(self.sources()))
         held = {}
         for osc, state in states.items():
             sub = Subscription.from_cursor(osc, state.cursor)
             if sub is not None:
                 held[sub.id] = sub
         return held
+
+    def calendars(self) -> list[str]:
+        """The OSCs whose calendar is in Outlook, in order."""
+        return sorted(self.sources())
+
+    def ensure(self, osc_email: str) -> tuple[int, list[str]]:
+        """Create or renew one OSC's subscription where due: (changed, problems)."""
+        return self.ensure_all({osc_email})
 
     def ensure_all(self, oscs: Collection[str] | None = None) -> tuple[int, list[str]]:
         """Create missing subscriptions and renew those close to expiry, for every Outlook
@@ -156,7 +165,7 @@ class OutlookSubscriptions:
         except GraphError as exc:
             raise self._error(exc, source, "subscribe to") from None
         sub = Subscription(osc, str(answer["id"]), state, _expiry(answer, expires))
-        self.calendars.remember(osc, sub.to_cursor())
+        self.sync.remember(osc, sub.to_cursor())
         return sub
 
     def renew(self, osc: str) -> Subscription:
@@ -175,7 +184,7 @@ class OutlookSubscriptions:
                 return self.create(osc)
             raise self._error(exc, source, "renew the subscription to") from None
         sub = Subscription(osc, current.id, current.client_state, _expiry(answer, expires))
-        self.calendars.remember(osc, sub.to_cursor())
+        self.sync.remember(osc, sub.to_cursor())
         return sub
 
     def handle(self, notices: list[Notice]) -> None:
@@ -198,7 +207,7 @@ class OutlookSubscriptions:
                 continue
             if osc not in synced:
                 synced.add(osc)
-                self.calendars.sync_one(osc)
+                self.sync.sync_one(osc)
 
     def _error(self, exc: GraphError, source: OutlookCalendarSource, doing: str
                ) -> CalendarError:

@@ -63,12 +63,7 @@ def _press(ctx: AppContext, *, action: ActionId, value: str, actor: str) -> str:
                 "Got it: coverage continues until "
                 f"{when(coverage.end, ctx.config.zone_of(actor))}.")
     coverage_id, _, channel = value.partition(":")
-    coverage = ctx.repos.coverages.get(_id(coverage_id))
-    if actor not in (coverage.backup_email, coverage.osc_email) and not ctx.config.is_manager(
-            actor):
-        raise NotAllowed("only the backup, the OSC or a manager can confirm routing steps")
-    ctx.engine.confirm_manual(coverage_id=_id(coverage_id), channel=channel, actor=actor)
-    ctx.coverage.refresh(coverage)
+    ctx.coverage.confirm_step(coverage_id=_id(coverage_id), channel=channel, actor=actor)
     return f"Thanks — {channel} confirmed and recorded."
 
 

@@ -13,8 +13,7 @@ from bot.coverage.facts import SHOWN
 from bot.durations import parse_duration
 from bot.errors import InvalidInput
 from bot.messages import Bullets, Context, Header, Message, Section
-from bot.model import AbsenceKind, Coverage, CoverageMode, CoverageStatus, Task, TaskStatus
-from bot.ports.calendars import CheckedCalendar
+from bot.model import AbsenceKind, Coverage, CoverageMode, CoverageStatus, Task
 from bot.ports.records import Page
 from bot.team.names import named
 from bot.timefmt import when, window
@@ -192,21 +191,20 @@ def drill(ctx: AppContext, *, osc_email: str, days: int = 1) -> Message:
     findings: list[str] = [f"{named(ctx.config, s.email)} would be skipped: {s.reason}"
                            for s in choice.skipped]
     checks: list[str] = []
-    source = ctx.calendars.sources.get(osc.email)
-    if isinstance(source, CheckedCalendar):
-        problems = source.check(now=now)
-        checks.extend(f"calendar: {p}" for p in problems)
-        if not problems:
+    calendar = ctx.calendars.rehearse(osc.email)
+    if calendar is not None:
+        checks.extend(f"calendar: {p}" for p in calendar)
+        if not calendar:
             checks.append("calendar: ready (events and automatic replies can be read)")
     if choice.backup is None:
         findings.append("NO eligible backup: leads would stay with the OSC and managers "
                         "would be alerted")
     else:
-        for channel, adapter in ctx.engine.adapters.items():
-            problems = adapter.check(osc=osc, backup=choice.backup)
-            checks.extend(f"{channel} ({adapter.name}): {p}" for p in problems)
+        for channel, adapter, problems in ctx.coverage.rehearse_routing(
+                osc_email=osc.email, backup_email=choice.backup.email):
+            checks.extend(f"{channel} ({adapter}): {p}" for p in problems)
             if not problems:
-                checks.append(f"{channel} ({adapter.name}): ready")
+                checks.append(f"{channel} ({adapter}): ready")
     ready = choice.backup is not None and not any(
         "manual" not in c and "ready" not in c for c in checks)
     verdict = "READY" if ready else "NOT READY"
@@ -241,10 +239,9 @@ def lead_calendar(ctx: AppContext, *, actor: str, person: str | None = None,
         raise InvalidInput(f"{who} is not on the team", field="person")
     now = ctx.clock.now()
     zone = ctx.config.zone_of(actor)
-    overdue = ctx.repos.tasks.page(assignee_email=who, status=TaskStatus.OPEN,
-                                   due_before=now, limit=SHOWN)
-    upcoming = ctx.repos.tasks.page(assignee_email=who, status=TaskStatus.OPEN, due_from=now,
-                                    due_before=now + timedelta(days=days), limit=SHOWN)
+    overdue = ctx.leads.task_page(assignee_email=who, due_before=now, limit=SHOWN)
+    upcoming = ctx.leads.task_page(assignee_email=who, due_from=now,
+                                   due_before=now + timedelta(days=days), limit=SHOWN)
 
     def lines(page: Page[Task]) -> tuple[str, ...]:
         return more([f"{when(t.due_at, zone)} — {t.title}" for t in page.items], page.more)

@@ -10,7 +10,7 @@ from rich import box
 from rich.table import Table
 
 from bot.config.model import AppConfig
-from bot.reports.digest import _minutes
+from bot.reports.digest import window_label
 from bot.reports.numbers import COVERAGE, ReportRow
 from bot.team.names import name_of
 
@@ -38,7 +38,7 @@ def report_csv(rows: Sequence[ReportRow]) -> str:
 
 def report_table(rows: Sequence[ReportRow], *, config: AppConfig, title: str) -> Table:
     """The report as a terminal table with people's names, fitting 80 columns."""
-    window = _minutes(config).replace(" min", "m")
+    window = window_label(config).replace(" min", "m")
     table = Table(title=title, box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False,
                   collapse_padding=True, caption_justify="left", caption=(
                       f"Minutes to first contact (median, p90); in {window}: share contacted "
@@ -60,6 +60,15 @@ def report_table(rows: Sequence[ReportRow], *, config: AppConfig, title: str) ->
     return table
 
 
+class MatplotlibCharts:
+    """The report charts, drawn with matplotlib (the ChartRenderer of `oscbot run`)."""
+
+    def digest_chart(self, rows: Sequence[ReportRow], *, config: AppConfig,
+                     period: str) -> bytes:
+        """A PNG bar chart: share of leads contacted within the window, per person."""
+        return digest_chart(rows, config=config, period=period)
+
+
 def digest_chart(rows: Sequence[ReportRow], *, config: AppConfig, period: str) -> bytes:
     """A PNG bar chart: share of leads contacted within the window, per person."""
     import matplotlib
@@ -73,7 +82,7 @@ def digest_chart(rows: Sequence[ReportRow], *, config: AppConfig, period: str) -
     try:
         axes.bar(labels, shares, color="#1f3a5f")
         axes.set_ylim(0, 100)
-        axes.set_ylabel(f"% contacted within {_minutes(config)}")
+        axes.set_ylabel(f"% contacted within {window_label(config)}")
         axes.set_title(f"Speed to lead — {period}")
         axes.tick_params(axis="x", labelsize=8)
         figure.tight_layout()

@@ -1,8 +1,14 @@
-"""The composition root: wires config, storage, chat, calendars and routing together."""
+"""The composition root: app.yaml, the environment and storage become the services every
+way in and every job receives.
+
+Adapters are found by the names app.yaml gives them (`routing.registry`,
+`calendars.registry`); the chat platform is chosen by the caller (`oscbot run`, the
+shell, the demo, tests). Nothing else in the project builds a service.
+"""
 
 from __future__ import annotations
 
-import importlib
+import functools
 from collections.abc import Callable, Mapping
 from datetime import timedelta
 from pathlib import Path
@@ -12,33 +18,32 @@ from bot.calendar.sync import CalendarSyncService
 from bot.config.model import AppConfig
 from bot.context import AppContext
 from bot.coverage.service import CoverageService
+from bot.delivery.admin import OutboxAdmin
 from bot.delivery.deliverer import OutboxDelivery
+from bot.delivery.inbound import InboundDedupe
 from bot.delivery.notify import Notifier
 from bot.delivery.settings import delivery_settings
+from bot.jobs.isolation import ItemGuard
+from bot.jobs.slots import JobSlots
 from bot.leads.service import LeadService
-from bot.ports.calendars import CalendarSource
+from bot.ports.calendars import CalendarPush, CalendarSource
 from bot.ports.chat import ChatPort
 from bot.ports.clock import Clock
+from bot.ports.reports import ChartRenderer
 from bot.ports.repositories import Repositories
-from bot.ports.routing import CrmClient, RoutingAdapter
-from bot.routing.crm_handover import CrmRouting
+from bot.ports.routing import RoutingAdapter
+from bot.reports.service import ReportService
 from bot.routing.engine import RoutingEngine
-from routing.builtin import BuiltinRouting
-from routing.manual import ManualRouting
+from calendars import registry as calendar_registry
+from routing import registry as routing_registry
 
 if TYPE_CHECKING:
     from m365.graph import GraphClient
 
 
-# Adapters that speak Microsoft Graph: each module's class declares `from_settings`.
-GRAPH_ROUTING = {"m365_group": ("routing.m365_group", "M365GroupRouting"),
-                 "outlook_rule": ("routing.outlook_rule", "OutlookRuleRouting")}
-
-
 def routing_adapters(config: AppConfig, repos: Repositories,
-                     env: Mapping[str, str] | None = None, *,
-                     clock: Clock, graph: GraphClient | None = None
-                     ) -> dict[str, RoutingAdapter]:
+                     env: Mapping[str, str] | None = None, *, clock: Clock,
+                     graph: GraphClient | None = None) -> dict[str, RoutingAdapter]:
     """The adapter per routing channel as app.yaml chooses; secrets come from `env`.
 
     An adapter whose credentials are missing falls back to the manual adapter, so a
@@ -46,97 +51,9 @@ def routing_adapters(config: AppConfig, repos: Repositories,
     put (`oscbot check` reports the missing variable).
     """
     env = env or {}
-    adapters: dict[str, RoutingAdapter] = {}
-    if graph is None and any(getattr(config.routing, c).adapter in GRAPH_ROUTING
-                             for c in ("leads", "email", "calls")):
-        from m365.graph import graph_client_from_env
-
-        graph = graph_client_from_env(env)
-    for channel in ("leads", "email", "calls"):
-        choice = getattr(config.routing, channel)
-        crm = _crm_client(choice.adapter, choice.settings, env)
-        if choice.adapter == "builtin":
-            adapters[channel] = BuiltinRouting(channel=channel, routes=repos.routes)
-        elif crm is not None:
-            adapters[channel] = CrmRouting(
-                crm=crm, routes=repos.routes, moves=repos.moves, clock=clock,
-                channel=channel, keep_new_leads_with_backup=choice.settings.get(
-                    "keep_new_leads_with_backup", "false").lower() == "true")
-        elif choice.adapter == "callrail" and env.get("CALLRAIL_API_KEY"):
-            from routing.callrail import CallRailRouting
-
-            adapters[channel] = CallRailRouting(
-                api_key=env["CALLRAIL_API_KEY"],
-                account_id=choice.settings.get("account_id", ""),
-                base_url=choice.settings.get("base_url", "https://api.callrail.com/v3"))
-        elif choice.adapter in ("google_group", "gmail_filter") and env.get(
-                "GOOGLE_APPLICATION_CREDENTIALS"):
-            adapters[channel] = _google_email(choice.adapter, choice.settings,
-                                              Path(env["GOOGLE_APPLICATION_CREDENTIALS"]))
-        elif choice.adapter in GRAPH_ROUTING and graph is not None:
-            module, name = GRAPH_ROUTING[choice.adapter]
-            factory = getattr(importlib.import_module(module), name)
-            adapters[channel] = factory.from_settings(choice.settings, graph)
-        elif (choice.adapter == "twilio" and env.get("TWILIO_ACCOUNT_SID")
-              and env.get("TWILIO_AUTH_TOKEN")):
-            from routing.twilio import TwilioRouting
-
-            adapters[channel] = TwilioRouting(
-                routes=repos.routes, account_sid=env["TWILIO_ACCOUNT_SID"],
-                auth_token=env["TWILIO_AUTH_TOKEN"],
-                webhook_url=choice.settings.get("webhook_url", ""))
-        else:
-            adapters[channel] = ManualRouting(channel=channel, settings=choice.settings)
-    return adapters
-
-
-def _crm_client(adapter: str, settings: Mapping[str, str],
-                env: Mapping[str, str]) -> CrmClient | None:
-    """The CRM client app.yaml asks for, when its credentials are in the environment."""
-    if adapter == "hubspot" and env.get("HUBSPOT_ACCESS_TOKEN"):
-        from routing.hubspot import HubSpotCrm
-
-        return HubSpotCrm(access_token=env["HUBSPOT_ACCESS_TOKEN"],
-                          lead_object=settings.get("lead_object", "contacts"),
-                          host=settings.get("base_url"))
-    if adapter == "salesforce" and (env.get("SALESFORCE_ACCESS_TOKEN")
-                                    or env.get("SALESFORCE_PASSWORD")):
-        from routing.salesforce import SalesforceCrm
-
-        return SalesforceCrm(
-            instance_url=env.get("SALESFORCE_INSTANCE_URL", ""),
-            access_token=env.get("SALESFORCE_ACCESS_TOKEN", ""),
-            username=env.get("SALESFORCE_USERNAME", ""),
-            password=env.get("SALESFORCE_PASSWORD", ""),
-            security_token=env.get("SALESFORCE_SECURITY_TOKEN", ""),
-            lead_object=settings.get("lead_object", "Lead"))
-    if adapter == "lasso" and env.get("LASSO_API_KEY"):
-        from routing.lasso import DEFAULT_URL, LassoCrm
-
-        return LassoCrm(api_key=env["LASSO_API_KEY"],
-                        base_url=settings.get("base_url", DEFAULT_URL))
-    return None
-
-
-def _google_email(adapter: str, settings: Mapping[str, str], key: Path) -> RoutingAdapter:
-    """Google Group or Gmail filter email routing, with delegated service-account access."""
-    from google.oauth2 import service_account
-
-    def delegated(scopes: tuple[str, ...], subject: str) -> object:
-        base = service_account.Credentials.from_service_account_file(  # type: ignore[no-untyped-call]
-            str(key), scopes=list(scopes))
-        return base.with_subject(subject)
-
-    if adapter == "google_group":
-        from routing.google_groups import SCOPE, GoogleGroupRouting
-
-        return GoogleGroupRouting(
-            credentials=delegated((SCOPE,), settings.get("admin_email", "")))
-    from routing.gmail_filter import SCOPES, GmailFilterRouting
-
-    return GmailFilterRouting(
-        credentials_for=lambda email: delegated(SCOPES, email),
-        lead_senders=[s for s in settings.get("lead_senders", "").split(",") if s.strip()])
+    return routing_registry.routing_adapters(
+        config, routes=repos.routes, moves=repos.moves, clock=clock, env=env,
+        graph=(lambda: graph) if graph is not None else _graph_from(env))
 
 
 def calendar_sources(config: AppConfig, *, base: Path, google_key: Path | None = None,
@@ -144,31 +61,26 @@ def calendar_sources(config: AppConfig, *, base: Path, google_key: Path | None =
     """A calendar source for every OSC: their ICS file or URL, their Google calendar
     (read as them through the service account in `google_key`), or their Outlook
     calendar (read as the app through Microsoft Graph)."""
-    from calendars.ics import IcsSource
+    return calendar_registry.calendar_sources(config, base=base, google_key=google_key,
+                                              graph=lambda: graph)
 
-    sources: dict[str, CalendarSource] = {}
-    for osc in config.oscs:
-        if osc.calendar is None:
-            continue
-        zone = config.zone_of(osc.email)
-        if osc.calendar.ics:
-            location = osc.calendar.ics
-            if "://" not in location and not Path(location).is_absolute():
-                location = str(base / location)
-            sources[osc.email] = IcsSource(location, time_zone=zone, policies=config.policies)
-        elif osc.calendar.google and google_key is not None:
-            from calendars.google import GoogleCalendarSource, delegated_credentials
 
-            sources[osc.email] = GoogleCalendarSource(
-                calendar_id=osc.calendar.google, time_zone=zone, policies=config.policies,
-                credentials=delegated_credentials(google_key, subject=osc.email))
-        elif osc.calendar.outlook and graph is not None:
-            from calendars.outlook import OutlookCalendarSource
+def _graph_from(env: Mapping[str, str]) -> Callable[[], GraphClient | None]:
+    """The Graph client from the environment, built on first use (only adapters that
+    speak Graph ask for it)."""
+    @functools.cache
+    def graph() -> GraphClient | None:
+        from m365.graph import graph_client_from_env
 
-            sources[osc.email] = OutlookCalendarSource(
-                client=graph, mailbox=osc.calendar.outlook, time_zone=zone,
-                policies=config.policies)
-    return sources
+        return graph_client_from_env(env)
+
+    return graph
+
+
+def _charts() -> ChartRenderer:
+    from handlers.reports import MatplotlibCharts
+
+    return MatplotlibCharts()
 
 
 def build_context(
@@ -182,6 +94,8 @@ def build_context(
     sleep: Callable[[float], None] | None = None,
     env: Mapping[str, str] | None = None,
     graph: GraphClient | None = None,
+    charts: ChartRenderer | None = None,
+    public_url: str | None = None,
 ) -> AppContext:
     """Build the services around the given ports."""
     notifier = Notifier(outbox=repos.outbox, clock=clock, channel=config.team.channel)
@@ -193,19 +107,43 @@ def build_context(
                            switches=repos.switches, audit=repos.audit, clock=clock)
     coverage = CoverageService(config=config, repos=repos, clock=clock, engine=engine,
                                notifier=notifier)
+    calendars = CalendarSyncService(coverage=coverage, sources=sources)
+    # With `sleep` (the console and tests, on a clock that cannot wait) delivery is
+    # unpaced and in one thread, so transcripts come out in a stable order.
+    delivery = OutboxDelivery(
+        outbox=repos.outbox, chat=chat, clock=clock,
+        per_channel_interval=timedelta(0) if sleep else settings.interval,
+        workers=1 if sleep else settings.workers, retry_for=settings.retry_for,
+        on_failed=lambda item: notifier.failed_delivery(item, managers=config.team.managers))
     return AppContext(
-        config=config, repos=repos, clock=clock, chat=chat, notifier=notifier, engine=engine,
-        coverage=coverage,
+        config=config, clock=clock, chat=chat, notifier=notifier, coverage=coverage,
         leads=LeadService(config=config, repos=repos, clock=clock, notifier=notifier),
-        calendars=CalendarSyncService(coverage=coverage, sources=sources),
-        # With `sleep` (the console and tests, on a clock that cannot wait) delivery is
-        # unpaced and in one thread, so transcripts come out in a stable order.
-        delivery=OutboxDelivery(
-            outbox=repos.outbox, chat=chat, clock=clock,
-            per_channel_interval=timedelta(0) if sleep else settings.interval,
-            workers=1 if sleep else settings.workers, retry_for=settings.retry_for,
-            on_failed=lambda item: notifier.failed_delivery(item, managers=config.team.managers)),
-    )
+        calendars=calendars, delivery=delivery,
+        reports=ReportService(config=config, repos=repos, clock=clock, notifier=notifier,
+                              chat=chat, charts=charts or _charts()),
+        outbox=OutboxAdmin(outbox=repos.outbox, clock=clock),
+        inbound=InboundDedupe(events=repos.inbound, clock=clock),
+        # The deliverer's id names this replica in job slots and work item leases too.
+        slots=JobSlots(runs=repos.job_runs, items=repos.work_items, clock=clock,
+                       owner=delivery.owner),
+        guard=ItemGuard(audit=repos.audit, notifier=notifier, clock=clock,
+                        managers=config.team.managers),
+        push=calendar_push(calendars, clock=clock, public_url=public_url),
+        public_url=public_url)
+
+
+def calendar_push(calendars: CalendarSyncService, *, clock: Clock,
+                  public_url: str | None) -> dict[str, CalendarPush]:
+    """Push notifications for Google and Outlook calendars, when oscbot has a public URL
+    for them to reach; without one there is none, and calendars are polled."""
+    if not public_url:
+        return {}
+    from calendars.google_push import GooglePush
+    from calendars.outlook_push import OutlookSubscriptions
+
+    return {"google": GooglePush(calendars=calendars, clock=clock, public_url=public_url),
+            "outlook": OutlookSubscriptions(calendars=calendars, clock=clock,
+                                            public_url=public_url)}
 
 
 def production_context(*, config_path: Path, database_url: str | None, env: Mapping[str, str],
@@ -224,9 +162,32 @@ def production_context(*, config_path: Path, database_url: str | None, env: Mapp
     repos = sql_repositories(engine_from_url(database_url))
     # One Graph client for calendars and routing, so the per-mailbox limit holds for both.
     graph = graph_client_from_env(env)
-    ctx = build_context(config=config, repos=repos, clock=clock, chat=make_chat(config),
-                        sources=calendar_sources(config, base=config_path.resolve().parent,
-                                                 google_key=google_key, graph=graph),
-                        env=env, graph=graph)
-    ctx.public_url = public_url
-    return ctx
+    return build_context(config=config, repos=repos, clock=clock, chat=make_chat(config),
+                         sources=calendar_sources(config, base=config_path.resolve().parent,
+                                                  google_key=google_key, graph=graph),
+                         env=env, graph=graph, public_url=public_url)
+
+
+def sql_context(*, config: AppConfig, database_url: str, clock: Clock, chat: ChatPort,
+                base: Path) -> tuple[AppContext, Callable[[], None]]:
+    """The services on a database of their own, migrated, with app.yaml's calendars and
+    unpaced delivery (the demo, on a clock that only moves when told to); and the call that
+    closes the database."""
+    from storage.engine import engine_from_url
+    from storage.migrate import upgrade
+    from storage.repositories import sql_repositories
+
+    upgrade(database_url)
+    engine = engine_from_url(database_url)
+    ctx = build_context(config=config, repos=sql_repositories(engine), clock=clock, chat=chat,
+                        sources=calendar_sources(config, base=base), sleep=lambda _: None)
+    return ctx, engine.dispose
+
+
+def outbox_admin(database_url: str | None, *, clock: Clock) -> OutboxAdmin:
+    """The outbox of the database at `database_url`, for `oscbot outbox` (nothing else is
+    built: the command answers at once)."""
+    from storage.engine import engine_from_url
+    from storage.outbox import SqlOutbox
+
+    return OutboxAdmin(outbox=SqlOutbox(engine_from_url(database_url)), clock=clock)

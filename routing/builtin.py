@@ -6,9 +6,14 @@ voice webhook asks the same table who to dial.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from bot.config.model import PersonConfig
 from bot.model import CoverageMode, RoutingState
 from bot.ports.routing import RouteRepository
+
+if TYPE_CHECKING:
+    from routing.registry import RoutingSetup
 
 
 class BuiltinRouting:
@@ -41,3 +46,8 @@ class BuiltinRouting:
     def check(self, *, osc: PersonConfig, backup: PersonConfig) -> list[str]:
         """Nothing external to check; the table is always reachable."""
         return []
+
+
+def build(setup: RoutingSetup) -> BuiltinRouting:
+    """oscbot's own route table for the channel."""
+    return BuiltinRouting(channel=setup.channel, routes=setup.routes)

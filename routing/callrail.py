@@ -10,6 +10,7 @@ Trackers come from `routing_ids.callrail_tracker_ids` (comma separated).
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 import httpx
 
@@ -17,6 +18,9 @@ from bot.config.model import PersonConfig
 from bot.errors import RoutingError
 from bot.model import CoverageMode, RoutingState
 from routing import http_errors
+
+if TYPE_CHECKING:
+    from routing.registry import RoutingSetup
 
 API = "https://api.callrail.com/v3"
 
@@ -121,3 +125,11 @@ class CallRailRouting:
         return (f"In CallRail, open trackers {trackers} and set their destination to "
                 f"{target.name} ({target.phone or 'no phone on file'})")
 
+
+def build(setup: RoutingSetup) -> CallRailRouting | None:
+    """CallRail's tracking numbers, with CALLRAIL_API_KEY and the account id in settings."""
+    if not setup.env.get("CALLRAIL_API_KEY"):
+        return None
+    return CallRailRouting(api_key=setup.env["CALLRAIL_API_KEY"],
+                           account_id=setup.settings.get("account_id", ""),
+                           base_url=setup.settings.get("base_url", "https://api.callrail.com/v3"))

@@ -13,13 +13,14 @@ import json
 from typing import Any
 
 from google.auth.exceptions import GoogleAuthError
-from googleapiclient.discovery import build
+from googleapiclient import discovery
 from googleapiclient.errors import HttpError
 
 from bot.config.model import PersonConfig
 from bot.errors import RoutingError
 from bot.model import CoverageMode, RoutingState
 from routing.http_errors import error_for, network
+from routing.registry import RoutingSetup, google_delegated
 
 SCOPES = ("https://www.googleapis.com/auth/gmail.settings.basic",
           "https://www.googleapis.com/auth/gmail.settings.sharing")
@@ -102,7 +103,7 @@ class GmailFilterRouting:
 
     def _settings(self, osc: PersonConfig) -> Any:
         options = {"api_endpoint": self._endpoint} if self._endpoint else None
-        service = build("gmail", "v1", credentials=self._credentials_for(osc.email),
+        service = discovery.build("gmail", "v1", credentials=self._credentials_for(osc.email),
                         static_discovery=True, cache_discovery=False, client_options=options)
         return service.users().settings()
 
@@ -128,3 +129,14 @@ class GmailFilterRouting:
     def _step(self, osc: PersonConfig, backup: PersonConfig) -> str:
         return (f"In {osc.name}'s Gmail settings, add a filter: from ({self._query}) → "
                 f"forward to {backup.email}")
+
+
+def build(setup: RoutingSetup) -> GmailFilterRouting | None:
+    """A Gmail filter forwarding lead mail, set as each OSC with the service-account key in
+    GOOGLE_APPLICATION_CREDENTIALS."""
+    key = setup.env.get("GOOGLE_APPLICATION_CREDENTIALS")
+    if not key:
+        return None
+    senders = [s for s in setup.settings.get("lead_senders", "").split(",") if s.strip()]
+    return GmailFilterRouting(credentials_for=lambda email: google_delegated(key, SCOPES, email),
+                              lead_senders=senders)

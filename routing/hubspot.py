@@ -27,9 +27,11 @@ from urllib3.util.retry import Retry
 
 from bot.config.model import PersonConfig
 from bot.errors import RoutingError
+from bot.ports.routing import RoutingAdapter
 from bot.routing.crm import CrmRecord, RecordKind
 from routing.crm_users import UserDirectory
 from routing.http_errors import error_for, network, none_if_not_found
+from routing.registry import RoutingSetup, crm_routing
 
 T = TypeVar("T")
 VENDOR = "HubSpot"
@@ -139,3 +141,13 @@ class HubSpotCrm:
         headers = exc.headers or {}
         return error_for(int(exc.status or 0), vendor=VENDOR, what=what, manual_step="",
                          retry_after=str(headers.get("Retry-After", "")))
+
+
+def build(setup: RoutingSetup) -> RoutingAdapter | None:
+    """HubSpot's lead channel, with HUBSPOT_ACCESS_TOKEN (a private app's token)."""
+    if not setup.env.get("HUBSPOT_ACCESS_TOKEN"):
+        return None
+    return crm_routing(setup, HubSpotCrm(
+        access_token=setup.env["HUBSPOT_ACCESS_TOKEN"],
+        lead_object=setup.settings.get("lead_object", "contacts"),
+        host=setup.settings.get("base_url")))

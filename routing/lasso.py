@@ -18,8 +18,10 @@ import httpx
 
 from bot.config.model import PersonConfig
 from bot.errors import RoutingError
+from bot.ports.routing import RoutingAdapter
 from bot.routing.crm import CrmRecord, RecordKind
 from routing.http_errors import check, error_for, network, none_if_not_found
+from routing.registry import RoutingSetup, crm_routing
 
 VENDOR = "Lasso"
 DEFAULT_URL = "https://api.lassocrm.com/v1"
@@ -129,3 +131,11 @@ class LassoCrm:
         if not isinstance(answer, dict):
             raise error_for(502, vendor=VENDOR, what=what, manual_step="")
         return answer
+
+
+def build(setup: RoutingSetup) -> RoutingAdapter | None:
+    """Lasso CRM's lead channel, with LASSO_API_KEY."""
+    if not setup.env.get("LASSO_API_KEY"):
+        return None
+    return crm_routing(setup, LassoCrm(api_key=setup.env["LASSO_API_KEY"],
+                                       base_url=setup.settings.get("base_url", DEFAULT_URL)))

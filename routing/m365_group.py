@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from bot.config.model import PersonConfig
@@ -21,6 +21,9 @@ from bot.errors import ManualStepRequired, RoutingError
 from bot.model import CoverageMode, RoutingState
 from m365.access import routing_error, write_problem
 from m365.graph import GraphClient, GraphError
+
+if TYPE_CHECKING:
+    from routing.registry import RoutingSetup
 
 WHAT = "group members"
 GROUP_FIELDS = "id,mail,displayName,groupTypes,mailEnabled,securityEnabled"
@@ -165,3 +168,9 @@ class M365GroupRouting:
 def _read_only(group: Mapping[str, Any]) -> bool:
     """Mail-enabled security groups and distribution lists cannot be changed through Graph."""
     return "Unified" not in (group.get("groupTypes") or []) and bool(group.get("mailEnabled"))
+
+
+def build(setup: RoutingSetup) -> M365GroupRouting | None:
+    """Built on the shared Graph client (GRAPH_CLIENT_ID, _SECRET and _TENANT_ID)."""
+    client = setup.graph()
+    return None if client is None else M365GroupRouting.from_settings(setup.settings, client)

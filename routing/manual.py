@@ -5,10 +5,14 @@ confirms it with a button; the confirmation is recorded in the journal.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from bot.config.model import PersonConfig
 from bot.errors import ManualStepRequired
 from bot.model import CoverageMode, RoutingState
+
+if TYPE_CHECKING:
+    from routing.registry import RoutingSetup
 
 _DEFAULT_STEPS = {
     "leads": "Reassign {osc}'s new leads to {backup} in the CRM",
@@ -64,3 +68,8 @@ class ManualRouting:
             osc_phone=osc.phone or "no phone on file",
             backup_phone=backup.phone or "no phone on file",
         )
+
+
+def build(setup: RoutingSetup) -> ManualRouting:
+    """A step a person does and confirms, described by the channel's settings."""
+    return ManualRouting(channel=setup.channel, settings=setup.settings)

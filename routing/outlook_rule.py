@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from bot.config.model import PersonConfig
@@ -21,6 +21,9 @@ from bot.errors import RoutingError
 from bot.model import CoverageMode, RoutingState
 from m365.access import routing_error, write_problem
 from m365.graph import GraphClient, GraphError
+
+if TYPE_CHECKING:
+    from routing.registry import RoutingSetup
 
 MARKER = "oscbot:"
 WHAT = "inbox rules"
@@ -164,3 +167,9 @@ class OutlookRuleRouting:
     def _step(self, osc: PersonConfig, backup: PersonConfig) -> str:
         return (f"In {osc.name}'s Outlook (Settings → Mail → Rules), add a rule: from "
                 f"{', '.join(self._senders)} → forward to {backup.email}")
+
+
+def build(setup: RoutingSetup) -> OutlookRuleRouting | None:
+    """Built on the shared Graph client (GRAPH_CLIENT_ID, _SECRET and _TENANT_ID)."""
+    client = setup.graph()
+    return None if client is None else OutlookRuleRouting.from_settings(setup.settings, client)

@@ -20,9 +20,11 @@ from simple_salesforce.format import format_soql
 
 from bot.config.model import PersonConfig
 from bot.errors import RoutingError
+from bot.ports.routing import RoutingAdapter
 from bot.routing.crm import CrmRecord, RecordKind
 from routing.crm_users import UserDirectory
 from routing.http_errors import error_for, network, none_if_not_found
+from routing.registry import RoutingSetup, crm_routing
 
 T = TypeVar("T")
 VENDOR = "Salesforce"
@@ -144,3 +146,18 @@ class SalesforceCrm:
             status = 429
         return error_for(status, vendor=VENDOR, what=what, manual_step="",
                          retry_after=self._retry_after.value)
+
+
+def build(setup: RoutingSetup) -> RoutingAdapter | None:
+    """Salesforce's lead channel, with an access token and instance URL or a username,
+    password and security token."""
+    env = setup.env
+    if not (env.get("SALESFORCE_ACCESS_TOKEN") or env.get("SALESFORCE_PASSWORD")):
+        return None
+    return crm_routing(setup, SalesforceCrm(
+        instance_url=env.get("SALESFORCE_INSTANCE_URL", ""),
+        access_token=env.get("SALESFORCE_ACCESS_TOKEN", ""),
+        username=env.get("SALESFORCE_USERNAME", ""),
+        password=env.get("SALESFORCE_PASSWORD", ""),
+        security_token=env.get("SALESFORCE_SECURITY_TOKEN", ""),
+        lead_object=setup.settings.get("lead_object", "Lead")))

@@ -7,6 +7,7 @@ the number's voice URL points at oscbot.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.request_validator import RequestValidator
@@ -18,6 +19,9 @@ from bot.errors import RoutingError
 from bot.model import CoverageMode, RoutingState
 from bot.ports.routing import RouteRepository
 from routing.builtin import BuiltinRouting
+
+if TYPE_CHECKING:
+    from routing.registry import RoutingSetup
 
 
 def voice_response(*, dial: str | None, fallback: str | None) -> str:
@@ -77,3 +81,13 @@ class TwilioRouting(BuiltinRouting):
             problems.append(f"{number} sends calls to {found[0].voice_url or 'nowhere'}, not "
                             f"to oscbot ({self._webhook}); change its voice webhook")
         return problems
+
+
+def build(setup: RoutingSetup) -> TwilioRouting | None:
+    """Twilio numbers whose voice webhook asks oscbot whom to dial, with TWILIO_ACCOUNT_SID
+    and TWILIO_AUTH_TOKEN."""
+    if not (setup.env.get("TWILIO_ACCOUNT_SID") and setup.env.get("TWILIO_AUTH_TOKEN")):
+        return None
+    return TwilioRouting(routes=setup.routes, account_sid=setup.env["TWILIO_ACCOUNT_SID"],
+                         auth_token=setup.env["TWILIO_AUTH_TOKEN"],
+                         webhook_url=setup.settings.get("webhook_url", ""))

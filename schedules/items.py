@@ -48,8 +48,7 @@ class Split:
 
 def enqueue(ctx: AppContext, name: str, split: Split, *, slot: int) -> int:
     """Add the slot's items (those there already, done or not, are left alone)."""
-    return ctx.repos.work_items.enqueue(job=name, slot=slot, keys=list(split.keys(ctx)),
-                                        now=ctx.clock.now())
+    return ctx.slots.enqueue(name, slot, split.keys(ctx))
 
 
 def work_claimed(ctx: AppContext, name: str, split: Split, *,
@@ -57,11 +56,9 @@ def work_claimed(ctx: AppContext, name: str, split: Split, *,
     """Claim and work the job's free items a batch at a time until none is left (or the
     replica is stopping: it claims no more); the counts of what this replica did, or None
     when it found nothing to claim."""
-    work_items = ctx.repos.work_items
     tally: Tally | None = None
     while stopping is None or not stopping.is_set():
-        items = work_items.claim(job=name, owner=ctx.delivery.owner, now=ctx.clock.now(),
-                                 lease=split.lease, limit=split.batch)
+        items = ctx.slots.claim_items(name, lease=split.lease, limit=split.batch)
         if not items:
             return tally
         try:
@@ -71,9 +68,9 @@ def work_claimed(ctx: AppContext, name: str, split: Split, *,
             # items back so another replica need not wait for the lease to run out. If
             # that fails too, the lease runs out by itself; the first error is the one.
             with suppress(Exception):
-                work_items.release(items)
+                ctx.slots.release(items)
             raise
-        work_items.done(items, now=ctx.clock.now())
+        ctx.slots.done(items)
         tally = tally if tally is not None else Counter()
         tally.update(done)
         tally["items"] += len(items)

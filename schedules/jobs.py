@@ -14,7 +14,6 @@ from datetime import timedelta
 from functools import partial
 
 from bot.context import AppContext
-from bot.model import CoverageStatus
 from schedules.items import Split, Tally, take_over
 
 # Slack retries an event within minutes; two days covers any retry and any replay.
@@ -84,59 +83,44 @@ def deliver_outbox(ctx: AppContext) -> str:
     return f"{result}"
 
 
-def _google_calendars(ctx: AppContext) -> list[str]:
-    from calendars.google import GoogleCalendarSource
-
-    if not ctx.public_url:
-        return []
-    return sorted(osc for osc, source in ctx.calendars.sources.items()
-                  if isinstance(source, GoogleCalendarSource))
+def _push_calendars(kind: str) -> Callable[[AppContext], list[str]]:
+    def keys(ctx: AppContext) -> list[str]:
+        push = ctx.push.get(kind)
+        return push.calendars() if push is not None else []
+    return keys
 
 
-def _renew_google(ctx: AppContext, keys: Sequence[str]) -> Tally:
-    from calendars.google import GoogleCalendarSource
-    from calendars.google_push import WatchChannel, channels_to_renew, close_channel, open_channel
-
-    if not ctx.public_url:
-        return Counter()
-    address = ctx.public_url.rstrip("/") + "/calendar/google/notifications"
-
-    def renew(osc_email: str, source: GoogleCalendarSource) -> bool:
-        state = ctx.repos.calendar_sync.get(osc_email)
-        current = WatchChannel.from_cursor(osc_email, state.cursor) if state else None
-        if current is not None and not channels_to_renew([current], now=ctx.clock.now()):
-            return False
-        channel = open_channel(source.service, osc_email=osc_email,
-                               calendar_id=source.calendar_id, address=address)
-        ctx.calendars.remember(osc_email, channel.to_cursor())
-        if current is not None:
-            close_channel(source.service, current)
-        return True
-
-    renewed = 0
-    for osc_email in keys:
-        source = ctx.calendars.sources.get(osc_email)
-        if isinstance(source, GoogleCalendarSource):
-            # One calendar refusing a channel must not keep the others from renewing.
-            renewed += bool(ctx.leads.guard.run("renew_calendar_channels",
-                                                f"calendar:{osc_email}",
-                                                partial(renew, osc_email, source)))
-    return Counter(renewed=renewed)
+def _renew_push(kind: str, job_name: str) -> Callable[[AppContext, Sequence[str]], Tally]:
+    def renew(ctx: AppContext, keys: Sequence[str]) -> Tally:
+        push = ctx.push.get(kind)
+        tally: Tally = Counter()
+        if push is None:
+            return tally
+        for osc_email in keys:
+            # One calendar refusing its push must not keep the others from renewing: it is
+            # recorded, announced once and counted among the problems.
+            found = ctx.guard.run(job_name, f"calendar:{osc_email}",
+                                  partial(push.ensure, osc_email))
+            changed, problems = found if found is not None else (0, [osc_email])
+            tally.update(renewed=changed, problems=len(problems))
+        return tally
+    return renew
 
 
-def _push_summary(what: str) -> Callable[[AppContext, Tally], str]:
+def _push_summary(kind: str, what: str, disabled: str) -> Callable[[AppContext, Tally], str]:
     def summary(ctx: AppContext, tally: Tally) -> str:
-        if not ctx.public_url:
-            return "push disabled (OSCBOT_PUBLIC_URL not set); polling only"
+        if kind not in ctx.push:
+            return f"{disabled} disabled (OSCBOT_PUBLIC_URL not set); polling only"
         problems = tally["problems"]
-        return (f"{tally['renewed']} {what} opened or renewed"
+        return (f"{tally['renewed']} {what}"
                 + (f"; {problems} failed (oscbot drill OSC_EMAIL says why)" if problems
                    else ""))
     return summary
 
 
-GOOGLE_CHANNELS = Split(keys=_google_calendars, work=_renew_google,
-                        describe=_push_summary("channels"))
+GOOGLE_CHANNELS = Split(keys=_push_calendars("google"),
+                        work=_renew_push("google", "renew_calendar_channels"),
+                        describe=_push_summary("google", "channels opened or renewed", "push"))
 
 
 def renew_calendar_channels(ctx: AppContext) -> str:
@@ -144,43 +128,11 @@ def renew_calendar_channels(ctx: AppContext) -> str:
     return GOOGLE_CHANNELS.run_all(ctx)
 
 
-def _outlook_calendars(ctx: AppContext) -> list[str]:
-    from calendars.outlook import OutlookCalendarSource
-
-    if not ctx.public_url:
-        return []
-    return sorted(osc for osc, source in ctx.calendars.sources.items()
-                  if isinstance(source, OutlookCalendarSource))
-
-
-def _renew_outlook(ctx: AppContext, keys: Sequence[str]) -> Tally:
-    from calendars.outlook_push import OutlookSubscriptions
-
-    if not ctx.public_url:
-        return Counter()
-    subscriptions = OutlookSubscriptions(calendars=ctx.calendars, clock=ctx.clock,
-                                         public_url=ctx.public_url)
-    tally: Tally = Counter()
-    for osc_email in keys:
-        # A mailbox Graph refuses is a problem reported in the summary; anything else
-        # (a bug, a bad row) is isolated like any job's item.
-        found = ctx.leads.guard.run("renew_outlook_subscriptions", f"calendar:{osc_email}",
-                                    partial(subscriptions.ensure_all, {osc_email}))
-        changed, problems = found if found is not None else (0, [osc_email])
-        tally.update(renewed=changed, problems=len(problems))
-    return tally
-
-
-def _outlook_summary(ctx: AppContext, tally: Tally) -> str:
-    if not ctx.public_url:
-        return "Outlook notifications disabled (OSCBOT_PUBLIC_URL not set); polling only"
-    problems = tally["problems"]
-    return (f"{tally['renewed']} Outlook subscriptions created or renewed"
-            + (f"; {problems} failed (oscbot drill OSC_EMAIL says why)" if problems else ""))
-
-
-OUTLOOK_SUBSCRIPTIONS = Split(keys=_outlook_calendars, work=_renew_outlook,
-                              describe=_outlook_summary)
+OUTLOOK_SUBSCRIPTIONS = Split(
+    keys=_push_calendars("outlook"),
+    work=_renew_push("outlook", "renew_outlook_subscriptions"),
+    describe=_push_summary("outlook", "Outlook subscriptions created or renewed",
+                           "Outlook notifications"))
 
 
 def renew_outlook_subscriptions(ctx: AppContext) -> str:
@@ -189,8 +141,7 @@ def renew_outlook_subscriptions(ctx: AppContext) -> str:
 
 
 def _handover_coverages(ctx: AppContext) -> list[str]:
-    return [str(c.id) for c in ctx.repos.coverages.list(statuses=(CoverageStatus.ACTIVE,))
-            if c.backup_email is not None]
+    return [str(c.id) for c in ctx.coverage.covered_now()]
 
 
 def _hand_over(ctx: AppContext, keys: Sequence[str]) -> Tally:
@@ -222,40 +173,14 @@ def protect_coverage(ctx: AppContext) -> str:
 
 def weekly_digest(ctx: AppContext) -> str:
     """Monday 9:00 (team time): last week's numbers and a chart in the team channel."""
-    import logging
-    from zoneinfo import ZoneInfo
-
-    from bot.errors import ChatError
-    from bot.reports.digest import digest_message
-    from bot.reports.service import last_week, report_between
-    from handlers.reports import digest_chart
-
-    now = ctx.clock.now()
-    local = now.astimezone(ZoneInfo(ctx.config.team.timezone))
-    if local.weekday() != 0 or local.hour < 9:
-        return "not due (Mondays from 9:00 team time)"
-    start, end, monday = last_week(now, ctx.config.team.timezone)
-    year, week, _ = monday.isocalendar()
-    rows = report_between(config=ctx.config, repos=ctx.repos, start=start, end=end)
-    period = f"week {week} of {year}"
-    if not ctx.notifier.post(key=f"digest:{year}-W{week:02d}",
-                             message=digest_message(rows, config=ctx.config, period=period)):
-        return "already posted"
-    try:
-        ctx.chat.upload(channel=ctx.config.team.channel, filename=f"digest-{year}-W{week}.png",
-                        content=digest_chart(rows, config=ctx.config, period=period),
-                        title=f"Speed to lead, {period}")
-    except ChatError as exc:
-        # The numbers are in the posted text; a missing chart is not worth a retry storm.
-        logging.getLogger(__name__).warning("digest chart not uploaded: %s", exc)
-    return f"digest for {period} posted ({len(rows)} rows)"
+    return ctx.reports.weekly_digest()
 
 
 def prune_records(ctx: AppContext) -> str:
     """Forget inbound event ids past their retry window and old work items."""
     now = ctx.clock.now()
-    events = ctx.repos.inbound.prune(before=now - INBOUND_RETENTION)
-    items = ctx.repos.work_items.prune(before=now - WORK_ITEM_RETENTION)
+    events = ctx.inbound.prune(before=now - INBOUND_RETENTION)
+    items = ctx.slots.prune(before=now - WORK_ITEM_RETENTION)
     return f"pruned {events} inbound event ids and {items} work items"
 
 

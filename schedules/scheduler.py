@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Callable, Mapping
-from datetime import datetime, timedelta
+from datetime import timedelta
 from functools import partial
 from threading import Event
 
@@ -20,6 +20,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from bot.context import AppContext
 from bot.errors import InvalidInput
+from bot.jobs.slots import slot_of
 from schedules import items
 from schedules.items import Split
 from schedules.jobs import JOBS, TAKE_OVER, Job, did_something
@@ -63,11 +64,6 @@ def build_scheduler(ctx: AppContext, *,
     return scheduler
 
 
-def slot_of(now: datetime, every: timedelta) -> int:
-    """The tick a run belongs to: whole intervals since the epoch."""
-    return int(now.timestamp() // every.total_seconds())
-
-
 def run_tick(ctx: AppContext, entry: Job, every: timedelta, *,
              stopping: Event | None = None) -> str | None:
     """One scheduled tick of a job on this replica: once per slot across the cluster,
@@ -89,7 +85,7 @@ def run_split(ctx: AppContext, name: str, every: timedelta, split: Split, *,
     claims the slot records the run; None when this one found nothing left to work."""
     now = ctx.clock.now()
     slot = slot_of(now, every)
-    won = ctx.repos.job_runs.claim(job=name, slot=slot, owner=ctx.delivery.owner, now=now)
+    won = ctx.slots.claim(name, slot)
     summary = "failed"
     try:
         # Every replica enqueues (idempotent): the items exist even if the slot's winner
@@ -102,8 +98,7 @@ def run_split(ctx: AppContext, name: str, every: timedelta, split: Split, *,
         return summary
     finally:
         if won:
-            ctx.repos.job_runs.finish(job=name, slot=slot, now=ctx.clock.now(),
-                                      outcome=summary)
+            ctx.slots.finish(name, slot, outcome=summary)
 
 
 def run_once_per_slot(ctx: AppContext, name: str, every: timedelta,
@@ -111,14 +106,14 @@ def run_once_per_slot(ctx: AppContext, name: str, every: timedelta,
     """Claim this job's current slot and run it; None when another replica has the slot."""
     now = ctx.clock.now()
     slot = slot_of(now, every)
-    if not ctx.repos.job_runs.claim(job=name, slot=slot, owner=ctx.delivery.owner, now=now):
+    if not ctx.slots.claim(name, slot):
         return None
     summary = "failed"
     try:
         summary = run(ctx)
         return summary
     finally:
-        ctx.repos.job_runs.finish(job=name, slot=slot, now=ctx.clock.now(), outcome=summary)
+        ctx.slots.finish(name, slot, outcome=summary)
 
 
 def _runner(name: str, tick: Callable[[], str | None],

@@ -27,7 +27,12 @@ from functools import partial
 from bot.calendar.alerts import calendar_stale_alert
 from bot.coverage.service import CoverageService
 from bot.errors import CalendarError
-from bot.ports.calendars import CalendarRead, CalendarSource, CalendarSyncState
+from bot.ports.calendars import (
+    CalendarRead,
+    CalendarSource,
+    CalendarSyncState,
+    CheckedCalendar,
+)
 
 LOOKBACK = timedelta(days=1)
 
@@ -125,6 +130,22 @@ class CalendarSyncService:
         state = self._state(osc_email)
         self.coverage.repos.calendar_sync.save(
             dataclasses.replace(state, cursor={**state.cursor, **entries}))
+
+    def state(self, osc_email: str) -> CalendarSyncState | None:
+        """What oscbot remembers of an OSC's calendar (cursor, last good absences), if any."""
+        return self.coverage.repos.calendar_sync.get(osc_email)
+
+    def states(self, osc_emails: Sequence[str]) -> dict[str, CalendarSyncState]:
+        """The remembered state of these OSCs' calendars, those that have one, in one read."""
+        return self.coverage.repos.calendar_sync.get_many(osc_emails)
+
+    def rehearse(self, osc_email: str) -> list[str] | None:
+        """Problems reading this OSC's calendar (for the drill), [] when it can be read;
+        None when its source cannot rehearse its access."""
+        source = self.sources.get(osc_email)
+        if not isinstance(source, CheckedCalendar):
+            return None
+        return source.check(now=self.coverage.clock.now())
 
     # --- internals -------------------------------------------------------------
 

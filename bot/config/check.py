@@ -1,11 +1,9 @@
-"""`oscbot check`: every problem in app.yaml and the environment, with file:line."""
+"""Every problem in app.yaml and the environment, with file:line (`oscbot check`)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from pathlib import Path
-
-from rich.console import Console
 
 from bot.config.loader import ConfigDocument, Loc, read_document, validate
 from bot.config.model import AppConfig
@@ -158,28 +156,3 @@ def check_config(path: Path, *, env: Mapping[str, str],
         if online is not None and not any(p.is_error for p in problems):
             problems += online(config, doc)
     return problems
-
-
-def check_command(path: Path, *, env: Mapping[str, str], strict: bool = False,
-                  console: Console | None = None, online: Online | None = None) -> int:
-    """Print every problem; 1 when there are errors (or warnings with `strict`), else 0."""
-    console = console or Console()
-    problems = check_config(path, env=env, online=online)
-    errors = [p for p in problems if p.is_error]
-    warnings = [p for p in problems if not p.is_error]
-    for problem in errors:
-        console.print(f"[red]✗[/] {problem}", highlight=False)
-    for problem in warnings:
-        console.print(f"[yellow]![/] {problem}", highlight=False)
-    if errors or (strict and warnings):
-        console.print(f"[red]{count(len(errors), 'error')}, {count(len(warnings), 'warning')}"
-                      f"[/] in {path}", highlight=False)
-        return 1
-    console.print(f"[green]✓[/] {path} is valid ({count(len(warnings), 'warning')})",
-                  highlight=False)
-    return 0
-
-
-def count(n: int, noun: str) -> str:
-    """`1 error`, `2 errors`."""
-    return f"{n} {noun}{'' if n == 1 else 's'}"

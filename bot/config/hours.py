@@ -7,10 +7,25 @@ emergencies and no-backup alerts never wait.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, time
+from typing import Protocol
 
-from bot.config.model import Policies
 from bot.timefmt import local
+
+
+class WorkingTime(Protocol):
+    """When people work: hours like `08:00-18:00` and days like `mon` (app.yaml's policies)."""
+
+    @property
+    def working_hours(self) -> str:
+        """The span of working hours, `08:00-18:00`."""
+        ...
+
+    @property
+    def working_days(self) -> Sequence[str]:
+        """The working days, as the first three letters of their names."""
+        ...
 
 
 def parse_hours(text: str) -> tuple[time, time]:
@@ -24,7 +39,7 @@ def parse_hours(text: str) -> tuple[time, time]:
     return first, last
 
 
-def in_working_hours(now: datetime, zone: str, policies: Policies) -> bool:
+def in_working_hours(now: datetime, zone: str, policies: WorkingTime) -> bool:
     """True when `now` falls in working hours on a working day in `zone`."""
     moment = local(now, zone)
     first, last = parse_hours(policies.working_hours)

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
+from bot.config.hours import parse_hours
 from bot.durations import parse_duration
 from bot.errors import InvalidInput
 
@@ -158,8 +159,6 @@ class Policies(_Strict):
     @field_validator("working_hours")
     @classmethod
     def _hours(cls, value: str) -> str:
-        from bot.config.hours import parse_hours
-
         parse_hours(value)
         return value
 

@@ -16,7 +16,7 @@ from bot.coverage.briefs import BriefFacts, ReturnFacts
 from bot.coverage.return_check import return_question
 from bot.delivery.notify import Notifier
 from bot.errors import InvalidInput, NotAllowed, NotFound, StaleWrite
-from bot.isolation import ItemGuard
+from bot.jobs.isolation import ItemGuard
 from bot.model import (
     Absence,
     AbsenceKind,
@@ -322,6 +322,39 @@ class CoverageService:
     def open_coverages(self) -> list[Coverage]:
         """Planned and active coverages, by start."""
         return self.repos.coverages.list(statuses=OPEN)
+
+    def get(self, coverage_id: int) -> Coverage:
+        """One coverage; NotFound when there is none with this id."""
+        return self.repos.coverages.get(coverage_id)
+
+    def covered_now(self) -> list[Coverage]:
+        """Active coverages that have a backup (whose CRM records may need handing over)."""
+        return [c for c in self.repos.coverages.list(statuses=(CoverageStatus.ACTIVE,))
+                if c.backup_email is not None]
+
+    def routed_to(self, osc_email: str, *, channel: str) -> str:
+        """Who receives the OSC's traffic on a channel of oscbot's own route table now."""
+        return self.repos.routes.get(osc_email=osc_email, channel=channel) or osc_email
+
+    def confirm_step(self, *, coverage_id: int, channel: str, actor: str) -> Coverage:
+        """A person confirms they did a routing step by hand (the backup, the OSC or a
+        manager); the brief is refreshed to show it."""
+        coverage = self.repos.coverages.get(coverage_id)
+        who = actor.lower()
+        if who not in (coverage.backup_email, coverage.osc_email) and not (
+                self.config.is_manager(who)):
+            raise NotAllowed("only the backup, the OSC or a manager can confirm routing steps")
+        self.engine.confirm_manual(coverage_id=coverage_id, channel=channel, actor=who)
+        self.refresh(coverage)
+        return coverage
+
+    def rehearse_routing(self, *, osc_email: str, backup_email: str
+                         ) -> list[tuple[str, str, list[str]]]:
+        """For the drill: each channel, its adapter, and the problems a switch from the OSC
+        to the backup would hit (read-only; nothing is switched)."""
+        osc, backup = self._osc(osc_email), self.config.person(backup_email)
+        return [(channel, adapter.name, adapter.check(osc=osc, backup=backup))
+                for channel, adapter in self.engine.adapters.items()]
 
     def brief_for(self, coverage: Coverage, *, heads_up: bool = False) -> BriefFacts:
         """Gather what the brief shows for a coverage."""

@@ -11,7 +11,7 @@ from bot.config.model import AppConfig, PersonConfig
 from bot.coverage.backups import ineligibility, recorded_away
 from bot.delivery.notify import Notifier
 from bot.errors import InvalidInput, NotAllowed
-from bot.isolation import ItemGuard, paged
+from bot.jobs.isolation import ItemGuard, paged
 from bot.leads import cadence
 from bot.leads.alerts import escalation, handled, lead_card, uncontacted_alert
 from bot.leads.credit import credit_for_appointment
@@ -30,7 +30,7 @@ from bot.model import (
     TaskStatus,
 )
 from bot.ports.clock import Clock
-from bot.ports.records import LeadPosition
+from bot.ports.records import LeadPosition, Page
 from bot.ports.repositories import Repositories
 from bot.team.names import name_of, named
 from bot.timefmt import clock_time
@@ -94,6 +94,31 @@ class LeadService:
                   for p in candidates}
         chosen = min(candidates, key=lambda p: (counts[p.email], candidates.index(p)))
         return chosen, f"round-robin across {len(candidates)} OSCs for {community or 'all'}"
+
+    def get(self, lead_id: int) -> Lead:
+        """One lead; NotFound when there is none with this id."""
+        return self.repos.leads.get(lead_id)
+
+    def lead_page(self, *, limit: int, assigned_to: str | None = None,
+                  status: LeadStatus | None = None) -> Page[Lead]:
+        """The newest `limit` leads held by a person (everyone's when None), and the total."""
+        return self.repos.leads.page(assigned_to=assigned_to, status=status, limit=limit)
+
+    def task_page(self, *, limit: int, assignee_email: str | None = None,
+                  due_from: datetime | None = None,
+                  due_before: datetime | None = None) -> Page[Task]:
+        """The first `limit` open tasks by due time (a person's, or everyone's when None),
+        due in `[due_from, due_before)`, and the total."""
+        return self.repos.tasks.page(assignee_email=assignee_email, status=TaskStatus.OPEN,
+                                     due_from=due_from, due_before=due_before, limit=limit)
+
+    def open_tasks(self, *, owner_email: str) -> list[Task]:
+        """Every open task an OSC owns (whoever works it now), by due time."""
+        return self.repos.tasks.list(owner_email=owner_email, status=TaskStatus.OPEN)
+
+    def owned(self, owner_email: str) -> list[Lead]:
+        """Every lead an OSC owns, by received time."""
+        return self.repos.leads.list(owner_email=owner_email)
 
     def active_coverage(self, osc_email: str, at: datetime) -> Coverage | None:
         """The coverage running for this OSC at the instant, if any."""

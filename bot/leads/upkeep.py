@@ -13,7 +13,7 @@ from typing import Protocol
 from bot.config.hours import in_working_hours
 from bot.config.model import AppConfig
 from bot.delivery.notify import Notifier
-from bot.isolation import ItemGuard, paged
+from bot.jobs.isolation import ItemGuard, paged
 from bot.leads import cadence
 from bot.leads.alerts import protection_lapsed, protection_warning, reminder
 from bot.model import Lead, Task

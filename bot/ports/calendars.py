@@ -80,3 +80,17 @@ class CalendarSyncRepository(Protocol):
     def save(self, state: CalendarSyncState) -> None:
         """Insert or replace the state for its OSC."""
         ...
+
+
+class CalendarPush(Protocol):
+    """Push notifications of calendar changes (Google watch channels, Graph subscriptions),
+    kept open for every calendar of one kind so changes arrive within seconds."""
+
+    def calendars(self) -> list[str]:
+        """The OSCs whose calendars this keeps push open for, in a stable order."""
+        ...
+
+    def ensure(self, osc_email: str) -> tuple[int, list[str]]:
+        """Open that calendar's push, or renew it when it is due: (how many were opened or
+        renewed, problems to report). Raises on anything else."""
+        ...

@@ -17,7 +17,7 @@ def digest_message(rows: Sequence[ReportRow], *, config: AppConfig, period: str)
         share = "–" if r.within_window is None else f"{r.within_window:.0%}"
         median = "–" if r.median_minutes is None else f"{r.median_minutes:.0f} min"
         lines.append(f"{named(config, r.person)} ({r.segment}): {r.leads} leads, "
-                     f"{share} contacted within {_minutes(config)}, median {median}, "
+                     f"{share} contacted within {window_label(config)}, median {median}, "
                      f"{_appointments(r)}, {r.lapses} lapses")
     total = sum(r.leads for r in rows)
     return Message(text=f"Weekly online sales digest ({period}): {total} leads.", blocks=(
@@ -38,5 +38,6 @@ def _appointments(row: ReportRow) -> str:
     return text
 
 
-def _minutes(config: AppConfig) -> str:
+def window_label(config: AppConfig) -> str:
+    """The speed-to-lead window as a label, `5 min`."""
     return f"{int(config.policies.speed_to_lead.total_seconds() // 60)} min"

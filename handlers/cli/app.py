@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from bot.errors import ConfigProblem
 
 if TYPE_CHECKING:
-    from bot.ports.delivery import OutboxRepository
+    from bot.delivery.admin import OutboxAdmin
 
 app = typer.Typer(
     name="oscbot", no_args_is_help=True, add_completion=False, rich_markup_mode=None,
@@ -73,7 +73,7 @@ def _global_options(
 def _console(*, stderr: bool = False) -> Console:
     from rich.console import Console
 
-    return Console(stderr=stderr, soft_wrap=True)
+    return Console(stderr=stderr)
 
 
 def _settings(config: Path | None = None) -> Settings:
@@ -95,7 +95,7 @@ def _config_path(config: Path | None) -> Path:
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
-    _console(stderr=True).print(f"[red]error:[/] {message}", highlight=False)
+    _console(stderr=True).print(f"[red]error:[/] {message}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -160,7 +160,8 @@ def check(config: ConfigOption = None,
                    "the team channel work.")] = False,
           ) -> None:
     """Validate app.yaml and credentials; non-zero exit on problems."""
-    from bot.config.check import Online, check_command
+    from bot.config.check import Online
+    from handlers.cli.check import check_command
 
     slack: Online | None = None
     if online:
@@ -256,11 +257,10 @@ def teams_package(
                     "Upload an app), then add it to the sales team.", highlight=False)
 
 
-def _outbox_repository() -> OutboxRepository:
-    from storage.engine import engine_from_url
-    from storage.outbox import SqlOutbox
+def _outbox() -> OutboxAdmin:
+    from handlers.wiring import outbox_admin
 
-    return SqlOutbox(engine_from_url(_settings().database_url))
+    return outbox_admin(_settings().database_url, clock=SystemClock())
 
 
 @outbox_app.command("list")
@@ -273,7 +273,7 @@ def outbox_list(
     from handlers.console.shell import guarded
 
     def run() -> int:
-        return list_outbox(_outbox_repository(), console=_console(), failed_only=failed,
+        return list_outbox(_outbox(), console=_console(), failed_only=failed,
                            limit=limit)
 
     raise typer.Exit(guarded(_console(stderr=True), run))
@@ -286,7 +286,7 @@ def outbox_retry(key: Annotated[str, typer.Argument(help="The failed message's k
     from handlers.console.shell import guarded
 
     def run() -> int:
-        return retry_outbox(_outbox_repository(), key=key, clock=SystemClock(), console=_console())
+        return retry_outbox(_outbox(), key=key, console=_console())
 
     raise typer.Exit(guarded(_console(stderr=True), run))
 

@@ -20,20 +20,17 @@ from bot.config.examples import EXAMPLES
 from bot.config.loader import load_config
 from bot.config.model import AppConfig
 from bot.context import AppContext
-from bot.delivery.deliverer import OutboxDelivery
 from bot.fakes.chat import RecordingChat
 from bot.fakes.clock import FixedClock
 from bot.leads.service import NewLead
-from bot.messages import ActionId
+from bot.messages import ActionId, Message
 from bot.model import ActivityKind, Lead, LeadStatus
+from bot.ports.chat import ChatPort, MessageRef
 from bot.timefmt import when
 from handlers.actions import press
 from handlers.console.chat import ConsoleChat
-from handlers.wiring import build_context, calendar_sources
+from handlers.wiring import sql_context
 from schedules.jobs import run_all_due
-from storage.engine import engine_from_url
-from storage.migrate import upgrade
-from storage.repositories import sql_repositories
 
 ZONE = ZoneInfo("America/Chicago")
 MARIA = "maria@riverside-homes.example"
@@ -53,18 +50,15 @@ class Demo:
                  base: Path = EXAMPLES) -> None:
         self.console = console
         self.clock = FixedClock(local("2026-11-30T08:00"))
-        upgrade(database_url)
-        self.engine = engine_from_url(database_url)
         names = {p.email: p.name for p in config.people}
         self.chat = ConsoleChat(console=console, name_for=lambda e: names.get(e, e),
                                 stamp=lambda: when(self.clock.now(), config.team.timezone))
-        self.ctx: AppContext = build_context(
-            config=config, repos=sql_repositories(self.engine), clock=self.clock,
-            chat=self.chat, sources=calendar_sources(config, base=base), sleep=lambda _: None)
-
-    def close(self) -> None:
-        """Release the database."""
-        self.engine.dispose()
+        # Maria's history before the story starts goes to a transcript nobody reads.
+        self.history = RecordingChat()
+        self.shown = SwitchedChat(self.history)
+        self.ctx: AppContext
+        self.ctx, self.close = sql_context(config=config, database_url=database_url,
+                                           clock=self.clock, chat=self.shown, base=base)
 
     def at(self, moment: str, what: str) -> None:
         """Move the clock, say what happens, run every job once."""
@@ -104,15 +98,44 @@ class Demo:
                                     at=local("2026-11-20T11:03"), two_way=True,
                                     notes="Loves lot 14; wants to bring parents")
         self.ctx.leads.rate(lead_id=_id(chen), by=MARIA, rating="hot")
-        for task in self.ctx.repos.tasks.list(owner_email=MARIA):
+        for task in self.ctx.leads.open_tasks(owner_email=MARIA):
             self.ctx.leads.complete_task(task_id=task.id or 0, by=MARIA)
         self.ctx.leads.add_task(title="Call Wei Chen about lot 14 with updated pricing",
                                 due_at=local("2026-12-02T10:00"), owner=MARIA, by=MARIA,
                                 lead_id=chen.id)
         # Maria's history before the story starts: delivered, but not shown.
-        OutboxDelivery(outbox=self.ctx.repos.outbox, chat=RecordingChat(),
-                       clock=self.clock).deliver_due(self.clock.now())
+        self.ctx.delivery.deliver_due(self.clock.now())
+        self.shown.target = self.chat
         self.chen = chen
+
+
+class SwitchedChat:
+    """A chat port that sends through whichever chat it is pointed at now."""
+
+    def __init__(self, target: ChatPort) -> None:
+        self.target = target
+
+    def post(self, *, channel: str, message: Message, key: str | None = None) -> MessageRef:
+        """Post through the current chat."""
+        return self.target.post(channel=channel, message=message, key=key)
+
+    def direct(self, *, email: str, message: Message, key: str | None = None) -> MessageRef:
+        """DM through the current chat."""
+        return self.target.direct(email=email, message=message, key=key)
+
+    def find_sent(self, *, key: str, channel: str | None = None, email: str | None = None,
+                  since: datetime) -> MessageRef | None:
+        """Look in the current chat."""
+        return self.target.find_sent(key=key, channel=channel, email=email, since=since)
+
+    def update(self, *, ref: MessageRef, message: Message) -> None:
+        """Edit through the current chat."""
+        self.target.update(ref=ref, message=message)
+
+    def upload(self, *, channel: str, filename: str, content: bytes, title: str) -> MessageRef:
+        """Share a file through the current chat."""
+        return self.target.upload(channel=channel, filename=filename, content=content,
+                                  title=title)
 
 
 def _id(lead: Lead) -> int:
@@ -206,8 +229,8 @@ def _story(demo: Demo) -> None:
                if b.button.action is ActionId.ROUTING_STEP_DONE}
     for value in sorted(pending):
         demo.press(pending[value].label, ActionId.ROUTING_STEP_DONE, value, MARIA)
-    contacted = sum(1 for lead in demo.ctx.repos.leads.list(owner_email=MARIA)
+    contacted = sum(1 for lead in demo.ctx.leads.owned(MARIA)
                     if lead.status is LeadStatus.CONTACTED)
     console.rule("[bold]the end")
     console.print(f"Leads owned by Maria, contacted: {contacted}. Routing journal: "
-                  f"{len(demo.ctx.repos.audit.list())} audited steps. Nothing was left behind.")
+                  f"{len(demo.ctx.reports.audit_trail())} audited steps. Nothing was left behind.")

@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 from rich.console import Console
 from rich.table import Table
 
-from bot.delivery.outbox import OutboxStatus
-from bot.ports.clock import Clock
-from bot.ports.delivery import OutboxRepository
+from bot.delivery.admin import OutboxAdmin
+from bot.errors import InvalidInput, NotFound
 
 
-def list_outbox(outbox: OutboxRepository, *, console: Console, failed_only: bool,
+def list_outbox(outbox: OutboxAdmin, *, console: Console, failed_only: bool,
                 limit: int) -> int:
     """Print the newest items (or only the failed ones) with their state and last error."""
     counts = outbox.counts()
     console.print(", ".join(f"{n} {status}" for status, n in counts.items()))
-    items = outbox.recent(status=OutboxStatus.FAILED if failed_only else None, limit=limit)
+    items = outbox.recent(failed_only=failed_only, limit=limit)
     if not items:
         return 0
     table = Table("key", "to", "status", "tries", "created", "last error")
@@ -28,18 +25,12 @@ def list_outbox(outbox: OutboxRepository, *, console: Console, failed_only: bool
     return 0
 
 
-def retry_outbox(outbox: OutboxRepository, *, key: str, clock: Clock,
-                 console: Console) -> int:
+def retry_outbox(outbox: OutboxAdmin, *, key: str, console: Console) -> int:
     """Queue a failed message again, with a fresh retry window; refuses anything else."""
-    item = outbox.get(key)
-    if item is None:
-        console.print(f"[red]error:[/] no outbox message with key {key!r}", highlight=False)
+    try:
+        outbox.retry(key)
+    except (NotFound, InvalidInput) as exc:
+        console.print(f"[red]error:[/] {exc}", highlight=False)
         return 2
-    if item.status is not OutboxStatus.FAILED:
-        console.print(f"[red]error:[/] {key} is {item.status.value}, not failed; "
-                      "only failed messages are retried", highlight=False)
-        return 2
-    outbox.save(dataclasses.replace(item, status=OutboxStatus.PENDING, next_attempt_at=None,
-                                    created_at=clock.now(), last_error=""))
     console.print(f"{key} queued again; a running oscbot sends it within seconds")
     return 0

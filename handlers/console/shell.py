@@ -62,15 +62,15 @@ def guarded(console: Console, action: Callable[[], int]) -> int:
         return action()
     except ConfigError as exc:
         for problem in exc.problems:
-            console.print(f"[red]{problem}[/]", highlight=False)
+            console.print(f"[red]{problem}[/]", highlight=False, soft_wrap=True)
         return 2
     except (OscbotError, FileNotFoundError) as exc:
-        console.print(f"[red]error:[/] {exc}", highlight=False)
+        console.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
         return 2
     except SQLAlchemyError as exc:
         reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
         console.print(f"[red]error:[/] the database (DATABASE_URL) cannot be used: {reason}",
-                      highlight=False)
+                      highlight=False, soft_wrap=True)
         return 2
 
 
@@ -114,9 +114,7 @@ def _finish_delivery(ctx: AppContext, clock: Clock, *, within: float = 5.0) -> N
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         ctx.delivery.deliver_due(clock.now())
-        soon = clock.now() + timedelta(seconds=within)
-        if not any(i.next_attempt_at is None or i.next_attempt_at <= soon
-                   for i in ctx.repos.outbox.pending(limit=50)):
+        if ctx.outbox.settled(within=timedelta(seconds=within)):
             return
         time.sleep(0.2)
 
@@ -196,7 +194,6 @@ def print_report(settings: Settings, *, month: str, csv_path: Path | None, conso
     """`oscbot report`: the month's table on screen and as CSV."""
     from datetime import date
 
-    from bot.reports.service import monthly_report
     from handlers.reports import report_csv, report_table
 
     try:
@@ -208,7 +205,7 @@ def print_report(settings: Settings, *, month: str, csv_path: Path | None, conso
 
     def run() -> int:
         ctx, _ = _context(settings, clock, console)
-        rows = monthly_report(config=ctx.config, repos=ctx.repos, month=first)
+        rows = ctx.reports.monthly(first)
         if rows:
             console.print(report_table(rows, config=ctx.config, title=f"Online sales, {month}"))
         else:

@@ -18,8 +18,8 @@ from slack_bolt.async_app import AsyncApp
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.context import AppContext
+from bot.delivery.admin import OutboxAdmin
 from bot.delivery.outbox import OutboxStatus
-from bot.ports.delivery import OutboxRepository
 from handlers.http.calendar_push import calendar_push_router
 from handlers.http.leads import leads_router
 from handlers.http.outlook_push import outlook_push_router
@@ -39,7 +39,7 @@ class Metrics:
         self.outbox = Gauge("oscbot_outbox_messages", "Outbox messages by status",
                             ["status"], registry=self.registry)
 
-    def watch_outbox(self, outbox: OutboxRepository) -> None:
+    def watch_outbox(self, outbox: OutboxAdmin) -> None:
         """Count the outbox by status at every scrape (failed ones stay visible)."""
         def counter(status: str) -> Callable[[], float]:
             return lambda: float(outbox.counts().get(status, 0))
@@ -88,7 +88,7 @@ def create_app(ctx: AppContext, *, lead_secret: str | None, slack: AsyncApp | No
     api.state.metrics = metrics
 
     api.add_middleware(RequestCounter, metrics=metrics)
-    metrics.watch_outbox(ctx.repos.outbox)
+    metrics.watch_outbox(ctx.outbox)
 
     @api.get("/healthz")
     def healthz() -> dict[str, object]:

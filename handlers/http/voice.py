@@ -26,9 +26,8 @@ def voice_router(ctx: AppContext, *, auth_token: str, public_url: str) -> APIRou
         dial = None
         if osc is not None:
             # A database read: off the event loop, so a lock elsewhere never stalls the server.
-            routed = await run_in_threadpool(ctx.repos.routes.get, osc_email=osc.email,
+            target = await run_in_threadpool(ctx.coverage.routed_to, osc.email,
                                              channel="calls")
-            target = routed or osc.email
             person = ctx.config.find_person(target)
             dial = person.phone if person else None
         fallback = osc.phone if osc is not None else None

@@ -20,7 +20,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.context import AppContext
 from bot.errors import InvalidInput, NotAllowed, NotFound, OscbotError
 from bot.messages import ActionId, Message
-from bot.model import LeadStatus, TaskStatus
+from bot.model import LeadStatus
 from handlers import commands
 from handlers.actions import press
 from handlers.slack import dedupe
@@ -110,8 +110,7 @@ def register(app: AsyncApp, ctx: AppContext) -> None:
         if not event_id:
             event_id, source = dedupe.action_id(body), dedupe.SOURCE
         if event_id and not await asyncio.to_thread(
-                ctx.repos.inbound.first_time, source=source, event_id=str(event_id),
-                now=ctx.clock.now()):
+                ctx.inbound.first_time, source=source, event_id=str(event_id)):
             return BoltResponse(status=200, body="")
         await next()
         return None
@@ -248,7 +247,7 @@ def app_home(ctx: AppContext, email: str) -> dict[str, Any]:
     (the leads and tasks it lists, with counts for the rest, and the open coverages)."""
     manager = ctx.config.is_manager(email)
     mine = None if manager else email
-    leads = ctx.repos.leads.page(assigned_to=mine, status=LeadStatus.NEW, limit=HOME_ROWS)
-    tasks = ctx.repos.tasks.page(assignee_email=mine, status=TaskStatus.OPEN, limit=HOME_ROWS)
+    leads = ctx.leads.lead_page(assigned_to=mine, status=LeadStatus.NEW, limit=HOME_ROWS)
+    tasks = ctx.leads.task_page(assignee_email=mine, limit=HOME_ROWS)
     return home_view(config=ctx.config, email=email, now=ctx.clock.now(),
                      coverages=ctx.coverage.open_coverages(), leads=leads, tasks=tasks)

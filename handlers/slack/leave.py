@@ -105,8 +105,8 @@ def register_leave(app: AsyncApp, ctx: AppContext, *, directory: Directory, who:
         # The same submission delivered twice (on any replica) plans one coverage: the
         # second is acknowledged, closing the form, and does nothing.
         submission = submission_id(body, view)
-        if not await asyncio.to_thread(ctx.repos.inbound.first_time, source=SOURCE,
-                                       event_id=submission, now=ctx.clock.now()):
+        if not await asyncio.to_thread(ctx.inbound.first_time, source=SOURCE,
+                                       event_id=submission):
             await ack()
             return
         zone = ZoneInfo(ctx.config.zone_of(email))
@@ -122,8 +122,7 @@ def register_leave(app: AsyncApp, ctx: AppContext, *, directory: Directory, who:
                 emergency="now" in (values.get("emergency") or ""))
         except Exception as exc:
             # Nothing was planned: the person may send the very same form again.
-            await asyncio.to_thread(ctx.repos.inbound.forget, source=SOURCE,
-                                    event_id=submission)
+            await asyncio.to_thread(ctx.inbound.forget, source=SOURCE, event_id=submission)
             if not isinstance(exc, (InvalidInput, NotAllowed, NotFound)):
                 raise
             field = getattr(exc, "field", None)

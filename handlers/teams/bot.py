@@ -145,8 +145,8 @@ class TeamsBot:
 
     async def first_time(self, event_id: str) -> bool:
         """Whether no replica has handled this event yet (the database decides, once)."""
-        return await asyncio.to_thread(self.ctx.repos.inbound.first_time, source="teams",
-                                       event_id=event_id, now=self.ctx.clock.now())
+        return await asyncio.to_thread(self.ctx.inbound.first_time, source="teams",
+                                       event_id=event_id)
 
     async def first_press(self, activity: dict[str, Any], email: str, verb: str,
                           value: str) -> bool:
@@ -357,7 +357,7 @@ class TeamsBot:
     def _after(self, verb: ActionId, value: str, reply: str) -> dict[str, Any]:
         message = None
         if verb in LEAD_ACTIONS:
-            lead = self.ctx.repos.leads.get(int(value))
+            lead = self.ctx.leads.get(int(value))
             message = lead_card(lead, config=self.ctx.config,
                                 zone=self.ctx.config.zone_of(lead.assigned_to),
                                 covering_for=None)

@@ -13,7 +13,7 @@ from bot.delivery.deliverer import OutboxDelivery
 from bot.delivery.notify import Notifier
 from bot.fakes.chat import RecordingChat
 from bot.fakes.clock import FixedClock
-from bot.isolation import ItemGuard, paged
+from bot.jobs.isolation import ItemGuard, paged
 from bot.messages import Message
 from bot.model import (
     AbsenceKind,

@@ -184,11 +184,13 @@ def test_renewal_job_opens_keeps_and_replaces_channels(google: FakeGoogle,
         {"email": "jo@builder.example", "name": "Jo", "role": "backup", "trained": True,
          "shadowed": True}], team={"name": "B", "channel": "#s", "managers": []})
     clock = FixedClock(datetime(2026, 11, 24, tzinfo=UTC))
-    ctx = build_context(config=config, repos=in_memory_repositories(), clock=clock,
-                        chat=RecordingChat(), sources={MARIA: source(google, key_info)})
+    repos, sources = in_memory_repositories(), {MARIA: source(google, key_info)}
+    ctx = build_context(config=config, repos=repos, clock=clock, chat=RecordingChat(),
+                        sources=sources)
     renew = job("renew_calendar_channels")
     assert "polling only" in renew.run(ctx)
-    ctx.public_url = "https://oscbot.builder.example"
+    ctx = build_context(config=config, repos=repos, clock=clock, chat=RecordingChat(),
+                        sources=sources, public_url="https://oscbot.builder.example")
     assert renew.run(ctx) == "1 channels opened or renewed"
     [first] = google.channels
     assert google.channels[first]["address"] == (

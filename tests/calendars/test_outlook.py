@@ -201,7 +201,8 @@ def test_a_failing_mailbox_keeps_its_last_good_copy_and_managers_hear_after_thre
          "shadowed": True}],
         team={"name": "B", "channel": "#s", "managers": ["jo@builder.example"]})
     clock = FixedClock(NOW)
-    ctx = build_context(config=config, repos=in_memory_repositories(), clock=clock,
+    repos = in_memory_repositories()
+    ctx = build_context(config=config, repos=repos, clock=clock,
                         chat=RecordingChat(), sources={MARIA: source(graph)})
     sync = job("sync_calendars")
     assert sync.run(ctx).endswith("1 coverage changes")
@@ -209,12 +210,12 @@ def test_a_failing_mailbox_keeps_its_last_good_copy_and_managers_hear_after_thre
     for _ in range(3):
         clock.advance(timedelta(minutes=1))
         assert "1 failed" in sync.run(ctx)
-    state = ctx.repos.calendar_sync.get(MARIA)
+    state = repos.calendar_sync.get(MARIA)
     assert state is not None and state.stale and len(state.absences) == 1
     assert "Graph is unavailable" in state.last_error
-    [coverage] = ctx.repos.coverages.list(osc_email=MARIA)
+    [coverage] = repos.coverages.list(osc_email=MARIA)
     assert coverage.status is CoverageStatus.PLANNED
-    alerts = [i for i in ctx.repos.outbox.pending(limit=100) if i.key.startswith("calendar-")]
+    alerts = [i for i in repos.outbox.pending(limit=100) if i.key.startswith("calendar-")]
     assert len(alerts) == 1
 
 

@@ -62,10 +62,12 @@ def test_lead_calendar_is_personal_and_auditable_by_managers(config: object) -> 
     from handlers.commands import lead_calendar
     from handlers.wiring import build_context
 
-    ctx = build_context(config=config, repos=in_memory_repositories(),  # type: ignore[arg-type]
+    repos = in_memory_repositories()
+
+    ctx = build_context(config=config, repos=repos,  # type: ignore[arg-type]
                         clock=FixedClock(NOW), chat=RecordingChat(), sources={})
     for hours, title in ((-2, "Call back Pat"), (30, "Send Lot 14 pricing")):
-        ctx.repos.tasks.add(Task(None, title, NOW + timedelta(hours=hours), "maria@rh.example",
+        repos.tasks.add(Task(None, title, NOW + timedelta(hours=hours), "maria@rh.example",
                                  "maria@rh.example"))
     own = lead_calendar(ctx, actor="maria@rh.example")
     assert "Call back Pat" in str(own.blocks[1]) and "Send Lot 14" in str(own.blocks[2])

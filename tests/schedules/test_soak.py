@@ -17,6 +17,7 @@ from bot.context import AppContext
 from bot.delivery.outbox import OutboxStatus
 from bot.fakes.clock import FixedClock
 from bot.model import Lead
+from bot.ports.repositories import Repositories
 from handlers.http.app import create_app
 from handlers.http.signing import signed_headers
 from handlers.slack.chat import SlackChat
@@ -44,9 +45,15 @@ def slack() -> Iterator[FakeSlack]:
 
 
 @pytest.fixture
-def ctx(tmp_path: Path, slack: FakeSlack) -> AppContext:
+def repos(tmp_path: Path) -> Repositories:
+    """The repositories on a SQLite file (this module's, in place of the in-memory ones)."""
     url = f"sqlite:///{tmp_path / 'soak.db'}"
     upgrade(url)
+    return sql_repositories(engine_from_url(url))
+
+
+@pytest.fixture
+def ctx(repos: Repositories, slack: FakeSlack) -> AppContext:
     clock = FixedClock(T0)
     # Slack and oscbot share one clock, so a message whose send timed out under load is
     # found in the channel's history instead of being sent again.
@@ -54,25 +61,25 @@ def ctx(tmp_path: Path, slack: FakeSlack) -> AppContext:
     config = make_config(team={**TEAM["team"], "channel": CHANNEL})  # type: ignore[dict-item]
     chat = SlackChat(token=TOKEN, api_url=slack.url, names={p.email: p.name
                                                            for p in config.people})
-    return build_context(config=config, repos=sql_repositories(engine_from_url(url)),
-                         clock=clock, chat=chat, sources={}, sleep=lambda _: None)
+    return build_context(config=config, repos=repos, clock=clock, chat=chat, sources={},
+                         sleep=lambda _: None)
 
 
 def drain(ctx: AppContext) -> None:
     """Deliver until nothing is pending: a call the busy fake dropped is retried after
     its backoff, so the clock moves on past it (the sweep does not run again)."""
     for _ in range(20):
-        if not ctx.repos.outbox.counts().get(OutboxStatus.PENDING, 0):
+        if not ctx.outbox.counts().get(OutboxStatus.PENDING, 0):
             return
         ctx.clock.set(ctx.clock.now() + timedelta(minutes=5))  # type: ignore[attr-defined]
         deliver_outbox(ctx)
-    raise AssertionError(f"outbox still not drained: {ctx.repos.outbox.counts()}")
+    raise AssertionError(f"outbox still not drained: {ctx.outbox.counts()}")
 
 
-def poison(ctx: AppContext) -> int:
+def poison(repos: Repositories) -> int:
     """A lead stored before timestamps were checked at the door: year 1 cannot be shown
     in any time zone west of UTC, so every alert about it fails."""
-    lead, _ = ctx.repos.leads.add(Lead(
+    lead, _ = repos.leads.add(Lead(
         id=None, source="website", external_id="poison", name="Zero Date",
         email="zero@example.com", phone=None, community="Riverside", message="",
         received_at=datetime(1, 1, 1, tzinfo=UTC), owner_email="maria@rh.example",
@@ -93,9 +100,9 @@ def texts(slack: FakeSlack, channel_prefix: str, starts: str) -> list[str]:
 
 
 def test_one_poison_lead_among_a_thousand_stops_nobody_elses_dm_or_alert(
-        ctx: AppContext, slack: FakeSlack) -> None:
+        ctx: AppContext, slack: FakeSlack, repos: Repositories) -> None:
     began = time.monotonic()
-    bad = poison(ctx)
+    bad = poison(repos)
     communities = ["Riverside", "Oak Hill", "Lakeview"]
     with Server(create_app(ctx, lead_secret=SECRET)) as base, \
             httpx.Client(base_url=base, timeout=30) as http:
@@ -131,6 +138,6 @@ def test_one_poison_lead_among_a_thousand_stops_nobody_elses_dm_or_alert(
     assert len(dms) == LEADS - 1 == len(set(dms))
     assert len(alerts) == LEADS - 1 - len(contacted)
     assert skipped == [f"sweep_leads skipped lead:{bad}: OverflowError."]
-    assert [e.reason for e in ctx.repos.audit.list(subject=f"lead:{bad}")] == [
+    assert [e.reason for e in repos.audit.list(subject=f"lead:{bad}")] == [
         "sweep_leads: OverflowError: date value out of range"]
     assert elapsed < 300  # a bound on the soak, not a speed target

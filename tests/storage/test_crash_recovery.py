@@ -14,8 +14,9 @@ from pathlib import Path
 from bot.fakes.chat import RecordingChat
 from bot.fakes.clock import FixedClock
 from bot.model import AbsenceKind, CoverageStatus
+from bot.routing.engine import RoutingEngine
 from bot.routing.journal import SwitchStatus
-from handlers.wiring import build_context
+from handlers.wiring import build_context, routing_adapters
 from storage.engine import engine_from_url
 from storage.migrate import upgrade
 from storage.repositories import sql_repositories
@@ -47,10 +48,9 @@ STEP = textwrap.dedent("""
 
     ctx = build_context(config=config, repos=repos, clock=FixedClock(datetime.fromisoformat(when)),
                         chat=RecordingChat(), sources={{}})
-    ctx.engine = RoutingEngine(adapters=routing_adapters(config, repos, clock=ctx.clock),
-                               switches=repos.switches,
-                               audit=repos.audit, clock=ctx.clock, on_step=die)
-    ctx.coverage.engine = ctx.engine
+    ctx.coverage.engine = RoutingEngine(adapters=routing_adapters(config, repos, clock=ctx.clock),
+                                        switches=repos.switches, audit=repos.audit,
+                                        clock=ctx.clock, on_step=die)
     ctx.coverage.tick()
     os._exit(0)
 """).replace("{ROUTING}", repr(ROUTING))
@@ -121,8 +121,10 @@ def test_killed_after_switching_but_before_the_brief_still_posts_it(tmp_path: Pa
     # The state a crash between "routing switched" and "brief queued" leaves behind.
     active = repos.coverages.save(dataclasses.replace(
         coverage, status=CoverageStatus.ACTIVE, started_at=START + timedelta(hours=1)))
-    ctx.engine.switch_all(coverage=active, osc=config.person(MARIA),
-                          backup=config.person("jordan@rh.example"), actor="t", reason="r")
+    engine = RoutingEngine(adapters=routing_adapters(config, repos, clock=clock),
+                           switches=repos.switches, audit=repos.audit, clock=clock)
+    engine.switch_all(coverage=active, osc=config.person(MARIA),
+                      backup=config.person("jordan@rh.example"), actor="t", reason="r")
     clock.set(START + timedelta(hours=1, minutes=1))
     assert ctx.coverage.tick().resumed == 1
     assert repos.outbox.get(f"brief:{coverage.id}") is not None

@@ -12,7 +12,6 @@ import pytest
 
 from bot.context import AppContext
 from bot.coverage.briefs import handoff_brief, return_list
-from bot.reports.service import monthly_report
 from handlers.slack.app import app_home
 from tests.storage.history import BACKUP, MANAGER, OSC, counting, stored_history
 
@@ -20,7 +19,7 @@ SIZES = (10, 10_000)
 
 
 def _cases(ctx: AppContext, coverage_id: int) -> dict[str, Callable[[], object]]:
-    coverage = ctx.repos.coverages.get(coverage_id)
+    coverage = ctx.coverage.get(coverage_id)
     zone = ctx.config.team.timezone
     return {
         "brief": lambda: handoff_brief(ctx.coverage.brief_for(coverage), config=ctx.config,
@@ -30,8 +29,7 @@ def _cases(ctx: AppContext, coverage_id: int) -> dict[str, Callable[[], object]]
         "App Home (OSC)": lambda: app_home(ctx, OSC),
         "App Home (backup)": lambda: app_home(ctx, BACKUP),
         "App Home (manager)": lambda: app_home(ctx, MANAGER),
-        "monthly report": lambda: monthly_report(config=ctx.config, repos=ctx.repos,
-                                                 month=date(2026, 11, 1)),
+        "monthly report": lambda: ctx.reports.monthly(date(2026, 11, 1)),
         "reminders": ctx.leads.remind,
     }
 
@@ -72,7 +70,7 @@ def test_each_screen_is_a_handful_of_statements(
 def test_the_brief_shows_recent_rows_and_counts_the_rest(tmp_path: Path) -> None:
     engine, ctx, coverage_id = stored_history(f"sqlite:///{tmp_path / 'oscbot.db'}",
                                               leads=1_000)
-    facts = ctx.coverage.brief_for(ctx.repos.coverages.get(coverage_id))
+    facts = ctx.coverage.brief_for(ctx.coverage.get(coverage_id))
     engine.dispose()
     assert len(facts.uncontacted) == 20 and facts.uncontacted_more == 100 - 20
     assert [lead.received_at for lead in facts.uncontacted] == sorted(

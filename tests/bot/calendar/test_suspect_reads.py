@@ -20,6 +20,7 @@ from bot.fakes.chat import RecordingChat
 from bot.fakes.clock import FixedClock
 from bot.messages import ActionId, Actions
 from bot.model import CoverageStatus
+from bot.ports.repositories import Repositories
 from calendars.ics import IcsSource
 from handlers.actions import press
 from handlers.wiring import build_context
@@ -71,86 +72,95 @@ class Feed(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def ctx(config: AppConfig, tmp_path: Path) -> Iterator[AppContext]:
-    Feed.body = feed(VACATION + MEETINGS)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Feed)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+def repos(tmp_path: Path) -> Iterator[Repositories]:
+    """The repositories on a SQLite file (this module's, in place of the in-memory ones)."""
     url = f"sqlite:///{tmp_path / 'oscbot.db'}"
     upgrade(url)
     engine = engine_from_url(url)
+    yield sql_repositories(engine)
+    engine.dispose()
+
+
+@pytest.fixture
+def ctx(config: AppConfig, repos: Repositories) -> Iterator[AppContext]:
+    Feed.body = feed(VACATION + MEETINGS)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Feed)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
     source = IcsSource(f"http://127.0.0.1:{server.server_address[1]}/maria.ics",
                        time_zone="America/Chicago", policies=config.policies)
-    yield build_context(config=config, repos=sql_repositories(engine), clock=FixedClock(T0),
+    yield build_context(config=config, repos=repos, clock=FixedClock(T0),
                         chat=RecordingChat(), sources={MARIA: source})
     server.shutdown()
     server.server_close()
-    engine.dispose()
 
 
 def run(ctx: AppContext, name: str) -> str:
     return job(name).run(ctx)
 
 
-def on_leave(ctx: AppContext) -> int:
+def on_leave(ctx: AppContext, repos: Repositories) -> int:
     """Sync, let the vacation start, and return the active coverage's id."""
     assert "0 failed" in run(ctx, "sync_calendars")
     assert isinstance(ctx.clock, FixedClock)
     ctx.clock.set(VACATION_START + timedelta(hours=1))
     run(ctx, "coverage_tick")
-    [coverage] = ctx.repos.coverages.list(osc_email=MARIA)
+    [coverage] = repos.coverages.list(osc_email=MARIA)
     assert coverage.status is CoverageStatus.ACTIVE and coverage.id is not None
     return coverage.id
 
 
-def questions(ctx: AppContext) -> dict[str, list[ActionId]]:
+def questions(repos: Repositories) -> dict[str, list[ActionId]]:
     found = {}
-    for item in ctx.repos.outbox.pending(limit=500):
+    for item in repos.outbox.pending(limit=500):
         if item.key.startswith("return-check:"):
             found[item.target] = [b.action for block in item.message.blocks
                                   if isinstance(block, Actions) for b in block.buttons]
     return found
 
 
-def test_an_empty_feed_keeps_the_last_good_copy_and_the_coverage(ctx: AppContext) -> None:
-    coverage_id = on_leave(ctx)
+def test_an_empty_feed_keeps_the_last_good_copy_and_the_coverage(ctx: AppContext,
+                                                                 repos: Repositories) -> None:
+    coverage_id = on_leave(ctx, repos)
     Feed.body = feed("")
     assert "1 suspect" in run(ctx, "sync_calendars")
-    state = ctx.repos.calendar_sync.get(MARIA)
+    state = repos.calendar_sync.get(MARIA)
     assert state is not None and state.stale and state.suspect_since is not None
     assert [a.uids for a in state.absences] == [("vac@rh",)]
-    assert ctx.repos.coverages.get(coverage_id).status is CoverageStatus.ACTIVE
-    assert ctx.repos.routes.get(osc_email=MARIA, channel="leads") == JORDAN
-    assert questions(ctx) == {}
+    assert repos.coverages.get(coverage_id).status is CoverageStatus.ACTIVE
+    assert repos.routes.get(osc_email=MARIA, channel="leads") == JORDAN
+    assert questions(repos) == {}
     Feed.body = feed(VACATION + MEETINGS)
     assert "0 suspect" in run(ctx, "sync_calendars")
     run(ctx, "coverage_tick")
-    assert [c.id for c in ctx.repos.coverages.list(osc_email=MARIA)] == [coverage_id]
-    briefs = [i for i in ctx.repos.outbox.pending(limit=500) if i.key.startswith("brief:")]
+    assert [c.id for c in repos.coverages.list(osc_email=MARIA)] == [coverage_id]
+    briefs = [i for i in repos.outbox.pending(limit=500) if i.key.startswith("brief:")]
     assert len(briefs) == 1
 
 
-def test_a_lasting_empty_feed_asks_and_the_coverage_ends_as_planned(ctx: AppContext) -> None:
-    coverage_id = on_leave(ctx)
+def test_a_lasting_empty_feed_asks_and_the_coverage_ends_as_planned(ctx: AppContext,
+                                                                    repos: Repositories) -> None:
+    coverage_id = on_leave(ctx, repos)
     Feed.body = feed("")
     assert isinstance(ctx.clock, FixedClock)
     for _ in range(7):
         run(ctx, "sync_calendars")
         run(ctx, "coverage_tick")
         ctx.clock.advance(timedelta(hours=1))
-    assert ctx.repos.coverages.get(coverage_id).status is CoverageStatus.ACTIVE
-    assert questions(ctx) == {MARIA: [ActionId.COVERAGE_BACK, ActionId.COVERAGE_STILL_AWAY],
+    assert repos.coverages.get(coverage_id).status is CoverageStatus.ACTIVE
+    assert questions(repos) == {MARIA: [ActionId.COVERAGE_BACK, ActionId.COVERAGE_STILL_AWAY],
                               DANA: [ActionId.COVERAGE_BACK, ActionId.COVERAGE_STILL_AWAY]}
     ctx.clock.set(VACATION_END)
     run(ctx, "coverage_tick")
-    assert ctx.repos.coverages.get(coverage_id).status is CoverageStatus.RETURNED
+    assert repos.coverages.get(coverage_id).status is CoverageStatus.RETURNED
 
 
-def test_a_removed_leave_asks_the_osc_who_answers_back(ctx: AppContext) -> None:
-    coverage_id = on_leave(ctx)
+def test_a_removed_leave_asks_the_osc_who_answers_back(ctx: AppContext,
+                                                       repos: Repositories) -> None:
+    coverage_id = on_leave(ctx, repos)
     Feed.body = feed(MEETINGS)
     assert "1 coverage changes" in run(ctx, "sync_calendars")
-    assert ctx.repos.coverages.get(coverage_id).status is CoverageStatus.ACTIVE
-    [item] = [i for i in ctx.repos.outbox.pending(limit=500)
+    assert repos.coverages.get(coverage_id).status is CoverageStatus.ACTIVE
+    [item] = [i for i in repos.outbox.pending(limit=500)
               if i.key == f"return-check:{coverage_id}:{MARIA}"]
     assert item.message.text == (
         "Your calendar no longer shows your leave — are you back?")
@@ -159,8 +169,8 @@ def test_a_removed_leave_asks_the_osc_who_answers_back(ctx: AppContext) -> None:
                  actor=JORDAN).startswith("Sorry")
     assert press(ctx, action=ActionId.COVERAGE_STILL_AWAY, value=str(coverage_id),
                  actor=MARIA).startswith("Got it")
-    assert ctx.repos.coverages.get(coverage_id).status is CoverageStatus.ACTIVE
+    assert repos.coverages.get(coverage_id).status is CoverageStatus.ACTIVE
     assert press(ctx, action=ActionId.COVERAGE_BACK, value=str(coverage_id),
                  actor=MARIA).startswith("Coverage ended")
-    assert ctx.repos.coverages.get(coverage_id).status is CoverageStatus.RETURNED
-    assert ctx.repos.routes.get(osc_email=MARIA, channel="leads") != JORDAN
+    assert repos.coverages.get(coverage_id).status is CoverageStatus.RETURNED
+    assert repos.routes.get(osc_email=MARIA, channel="leads") != JORDAN

@@ -19,6 +19,7 @@ from bot.fakes.repositories import in_memory_repositories
 from bot.messages import plain
 from bot.model import Absence, AbsenceKind, CoverageStatus
 from bot.ports.calendars import CalendarRead, CalendarSyncState
+from bot.ports.repositories import Repositories
 from handlers.wiring import build_context
 from schedules.jobs import job
 
@@ -34,8 +35,8 @@ def calendar() -> InMemoryCalendar:
 
 
 @pytest.fixture
-def ctx(config: AppConfig, calendar: InMemoryCalendar) -> AppContext:
-    return build_context(config=config, repos=in_memory_repositories(), clock=FixedClock(T0),
+def ctx(config: AppConfig, calendar: InMemoryCalendar, repos: Repositories) -> AppContext:
+    return build_context(config=config, repos=repos, clock=FixedClock(T0),
                          chat=RecordingChat(), sources={MARIA: calendar})
 
 
@@ -46,47 +47,47 @@ def tick(ctx: AppContext, seconds: float) -> str:
 
 
 def test_new_out_of_office_becomes_planned_coverage_within_one_interval(
-        ctx: AppContext, calendar: InMemoryCalendar) -> None:
+        ctx: AppContext, calendar: InMemoryCalendar, repos: Repositories) -> None:
     interval = job("sync_calendars").every.total_seconds()
     assert tick(ctx, 0).endswith("0 coverage changes")
     calendar.absences.append(OOO)
     tick(ctx, interval)
-    [coverage] = ctx.repos.coverages.list(osc_email=MARIA)
+    [coverage] = repos.coverages.list(osc_email=MARIA)
     assert coverage.status is CoverageStatus.PLANNED
     assert (coverage.start, coverage.end, coverage.backup_email) == (
         OOO.start, OOO.end, "jordan@rh.example")
     assert "1 unchanged" in tick(ctx, interval)
-    assert len(ctx.repos.coverages.list(osc_email=MARIA)) == 1
+    assert len(repos.coverages.list(osc_email=MARIA)) == 1
 
 
 def test_failed_calendar_keeps_the_last_good_copy_and_alerts_after_three(
-        ctx: AppContext, calendar: InMemoryCalendar) -> None:
+        ctx: AppContext, calendar: InMemoryCalendar, repos: Repositories) -> None:
     calendar.absences.append(OOO)
     tick(ctx, 0)
     calendar.failure = "maria.ics: HTTP 503"
     for _ in range(4):
         assert "1 failed" in tick(ctx, 60)
-    [coverage] = ctx.repos.coverages.list(osc_email=MARIA)
+    [coverage] = repos.coverages.list(osc_email=MARIA)
     assert coverage.status is CoverageStatus.PLANNED
-    state = ctx.repos.calendar_sync.get(MARIA)
+    state = repos.calendar_sync.get(MARIA)
     assert state is not None and state.stale and state.consecutive_failures == 4
     assert state.absences == (OOO,)
-    alerts = [i for i in ctx.repos.outbox.pending(limit=100) if i.key.startswith("calendar-")]
+    alerts = [i for i in repos.outbox.pending(limit=100) if i.key.startswith("calendar-")]
     assert len(alerts) == 1
     assert plain(alerts[0].message.text) == "Maria's calendar failed to load 3 times in a row."
     assert "(maria.ics: HTTP 503)" in plain(alerts[0].message.blocks[0].text)  # type: ignore[union-attr]
     calendar.failure = None
     calendar.absences.clear()
     tick(ctx, 60)
-    state = ctx.repos.calendar_sync.get(MARIA)
+    state = repos.calendar_sync.get(MARIA)
     assert state is not None and not state.stale and state.consecutive_failures == 0
-    assert ctx.repos.coverages.list(osc_email=MARIA)[0].status is CoverageStatus.CANCELLED
-    assert len([i for i in ctx.repos.outbox.pending(limit=100)
+    assert repos.coverages.list(osc_email=MARIA)[0].status is CoverageStatus.CANCELLED
+    assert len([i for i in repos.outbox.pending(limit=100)
                 if i.key.startswith("calendar-")]) == 1
 
 
 def test_shortened_absence_never_cuts_an_active_coverage_but_asks(
-        ctx: AppContext, calendar: InMemoryCalendar) -> None:
+        ctx: AppContext, calendar: InMemoryCalendar, repos: Repositories) -> None:
     calendar.absences.append(OOO)
     tick(ctx, 0)
     assert isinstance(ctx.clock, FixedClock)
@@ -97,14 +98,14 @@ def test_shortened_absence_never_cuts_an_active_coverage_but_asks(
     tick(ctx, 0)
     ctx.clock.advance(timedelta(hours=1))
     ctx.coverage.tick()
-    [coverage] = ctx.repos.coverages.list(osc_email=MARIA)
+    [coverage] = repos.coverages.list(osc_email=MARIA)
     assert coverage.status is CoverageStatus.ACTIVE and coverage.end == OOO.end
-    [question] = [i for i in ctx.repos.outbox.pending(limit=100)
+    [question] = [i for i in repos.outbox.pending(limit=100)
                   if i.key == f"return-check:{coverage.id}:{MARIA}"]
     assert question.message.text.startswith("Your calendar now shows your leave ending")
     ctx.clock.set(OOO.end)
     ctx.coverage.tick()
-    assert ctx.repos.coverages.list(osc_email=MARIA)[0].status is CoverageStatus.RETURNED
+    assert repos.coverages.list(osc_email=MARIA)[0].status is CoverageStatus.RETURNED
 
 
 class GatedCalendar:
@@ -132,15 +133,16 @@ class CountingSync(InMemoryCalendarSync):
 
 def test_a_hanging_calendar_never_holds_back_the_others(config: AppConfig) -> None:
     hanging, quick = GatedCalendar(), InMemoryCalendar([OOO])
-    ctx = build_context(config=config, repos=in_memory_repositories(), clock=FixedClock(T0),
+    repos = in_memory_repositories()
+    ctx = build_context(config=config, repos=repos, clock=FixedClock(T0),
                         chat=RecordingChat(), sources={ALEX: hanging, MARIA: quick})
     ctx.calendars.wait_for_read = timedelta(seconds=0.3)
     try:
         assert ctx.calendars.sync_all() == SyncReport(read=1, failed=1, changes=1)
-        [coverage] = ctx.repos.coverages.list(osc_email=MARIA)
+        [coverage] = repos.coverages.list(osc_email=MARIA)
         assert coverage.status is CoverageStatus.PLANNED
         assert ctx.calendars.sync_all() == SyncReport(read=1, unchanged=1, failed=1)
-        state = ctx.repos.calendar_sync.get(ALEX)
+        state = repos.calendar_sync.get(ALEX)
         assert state is not None and state.last_error == "still reading from the last pass"
     finally:
         hanging.gate.set()
@@ -162,10 +164,10 @@ def test_an_unchanged_calendar_is_neither_rewritten_nor_reconciled(
                         chat=RecordingChat(), sources={MARIA: calendar})
     calendar.absences.append(OOO)
     ctx.calendars.sync_all()
-    [coverage] = ctx.repos.coverages.list(osc_email=MARIA)
-    ctx.repos.coverages.save(dataclasses.replace(coverage, status=CoverageStatus.CANCELLED))
+    [coverage] = repos.coverages.list(osc_email=MARIA)
+    repos.coverages.save(dataclasses.replace(coverage, status=CoverageStatus.CANCELLED))
     writes = sync.saves
     assert ctx.calendars.sync_all() == SyncReport(read=1, unchanged=1)
     assert sync.saves == writes
-    assert [c.status for c in ctx.repos.coverages.list(osc_email=MARIA)] == [
+    assert [c.status for c in repos.coverages.list(osc_email=MARIA)] == [
         CoverageStatus.CANCELLED]

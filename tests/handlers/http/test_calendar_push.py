@@ -25,11 +25,12 @@ def test_notification_triggers_a_sync_of_that_calendar(config: AppConfig) -> Non
     calendar = InMemoryCalendar([Absence(datetime(2026, 12, 3, 6, tzinfo=UTC),
                                          datetime(2026, 12, 4, 6, tzinfo=UTC),
                                          AbsenceKind.OUT_OF_OFFICE, True, "OOO", ("g1",))])
-    ctx = build_context(config=config, repos=in_memory_repositories(), clock=FixedClock(T0),
+    repos = in_memory_repositories()
+    ctx = build_context(config=config, repos=repos, clock=FixedClock(T0),
                         chat=RecordingChat(), sources={MARIA: calendar})
     channel = WatchChannel(MARIA, "chan-1", "res-1", "secret-token",
                            datetime(2026, 12, 7, tzinfo=UTC))
-    ctx.repos.calendar_sync.save(CalendarSyncState(MARIA, channel.to_cursor(), (), None))
+    repos.calendar_sync.save(CalendarSyncState(MARIA, channel.to_cursor(), (), None))
     client = TestClient(create_app(ctx, lead_secret=None))
     headers = {"X-Goog-Channel-ID": "chan-1", "X-Goog-Channel-Token": "forged",
                "X-Goog-Resource-State": "exists"}
@@ -38,4 +39,4 @@ def test_notification_triggers_a_sync_of_that_calendar(config: AppConfig) -> Non
     headers["X-Goog-Channel-Token"] = "secret-token"
     assert client.post("/calendar/google/notifications", headers=headers).status_code == 204
     assert calendar.reads == 1
-    assert len(ctx.repos.coverages.list(osc_email=MARIA)) == 1
+    assert len(repos.coverages.list(osc_email=MARIA)) == 1

@@ -15,7 +15,6 @@ from bot.config.model import AppConfig
 from bot.context import AppContext
 from bot.fakes.chat import RecordingChat
 from bot.fakes.clock import FixedClock
-from bot.fakes.repositories import in_memory_repositories
 from bot.ports.repositories import Repositories
 from handlers.http.app import create_app
 from handlers.http.leads import MAX_BODY
@@ -31,8 +30,8 @@ GOOD = {"source": "website", "external_id": "f-8812", "name": "Pat Doe",
 
 
 @pytest.fixture
-def ctx(config: AppConfig, clock: FixedClock) -> AppContext:
-    return build_context(config=config, repos=in_memory_repositories(), clock=clock,
+def ctx(config: AppConfig, clock: FixedClock, repos: Repositories) -> AppContext:
+    return build_context(config=config, repos=repos, clock=clock,
                          chat=RecordingChat(), sources={}, sleep=lambda _: None)
 
 
@@ -82,14 +81,15 @@ def stored(repos: Repositories) -> int:
     return len(repos.leads.list())
 
 
-def test_new_lead_is_accepted_routed_and_dm_queued(client: httpx.Client, ctx: AppContext) -> None:
+def test_new_lead_is_accepted_routed_and_dm_queued(client: httpx.Client, ctx: AppContext,
+                                                   repos: Repositories) -> None:
     status, body = post(client, "/leads", GOOD)
     assert status == 202
     assert body == {"id": 1, "assigned_to": "maria@rh.example",
                     "reason": "Maria owns Riverside"}
-    lead = ctx.repos.leads.get(1)
+    lead = repos.leads.get(1)
     assert lead.received_at == datetime(2026, 11, 30, 15, 4, 5, tzinfo=UTC)
-    eventually(lambda: (card := ctx.repos.outbox.get("lead-card:1")) is not None
+    eventually(lambda: (card := repos.outbox.get("lead-card:1")) is not None
                and card.status.value == "sent")
     assert isinstance(ctx.chat, RecordingChat)
     assert ctx.chat.transcript[0].target == "maria@rh.example"
@@ -97,11 +97,12 @@ def test_new_lead_is_accepted_routed_and_dm_queued(client: httpx.Client, ctx: Ap
 
 
 def test_duplicate_returns_the_first_leads_id_with_200(client: httpx.Client,
-                                                       ctx: AppContext) -> None:
+                                                       ctx: AppContext,
+                                                       repos: Repositories) -> None:
     post(client, "/leads", GOOD)
     status, body = post(client, "/leads", {**GOOD, "name": "Someone Else"})
     assert (status, body["id"]) == (200, 1)
-    assert stored(ctx.repos) == 1
+    assert stored(repos) == 1
 
 
 @pytest.mark.parametrize(("change", "field", "words"), [
@@ -118,14 +119,14 @@ def test_duplicate_returns_the_first_leads_id_with_200(client: httpx.Client,
 ])
 def test_bad_input_gets_a_specific_400_and_stores_nothing(
         client: httpx.Client, ctx: AppContext, change: dict[str, object], field: str,
-        words: str) -> None:
+        words: str, repos: Repositories) -> None:
     body = {k: v for k, v in {**GOOD, **change}.items() if v is not None}
     status, answer = post(client, "/leads", body)
     assert status == 400
     assert answer["field"] == field
     assert words in str(answer["error"])
-    assert stored(ctx.repos) == 0
-    assert ctx.repos.outbox.due(now=datetime(2100, 1, 1, tzinfo=UTC)) == []
+    assert stored(repos) == 0
+    assert repos.outbox.due(now=datetime(2100, 1, 1, tzinfo=UTC)) == []
 
 
 def test_missing_source_is_named(client: httpx.Client) -> None:
@@ -138,7 +139,8 @@ def test_not_json_and_not_an_object(client: httpx.Client) -> None:
     assert post(client, "/leads", [GOOD])[1]["error"] == "body must be a JSON object"
 
 
-def test_bad_signature_is_401_and_stores_nothing(client: httpx.Client, ctx: AppContext) -> None:
+def test_bad_signature_is_401_and_stores_nothing(client: httpx.Client, ctx: AppContext,
+                                                 repos: Repositories) -> None:
     status, _ = post(client, "/leads", GOOD, secret="wrong")
     assert status == 401
     unsigned = client.post("/leads", content=json.dumps(GOOD).encode())
@@ -147,23 +149,24 @@ def test_bad_signature_is_401_and_stores_nothing(client: httpx.Client, ctx: AppC
     old_style = client.post("/leads", content=json.dumps(GOOD).encode(), headers={
         SIGNATURE_HEADER: "sha256=" + "0" * 64})
     assert old_style.status_code == 401
-    assert stored(ctx.repos) == 0
+    assert stored(repos) == 0
 
 
-def test_oversized_body_is_413(client: httpx.Client, ctx: AppContext) -> None:
+def test_oversized_body_is_413(client: httpx.Client, ctx: AppContext, repos: Repositories) -> None:
     huge = json.dumps({**GOOD, "message": "x" * MAX_BODY}).encode()
     status, _ = post(client, "/leads", None, raw=huge)
     assert status == 413
-    assert stored(ctx.repos) == 0
+    assert stored(repos) == 0
 
 
-def test_activity_webhook_stops_the_timer(client: httpx.Client, ctx: AppContext) -> None:
+def test_activity_webhook_stops_the_timer(client: httpx.Client, ctx: AppContext,
+                                          repos: Repositories) -> None:
     post(client, "/leads", GOOD)
     status, _ = post(client, "/leads/1/activities", {
         "kind": "call", "direction": "outbound", "by": "maria@rh.example",
         "at": "2026-11-30T15:06:00Z", "two_way": True, "notes": "Connected"})
     assert status == 202
-    lead = ctx.repos.leads.get(1)
+    lead = repos.leads.get(1)
     assert lead.status.value == "contacted"
     assert lead.first_contact_at == datetime(2026, 11, 30, 15, 6, tzinfo=UTC)
     assert post(client, "/leads/99/activities", {"kind": "call", "direction": "outbound",
@@ -176,7 +179,7 @@ CALL = {"kind": "call", "direction": "outbound", "by": "maria@rh.example"}
 
 
 def test_a_signed_activity_cannot_be_replayed_onto_another_lead(
-        client: httpx.Client, ctx: AppContext) -> None:
+        client: httpx.Client, ctx: AppContext, repos: Repositories) -> None:
     for n in (1, 2):
         post(client, "/leads", {**GOOD, "external_id": f"f-{n}"})
     data = json.dumps(CALL).encode()
@@ -188,17 +191,17 @@ def test_a_signed_activity_cannot_be_replayed_onto_another_lead(
     assert "v1 does not sign" in replayed.json()["error"]
     as_lead = client.post("/leads", content=data, headers=headers)
     assert as_lead.status_code == 401
-    assert ctx.repos.leads.get(2).status.value == "new"
-    assert len(ctx.repos.activities.for_lead(2)) == 0
+    assert repos.leads.get(2).status.value == "new"
+    assert len(repos.activities.for_lead(2)) == 0
 
 
 @pytest.mark.parametrize("skew", [timedelta(minutes=-6), timedelta(minutes=6)])
 def test_a_stale_or_future_timestamp_is_refused_saying_why(
-        client: httpx.Client, ctx: AppContext, skew: timedelta) -> None:
+        client: httpx.Client, ctx: AppContext, skew: timedelta, repos: Repositories) -> None:
     status, answer = post(client, "/leads", GOOD, t=NOW + skew)
     assert status == 401
     assert "360 s away" in str(answer["error"]) and "at most 300 s" in str(answer["error"])
-    assert stored(ctx.repos) == 0
+    assert stored(repos) == 0
     assert post(client, "/leads", GOOD, t=NOW - timedelta(minutes=4, seconds=59))[0] == 202
 
 
@@ -227,7 +230,7 @@ def test_key_rotation_accepts_either_secret(client: httpx.Client) -> None:
 
 
 def test_activities_are_idempotent_on_external_id(client: httpx.Client,
-                                                  ctx: AppContext) -> None:
+                                                  ctx: AppContext, repos: Repositories) -> None:
     post(client, "/leads", GOOD)
     first = post(client, "/leads/1/activities", {**CALL, "external_id": "crm-act-9"})
     again = post(client, "/leads/1/activities", {**CALL, "external_id": "crm-act-9",
@@ -235,7 +238,7 @@ def test_activities_are_idempotent_on_external_id(client: httpx.Client,
     other = post(client, "/leads/1/activities", {**CALL, "external_id": "crm-act-10"})
     assert (first[0], again[0], other[0]) == (202, 200, 202)
     assert again[1]["id"] == first[1]["id"] != other[1]["id"]
-    assert len(ctx.repos.activities.for_lead(1)) == 2
+    assert len(repos.activities.for_lead(1)) == 2
 
 
 @pytest.mark.parametrize(("path", "body", "field"), [
@@ -247,15 +250,15 @@ def test_activities_are_idempotent_on_external_id(client: httpx.Client,
 ])
 def test_timestamps_far_from_now_are_a_400_naming_the_accepted_range(
         client: httpx.Client, ctx: AppContext, path: str, body: dict[str, object],
-        field: str) -> None:
+        field: str, repos: Repositories) -> None:
     if path != "/leads":
         post(client, "/leads", GOOD)
-    before = (stored(ctx.repos), len(ctx.repos.activities.for_lead(1)))
+    before = (stored(repos), len(repos.activities.for_lead(1)))
     status, answer = post(client, path, body)
     assert (status, answer["field"]) == (400, field)
     assert ("accepted from 2025-11-30T14:00:00Z to 2026-12-01T14:00:00Z"
             in str(answer["error"]))
-    assert (stored(ctx.repos), len(ctx.repos.activities.for_lead(1))) == before
+    assert (stored(repos), len(repos.activities.for_lead(1))) == before
 
 
 @pytest.mark.parametrize("depth", [1_000, 30_000])

@@ -4,6 +4,7 @@ lifecycle notifications the way Graph does."""
 
 from __future__ import annotations
 
+import dataclasses
 import socket
 import threading
 import time
@@ -57,10 +58,10 @@ def world() -> Iterator[tuple[AppContext, FakeGraph, FixedClock]]:
             sources[osc] = OutlookCalendarSource(client=client, mailbox=osc,
                                                  time_zone="America/Chicago",
                                                  policies=config.policies)
-        ctx = build_context(config=config, repos=in_memory_repositories(), clock=clock,
-                            chat=RecordingChat(), sources=sources)
         port = free_port()
-        ctx.public_url = f"http://127.0.0.1:{port}"
+        ctx = build_context(config=config, repos=in_memory_repositories(), clock=clock,
+                            chat=RecordingChat(), sources=sources,
+                            public_url=f"http://127.0.0.1:{port}")
         server = uvicorn.Server(uvicorn.Config(create_app(ctx, lead_secret=None),
                                                host="127.0.0.1", port=port,
                                                log_level="warning", lifespan="off"))
@@ -75,7 +76,7 @@ def world() -> Iterator[tuple[AppContext, FakeGraph, FixedClock]]:
 
 
 def subscription(ctx: AppContext, osc: str) -> Subscription:
-    state = ctx.repos.calendar_sync.get(osc)
+    state = ctx.calendars.state(osc)
     sub = Subscription.from_cursor(osc, state.cursor) if state else None
     assert sub is not None
     return sub
@@ -104,8 +105,7 @@ def test_subscriptions_are_validated_created_and_renewed(
     assert renew.run(ctx) == "2 Outlook subscriptions created or renewed"
     assert [r.method for r in graph.writes()][-2:] == ["PATCH", "PATCH"]
     assert subscription(ctx, MARIA).expires_at > maria.expires_at
-    ctx.public_url = None
-    assert "polling only" in renew.run(ctx)
+    assert "polling only" in renew.run(dataclasses.replace(ctx, push={}, public_url=None))
 
 
 def test_validation_handshake_echoes_the_token_as_plain_text(
@@ -123,7 +123,7 @@ def test_a_notification_syncs_that_mailbox_only_and_forgeries_do_nothing(
     job("renew_outlook_subscriptions").run(ctx)
     maria = subscription(ctx, MARIA)
     assert graph.notify(maria.id) == 202
-    eventually(lambda: getattr(ctx.repos.calendar_sync.get(MARIA), "last_good_at", None)
+    eventually(lambda: getattr(ctx.calendars.state(MARIA), "last_good_at", None)
                == NOW)
     assert syncs(graph, MARIA) == 1 and syncs(graph, ALEX) == 0
     requests_before = len(graph.requests)
@@ -145,7 +145,7 @@ def test_lifecycle_notifications_keep_the_flow_alive(
     assert graph.lifecycle(maria.id, "reauthorizationRequired") == 202
     eventually(lambda: any(r.method == "PATCH" for r in graph.writes()))
     assert graph.lifecycle(maria.id, "missed") == 202
-    eventually(lambda: getattr(ctx.repos.calendar_sync.get(MARIA), "last_good_at", None)
+    eventually(lambda: getattr(ctx.calendars.state(MARIA), "last_good_at", None)
                == NOW)
     assert graph.lifecycle(maria.id, "subscriptionRemoved") == 202
     eventually(lambda: subscription(ctx, MARIA).id != maria.id)

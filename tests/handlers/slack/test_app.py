@@ -20,9 +20,9 @@ import uvicorn
 from bot.config.model import AppConfig
 from bot.context import AppContext
 from bot.fakes.clock import FixedClock
-from bot.fakes.repositories import in_memory_repositories
 from bot.leads.service import NewLead
 from bot.model import CoverageStatus, LeadStatus
+from bot.ports.repositories import Repositories
 from handlers.http.app import create_app
 from handlers.slack.app import build_slack_app
 from handlers.slack.chat import SlackChat
@@ -67,10 +67,10 @@ def slack() -> Iterator[FakeSlack]:
 
 
 @pytest.fixture
-def ctx(config: AppConfig, slack: FakeSlack) -> AppContext:
+def ctx(config: AppConfig, slack: FakeSlack, repos: Repositories) -> AppContext:
     chat = SlackChat(token=TOKEN, api_url=slack.url, names={p.email: p.name
                                                            for p in config.people})
-    return build_context(config=config, repos=in_memory_repositories(), clock=FixedClock(T0),
+    return build_context(config=config, repos=repos, clock=FixedClock(T0),
                          chat=chat, sources={}, sleep=lambda _: None)
 
 
@@ -139,7 +139,7 @@ def test_coverage_command_answers_ephemerally(base: str, ctx: AppContext) -> Non
 
 
 def test_going_on_leave_opens_a_modal_and_submission_plans_coverage(
-        base: str, ctx: AppContext, slack: FakeSlack) -> None:
+        base: str, ctx: AppContext, slack: FakeSlack, repos: Repositories) -> None:
     assert command(base, "/going-on-leave", "UMARIA").status_code == 200
     wait_for(lambda: slack.calls("views.open"))
     [opened] = slack.calls("views.open")
@@ -175,7 +175,7 @@ def test_going_on_leave_opens_a_modal_and_submission_plans_coverage(
     # The same submission delivered again plans nothing more and says nothing more.
     again = submit("2026-12-01", "2026-12-05")
     assert again.status_code == 200 and not again.content
-    [coverage] = ctx.repos.coverages.list(osc_email="maria@rh.example")
+    [coverage] = repos.coverages.list(osc_email="maria@rh.example")
     assert coverage.status is CoverageStatus.PLANNED and coverage.notes == "Cabo"
     wait_for(lambda: any("Coverage planned" in c["text"]
                          for c in slack.calls("chat.postMessage")))
@@ -188,7 +188,7 @@ def test_going_on_leave_opens_a_modal_and_submission_plans_coverage(
 
 
 def test_lead_button_by_the_responsible_person_logs_contact(
-        base: str, ctx: AppContext, slack: FakeSlack) -> None:
+        base: str, ctx: AppContext, slack: FakeSlack, repos: Repositories) -> None:
     lead, _ = ctx.leads.receive(NewLead(source="web", external_id="1", name="Pat",
                                         email="pat@example.com", phone=None,
                                         community="Riverside", message="", received_at=T0))
@@ -205,16 +205,16 @@ def test_lead_button_by_the_responsible_person_logs_contact(
     assert click("USAM", "1.2").status_code == 200
     wait_for(lambda: slack.calls("chat.postEphemeral"))
     assert "only they or a manager" in slack.calls("chat.postEphemeral")[0]["text"]
-    assert ctx.repos.leads.get(lead.id or 0).status is LeadStatus.NEW
+    assert repos.leads.get(lead.id or 0).status is LeadStatus.NEW
     click("UMARIA", "1.3")
-    wait_for(lambda: ctx.repos.leads.get(lead.id or 0).status is LeadStatus.CONTACTED)
+    wait_for(lambda: repos.leads.get(lead.id or 0).status is LeadStatus.CONTACTED)
     click("UMARIA", "1.4")
     wait_for(lambda: len(slack.calls("chat.postEphemeral")) == 3)
-    assert len(ctx.repos.activities.for_lead(lead.id or 0)) == 2
+    assert len(repos.activities.for_lead(lead.id or 0)) == 2
 
 
 def test_a_press_delivered_twice_takes_effect_once(
-        base: str, ctx: AppContext, slack: FakeSlack) -> None:
+        base: str, ctx: AppContext, slack: FakeSlack, repos: Repositories) -> None:
     lead, _ = ctx.leads.receive(NewLead(source="web", external_id="1", name="Pat",
                                         email="pat@example.com", phone=None,
                                         community="Riverside", message="", received_at=T0))
@@ -229,7 +229,7 @@ def test_a_press_delivered_twice_takes_effect_once(
     assert interactive(base, press).status_code == 200
     wait_for(lambda: slack.calls("chat.postEphemeral"))
     time.sleep(0.2)
-    assert len(ctx.repos.activities.for_lead(lead.id or 0)) == 1
+    assert len(repos.activities.for_lead(lead.id or 0)) == 1
     assert len(slack.calls("chat.postEphemeral")) == 1
 
 
@@ -257,12 +257,12 @@ def ctx_kind(value: str) -> Any:
 
 
 def test_complete_going_on_leave_is_filed_at_once_with_mentions(
-        base: str, ctx: AppContext, slack: FakeSlack) -> None:
+        base: str, ctx: AppContext, slack: FakeSlack, repos: Repositories) -> None:
     answer = command(base, "/going-on-leave", "UDANA",
                      "2026-12-01 2026-12-04 vacation for <@UMARIA|maria> backup:<@USAM|sam>")
     assert answer.status_code == 200
     assert "Coverage planned for Maria" in json.dumps(answer.json(), ensure_ascii=False)
-    [coverage] = ctx.repos.coverages.list(osc_email="maria@rh.example")
+    [coverage] = repos.coverages.list(osc_email="maria@rh.example")
     assert coverage.backup_email == "sam@rh.example"
     assert coverage.declared_by == "dana@rh.example"
     assert not slack.calls("views.open")

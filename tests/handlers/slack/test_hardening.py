@@ -12,6 +12,7 @@ from bot.context import AppContext
 from bot.leads.service import NewLead
 from bot.model import Absence, AbsenceKind
 from bot.ports.calendars import CalendarSyncState
+from bot.ports.repositories import Repositories
 from tests.fakes.slack_api import FakeSlack
 from tests.handlers.slack import test_app as shared
 from tests.handlers.slack.test_app import T0, interactive, signed, wait_for
@@ -35,14 +36,14 @@ def replies(slack: FakeSlack, user: str) -> list[str]:
 
 
 def test_only_eligible_people_or_a_manager_claim_from_the_alert(
-        base: str, ctx: AppContext, slack: FakeSlack) -> None:
+        base: str, ctx: AppContext, slack: FakeSlack, repos: Repositories) -> None:
     lead, _ = ctx.leads.receive(NewLead(source="web", external_id="c-1", name="Pat",
                                         email="pat@example.com", phone=None,
                                         community="Riverside", message="", received_at=T0))
     assert lead.id is not None
     slack.add_user("priya@rh.example", "UPRIYA")
     # Sam is trained and shadowed but on vacation per his calendar.
-    ctx.repos.calendar_sync.save(CalendarSyncState(
+    repos.calendar_sync.save(CalendarSyncState(
         osc_email="sam@rh.example", cursor={}, last_good_at=T0, absences=(Absence(
             start=T0 - timedelta(days=1), end=T0 + timedelta(days=3),
             kind=AbsenceKind.VACATION),)))
@@ -53,19 +54,19 @@ def test_only_eligible_people_or_a_manager_claim_from_the_alert(
         assert claim(base, user, lead.id).status_code == 200
         wait_for(lambda user=user: replies(slack, user))  # type: ignore[misc]
         assert words in replies(slack, user)[0]
-        assert ctx.repos.leads.get(lead.id).assigned_to == "maria@rh.example"
+        assert repos.leads.get(lead.id).assigned_to == "maria@rh.example"
 
     claim(base, "UJORDAN", lead.id)
-    wait_for(lambda: ctx.repos.leads.get(lead.id or 0).assigned_to == "jordan@rh.example")
+    wait_for(lambda: repos.leads.get(lead.id or 0).assigned_to == "jordan@rh.example")
     claim(base, "UDANA", lead.id)  # the manager's explicit choice
-    wait_for(lambda: ctx.repos.leads.get(lead.id or 0).assigned_to == "dana@rh.example")
-    assert [e.reason for e in ctx.repos.audit.list(subject=f"lead:{lead.id}")
+    wait_for(lambda: repos.leads.get(lead.id or 0).assigned_to == "dana@rh.example")
+    assert [e.reason for e in repos.audit.list(subject=f"lead:{lead.id}")
             if e.action == "lead.claimed"] == ["claimed by jordan@rh.example",
                                               "claimed by dana@rh.example"]
 
 
 def test_a_signed_leave_form_with_an_unknown_kind_gets_an_inline_error(
-        base: str, ctx: AppContext) -> None:
+        base: str, ctx: AppContext, repos: Repositories) -> None:
     state = {"start": {"value": {"type": "datepicker", "selected_date": "2026-12-01"}},
              "end": {"value": {"type": "datepicker", "selected_date": "2026-12-04"}},
              "kind": {"value": {"type": "static_select",
@@ -79,7 +80,7 @@ def test_a_signed_leave_form_with_an_unknown_kind_gets_an_inline_error(
     assert answer.status_code == 200
     assert answer.json() == {"response_action": "errors",
                              "errors": {"kind": "Pick one of the kinds in the list."}}
-    assert ctx.repos.coverages.list() == []
+    assert repos.coverages.list() == []
 
 
 def test_a_mention_slack_will_not_let_us_answer_is_acknowledged_not_retried(

@@ -76,7 +76,8 @@ def two(config: AppConfig, tmp_path: Path) -> Iterator[dict[str, Any]]:
         a = replica(config, clock, database, teams)
         b = replica(config, clock, database, teams)
         try:
-            yield {"teams": teams, "people": people, "a": a, "b": b, "clock": clock}
+            yield {"teams": teams, "people": people, "a": a, "b": b, "clock": clock,
+                   "repos": sql_repositories(engine_from_url(database))}
         finally:
             a[2].should_exit = b[2].should_exit = True
 
@@ -84,7 +85,7 @@ def two(config: AppConfig, tmp_path: Path) -> Iterator[dict[str, Any]]:
 def test_an_activity_delivered_to_both_replicas_is_handled_once(
         two: dict[str, Any]) -> None:
     teams: FakeBotConnector = two["teams"]
-    (a, ctx, _), (b, _, _) = two["a"], two["b"]
+    (a, _, _), (b, _, _) = two["a"], two["b"]
     assert post_activity(a, teams.install()).status_code == 200
     # A leave that is still ahead whatever day the test runs: "Coverage planned".
     start = (two["clock"].now() + timedelta(days=10)).date()
@@ -92,7 +93,7 @@ def test_an_activity_delivered_to_both_replicas_is_handled_once(
                             "maria@rh.example", user=two["people"]["dana"])
     assert post_activity(a, command).status_code == 200
     assert post_activity(b, command).status_code == 200
-    repos: Repositories = ctx.repos
+    repos: Repositories = two["repos"]
     assert len(repos.coverages.list(osc_email="maria@rh.example")) == 1
     texts = [card_text(m) for m in teams.messages(TEAM_ID)]
     assert len([t for t in texts if "Coverage planned" in t]) == 1
@@ -115,7 +116,7 @@ def installed_with_a_lead(two: dict[str, Any], external_id: str, name: str,
 
 
 def test_a_double_click_across_replicas_logs_the_contact_once(two: dict[str, Any]) -> None:
-    teams, a, b, ctx, lead = installed_with_a_lead(two, "r-1", "Pat Doe", "+15125550100")
+    teams, a, b, _, lead = installed_with_a_lead(two, "r-1", "Pat Doe", "+15125550100")
     responsible = lead.assigned_to.split("@")[0]
     value = {"action": {"type": "Action.Execute", "verb": "lead_called",
                         "data": {"value": str(lead.id)}}}
@@ -126,7 +127,8 @@ def test_a_double_click_across_replicas_logs_the_contact_once(two: dict[str, Any
     answers = [post_activity(a, first).json(), post_activity(b, second).json()]
     assert answers[0]["type"] == "application/vnd.microsoft.card.adaptive"
     assert answers[1]["value"].startswith("Already received")
-    calls = [x for x in ctx.repos.activities.for_lead(lead.id) if x.kind.value == "call"]
+    repos: Repositories = two["repos"]
+    calls = [x for x in repos.activities.for_lead(lead.id) if x.kind.value == "call"]
     assert len(calls) == 1
 
 

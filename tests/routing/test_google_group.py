@@ -12,7 +12,7 @@ from google.oauth2.credentials import Credentials
 from bot.config.model import PersonConfig
 from bot.errors import RoutingError
 from bot.model import CoverageMode
-from routing.google_groups import GoogleGroupRouting
+from routing.google_group import GoogleGroupRouting
 from tests.routing.fake_vendor import FakeVendor
 
 GROUP = "leads-maria@builder.example"

@@ -13,13 +13,14 @@ import json
 from typing import Any
 
 from google.auth.exceptions import GoogleAuthError
-from googleapiclient.discovery import build
+from googleapiclient import discovery
 from googleapiclient.errors import HttpError
 
 from bot.config.model import PersonConfig
 from bot.errors import RoutingError
 from bot.model import CoverageMode, RoutingState
 from routing.http_errors import error_for, network
+from routing.registry import RoutingSetup, google_delegated
 
 SCOPE = "https://www.googleapis.com/auth/admin.directory.group.member"
 
@@ -31,7 +32,7 @@ class GoogleGroupRouting:
 
     def __init__(self, *, credentials: Any, api_endpoint: str | None = None) -> None:
         options = {"api_endpoint": api_endpoint} if api_endpoint else None
-        self._members = build("admin", "directory_v1", credentials=credentials,
+        self._members = discovery.build("admin", "directory_v1", credentials=credentials,
                               static_discovery=True, cache_discovery=False,
                               client_options=options).members()
 
@@ -111,3 +112,13 @@ class GoogleGroupRouting:
     @staticmethod
     def _step(group: str, backup: PersonConfig) -> str:
         return f"In Google Admin, add {backup.email} to the group {group}"
+
+
+def build(setup: RoutingSetup) -> GoogleGroupRouting | None:
+    """The lead email group, changed as the Workspace admin in `admin_email`, with the
+    service-account key in GOOGLE_APPLICATION_CREDENTIALS."""
+    key = setup.env.get("GOOGLE_APPLICATION_CREDENTIALS")
+    if not key:
+        return None
+    return GoogleGroupRouting(credentials=google_delegated(
+        key, (SCOPE,), setup.settings.get("admin_email", "")))
