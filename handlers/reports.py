@@ -1,4 +1,4 @@
-"""Rendering reports: the `oscbot report` table and CSV, the weekly digest and its chart."""
+"""Rendering reports: the `oscbot report` table and CSV, and charts drawn with matplotlib."""
 
 from __future__ import annotations
 
@@ -61,33 +61,27 @@ def report_table(rows: Sequence[ReportRow], *, config: AppConfig, title: str) ->
 
 
 class MatplotlibCharts:
-    """The report charts, drawn with matplotlib (the ChartRenderer of `oscbot run`)."""
+    """Report charts drawn with matplotlib (the ChartRenderer of `oscbot run`)."""
 
-    def digest_chart(self, rows: Sequence[ReportRow], *, config: AppConfig,
-                     period: str) -> bytes:
-        """A PNG bar chart: share of leads contacted within the window, per person."""
-        return digest_chart(rows, config=config, period=period)
+    def bar_chart(self, bars: Sequence[tuple[str, float]], *, title: str, axis: str,
+                  top: float) -> bytes:
+        """A PNG bar chart, 800 by 400 pixels."""
+        import matplotlib
 
+        matplotlib.use("Agg")
+        from matplotlib import pyplot
 
-def digest_chart(rows: Sequence[ReportRow], *, config: AppConfig, period: str) -> bytes:
-    """A PNG bar chart: share of leads contacted within the window, per person."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import pyplot
-
-    labels = [f"{name_of(config, r.person)}\n({r.segment})" for r in rows]
-    shares = [(r.within_window or 0.0) * 100 for r in rows]
-    figure, axes = pyplot.subplots(figsize=(8, 4), dpi=100)
-    try:
-        axes.bar(labels, shares, color="#1f3a5f")
-        axes.set_ylim(0, 100)
-        axes.set_ylabel(f"% contacted within {window_label(config)}")
-        axes.set_title(f"Speed to lead — {period}")
-        axes.tick_params(axis="x", labelsize=8)
-        figure.tight_layout()
-        buffer = io.BytesIO()
-        figure.savefig(buffer, format="png")
-        return buffer.getvalue()
-    finally:
-        pyplot.close(figure)
+        figure, axes = pyplot.subplots(figsize=(8, 4), dpi=100)
+        try:
+            axes.bar([label for label, _ in bars], [value for _, value in bars],
+                     color="#1f3a5f")
+            axes.set_ylim(0, top)
+            axes.set_ylabel(axis)
+            axes.set_title(title)
+            axes.tick_params(axis="x", labelsize=8)
+            figure.tight_layout()
+            buffer = io.BytesIO()
+            figure.savefig(buffer, format="png")
+            return buffer.getvalue()
+        finally:
+            pyplot.close(figure)

@@ -13,7 +13,7 @@ from bot.model import CoverageMode, RoutingState
 from bot.ports.routing import RouteRepository
 
 if TYPE_CHECKING:
-    from routing.registry import RoutingSetup
+    from routing.setup import RoutingSetup
 
 
 class BuiltinRouting:

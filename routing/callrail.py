@@ -20,7 +20,7 @@ from bot.model import CoverageMode, RoutingState
 from routing import http_errors
 
 if TYPE_CHECKING:
-    from routing.registry import RoutingSetup
+    from routing.setup import RoutingSetup
 
 API = "https://api.callrail.com/v3"
 

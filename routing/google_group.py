@@ -20,7 +20,7 @@ from bot.config.model import PersonConfig
 from bot.errors import RoutingError
 from bot.model import CoverageMode, RoutingState
 from routing.http_errors import error_for, network
-from routing.registry import RoutingSetup, google_delegated
+from routing.setup import RoutingSetup, google_delegated
 
 SCOPE = "https://www.googleapis.com/auth/admin.directory.group.member"
 

@@ -18,10 +18,9 @@ import httpx
 
 from bot.config.model import PersonConfig
 from bot.errors import RoutingError
-from bot.ports.routing import RoutingAdapter
-from bot.routing.crm import CrmRecord, RecordKind
+from bot.ports.routing import CrmRecord, RecordKind, RoutingAdapter
 from routing.http_errors import check, error_for, network, none_if_not_found
-from routing.registry import RoutingSetup, crm_routing
+from routing.setup import RoutingSetup, crm_routing
 
 VENDOR = "Lasso"
 DEFAULT_URL = "https://api.lassocrm.com/v1"

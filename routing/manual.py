@@ -12,7 +12,7 @@ from bot.errors import ManualStepRequired
 from bot.model import CoverageMode, RoutingState
 
 if TYPE_CHECKING:
-    from routing.registry import RoutingSetup
+    from routing.setup import RoutingSetup
 
 _DEFAULT_STEPS = {
     "leads": "Reassign {osc}'s new leads to {backup} in the CRM",

@@ -23,7 +23,7 @@ from m365.access import routing_error, write_problem
 from m365.graph import GraphClient, GraphError
 
 if TYPE_CHECKING:
-    from routing.registry import RoutingSetup
+    from routing.setup import RoutingSetup
 
 MARKER = "oscbot:"
 WHAT = "inbox rules"

@@ -1,46 +1,30 @@
 """The routing adapters, found by the name app.yaml gives them.
 
 `routing.<name>` is the module of adapter `<name>`, and it declares how the adapter is
-built: `build(setup: RoutingSetup) -> RoutingAdapter | None`, where None means its
-credentials are not in the environment. A new adapter is a new module here (and its
-name among the channel's adapters in `bot.config.loader.KNOWN_ADAPTERS`, which
-`oscbot check` holds app.yaml to); nothing else changes.
+built: `build(setup: RoutingSetup) -> RoutingAdapter | None` (see `routing.setup`),
+where None means its credentials are not in the environment. A new adapter is a new
+module here (and its name among the channel's adapters in
+`bot.config.loader.KNOWN_ADAPTERS`, which `oscbot check` holds app.yaml to); nothing
+else changes.
 """
 
 from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from types import ModuleType
 from typing import TYPE_CHECKING
 
 from bot.config.loader import KNOWN_ADAPTERS
 from bot.config.model import AppConfig
 from bot.ports.clock import Clock
-from bot.ports.routing import CrmClient, RecordMoveRepository, RouteRepository, RoutingAdapter
-from bot.routing.crm_handover import CrmRouting
-from routing.manual import ManualRouting
+from bot.ports.routing import RecordMoveRepository, RouteRepository, RoutingAdapter
+from routing.setup import RoutingSetup
 
 if TYPE_CHECKING:
     from m365.graph import GraphClient
 
 CHANNELS = ("leads", "email", "calls")
-
-
-@dataclass(frozen=True)
-class RoutingSetup:
-    """What an adapter is built from: the channel it switches, its settings in app.yaml,
-    the environment (secrets live there, never in app.yaml) and the ports it may use."""
-
-    channel: str
-    settings: Mapping[str, str]
-    env: Mapping[str, str]
-    routes: RouteRepository
-    moves: RecordMoveRepository
-    clock: Clock
-    # The one Graph client calendars and routing share (None without Graph credentials).
-    graph: Callable[[], GraphClient | None]
 
 
 def adapter_module(name: str) -> ModuleType:
@@ -55,7 +39,10 @@ def build_adapter(name: str, setup: RoutingSetup) -> RoutingAdapter:
     so a person is asked to do the switch rather than traffic silently staying put
     (`oscbot check` names the missing variable)."""
     adapter: RoutingAdapter | None = adapter_module(name).build(setup)
-    return adapter or ManualRouting(channel=setup.channel, settings=setup.settings)
+    if adapter is None:
+        adapter = adapter_module("manual").build(setup)
+    assert adapter is not None
+    return adapter
 
 
 def routing_adapters(config: AppConfig, *, routes: RouteRepository,
@@ -67,17 +54,3 @@ def routing_adapters(config: AppConfig, *, routes: RouteRepository,
         routes=routes, moves=moves, clock=clock, graph=graph)) for channel in CHANNELS}
 
 
-def crm_routing(setup: RoutingSetup, crm: CrmClient) -> CrmRouting:
-    """A CRM's lead channel: records moved one by one, as the core's hand-over rules say."""
-    return CrmRouting(crm=crm, routes=setup.routes, moves=setup.moves, clock=setup.clock,
-                      channel=setup.channel, keep_new_leads_with_backup=setup.settings.get(
-                          "keep_new_leads_with_backup", "false").lower() == "true")
-
-
-def google_delegated(key_file: str, scopes: tuple[str, ...], subject: str) -> object:
-    """Service-account credentials acting as `subject` (domain-wide delegation)."""
-    from google.oauth2 import service_account
-
-    base = service_account.Credentials.from_service_account_file(  # type: ignore[no-untyped-call]
-        key_file, scopes=list(scopes))
-    return base.with_subject(subject)

@@ -20,11 +20,10 @@ from simple_salesforce.format import format_soql
 
 from bot.config.model import PersonConfig
 from bot.errors import RoutingError
-from bot.ports.routing import RoutingAdapter
-from bot.routing.crm import CrmRecord, RecordKind
+from bot.ports.routing import CrmRecord, RecordKind, RoutingAdapter
 from routing.crm_users import UserDirectory
 from routing.http_errors import error_for, network, none_if_not_found
-from routing.registry import RoutingSetup, crm_routing
+from routing.setup import RoutingSetup, crm_routing
 
 T = TypeVar("T")
 VENDOR = "Salesforce"

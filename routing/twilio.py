@@ -21,7 +21,7 @@ from bot.ports.routing import RouteRepository
 from routing.builtin import BuiltinRouting
 
 if TYPE_CHECKING:
-    from routing.registry import RoutingSetup
+    from routing.setup import RoutingSetup
 
 
 def voice_response(*, dial: str | None, fallback: str | None) -> str:

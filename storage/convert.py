@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from bot.delivery.outbox import OutboxItem, OutboxStatus
 from bot.messages import Message
 from bot.model import (
     Absence,
@@ -25,7 +24,8 @@ from bot.model import (
     TaskStatus,
 )
 from bot.ports.chat import MessageRef
-from bot.routing.journal import RoutingSwitch, SwitchStatus
+from bot.ports.delivery import OutboxItem, OutboxStatus
+from bot.ports.routing import RoutingSwitch, SwitchStatus
 from storage.tables import (
     ActivityRow,
     AppointmentRow,

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlmodel import col, select
 
-from bot.routing.crm import MoveStatus, RecordKind, RecordMove
+from bot.ports.routing import MoveStatus, RecordKind, RecordMove
 from storage import rows
 from storage.tables import RecordMoveRow
 

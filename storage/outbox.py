@@ -23,8 +23,8 @@ from sqlalchemy.sql import Executable
 from sqlalchemy.sql.elements import TextClause
 from sqlmodel import col, select
 
-from bot.delivery.outbox import Claim, OutboxItem, OutboxStatus
 from bot.messages import Message
+from bot.ports.delivery import Claim, OutboxItem, OutboxStatus
 from storage import convert, rows
 from storage.tables import (
     DeliveryPauseRow,

@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from bot.errors import StaleWrite
-from bot.routing.journal import RoutingSwitch
+from bot.ports.routing import RoutingSwitch
 from storage import convert, rows
 from storage.tables import (
     RoutingSwitchRow,

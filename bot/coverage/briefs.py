@@ -30,9 +30,9 @@ from bot.model import (
     Lead,
     Task,
 )
-from bot.routing.crm import MoveStatus, RecordKind, RecordMove, crm_name
+from bot.ports.routing import MoveStatus, RecordKind, RecordMove, RoutingSwitch, SwitchStatus
+from bot.routing.crm_handover import crm_name
 from bot.routing.engine import UNCONFIRMED
-from bot.routing.journal import RoutingSwitch, SwitchStatus
 from bot.team.names import named
 from bot.timefmt import when, window
 

@@ -6,10 +6,9 @@ from __future__ import annotations
 import dataclasses
 from datetime import timedelta
 
-from bot.delivery.outbox import OutboxItem, OutboxStatus
 from bot.errors import InvalidInput, NotFound
 from bot.ports.clock import Clock
-from bot.ports.delivery import OutboxRepository
+from bot.ports.delivery import OutboxItem, OutboxRepository, OutboxStatus
 
 
 class OutboxAdmin:

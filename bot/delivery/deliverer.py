@@ -41,11 +41,10 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.delivery.outbox import Claim, OutboxItem, OutboxStatus
 from bot.errors import ChatError
 from bot.ports.chat import ChatPort, MessageRef
 from bot.ports.clock import Clock
-from bot.ports.delivery import OutboxRepository
+from bot.ports.delivery import Claim, OutboxItem, OutboxRepository, OutboxStatus
 
 log = logging.getLogger(__name__)
 

@@ -10,10 +10,9 @@ import hashlib
 import json
 from collections.abc import Sequence
 
-from bot.delivery.outbox import OutboxItem, OutboxStatus
 from bot.messages import Message
 from bot.ports.clock import Clock
-from bot.ports.delivery import OutboxRepository
+from bot.ports.delivery import OutboxItem, OutboxRepository, OutboxStatus
 
 FAILED_PREFIX = "delivery-failed:"
 # Speed to lead: a new lead's DM, its alerts and escalations, and the managers' warning

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.delivery.outbox import Claim, OutboxItem, OutboxStatus
 from bot.messages import Message
+from bot.ports.delivery import Claim, OutboxItem, OutboxStatus
 
 
 @dataclass

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bot.config.model import AppConfig
-from bot.reports.numbers import ReportRow
-
 # The smallest valid PNG: one transparent pixel.
 ONE_PIXEL_PNG = bytes.fromhex(
     "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000b4944"
@@ -14,13 +11,15 @@ ONE_PIXEL_PNG = bytes.fromhex(
 
 
 class RecordingCharts:
-    """ChartRenderer that returns a one-pixel PNG and records each request."""
+    """ChartRenderer that returns a one-pixel PNG and records each chart's title and bars."""
 
     def __init__(self) -> None:
-        self.drawn: list[tuple[str, int]] = []
+        self.drawn: list[tuple[str, tuple[tuple[str, float], ...]]] = []
 
-    def digest_chart(self, rows: Sequence[ReportRow], *, config: AppConfig,
-                     period: str) -> bytes:
-        """Record (period, number of rows) and return the placeholder image."""
-        self.drawn.append((period, len(rows)))
+    def bar_chart(self, bars: Sequence[tuple[str, float]], *, title: str, axis: str,
+                  top: float) -> bytes:
+        """Record the chart and return the placeholder image."""
+        if any(not 0 <= value <= top for _, value in bars):
+            raise ValueError(f"a bar of {title!r} is outside 0..{top}")
+        self.drawn.append((title, tuple(bars)))
         return ONE_PIXEL_PNG

@@ -11,8 +11,7 @@ from datetime import datetime
 
 from bot.config.model import PersonConfig
 from bot.errors import RoutingError, StaleWrite
-from bot.routing.crm import CrmRecord, MoveStatus, RecordKind, RecordMove
-from bot.routing.journal import RoutingSwitch
+from bot.ports.routing import CrmRecord, MoveStatus, RecordKind, RecordMove, RoutingSwitch
 
 
 class InMemorySwitches:

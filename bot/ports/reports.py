@@ -1,18 +1,16 @@
-"""Report ports: drawing the weekly digest's chart."""
+"""Report ports: drawing a chart to share in the team channel."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Protocol
 
-from bot.config.model import AppConfig
-from bot.reports.numbers import ReportRow
-
 
 class ChartRenderer(Protocol):
-    """Draws report charts as images to share in the team channel."""
+    """Draws report charts as images."""
 
-    def digest_chart(self, rows: Sequence[ReportRow], *, config: AppConfig,
-                     period: str) -> bytes:
-        """A PNG bar chart of the share of leads contacted in time, per person and segment."""
+    def bar_chart(self, bars: Sequence[tuple[str, float]], *, title: str, axis: str,
+                  top: float) -> bytes:
+        """A PNG bar chart: one bar per (label, value), the value axis named `axis` and
+        running from 0 to `top`."""
         ...

@@ -1,13 +1,15 @@
-"""Routing ports: switching one channel (`RoutingAdapter`), oscbot's own route table,
-the journal of switches, and what the CRM hand-over needs from a CRM's API with the
-record of every record it moved.
+"""Routing ports: switching one channel (`RoutingAdapter`), oscbot's own route table, the
+journal of switches, and what the CRM hand-over needs from a CRM's API, with the record
+of every record it moved; and the records these ports carry.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol, runtime_checkable
+from enum import StrEnum
+from typing import Any, Protocol, runtime_checkable
 
 from bot.config.model import PersonConfig
 from bot.model import (
@@ -15,8 +17,88 @@ from bot.model import (
     CoverageMode,
     RoutingState,
 )
-from bot.routing.crm import CrmRecord, MoveStatus, RecordKind, RecordMove
-from bot.routing.journal import RoutingSwitch
+
+
+class SwitchStatus(StrEnum):
+    """Journal states of one routing switch."""
+
+    PENDING = "pending"
+    APPLIED = "applied"
+    FAILED = "failed"
+    MANUAL = "manual"
+    REVERTING = "reverting"
+    REVERTED = "reverted"
+    CONFLICT = "conflict"
+
+
+@dataclass(frozen=True)
+class RoutingSwitch:
+    """The journal of one channel's switch for one coverage; unique on (coverage, channel)."""
+
+    id: int | None
+    coverage_id: int
+    channel: str
+    adapter: str
+    status: SwitchStatus
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    attempts: int
+    last_error: str
+    updated_at: datetime
+    actor: str
+    reason: str
+    version: int = 0
+
+
+class RecordKind(StrEnum):
+    """What kind of CRM record moved."""
+
+    LEAD = "lead"
+    TASK = "task"
+
+
+@dataclass(frozen=True)
+class CrmRecord:
+    """A lead or task as the CRM reports it: its id, its owner and whether it is open.
+
+    `owner` is the CRM's own value (a user id, or for CRMs with several assigned reps
+    the canonical list), compared as is and written back as is.
+    """
+
+    kind: RecordKind
+    id: str
+    owner: str
+    open: bool = True
+    owner_label: str = ""  # how to name the owner to people, when `owner` is not plain
+
+
+class MoveStatus(StrEnum):
+    """Where one record's hand-over stands."""
+
+    PENDING = "pending"  # recorded, not yet confirmed moved
+    MOVED = "moved"
+    RETURNED = "returned"
+    KEPT = "kept"  # long-term leads left with the backup on purpose
+    FINISHED = "finished"  # completed task or converted lead: stays with who finished it
+    CHANGED = "changed"  # changed by hand meanwhile: reported, left alone
+    GONE = "gone"  # deleted in the CRM
+
+
+@dataclass(frozen=True)
+class RecordMove:
+    """One CRM record moved for one coverage; unique on (coverage, crm, kind, record)."""
+
+    id: int | None
+    coverage_id: int
+    osc_email: str
+    crm: str
+    kind: RecordKind
+    record_id: str
+    before: str
+    after: str
+    status: MoveStatus
+    at: datetime
+    note: str = ""
 
 
 class RoutingAdapter(Protocol):
@@ -128,3 +210,5 @@ class RecordHandover(Protocol):
     def hand_over(self, *, coverage: Coverage, osc: PersonConfig, backup: PersonConfig) -> int:
         """Move what the coverage calls for; idempotent; returns how many records moved."""
         ...
+
+

@@ -1,4 +1,4 @@
-"""The weekly digest's text: last week's numbers per person, for the team channel."""
+"""The weekly digest: last week's numbers per person and their chart, for the team channel."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ from collections.abc import Sequence
 
 from bot.config.model import AppConfig
 from bot.messages import Bullets, Context, Header, Message
+from bot.ports.reports import ChartRenderer
 from bot.reports.numbers import ReportRow
-from bot.team.names import named
+from bot.team.names import name_of, named
 
 
 def digest_message(rows: Sequence[ReportRow], *, config: AppConfig, period: str) -> Message:
@@ -25,6 +26,15 @@ def digest_message(rows: Sequence[ReportRow], *, config: AppConfig, period: str)
         Bullets("Speed to lead and results", tuple(lines), empty="No leads this week."),
         Context("Coverage rows are leads handled while covering for someone."),
     ))
+
+
+def digest_chart(rows: Sequence[ReportRow], *, config: AppConfig, period: str,
+                 charts: ChartRenderer) -> bytes:
+    """The digest's chart: the share of leads contacted within the window, per person."""
+    bars = [(f"{name_of(config, r.person)}\n({r.segment})", (r.within_window or 0.0) * 100)
+            for r in rows]
+    return charts.bar_chart(bars, title=f"Speed to lead — {period}",
+                            axis=f"% contacted within {window_label(config)}", top=100)
 
 
 def _appointments(row: ReportRow) -> str:

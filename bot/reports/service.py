@@ -14,7 +14,7 @@ from bot.ports.chat import ChatPort
 from bot.ports.clock import Clock
 from bot.ports.reports import ChartRenderer
 from bot.ports.repositories import Repositories
-from bot.reports.digest import digest_message
+from bot.reports.digest import digest_chart, digest_message
 from bot.reports.numbers import ReportRow, build_report, month_bounds
 
 log = logging.getLogger(__name__)
@@ -79,8 +79,8 @@ class ReportService:
         try:
             self._chat.upload(channel=self._config.team.channel,
                               filename=f"digest-{year}-W{week}.png",
-                              content=self._charts.digest_chart(rows, config=self._config,
-                                                                period=period),
+                              content=digest_chart(rows, config=self._config, period=period,
+                                                   charts=self._charts),
                               title=f"Speed to lead, {period}")
         except ChatError as exc:
             # The numbers are in the posted text; a missing chart is not worth a retry storm.

@@ -1,4 +1,5 @@
-"""Routing: `engine` (`RoutingEngine`: journaled, resumable switches per channel and
-their revert), `journal` (the records of a switch), `crm` (CRM records and moves) and
-`crm_handover` (`CrmRouting`: the lead channel of a CRM, moving records one by one).
+"""Routing: `engine` (`RoutingEngine`: journaled, resumable switches per channel and their
+revert) and `crm_handover` (`CrmRouting`: the lead channel of a CRM, moving records one
+by one by the hand-over rules). The journal's and the CRM's records live with their
+ports, `bot.ports.routing`.
 """

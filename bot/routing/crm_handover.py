@@ -1,11 +1,26 @@
 """The lead channel for a CRM: a routing adapter that moves records, recorded one by one.
 
+A CRM does not route by one pointer: each lead and task has an owner. Covering for
+an OSC therefore moves records, and putting things back moves exactly those records
+back. The rules (from how online sales teams run a backup plan):
+
+- Tasks of the OSC due before the coverage ends move to the backup, in both modes,
+  so the backup works them under their own login.
+- Short-term: leads stay the OSC's. The backup does the first outreach from oscbot's
+  alerts, adds notes and a future task for the OSC.
+- Long-term: leads created in the CRM during the coverage and owned by the OSC are
+  reassigned to the backup, who runs the follow-up process.
+- Existing leads never move.
+- On return every moved record still owned by the backup goes back; completed tasks
+  and converted leads stay with whoever finished them; a record somebody changed by
+  hand meanwhile is reported and left alone.
+
 `switch` checks both people exist in the CRM and points oscbot's own lead route at
 the backup; `hand_over` (run right after the switch and then every few minutes by a
-job) moves the records the rules in `bot.routing.crm` name; `restore` moves each recorded
-record back unless it was finished or changed by hand, then points the route home.
-Every record is written down before it is touched, so a crash at any point is
-finished by the next run without moving anything twice.
+job) moves the records the rules name; `restore` moves each recorded record back
+unless it was finished or changed by hand, then points the route home. Every record
+is written down before it is touched, so a crash at any point is finished by the next
+run without moving anything twice.
 """
 
 from __future__ import annotations
@@ -16,8 +31,25 @@ from bot.config.model import PersonConfig
 from bot.errors import RoutingError
 from bot.model import Coverage, CoverageMode, RoutingState
 from bot.ports.clock import Clock
-from bot.ports.routing import CrmClient, RecordMoveRepository, RouteRepository
-from bot.routing.crm import OUTSTANDING, CrmRecord, MoveStatus, RecordKind, RecordMove, crm_name
+from bot.ports.routing import (
+    CrmClient,
+    CrmRecord,
+    MoveStatus,
+    RecordKind,
+    RecordMove,
+    RecordMoveRepository,
+    RouteRepository,
+)
+
+CRM_NAMES = {"hubspot": "HubSpot", "salesforce": "Salesforce", "lasso": "Lasso"}
+
+
+def crm_name(crm: str) -> str:
+    """A CRM's name as people write it."""
+    return CRM_NAMES.get(crm, crm)
+
+
+OUTSTANDING = (MoveStatus.PENDING, MoveStatus.MOVED)  # may still need to go back
 
 
 class CrmRouting:
@@ -155,4 +187,5 @@ class CrmRouting:
     def _by_hand(self, osc: PersonConfig, backup: PersonConfig) -> str:
         return (f"In {crm_name(self.name)}, give {backup.name} {osc.name}'s open tasks due "
                 "while away (and, for a long leave, the new leads) and confirm here")
+
 

@@ -14,11 +14,20 @@ from typing import Any
 
 from bot.config.model import PersonConfig
 from bot.errors import ManualStepRequired, RoutingError
-from bot.model import AuditEntry, Coverage
+from bot.model import (
+    AuditEntry,
+    Coverage,
+    RoutingState,
+)
 from bot.ports.clock import Clock
 from bot.ports.records import AuditLog
-from bot.ports.routing import RecordHandover, RoutingAdapter, RoutingSwitchRepository
-from bot.routing.journal import RoutingSwitch, SwitchStatus, state_from_dict, state_to_dict
+from bot.ports.routing import (
+    RecordHandover,
+    RoutingAdapter,
+    RoutingSwitch,
+    RoutingSwitchRepository,
+    SwitchStatus,
+)
 
 DONE_SWITCHING = (SwitchStatus.APPLIED, SwitchStatus.MANUAL)
 
@@ -28,6 +37,17 @@ DONE_REVERTING = (SwitchStatus.REVERTED, SwitchStatus.CONFLICT)
 
 # The journal reason of a manual step nobody confirmed: on return it is checked, not undone.
 UNCONFIRMED = "manual switch was never confirmed; a person must check it"
+
+
+def state_to_dict(state: RoutingState) -> dict[str, Any]:
+    """A JSON-ready routing snapshot."""
+    return {"channel": state.channel, "target": state.target, "details": dict(state.details)}
+
+
+def state_from_dict(data: Mapping[str, Any]) -> RoutingState:
+    """Rebuild a snapshot stored by `state_to_dict`."""
+    return RoutingState(str(data["channel"]), str(data["target"]),
+                        {str(k): str(v) for k, v in dict(data.get("details", {})).items()})
 
 
 class RoutingEngine:
@@ -251,3 +271,5 @@ class RoutingEngine:
         # A seam for crash tests: a hook that may raise between journal writes.
         if self._on_step is not None:
             self._on_step(name)
+
+

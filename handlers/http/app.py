@@ -19,7 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.context import AppContext
 from bot.delivery.admin import OutboxAdmin
-from bot.delivery.outbox import OutboxStatus
+from bot.ports.delivery import OutboxStatus
 from handlers.http.calendar_push import calendar_push_router
 from handlers.http.leads import leads_router
 from handlers.http.outlook_push import outlook_push_router

@@ -44,7 +44,7 @@ def active_coverage(repos: Repositories) -> Coverage:
 
 STEP = textwrap.dedent("""
     import os, sys
-    from bot.routing.journal import SwitchStatus
+    from bot.ports.routing import SwitchStatus
     from bot.config.settings import Settings
     from m365.graph import GraphClient, GraphConfig
     from storage.engine import engine_from_url
@@ -104,7 +104,7 @@ def run_step(graph: FakeGraph, url: str, adapter: str, action: str, die_on: str,
 def killed_and_resumed(graph: FakeGraph, adapter: str, tmp_path: Path) -> None:
     """Switch and revert, each killed once between the Exchange change and its journal
     record, then resumed: one write each way, and the journal ends reverted."""
-    from bot.routing.journal import SwitchStatus
+    from bot.ports.routing import SwitchStatus
     from storage.engine import engine_from_url
     from storage.migrate import upgrade
     from storage.repositories import sql_repositories

@@ -20,8 +20,8 @@ from bot.model import (
     CoverageOrigin,
     CoverageStatus,
 )
+from bot.ports.routing import SwitchStatus
 from bot.routing.engine import RoutingEngine
-from bot.routing.journal import SwitchStatus
 from routing.callrail import CallRailRouting
 from tests.routing.fake_vendor import FakeVendor
 

@@ -9,8 +9,7 @@ import pytest
 
 from bot.config.model import PersonConfig
 from bot.errors import RoutingError
-from bot.routing.crm import CrmRecord, MoveStatus, RecordKind
-from bot.routing.journal import SwitchStatus
+from bot.ports.routing import CrmRecord, MoveStatus, RecordKind, SwitchStatus
 from routing.hubspot import HubSpotCrm
 from tests.routing.crm_harness import crm_harness
 from tests.routing.fake_hubspot import FakeHubSpot

@@ -11,8 +11,7 @@ import pytest
 
 from bot.config.model import PersonConfig
 from bot.errors import RoutingError
-from bot.routing.crm import CrmRecord, MoveStatus, RecordKind
-from bot.routing.journal import SwitchStatus
+from bot.ports.routing import CrmRecord, MoveStatus, RecordKind, SwitchStatus
 from routing.lasso import LassoCrm
 from tests.routing.crm_harness import crm_harness
 from tests.routing.fake_vendor import FakeVendor

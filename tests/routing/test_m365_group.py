@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.fakes.repositories import in_memory_repositories
-from bot.routing.journal import SwitchStatus
+from bot.ports.routing import SwitchStatus
 from routing.m365_group import M365GroupRouting
 from tests.fakes.graph import FakeGraph, Group, graph_client
 from tests.routing.m365_harness import BACKUP, OSC, active_coverage, engine_for, killed_and_resumed

@@ -12,7 +12,7 @@ import pytest
 from bot.errors import RoutingError
 from bot.fakes.repositories import in_memory_repositories
 from bot.model import CoverageMode
-from bot.routing.journal import SwitchStatus
+from bot.ports.routing import SwitchStatus
 from routing.outlook_rule import OutlookRuleRouting
 from tests.fakes.graph import FakeGraph, graph_client
 from tests.routing.m365_harness import (

@@ -14,9 +14,9 @@ import httpx
 import pytest
 
 from bot.context import AppContext
-from bot.delivery.outbox import OutboxStatus
 from bot.fakes.clock import FixedClock
 from bot.model import Lead
+from bot.ports.delivery import OutboxStatus
 from bot.ports.repositories import Repositories
 from handlers.http.app import create_app
 from handlers.http.signing import signed_headers

@@ -14,8 +14,8 @@ from pathlib import Path
 from bot.fakes.chat import RecordingChat
 from bot.fakes.clock import FixedClock
 from bot.model import AbsenceKind, CoverageStatus
+from bot.ports.routing import SwitchStatus
 from bot.routing.engine import RoutingEngine
-from bot.routing.journal import SwitchStatus
 from handlers.wiring import build_context, routing_adapters
 from storage.engine import engine_from_url
 from storage.migrate import upgrade

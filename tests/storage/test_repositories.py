@@ -9,7 +9,6 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from sqlalchemy import Engine
 
-from bot.delivery.outbox import OutboxItem, OutboxStatus
 from bot.errors import NotFound
 from bot.messages import Header, Message
 from bot.model import (
@@ -32,9 +31,9 @@ from bot.model import (
 )
 from bot.ports.calendars import CalendarSyncState
 from bot.ports.chat import MessageRef
+from bot.ports.delivery import OutboxItem, OutboxStatus
 from bot.ports.repositories import Repositories
-from bot.routing.crm import MoveStatus, RecordKind, RecordMove
-from bot.routing.journal import RoutingSwitch, SwitchStatus
+from bot.ports.routing import MoveStatus, RecordKind, RecordMove, RoutingSwitch, SwitchStatus
 
 T0 = datetime(2026, 11, 30, 16, tzinfo=UTC)
 CHICAGO = timezone(timedelta(hours=-6))

@@ -11,10 +11,10 @@ import pytest
 from sqlalchemy import Engine
 
 from bot.delivery.notify import priority_of
-from bot.delivery.outbox import OutboxItem, OutboxStatus
 from bot.messages import Message
 from bot.model import Lead
 from bot.ports.chat import MessageRef
+from bot.ports.delivery import OutboxItem, OutboxStatus
 from bot.ports.repositories import Repositories
 from storage import rows
 from storage.tables import OutboxRow

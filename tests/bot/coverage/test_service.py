@@ -10,7 +10,6 @@ import pytest
 from bot.config.model import AppConfig
 from bot.coverage.service import CoverageService
 from bot.delivery.notify import Notifier
-from bot.delivery.outbox import OutboxStatus
 from bot.errors import InvalidInput, NotAllowed, NotFound
 from bot.fakes.chat import RecordingChat
 from bot.fakes.clock import FixedClock
@@ -19,11 +18,11 @@ from bot.fakes.routing import FakeCrmItem, InMemoryCrm
 from bot.messages import Actions, Bullets, plain
 from bot.model import Absence, AbsenceKind, CoverageOrigin, CoverageStatus, Task
 from bot.ports.calendars import CalendarSyncState
+from bot.ports.delivery import OutboxStatus
 from bot.ports.repositories import Repositories
-from bot.routing.crm import RecordKind
+from bot.ports.routing import RecordKind, SwitchStatus
 from bot.routing.crm_handover import CrmRouting
 from bot.routing.engine import RoutingEngine
-from bot.routing.journal import SwitchStatus
 from handlers.wiring import build_context
 from routing.builtin import BuiltinRouting
 from routing.manual import ManualRouting

@@ -12,13 +12,13 @@ import pytest
 
 from bot.delivery.deliverer import RUN_LENGTH, OutboxDelivery
 from bot.delivery.notify import Notifier
-from bot.delivery.outbox import Claim, OutboxItem, OutboxStatus
 from bot.errors import ChatError
 from bot.fakes.chat import RecordingChat
 from bot.fakes.clock import FixedClock
 from bot.fakes.delivery import InMemoryOutbox
 from bot.messages import Message
 from bot.ports.chat import MessageRef
+from bot.ports.delivery import Claim, OutboxItem, OutboxStatus
 
 T0 = datetime(2026, 11, 30, 16, tzinfo=UTC)
 

@@ -18,11 +18,10 @@ from typing import Any
 
 from bot.delivery.deliverer import OutboxDelivery
 from bot.delivery.notify import Notifier
-from bot.delivery.outbox import OutboxItem
 from bot.fakes.chat import RecordingChat
 from bot.fakes.clock import FixedClock
 from bot.messages import Message
-from bot.ports.delivery import OutboxRepository
+from bot.ports.delivery import OutboxItem, OutboxRepository
 from storage.engine import engine_from_url
 from storage.migrate import upgrade
 from storage.outbox import SqlOutbox

@@ -14,9 +14,8 @@ from bot.fakes.routing import FakeCrmItem, InMemoryCrm, InMemoryRecordMoves
 from bot.messages import plain
 from bot.model import Coverage, CoverageMode
 from bot.ports.repositories import Repositories
-from bot.routing.crm import MoveStatus, RecordKind, RecordMove
+from bot.ports.routing import MoveStatus, RecordKind, RecordMove, RoutingSwitch, SwitchStatus
 from bot.routing.engine import RoutingEngine
-from bot.routing.journal import RoutingSwitch, SwitchStatus
 from tests.conftest import make_config
 from tests.routing.crm_harness import crm_harness
 

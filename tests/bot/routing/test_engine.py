@@ -21,8 +21,8 @@ from bot.model import (
     RoutingState,
 )
 from bot.ports.repositories import Repositories
+from bot.ports.routing import SwitchStatus
 from bot.routing.engine import RoutingEngine
-from bot.routing.journal import SwitchStatus
 from routing.builtin import BuiltinRouting
 from routing.manual import ManualRouting
 

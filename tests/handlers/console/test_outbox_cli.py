@@ -12,11 +12,11 @@ import pytest
 from typer.testing import CliRunner
 
 from bot.delivery.deliverer import OutboxDelivery
-from bot.delivery.outbox import OutboxItem, OutboxStatus
 from bot.fakes.chat import RecordingChat
 from bot.fakes.clock import FixedClock
 from bot.messages import Message
 from bot.ports.chat import MessageRef
+from bot.ports.delivery import OutboxItem, OutboxStatus
 from handlers.cli.app import app
 from storage.engine import engine_from_url
 from storage.migrate import upgrade

@@ -10,9 +10,9 @@ from pathlib import Path
 
 from bot.delivery.deliverer import OutboxDelivery
 from bot.delivery.notify import Notifier
-from bot.delivery.outbox import OutboxStatus
 from bot.messages import Message, Section
 from bot.ports.chat import ConversationKind, ConversationRef
+from bot.ports.delivery import OutboxStatus
 from handlers.cli.app import SystemClock
 from handlers.teams.chat import TeamsChat
 from storage.conversation_refs import SqlConversationRefs

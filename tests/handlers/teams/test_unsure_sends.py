@@ -15,10 +15,10 @@ import pytest
 
 from bot.delivery.deliverer import OutboxDelivery
 from bot.delivery.notify import Notifier
-from bot.delivery.outbox import OutboxStatus
 from bot.fakes.clock import FixedClock
 from bot.messages import Message, Section
 from bot.ports.chat import ConversationKind, ConversationRef
+from bot.ports.delivery import OutboxStatus
 from bot.ports.repositories import Repositories
 from handlers.teams.chat import TeamsChat
 from handlers.teams.history import GraphHistory, marker, sent_by_app
