@@ -24,15 +24,6 @@ def parse_duration(text: str) -> timedelta:
     return timedelta(**{_UNITS[unit]: amount})
 
 
-def format_duration(value: timedelta) -> str:
-    """Render a timedelta in the largest exact unit (`3d`, `90m`)."""
-    seconds = int(value.total_seconds())
-    for suffix, size in (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds and seconds % size == 0:
-            return f"{seconds // size}{suffix}"
-    return f"{seconds}s"
-
-
 def humanize(value: timedelta) -> str:
     """Say a duration the way a person would: `12 minutes`, `3 hours`, `2 days`."""
     seconds = int(value.total_seconds())

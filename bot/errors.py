@@ -80,10 +80,6 @@ class ManualStepRequired(RoutingError):
     """The channel has no automatic switch; a person must do `manual_step` and confirm."""
 
 
-class RoutingConflict(RoutingError):
-    """Routing was changed by hand since it was switched; reverting would clobber it."""
-
-
 class StaleWrite(OscbotError):
     """A compare-and-set lost: the row changed since it was read (another replica won)."""
 

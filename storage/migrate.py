@@ -92,13 +92,6 @@ def _at(engine: Engine, head: str | None) -> bool:
     return [row[0] for row in versions] == [head]
 
 
-def head_revision() -> str | None:
-    """The newest revision this release knows (Alembic's answer)."""
-    from alembic.script import ScriptDirectory
-
-    return ScriptDirectory(str(MIGRATIONS)).get_current_head()
-
-
 def current_revision(url: str | None) -> str | None:
     """The revision the database is at (None before the first migration)."""
     from alembic.runtime.migration import MigrationContext

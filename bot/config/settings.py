@@ -55,11 +55,6 @@ class Settings(BaseSettings):
         return cls.model_validate({k.lower(): v for k, v in env.items()
                                    if k.lower() in known})
 
-    @property
-    def slack_enabled(self) -> bool:
-        """True when a Slack bot token is configured."""
-        return self.slack_bot_token is not None
-
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 

@@ -35,7 +35,6 @@ from schedules.jobs import run_all_due
 ZONE = ZoneInfo("America/Chicago")
 MARIA = "maria@riverside-homes.example"
 JORDAN = "jordan@riverside-homes.example"
-DANA = "dana@riverside-homes.example"
 
 
 def local(text: str) -> datetime:

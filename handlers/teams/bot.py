@@ -35,7 +35,6 @@ from handlers.teams.chat import TeamsChat
 from handlers.teams.endpoint import TeamsAdapter, TeamsSettings, tenant_of
 
 log = logging.getLogger(__name__)
-MAX_BODY = 256 * 1024
 DOUBLE_CLICK = 30.0
 HELP = ("oscbot keeps leads covered while an OSC is away. Mention @oscbot in the channel or "
         "write to it directly:\n"
