@@ -1,1 +1,1 @@
-"""Microsoft Teams: the chat port, the inbound bot (Teams SDK) and the app package."""
+"""Microsoft Teams: the chat port, the inbound listeners (Teams SDK) and the app package."""

@@ -36,6 +36,12 @@ class LeaveForm:
     emergency: bool
 
 
+def osc_for(config: AppConfig, actor: str) -> str:
+    """Whose leave the form opens on: an OSC's own, else (a manager) the first OSC's."""
+    person = config.person(actor)
+    return actor if person.role.value == "osc" else config.oscs[0].email
+
+
 def open_button(osc: str) -> dict[str, Any]:
     """A card with the button that opens the leave dialog (a message cannot open one)."""
     return card([{"type": "TextBlock", "wrap": True,

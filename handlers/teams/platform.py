@@ -15,7 +15,7 @@ from bot.messages import Header, Message, Section, mention
 from bot.ports.chat import ChatPort
 from bot.ports.clock import Clock
 from bot.team.names import name_of
-from handlers.teams.bot import TeamsBot
+from handlers.teams.app import TeamsApp, mount
 from handlers.teams.chat import TeamsChat
 from handlers.teams.endpoint import TeamsSettings
 from handlers.teams.history import GraphHistory
@@ -53,7 +53,7 @@ def unreachable_alert(config: AppConfig, *, email: str, advice: str) -> Message:
 
 
 def mount_teams(ctx: AppContext, api: FastAPI, settings: Settings,
-                cloud: CloudEnvironment | None = None) -> TeamsBot:
+                cloud: CloudEnvironment | None = None) -> TeamsApp:
     """Mount POST /api/messages and wire Teams' chat port into the outbox."""
     chat = ctx.chat
     assert isinstance(chat, TeamsChat)
@@ -64,7 +64,5 @@ def mount_teams(ctx: AppContext, api: FastAPI, settings: Settings,
                           message=unreachable_alert(ctx.config, email=email, advice=advice))
 
     chat.on_unreachable = unreachable
-    bot = TeamsBot(ctx, chat=chat, refs=chat.refs, settings=TeamsSettings.from_settings(settings),
-                   cloud=cloud)
-    bot.mount(api)
-    return bot
+    return mount(ctx, api, chat=chat, settings=TeamsSettings.from_settings(settings),
+                 cloud=cloud)

@@ -4,8 +4,10 @@ boundary: the core never imports the Teams SDK."""
 from __future__ import annotations
 
 import ast
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,26 +16,25 @@ from bot.context import AppContext
 from bot.fakes.chat import InMemoryConversationRefs
 from bot.fakes.clock import FixedClock
 from bot.fakes.repositories import in_memory_repositories
-from handlers.teams.bot import TeamsBot, addressed_to_bot, command_text
 from handlers.teams.chat import TeamsChat
-from handlers.teams.endpoint import TeamsSettings
 from handlers.teams.forms import leave_card, read_leave
+from handlers.teams.messages import addressed_to_bot, command, command_text
 from handlers.wiring import build_context
 from tests.fakes.bot_connector import FakeBotConnector
 
 ROOT = Path(__file__).resolve().parents[3]
+Ask = Callable[[str | None, str], tuple[dict[str, Any], bool]]
 
 
 @pytest.fixture
-def bot(config: AppConfig, clock: FixedClock) -> TeamsBot:
+def ask(config: AppConfig, clock: FixedClock) -> Ask:
+    """A typed command as the Teams message listener answers it: (card, changed)."""
     refs = InMemoryConversationRefs()
     chat = TeamsChat(refs=refs, clock=clock, service_url="http://127.0.0.1:9", tenant_id="t",
                      bot_id="28:b", names={p.email: p.name for p in config.people})
     ctx: AppContext = build_context(config=config, repos=in_memory_repositories(),
                                     clock=clock, chat=chat, sources={})
-    return TeamsBot(ctx, chat=chat, refs=refs, settings=TeamsSettings(
-        client_id="", client_secret="", tenant_id="t", service_url="http://127.0.0.1:9",
-        unauthenticated=True))
+    return lambda actor, text: command(ctx, actor, text, resolve=chat.mentionable)
 
 
 def words(card: dict[str, object]) -> str:
@@ -58,21 +59,21 @@ def test_only_messages_for_the_bot_are_commands() -> None:
     assert not addressed_to_bot(chatter)
 
 
-def test_commands_route_like_the_console(bot: TeamsBot) -> None:
-    card, changed = bot.command("maria@rh.example", "going on leave")
+def test_commands_route_like_the_console(ask: Ask) -> None:
+    card, changed = ask("maria@rh.example", "going on leave")
     assert not changed
     assert card["actions"][0]["data"] == {"msteams": {"type": "task/fetch"}, "dialog": "leave",
                                           "osc": "maria@rh.example"}
-    card, changed = bot.command("dana@rh.example",
-                                "going on leave 2026-12-07 2026-12-09 sick for maria@rh.example")
+    card, changed = ask("dana@rh.example",
+                        "going on leave 2026-12-07 2026-12-09 sick for maria@rh.example")
     assert changed and "Coverage planned for Maria" in words(card)
-    assert "Maria" in words(bot.command("dana@rh.example", "coverage")[0])
-    assert "Practice run for Alex" in words(bot.command("dana@rh.example",
-                                                        "handoff drill alex@rh.example")[0])
-    assert "Sorry — only managers" in words(bot.command("sam@rh.example",
-                                                        "calendar maria@rh.example")[0])
-    assert "did not understand" in words(bot.command("sam@rh.example", "dance")[0])
-    assert "not on the team" in words(bot.command(None, "coverage")[0])
+    assert "Maria" in words(ask("dana@rh.example", "coverage")[0])
+    assert "Practice run for Alex" in words(ask("dana@rh.example",
+                                                "handoff drill alex@rh.example")[0])
+    assert "Sorry — only managers" in words(ask("sam@rh.example",
+                                                "calendar maria@rh.example")[0])
+    assert "did not understand" in words(ask("sam@rh.example", "dance")[0])
+    assert "not on the team" in words(ask(None, "coverage")[0])
 
 
 def test_the_leave_form_offers_eligible_backups_and_checks_fields(config: AppConfig,
