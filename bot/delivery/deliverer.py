@@ -75,6 +75,17 @@ class DeliveryReport:
         return f"{self.sent} sent, {self.retried} to retry, {self.failed} failed"
 
 
+@dataclass(frozen=True, slots=True)
+class _SentRun:
+    """A run as sent, before it is recorded: what happened, the items' new states, when
+    the conversation may send next, and the claims given back untried."""
+
+    report: DeliveryReport
+    done: list[OutboxItem]
+    next_send_at: datetime | None
+    unsent: list[Claim]
+
+
 class OutboxDelivery:
     """Sends due outbox items through a chat port; safe to run in several replicas."""
 
@@ -192,66 +203,104 @@ class OutboxDelivery:
         """Send a run of one conversation's claimed messages in order, stopping at the first
         that does not go, and record them (the rest given back unsent) in one transaction:
         what happened, and the conversation's next run when the lease was kept for it."""
+        sent = self._send_run(run)
+        conversation = run[0].item.conversation
+        now = self._clock.now()
+        try:
+            following = self._record(conversation, sent, now)
+        except Exception as exc:
+            return self._not_recorded(sent, exc), []
+        if following:
+            return sent.report, following
+        self._schedule_next_turn(sent.next_send_at)
+        self._report_failures(sent.done)
+        return sent.report, []
+
+    def _send_run(self, run: list[Claim]) -> _SentRun:
+        """Send the run's messages in order until one does not go, or the loop may not
+        go on; the claims after it are left unsent."""
         total = DeliveryReport()
         done: list[OutboxItem] = []
         next_send_at: datetime | None = None
-        unsent: list[Claim] = []
         for n, claim in enumerate(run):
             if n and not self._may_go_on():
-                unsent = run[n:]
-                break
-            try:
-                report, next_send_at, outcome = self._deliver(claim)
-            except Exception:
-                log.exception("delivery to one conversation failed; it is retried")
-                report, next_send_at, outcome = (
-                    DeliveryReport(), self._clock.now() + timedelta(seconds=5), None)
+                return _SentRun(total, done, next_send_at, run[n:])
+            report, next_send_at, outcome = self._deliver_or_retry(claim)
             total += report
             if outcome is not None:
                 done.append(outcome)
             if outcome is None or outcome.status is not OutboxStatus.SENT:
-                unsent = run[n + 1:]
-                break
-        conversation = run[0].item.conversation
-        now = self._clock.now()
+                return _SentRun(total, done, next_send_at, run[n + 1:])
+        return _SentRun(total, done, next_send_at, [])
+
+    def _deliver_or_retry(self, claim: Claim) -> tuple[DeliveryReport, datetime | None,
+                                                       OutboxItem | None]:
+        """`_deliver`; an unexpected error there has the conversation retried shortly,
+        its message left in flight (the next attempt looks it up first)."""
         try:
-            if (not unsent and done and done[-1].status is OutboxStatus.SENT
-                    and next_send_at is not None and next_send_at <= now
-                    and self._may_keep()):
-                following = self._outbox.keep_or_release(
-                    conversation, owner=self.owner, now=now, lease=self._lease,
-                    next_send_at=next_send_at, done=done, limit=self._run_length)
-                if following:
-                    return total, following
-            else:
-                self._outbox.release(conversation, owner=self.owner, now=now,
-                                     next_send_at=next_send_at, done=done, unsent=unsent)
-        except Exception as exc:
-            if any(item.status is OutboxStatus.SENT for item in done):
-                # Sent but not recorded: stop here. The items stay in flight and the lease
-                # is kept until it runs out; whoever works them next finds the messages by
-                # their keys instead of sending them again.
-                self.halted_until = self._clock.now() + timedelta(seconds=30)
-                log.error("a sent message could not be recorded (%s); delivery paused",
-                          type(exc).__name__)
-                return DeliveryReport(), []
-            log.exception("recording a delivery attempt failed; its lease runs out by itself")
-            return total, []
-        if next_send_at is not None and self._running:
-            if next_send_at <= self._clock.now():
-                # Its next message may go already (the send took longer than the pacing
-                # interval): claim again now, not after the loop's idle poll.
-                self._wake.set()
-            else:
-                with self._due_lock:
-                    heapq.heappush(self._due, next_send_at)
+            return self._deliver(claim)
+        except Exception:
+            log.exception("delivery to one conversation failed; it is retried")
+            return DeliveryReport(), self._clock.now() + timedelta(seconds=5), None
+
+    def _record(self, conversation: str, sent: _SentRun, now: datetime) -> list[Claim]:
+        """Record the run's outcome with the claim of the conversation's next run when the
+        lease is kept for it, else with the lease's release; returns the next run (none
+        when the lease was given back)."""
+        next_send_at = sent.next_send_at
+        if next_send_at is not None and next_send_at <= now and self._may_keep_after(sent):
+            return self._outbox.keep_or_release(
+                conversation, owner=self.owner, now=now, lease=self._lease,
+                next_send_at=next_send_at, done=sent.done, limit=self._run_length)
+        self._outbox.release(conversation, owner=self.owner, now=now,
+                             next_send_at=next_send_at, done=sent.done, unsent=sent.unsent)
+        return []
+
+    def _may_keep_after(self, sent: _SentRun) -> bool:
+        """Whether the lease may be kept after this run: every message of it went and
+        `_may_keep` allows it."""
+        went_whole = (not sent.unsent and bool(sent.done)
+                      and sent.done[-1].status is OutboxStatus.SENT)
+        return went_whole and self._may_keep()
+
+    def _not_recorded(self, sent: _SentRun, exc: Exception) -> DeliveryReport:
+        """Recording the run failed (called while handling `exc`): delivery halts if a
+        message of it was sent; returns what to report (nothing once halted)."""
+        if any(item.status is OutboxStatus.SENT for item in sent.done):
+            # Sent but not recorded: stop here. The items stay in flight and the lease
+            # is kept until it runs out; whoever works them next finds the messages by
+            # their keys instead of sending them again.
+            self.halted_until = self._clock.now() + timedelta(seconds=30)
+            log.error("a sent message could not be recorded (%s); delivery paused",
+                      type(exc).__name__)
+            return DeliveryReport()
+        log.exception("recording a delivery attempt failed; its lease runs out by itself")
+        return sent.report
+
+    def _schedule_next_turn(self, next_send_at: datetime | None) -> None:
+        """Have the background loop claim the released conversation again when it may
+        send next: now, or when the idle wait reaches that time."""
+        if next_send_at is None or not self._running:
+            return
+        if next_send_at <= self._clock.now():
+            # Its next message may go already (the send took longer than the pacing
+            # interval): claim again now, not after the loop's idle poll.
+            self._wake.set()
+        else:
+            with self._due_lock:
+                heapq.heappush(self._due, next_send_at)
+
+    def _report_failures(self, done: list[OutboxItem]) -> None:
+        """Tell the managers about each message of the run that failed for good."""
+        on_failed = self._on_failed
+        if not on_failed:
+            return
         for item in done:
-            if item.status is OutboxStatus.FAILED and self._on_failed:
+            if item.status is OutboxStatus.FAILED:
                 try:
-                    self._on_failed(item)
+                    on_failed(item)
                 except Exception:
                     log.exception("telling the managers about a failed message failed")
-        return total, []
 
     def _may_go_on(self) -> bool:
         """Whether to send the next message of a run already claimed: not once the loop
