@@ -101,3 +101,17 @@ def test_inbound_ids_are_forgotten_on_request_and_pruned_by_age(repos: Repositor
     assert inbound.first_time(source="slack", event_id="Ev1", now=T0 + timedelta(days=3))
     assert not inbound.first_time(source="slack-interaction", event_id="view:V1",
                                   now=T0 + timedelta(days=3))
+
+
+def test_a_long_inbound_id_once_forgotten_is_accepted_again(repos: Repositories) -> None:
+    inbound = repos.inbound
+    # Ids are built from what the platform sends and may outgrow the column (200): a form
+    # submission whose handling failed is forgotten so that sending it again works.
+    long_id = "view:U1:" + "V" * 300
+    assert inbound.first_time(source="slack-interaction", event_id=long_id, now=T0)
+    assert not inbound.first_time(source="slack-interaction", event_id=long_id, now=T0)
+    inbound.forget(source="slack-interaction", event_id=long_id)
+    assert inbound.first_time(source="slack-interaction", event_id=long_id,
+                              now=T0 + timedelta(minutes=1))
+    assert not inbound.first_time(source="slack-interaction", event_id=long_id,
+                                  now=T0 + timedelta(minutes=1))

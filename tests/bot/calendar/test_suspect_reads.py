@@ -174,3 +174,47 @@ def test_a_removed_leave_asks_the_osc_who_answers_back(ctx: AppContext,
                  actor=MARIA).startswith("Coverage ended")
     assert repos.coverages.get(coverage_id).status is CoverageStatus.RETURNED
     assert repos.routes.get(osc_email=MARIA, channel="leads") != JORDAN
+
+
+def meetings(count: int) -> str:
+    """`count` one-hour meetings on Dec 1, none of them an absence."""
+    return "".join(event(f"meeting{n}@rh", "Sales meeting", f":20261201T{10 + n:02d}0000Z",
+                         f":20261201T{10 + n:02d}3000Z") for n in range(count))
+
+
+def test_a_feed_that_lost_most_of_its_events_is_kept_until_the_drop_has_held(
+        ctx: AppContext, repos: Repositories) -> None:
+    Feed.body = feed(VACATION + meetings(9))  # 10 events
+    coverage_id = on_leave(ctx, repos)
+    Feed.body = feed(meetings(3))  # 10 → 3, the leave among the lost
+    assert isinstance(ctx.clock, FixedClock)
+    for _ in range(6):
+        assert "1 suspect" in run(ctx, "sync_calendars")
+        run(ctx, "coverage_tick")
+        state = repos.calendar_sync.get(MARIA)
+        assert state is not None and state.stale and state.event_count == 10
+        assert [a.uids for a in state.absences] == [("vac@rh",)]
+        assert repos.routes.get(osc_email=MARIA, channel="leads") == JORDAN
+        assert questions(repos) == {}
+        ctx.clock.advance(timedelta(hours=1))
+    # Six hours on, the drop is believed: the OSC is asked whether they are back.
+    assert run(ctx, "sync_calendars").endswith("0 suspect), 1 coverage changes")
+    state = repos.calendar_sync.get(MARIA)
+    assert state is not None and not state.stale and state.suspect_since is None
+    assert state.event_count == 3 and state.absences == ()
+    assert repos.coverages.get(coverage_id).status is CoverageStatus.ACTIVE
+    assert set(questions(repos)) == {MARIA, DANA}
+
+
+@pytest.mark.parametrize(("before", "after"), [(9, 5), (2, 0)],
+                         ids=["10 to 6 events", "3 to 1 event"])
+def test_a_feed_that_lost_only_a_few_events_is_applied_at_once(
+        ctx: AppContext, repos: Repositories, before: int, after: int) -> None:
+    Feed.body = feed(VACATION + meetings(before))
+    coverage_id = on_leave(ctx, repos)
+    Feed.body = feed(meetings(after + 1))  # the leave and a few meetings gone
+    assert run(ctx, "sync_calendars").endswith("0 suspect), 1 coverage changes")
+    state = repos.calendar_sync.get(MARIA)
+    assert state is not None and not state.stale and state.event_count == after + 1
+    assert repos.coverages.get(coverage_id).status is CoverageStatus.ACTIVE
+    assert set(questions(repos)) == {MARIA, DANA}

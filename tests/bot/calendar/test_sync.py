@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.calendar.sync import SyncReport
+from bot.calendar.sync import SyncReport, is_suspect
 from bot.config.model import AppConfig
 from bot.context import AppContext
 from bot.fakes.calendars import InMemoryCalendar, InMemoryCalendarSync
@@ -171,3 +171,14 @@ def test_an_unchanged_calendar_is_neither_rewritten_nor_reconciled(
     assert sync.saves == writes
     assert [c.status for c in repos.coverages.list(osc_email=MARIA)] == [
         CoverageStatus.CANCELLED]
+
+
+@pytest.mark.parametrize(("previous", "now", "suspect"), [
+    (10, 0, True), (1, 0, True),                  # lost everything
+    (10, 3, True), (10, 4, True), (4, 1, True),   # lost more than half
+    (10, 5, False), (10, 6, False), (4, 2, False),  # lost half or less
+    (3, 1, False), (2, 1, False),                 # too few events to tell
+    (0, 0, False), (10, 12, False), (None, 0, False), (10, None, False)])
+def test_a_read_is_suspect_when_it_lost_all_or_most_of_its_events(
+        previous: int | None, now: int | None, suspect: bool) -> None:
+    assert is_suspect(previous, now) is suspect

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from bot.leads.credit import credit_for_appointment
+import pytest
+
+from bot.leads.credit import credit_for_appointment, is_new_during
 from bot.model import (
     AbsenceKind,
     Coverage,
@@ -23,11 +25,11 @@ COVERAGE = Coverage(
 NAMES = {"maria@rh.example": "Maria", "jordan@rh.example": "Jordan"}
 
 
-def lead(received_at: datetime) -> Lead:
+def lead(received_at: datetime, coverage_id: int | None = None) -> Lead:
     return Lead(id=1, source="web", external_id="x", name="Pat", email="p@example.com",
                 phone=None, community=None, message="", received_at=received_at,
                 owner_email="maria@rh.example", assigned_to="jordan@rh.example",
-                assignment_reason="")
+                assignment_reason="", coverage_id=coverage_id)
 
 
 def test_new_lead_during_coverage_earns_backup_bonus() -> None:
@@ -61,3 +63,29 @@ def test_osc_setting_their_own_appointment_is_plain_osc_credit() -> None:
     credit = credit_for_appointment(lead=lead(START), set_by="maria@rh.example",
                                     coverage=None, names=NAMES)
     assert (credit.credit_to, credit.bonus_email, credit.note) == (CreditTo.OSC, None, "")
+
+
+def test_a_lead_routed_during_the_coverage_is_new_whatever_its_received_time() -> None:
+    # Received a minute before the coverage start was moved, or backdated by its source:
+    # the lead was still routed to the backup under this coverage.
+    before = lead(START - timedelta(minutes=1), coverage_id=COVERAGE.id)
+    after = lead(COVERAGE.end + timedelta(hours=1), coverage_id=COVERAGE.id)
+    assert is_new_during(before, COVERAGE) and is_new_during(after, COVERAGE)
+    credit = credit_for_appointment(lead=before, set_by="jordan@rh.example",
+                                    coverage=COVERAGE, names=NAMES)
+    assert (credit.credit_to, credit.bonus_email) == (CreditTo.BACKUP, "jordan@rh.example")
+
+
+def test_a_lead_received_before_the_coverage_and_not_routed_under_it_is_not_new() -> None:
+    assert not is_new_during(lead(START - timedelta(minutes=1)), COVERAGE)
+    assert not is_new_during(lead(START - timedelta(minutes=1), coverage_id=6), COVERAGE)
+
+
+@pytest.mark.parametrize("set_by", ["sam@rh.example", "dana@rh.example"],
+                         ids=["another backup", "a manager"])
+def test_someone_other_than_the_covering_backup_earns_no_bonus_and_leaves_no_note(
+        set_by: str) -> None:
+    credit = credit_for_appointment(lead=lead(START + timedelta(hours=3), COVERAGE.id),
+                                    set_by=set_by, coverage=COVERAGE, names=NAMES)
+    assert (credit.credit_email, credit.credit_to, credit.bonus_email, credit.note) == (
+        "maria@rh.example", CreditTo.OSC, None, "")

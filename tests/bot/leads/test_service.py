@@ -148,6 +148,40 @@ def test_during_coverage_leads_go_to_the_backup_and_credit_follows_the_rule(
     assert (kept.credit_to, kept.bonus_email, kept.credit_email) == (CreditTo.OSC, None, MARIA)
 
 
+def test_a_backdated_lead_routed_to_the_backup_during_coverage_earns_the_bonus(
+        leads: LeadService, coverage: CoverageService, clock: FixedClock) -> None:
+    cov = coverage.declare(osc_email=MARIA, start=T0 + timedelta(hours=1),
+                           end=T0 + timedelta(days=3), kind=AbsenceKind.VACATION, actor=MARIA)
+    clock.set(T0 + timedelta(hours=2))
+    coverage.tick()
+    # The web form stamped it before Maria left; it only reached the team during her leave.
+    late, _ = leads.receive(new("f-late", at=T0 + timedelta(minutes=59)))
+    assert (late.assigned_to, late.coverage_id) == (JORDAN, cov.id)
+    appointment = leads.set_appointment(lead_id=late.id or 0, by=JORDAN, at=clock.now())
+    assert (appointment.credit_to, appointment.bonus_email, appointment.credit_email) == (
+        CreditTo.BACKUP, JORDAN, MARIA)
+    assert appointment.coverage_id == cov.id
+    assert "Jordan set it while covering for Maria" in appointment.note
+
+
+@pytest.mark.parametrize("setter", [SAM, DANA], ids=["another colleague", "a manager"])
+def test_only_the_covering_backup_earns_the_bonus_on_a_new_lead(
+        leads: LeadService, coverage: CoverageService, clock: FixedClock,
+        setter: str) -> None:
+    coverage.declare(osc_email=MARIA, start=T0 + timedelta(hours=1),
+                     end=T0 + timedelta(days=3), kind=AbsenceKind.VACATION, actor=MARIA)
+    clock.set(T0 + timedelta(hours=2))
+    coverage.tick()
+    fresh, _ = leads.receive(new("f-new", at=clock.now()))
+    assert fresh.assigned_to == JORDAN
+    if setter == SAM:  # the manager hands it to Sam, who then books the visit
+        leads.claim(lead_id=fresh.id or 0, by=DANA, assign_to=SAM)
+    appointment = leads.set_appointment(lead_id=fresh.id or 0, by=setter, at=clock.now())
+    assert (appointment.credit_to, appointment.bonus_email, appointment.credit_email) == (
+        CreditTo.OSC, None, MARIA)
+    assert (appointment.note, appointment.coverage_id) == ("", None)
+
+
 def test_long_term_cadence_reminders_go_to_the_backup_then_back_to_the_osc(
         leads: LeadService, coverage: CoverageService, repos: Repositories,
         clock: FixedClock) -> None:
