@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import text
 
 from bot.coverage.briefs import handoff_brief, return_list
-from handlers.slack.app import app_home
+from handlers.slack.events import app_home
 from tests.storage.history import END, MANAGER, OSC, START, counting, stored_history
 
 ROUNDS = 7

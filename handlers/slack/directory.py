@@ -34,6 +34,12 @@ class Directory:
         email = await self.slack_email(client, user_id)
         return email if email and self._config.find_person(email) else None
 
+    def known_email(self, user_id: str) -> str | None:
+        """The team email of a user already known (app.yaml or an earlier lookup), or None
+        without asking Slack."""
+        email = self._emails.get(user_id)
+        return email if email and self._config.find_person(email) else None
+
     async def slack_email(self, client: AsyncWebClient, user_id: str) -> str | None:
         """The email Slack shows for a user (cached once known), team member or not."""
         if user_id in self._emails:

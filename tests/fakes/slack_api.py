@@ -8,6 +8,9 @@ conversation with their metadata, and conversations.history returns them as Slac
 does: newest first, `oldest`/`latest` bounds, `limit` with a cursor, metadata only with
 `include_all_metadata`. For fault tests it can answer 429 to every n-th call and sit on
 some posts after storing them until the client times out.
+
+It also hands out response_urls (`response_url()`) and takes the answers posted to them
+as Slack does: JSON, at most five within thirty minutes, refused when malformed.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
+import secrets
 import threading
 import time
 from collections import defaultdict, deque
@@ -23,16 +27,27 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 import yaml
 
 from tests.fakes.server import LoopbackServer, send_json
-from tests.fakes.slack_rules import CHANNEL_ID, Refused, check_message, check_view, parse
+from tests.fakes.slack_rules import (
+    CHANNEL_ID,
+    Refused,
+    check_message,
+    check_response,
+    check_view,
+    parse,
+)
 
 TOKEN = "xoxb-test-token"
 MANIFEST = Path(__file__).resolve().parents[2] / "manifest.yaml"
 TEAM_CHANNEL = "C0SALES01"
+# A response_url takes up to 5 answers within 30 minutes of the command or interaction
+# that came with it (Slack's "Handling user interaction"); after that Slack answers 404.
+RESPONSE_USES = 5
+RESPONSE_LIFETIME = 30 * 60
 
 
 # Bot scopes Slack requires per Web API method (its "Required scopes"); conversation
@@ -93,7 +108,46 @@ class FakeSlack(LoopbackServer):
         # Slack's clock, in epoch seconds: message timestamps and history windows. A test
         # whose oscbot runs on a fixed clock sets it, as real Slack and oscbot share time.
         self.clock: Callable[[], float] = time.time
+        # response_url paths handed out (with when, on Slack's clock) and what each took.
+        self._response_urls: dict[str, float] = {}
+        self._responded: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        self._minted = itertools.count(1)
         super().__init__(self._handler())
+
+    def response_url(self) -> str:
+        """A fresh response_url, as Slack puts one in each command and interaction."""
+        with self._lock:
+            path = f"/commands/T1/{next(self._minted)}/{secrets.token_hex(12)}"
+            self._response_urls[path] = self.clock()
+        return self.base + path
+
+    def responses(self, url: str) -> list[dict[str, Any]]:
+        """The answers one response_url accepted, in order."""
+        with self._lock:
+            return list(self._responded.get(urlsplit(url).path, []))
+
+    def _respond(self, path: str, content_type: str, raw: str) -> tuple[int, str]:
+        """Slack's answer to a post at a response_url: 200 `ok`, or a status and code."""
+        minted = self._response_urls.get(path)
+        if minted is None:
+            return 404, "no_service"
+        if self.clock() - minted > RESPONSE_LIFETIME:
+            return 404, "expired_url"
+        if len(self._responded[path]) >= RESPONSE_USES:
+            return 404, "used_url"
+        try:
+            if "json" not in content_type:
+                raise Refused("invalid_payload", ["a response_url takes JSON"])
+            try:
+                args = json.loads(raw)
+            except ValueError:
+                raise Refused("invalid_payload", ["the body is not JSON"]) from None
+            check_response(args)
+        except Refused as refused:
+            self.refused.append(("response_url", refused.code, refused.errors))
+            return 400, refused.code
+        self._responded[path].append(args)
+        return 200, "ok"
 
     def history_of(self, channel: str) -> list[dict[str, Any]]:
         """Messages posted in a conversation, oldest first, metadata included."""
@@ -298,6 +352,18 @@ class FakeSlack(LoopbackServer):
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 data = self.rfile.read(length) if length else b""
+                if self.path.startswith(("/commands/", "/actions/")):
+                    with fake._lock:
+                        status, answer = fake._respond(
+                            self.path, self.headers.get("Content-Type") or "", data.decode())
+                    # Slack answers a response_url in plain text: `ok` or the error code.
+                    text = answer.encode()
+                    self.send_response(status)
+                    self.send_header("Content-Type", "text/plain; charset=utf-8")
+                    self.send_header("Content-Length", str(len(text)))
+                    self.end_headers()
+                    self.wfile.write(text)
+                    return
                 if self.path.startswith("/upload/"):
                     with fake._lock:
                         fake.uploaded.append(len(data))

@@ -19,6 +19,10 @@ from typing import Any
 CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")
 MESSAGE_BLOCKS, VIEW_BLOCKS = 50, 100
 MAX_MESSAGE_TEXT = 40_000
+# What a response_url takes (Slack's "Handling user interaction": message responses).
+RESPONSE_FIELDS = {"text", "blocks", "attachments", "response_type", "replace_original",
+                   "delete_original", "thread_ts", "mrkdwn", "unfurl_links", "unfurl_media",
+                   "metadata"}
 MESSAGE_BLOCK_TYPES = {"section", "header", "actions", "context", "divider", "image"}
 VIEW_BLOCK_TYPES = MESSAGE_BLOCK_TYPES | {"input"}
 
@@ -152,6 +156,26 @@ def check_message(args: dict[str, Any]) -> None:
     if not CHANNEL_ID.match(channel):
         # Names are refused here: ids are what every Web API method accepts.
         raise Refused("channel_not_found", [f"{channel!r} is not a channel id"])
+    _check_content(args)
+
+
+def check_response(args: Any) -> None:
+    """A message posted to a response_url (JSON, the fields Slack documents for it), as
+    Slack checks it; the text and blocks follow chat.postMessage's rules."""
+    if not isinstance(args, dict):
+        raise Refused("invalid_payload", ["the body is not a JSON object"])
+    unknown = sorted(set(args) - RESPONSE_FIELDS)
+    if unknown:
+        raise Refused("invalid_payload", [f"unknown fields {unknown}"])
+    if args.get("response_type", "ephemeral") not in ("ephemeral", "in_channel"):
+        raise Refused("invalid_payload", ["response_type is ephemeral or in_channel"])
+    for flag in ("replace_original", "delete_original"):
+        if not isinstance(args.get(flag, False), bool):
+            raise Refused("invalid_payload", [f"{flag} is a boolean"])
+    _check_content(args)
+
+
+def _check_content(args: dict[str, Any]) -> None:
     text = args.get("text")
     blocks = parse(args.get("blocks"))
     if not isinstance(text, str) or not text.strip():

@@ -12,7 +12,7 @@ import pytest
 
 from bot.context import AppContext
 from bot.coverage.briefs import handoff_brief, return_list
-from handlers.slack.app import app_home
+from handlers.slack.events import app_home
 from tests.storage.history import BACKUP, MANAGER, OSC, counting, stored_history
 
 SIZES = (10, 10_000)

@@ -119,6 +119,15 @@ def wait_for(check: Any, timeout: float = 5.0) -> None:
     raise AssertionError("condition not met in time")
 
 
+def said_later(slack: FakeSlack, url: str) -> str:
+    """What a command showed the person after its ack: the one answer its response_url
+    took (ephemeral, as an answer in the ack is), as JSON text."""
+    wait_for(lambda: slack.responses(url))
+    [answer] = slack.responses(url)
+    assert answer["response_type"] == "ephemeral"
+    return json.dumps(answer, ensure_ascii=False)
+
+
 def test_bad_signature_and_stale_timestamp_are_rejected(base: str) -> None:
     body = urlencode({"command": "/coverage", "user_id": "UMARIA", "text": ""})
     assert httpx.post(f"{base}/slack/events", content=body,
@@ -258,10 +267,12 @@ def ctx_kind(value: str) -> Any:
 
 def test_complete_going_on_leave_is_filed_at_once_with_mentions(
         base: str, ctx: AppContext, slack: FakeSlack, repos: Repositories) -> None:
+    url = slack.response_url()
     answer = command(base, "/going-on-leave", "UDANA",
-                     "2026-12-01 2026-12-04 vacation for <@UMARIA|maria> backup:<@USAM|sam>")
+                     "2026-12-01 2026-12-04 vacation for <@UMARIA|maria> backup:<@USAM|sam>",
+                     response_url=url)
     assert answer.status_code == 200
-    assert "Coverage planned for Maria" in json.dumps(answer.json(), ensure_ascii=False)
+    assert "Coverage planned for Maria" in said_later(slack, url)
     [coverage] = repos.coverages.list(osc_email="maria@rh.example")
     assert coverage.backup_email == "sam@rh.example"
     assert coverage.declared_by == "dana@rh.example"
@@ -277,8 +288,9 @@ def test_partial_going_on_leave_opens_a_prefilled_form(base: str, slack: FakeSla
     assert blocks["start"]["initial_date"] == blocks["end"]["initial_date"] == "2026-12-07"
     assert blocks["kind"]["initial_option"]["value"] == "sick"
     assert blocks["backup"]["initial_option"]["value"] == "jordan@rh.example"
-    wrong = command(base, "/going-on-leave", "UMARIA", "2026-12-07 2026-12-01")
-    assert "before the first" in said(wrong)
+    url = slack.response_url()
+    command(base, "/going-on-leave", "UMARIA", "2026-12-07 2026-12-01", response_url=url)
+    assert "before the first" in said_later(slack, url)
     assert len(slack.calls("views.open")) == 1
 
 
@@ -304,15 +316,20 @@ def test_manager_changing_who_is_away_redraws_the_backups(base: str, slack: Fake
     assert blocks["start"]["element"]["initial_date"] == "2026-12-09"
 
 
-def test_commands_take_mentions_names_and_emails(base: str, ctx: AppContext) -> None:
-    by_mention = command(base, "/oscbot", "UDANA", "calendar <@UJORDAN|jordan>")
-    by_name = command(base, "/oscbot", "UDANA", "calendar Jordan")
-    by_email = command(base, "/oscbot", "UDANA",
-                       "calendar <mailto:jordan@rh.example|jordan@rh.example>")
+def test_commands_take_mentions_names_and_emails(base: str, ctx: AppContext,
+                                                 slack: FakeSlack) -> None:
+    def calendar(text: str) -> str:
+        url = slack.response_url()
+        command(base, "/oscbot", "UDANA", text, response_url=url)
+        return said_later(slack, url)
+
+    by_mention = calendar("calendar <@UJORDAN|jordan>")
+    by_name = calendar("calendar Jordan")
+    by_email = calendar("calendar <mailto:jordan@rh.example|jordan@rh.example>")
     for answer in (by_mention, by_name, by_email):
-        assert "Lead calendar of Jordan" in said(answer), said(answer)
-    nobody = command(base, "/oscbot", "UDANA", "calendar Zed")
-    assert "nobody on the team is called 'Zed'" in said(nobody)
+        assert "Lead calendar of Jordan" in answer, answer
+    nobody = calendar("calendar Zed")
+    assert "nobody on the team is called 'Zed'" in nobody
 
 
 def test_a_stranger_is_told_how_to_fix_it_and_looked_up_again(

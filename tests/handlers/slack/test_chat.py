@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
 
 from bot.delivery.deliverer import OutboxDelivery
@@ -156,6 +158,36 @@ def test_the_fake_refuses_what_slack_refuses(slack: FakeSlack) -> None:
     with pytest.raises(ChatError, match="invite it with /invite @oscbot") as outside:
         port.post(channel="#elsewhere", message=Message("x"))
     assert outside.value.code == "not_in_channel"
+
+
+def test_the_fake_response_url_takes_five_answers_within_thirty_minutes(
+        slack: FakeSlack) -> None:
+    url = slack.response_url()
+
+    def post(body: object, content_type: str = "application/json") -> httpx.Response:
+        data = body if isinstance(body, str) else json.dumps(body)
+        return httpx.post(url, content=data, headers={"Content-Type": content_type})
+
+    refused = {"no_text": {"text": ""},
+               "invalid_payload": {"text": "x", "response_type": "secret"}}
+    for code, body in refused.items():
+        answer = post(body)
+        assert (answer.status_code, answer.text) == (400, code)
+    assert post({"text": "x", "channel": "C1"}).text == "invalid_payload"
+    assert post({"text": "x", "replace_original": "yes"}).text == "invalid_payload"
+    assert post("text=x", content_type="application/x-www-form-urlencoded").status_code == 400
+    for n in range(5):
+        answer = post({"text": f"answer {n}", "response_type": "ephemeral",
+                       "replace_original": False})
+        assert (answer.status_code, answer.text) == (200, "ok")
+    assert (post({"text": "sixth"}).status_code, post({"text": "x"}).text) == (404, "used_url")
+    assert [a["text"] for a in slack.responses(url)] == [f"answer {n}" for n in range(5)]
+    assert httpx.post(f"{slack.base}/commands/T1/9/unknown",
+                      json={"text": "x"}).status_code == 404
+    late = slack.response_url()
+    slack.clock = lambda: time.time() + 31 * 60
+    expired = httpx.post(late, json={"text": "x"})
+    assert (expired.status_code, expired.text) == (404, "expired_url")
 
 
 def test_refusals_are_classified() -> None:

@@ -94,4 +94,4 @@ def test_a_mention_slack_will_not_let_us_answer_is_acknowledged_not_retried(
     answer = httpx.post(f"{base}/slack/events", content=body, timeout=10,
                         headers=signed(body, content_type="application/json"))
     assert answer.status_code == 200
-    assert ("chat.postMessage", "channel_not_found", []) in slack.refused
+    wait_for(lambda: ("chat.postMessage", "channel_not_found", []) in slack.refused)

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from bot.context import AppContext
 from bot.model import AbsenceKind
-from handlers.slack.app import STATUS_FRESH_FOR, RecentAnswers
+from handlers.slack.commands import STATUS_FRESH_FOR, RecentAnswers
 from tests.handlers.slack import test_app as shared
 from tests.handlers.slack.test_app import T0, command
 
