@@ -12,6 +12,7 @@ and finishes in the background after that (`Later`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
@@ -29,6 +30,10 @@ Report = Callable[[Exception], Awaitable[None]]
 # 3 s from sending the request to receiving the ack, and the rest is transit, the
 # signature check and the user lookup.
 ACK_BUDGET = 2.0
+# What a person reads when their command failed after the ack for a reason oscbot did
+# not foresee (the logs hold the error's type; nothing about the person).
+UNEXPECTED = ("That did not work: something unexpected went wrong, and it was logged. "
+              "Try again in a minute; if it keeps failing, tell whoever runs oscbot.")
 
 
 class Kind(StrEnum):
@@ -58,7 +63,8 @@ async def ack_now(ack: AsyncAck) -> None:
 
 def reported(lazy: ListenerFunction, report: Report) -> ListenerFunction:
     """`lazy` with its failures handed to the one error handler (Bolt would log the
-    exception's text, which may carry names and emails)."""
+    exception's text, which may carry names and emails); a command's person is told it
+    did not work, since the ack that Slack would have turned into an error went out."""
     # `wraps` keeps the name and signature Bolt reads to pass the declared arguments.
     @functools.wraps(lazy)
     async def run(*args: Any, **kwargs: Any) -> None:
@@ -66,6 +72,11 @@ def reported(lazy: ListenerFunction, report: Report) -> ListenerFunction:
             await lazy(*args, **kwargs)
         except Exception as exc:
             await report(exc)
+            respond = kwargs.get("respond")
+            if respond is not None:
+                # Best effort: the failure is already logged; a second one changes nothing.
+                with contextlib.suppress(Exception):
+                    await respond(response_type="ephemeral", text=UNEXPECTED)
 
     return run
 

@@ -156,3 +156,35 @@ def test_a_form_the_service_is_slow_with_closes_in_time_and_the_outcome_comes_by
         held.release.set()
         wait_for(lambda: dms("Sorry — Maria already has coverage"))
     assert len(repos.coverages.list(osc_email="maria@rh.example")) == 1
+
+
+class Broken:
+    """A service whose named calls fail the way a bug or a lost database would."""
+
+    def __init__(self, service: Any, *names: str) -> None:
+        self._service = service
+        self._names = names
+
+    def __getattr__(self, name: str) -> Any:
+        if name not in self._names:
+            return getattr(self._service, name)
+
+        def broken(*args: Any, **kwargs: Any) -> Any:
+            raise RuntimeError("the database went away")
+
+        return broken
+
+
+def test_a_command_that_fails_after_its_ack_still_tells_the_person(
+        ctx: AppContext, slack: FakeSlack) -> None:
+    ctx.coverage.declare(osc_email="maria@rh.example", start=T0, end=T0 + timedelta(days=2),
+                         kind=AbsenceKind.SICK, actor="maria@rh.example", emergency=True)
+    broken = replace(ctx, coverage=Broken(ctx.coverage, "im_back"))
+    app = build_slack_app(broken, token=TOKEN, signing_secret=SECRET, api_url=slack.url)
+    with Server(create_app(broken, lead_secret=None, slack=app)) as base:
+        url = slack.response_url()
+        answer = command(base, "/im-back", "UMARIA", response_url=url)
+        assert answer.status_code == 200 and not answer.content
+        told = said_later(slack, url)
+    assert "That did not work: something unexpected went wrong" in told
+    assert "database" not in told  # the error's own words stay in the logs
