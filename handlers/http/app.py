@@ -118,26 +118,32 @@ def create_app(ctx: AppContext, *, lead_secret: str | None, slack: AsyncApp | No
         api.include_router(voice_router(ctx, auth_token=twilio_token,
                                         public_url=ctx.public_url))
     if slack is not None:
-        handler = AsyncSlackRequestHandler(slack)
-        # The secret Bolt was built with, so the door and Bolt agree on every request.
-        door = SlackDoor(slack, signing_secret=slack._signing_secret)
-
-        @api.post("/slack/events")
-        async def slack_events(request: Request) -> Response:
-            """Slack events, slash commands and interactivity: capped, signature checked
-            before parsing, then handed to Bolt."""
-            return await door.handle(request)
-
-        if slack.oauth_flow is not None:
-            @api.get("/slack/install")
-            async def slack_install(request: Request) -> Response:
-                """Start installing oscbot into a workspace (redirects to Slack)."""
-                response: Response = await handler.handle(request)
-                return response
-
-            @api.get("/slack/oauth_redirect")
-            async def slack_oauth_redirect(request: Request) -> Response:
-                """Finish the install: exchange the code and store the bot token."""
-                response: Response = await handler.handle(request)
-                return response
+        mount_slack(api, slack)
     return api
+
+
+def mount_slack(api: FastAPI, slack: AsyncApp) -> None:
+    """Mount Slack's doors: events at /slack/events, and the install pages when Bolt
+    runs in OAuth mode."""
+    handler = AsyncSlackRequestHandler(slack)
+    # The secret Bolt was built with, so the door and Bolt agree on every request.
+    door = SlackDoor(slack, signing_secret=slack._signing_secret)
+
+    @api.post("/slack/events")
+    async def slack_events(request: Request) -> Response:
+        """Slack events, slash commands and interactivity: capped, signature checked
+        before parsing, then handed to Bolt."""
+        return await door.handle(request)
+
+    if slack.oauth_flow is not None:
+        @api.get("/slack/install")
+        async def slack_install(request: Request) -> Response:
+            """Start installing oscbot into a workspace (redirects to Slack)."""
+            response: Response = await handler.handle(request)
+            return response
+
+        @api.get("/slack/oauth_redirect")
+        async def slack_oauth_redirect(request: Request) -> Response:
+            """Finish the install: exchange the code and store the bot token."""
+            response: Response = await handler.handle(request)
+            return response
