@@ -10,7 +10,7 @@ from bot.config.settings import Settings
 from bot.context import AppContext
 from bot.ports.chat import ChatPort
 from bot.ports.clock import Clock
-from handlers.teams.bot import TeamsBot
+from handlers.teams.app import TeamsApp
 from handlers.teams.platform import mount_teams, teams_chat
 
 
@@ -20,7 +20,7 @@ class TeamsPlatform:
     def __init__(self, settings: Settings, *, clock: Clock) -> None:
         self._settings = settings
         self._chat = teams_chat(settings, clock=clock)
-        self._bot: TeamsBot | None = None
+        self._bot: TeamsApp | None = None
 
     def chat(self, config: AppConfig) -> ChatPort:
         """The Teams chat port."""
