@@ -31,7 +31,7 @@ from tests.handlers.slack.test_app import (
     T0,
     Server,
     command,
-    interactive,
+    leave_form,
     said_later,
     wait_for,
 )
@@ -113,22 +113,6 @@ def test_a_slow_coverage_answer_comes_after_an_ack_within_the_budget(
         assert ACK_BUDGET * 0.9 <= took < SLACK_ACK_LIMIT
         held.release.set()
         assert "Everyone is in" in said_later(slack, url)
-
-
-def leave_form(base: str, start: str, end: str) -> httpx.Response:
-    state = {"start": {"value": {"type": "datepicker", "selected_date": start}},
-             "end": {"value": {"type": "datepicker", "selected_date": end}},
-             "kind": {"value": {"type": "static_select",
-                                "selected_option": {"value": "vacation"}}},
-             "backup": {"value": {"type": "static_select", "selected_option": None}},
-             "notes": {"value": {"type": "plain_text_input", "value": ""}},
-             "emergency": {"value": {"type": "checkboxes", "selected_options": []}}}
-    return interactive(base, {"type": "view_submission", "team": {"id": "T1"},
-                              "user": {"id": "UMARIA"}, "api_app_id": "A1",
-                              "view": {"id": "V1", "type": "modal", "team_id": "T1",
-                                       "callback_id": "going_on_leave",
-                                       "private_metadata": "maria@rh.example",
-                                       "state": {"values": state}}})
 
 
 def test_a_form_the_service_is_slow_with_closes_in_time_and_the_outcome_comes_by_dm(

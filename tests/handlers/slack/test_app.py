@@ -119,6 +119,25 @@ def wait_for(check: Any, timeout: float = 5.0) -> None:
     raise AssertionError("condition not met in time")
 
 
+def leave_form(base: str, start: str, end: str, *, backup: str | None = None,
+               notes: str = "") -> httpx.Response:
+    """Maria submits the leave form for herself (vacation), as Slack posts it."""
+    state = {"start": {"value": {"type": "datepicker", "selected_date": start}},
+             "end": {"value": {"type": "datepicker", "selected_date": end}},
+             "kind": {"value": {"type": "static_select",
+                                "selected_option": {"value": "vacation"}}},
+             "backup": {"value": {"type": "static_select", "selected_option":
+                                  {"value": backup} if backup else None}},
+             "notes": {"value": {"type": "plain_text_input", "value": notes}},
+             "emergency": {"value": {"type": "checkboxes", "selected_options": []}}}
+    return interactive(base, {"type": "view_submission", "team": {"id": "T1"},
+                              "user": {"id": "UMARIA"}, "api_app_id": "A1",
+                              "view": {"id": "V1", "type": "modal", "team_id": "T1",
+                                       "callback_id": "going_on_leave",
+                                       "private_metadata": "maria@rh.example",
+                                       "state": {"values": state}}})
+
+
 def said_later(slack: FakeSlack, url: str) -> str:
     """What a command showed the person after its ack: the one answer its response_url
     took (ephemeral, as an answer in the ack is), as JSON text."""
@@ -158,20 +177,7 @@ def test_going_on_leave_opens_a_modal_and_submission_plans_coverage(
     assert "Jordan — available" in labels
 
     def submit(start: str, end: str, backup: str | None = None) -> httpx.Response:
-        state = {"start": {"value": {"type": "datepicker", "selected_date": start}},
-                 "end": {"value": {"type": "datepicker", "selected_date": end}},
-                 "kind": {"value": {"type": "static_select",
-                                    "selected_option": {"value": "vacation"}}},
-                 "backup": {"value": {"type": "static_select", "selected_option":
-                                      {"value": backup} if backup else None}},
-                 "notes": {"value": {"type": "plain_text_input", "value": "Cabo"}},
-                 "emergency": {"value": {"type": "checkboxes", "selected_options": []}}}
-        return interactive(base, {"type": "view_submission", "team": {"id": "T1"},
-                                  "user": {"id": "UMARIA"}, "api_app_id": "A1",
-                                  "view": {"id": "V1", "type": "modal", "team_id": "T1",
-                                           "callback_id": "going_on_leave",
-                                           "private_metadata": "maria@rh.example",
-                                           "state": {"values": state}}})
+        return leave_form(base, start, end, backup=backup, notes="Cabo")
 
     bad = submit("2026-12-05", "2026-12-01")
     assert bad.json() == {"response_action": "errors",
