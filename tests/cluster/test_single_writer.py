@@ -8,8 +8,8 @@ import os
 import subprocess
 from pathlib import Path
 
-from tests.cluster.harness import Replica, free_port, team_config
-from tests.processes import OSCBOT
+from tests.cluster.harness import Replica, team_config
+from tests.processes import OSCBOT, free_port
 
 
 def sqlite_env(tmp_path: Path) -> dict[str, str]:
