@@ -1,4 +1,5 @@
-"""Shared fixtures: a small team, a controlled clock, in-memory ports."""
+"""Shared fixtures: a small team, a controlled clock, in-memory ports; and the order in
+which the tests run."""
 
 from __future__ import annotations
 
@@ -56,3 +57,34 @@ def clock() -> FixedClock:
 def repos() -> Repositories:
     """Fresh in-memory repositories."""
     return in_memory_repositories()
+
+
+# The modules of slow tests that take longest (with --durations=0 on a 2-core machine),
+# longest first. xdist hands out whole modules in this order (`--dist loadfile
+# --no-loadscope-reorder`), so while one worker runs the longest, the others get through
+# the rest and all finish together.
+LONGEST_FIRST = (
+    "tests/cluster/test_replicas.py",
+    "tests/handlers/teams/test_burst_run.py",
+    "tests/handlers/console/test_shell.py",
+    "tests/handlers/teams/test_end_to_end.py",
+    "tests/schedules/test_soak.py",
+    "tests/test_packaging.py",
+    "tests/routing/test_crm_end_to_end.py",
+    "tests/cluster/test_single_writer.py",
+    "tests/storage/test_crash_recovery.py",
+    "tests/handlers/http/test_run_hardening.py",
+)
+
+
+def _rank(item: pytest.Item) -> int:
+    """Where a test goes in the run: the longest first, then other slow ones, then the rest."""
+    if item.get_closest_marker("slow") is None:
+        return len(LONGEST_FIRST) + 1
+    path = item.nodeid.split("::", 1)[0]
+    return LONGEST_FIRST.index(path) if path in LONGEST_FIRST else len(LONGEST_FIRST)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Slow tests first, longest first (the rest keep their order)."""
+    items.sort(key=_rank)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
+import os
+import random
 import socket
 import subprocess
 import sys
@@ -17,26 +20,68 @@ import httpx
 
 # The `oscbot` command, run as a child process from this checkout.
 OSCBOT = (sys.executable, "-c", "from handlers.cli.app import main; main()")
+# How long a starting process may take to say it is ready. Waiting ends as soon as it is,
+# so a quick start costs nothing; the margin is for a loaded machine (a 2-core CI runner
+# with other test workers busy), where one start has taken well over a minute.
+READY_SECONDS = 120.0
+
+# Ports for the servers tests start come from below Linux's ephemeral range (32768 and up),
+# so no outgoing connection takes one between the probe and the server's bind, and from a
+# band of their own per xdist worker, so two workers never probe the same port.
+PORT_BAND, BANDS, LOWEST_PORT = 500, 24, 20_000
+_port_offsets = itertools.count(random.randrange(PORT_BAND))
 
 
 def free_port() -> int:
-    """A loopback port nobody listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
+    """A loopback port nobody listens on right now, from this test worker's band."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+    low = LOWEST_PORT + (int(worker) if worker.isdigit() else 0) % BANDS * PORT_BAND
+    for _ in range(PORT_BAND):
+        port = low + next(_port_offsets) % PORT_BAND
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
         return port
+    raise AssertionError(f"no free loopback port in {low}-{low + PORT_BAND - 1}")
 
 
-def wait_until_healthy(base: str, *, seconds: float = 60) -> None:
-    """Wait for a starting `oscbot run` to answer /healthz."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
+def log_tail(path: Path | None, *, lines: int = 40) -> str:
+    """The last lines of a process's log, or a note that there is none."""
+    if path is None or not path.exists():
+        return "(no log)"
+    text = path.read_text(errors="replace").splitlines()
+    return "\n".join(text[-lines:]) or "(empty log)"
+
+
+def wait_until_ready(name: str, base: str, process: subprocess.Popen[bytes], *,
+                     log: Path | None, seconds: float = READY_SECONDS) -> None:
+    """Wait until the process at `base` answers `GET /readyz` with 200 (database reachable,
+    migrations current, scheduler running). Fails with what went wrong: how long it waited,
+    its exit code if it died, its last answer, and the tail of its log."""
+    began = time.monotonic()
+    last = "no answer yet"
+    while True:
         try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+            answer = httpx.get(f"{base}/readyz", timeout=2)
+        except httpx.HTTPError as exc:
+            last = f"{type(exc).__name__}: {exc}"
+        else:
+            if answer.status_code == 200:
                 return
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    raise AssertionError("oscbot run did not come up")
+            last = f"HTTP {answer.status_code} {answer.text[:300]}"
+        waited = time.monotonic() - began
+        code = process.poll()
+        if code is not None:
+            raise AssertionError(
+                f"{name} exited with code {code} after {waited:.1f} s, before /readyz "
+                f"answered 200 (last: {last}); its log ends:\n{log_tail(log)}")
+        if waited > seconds:
+            raise AssertionError(
+                f"{name} (pid {process.pid}) was not ready after {waited:.1f} s: /readyz "
+                f"never answered 200 (last: {last}); its log ends:\n{log_tail(log)}")
+        time.sleep(0.1)
 
 
 @dataclass
@@ -51,22 +96,28 @@ class RunningOscbot:
 @contextmanager
 def oscbot_run(env: Mapping[str, str], cwd: Path, *, sink: IO[bytes] | None = None,
                stop_seconds: float = 20) -> Iterator[RunningOscbot]:
-    """Start `oscbot run` with `env` (which names the PORT) and yield it once healthy;
+    """Start `oscbot run` with `env` (which names the PORT) and yield it once ready;
     stop it with SIGTERM afterwards. Output goes to `sink`, or is kept in `output`.
 
     Output is written to a file, never a pipe: a pipe nobody reads fills up (64 KiB) and
     then blocks every thread of the server that logs.
     """
     with contextlib.ExitStack() as stack:
-        log = sink
-        if log is None:
-            log = stack.enter_context((cwd / f"oscbot-run-{env['PORT']}.log").open("w+b"))
+        path: Path | None = None
+        if sink is None:
+            path = cwd / f"oscbot-run-{env['PORT']}.log"
+            log: IO[bytes] = stack.enter_context(path.open("w+b"))
+        else:
+            log = sink
+            name = getattr(sink, "name", None)
+            path = Path(name) if isinstance(name, str) else None
         process = subprocess.Popen([*OSCBOT,
                                     "run"], env=dict(env), cwd=cwd, stdout=log,
                                    stderr=subprocess.STDOUT)
         running = RunningOscbot(f"http://127.0.0.1:{env['PORT']}", process)
         try:
-            wait_until_healthy(running.base)
+            wait_until_ready(f"oscbot run on port {env['PORT']}", running.base, process,
+                             log=path)
             yield running
         finally:
             process.terminate()

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -18,23 +18,20 @@ import yaml
 
 from handlers.http.signing import signed_headers
 from tests.fakes.slack_api import TOKEN, FakeSlack
-from tests.processes import OSCBOT
+from tests.processes import OSCBOT, READY_SECONDS, free_port, log_tail, wait_until_ready
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "bot" / "config" / "examples" / "app.yaml"
 LEAD_SECRET = "cluster-lead-secret"
 COMMUNITIES = ("Riverside", "Oak Hill", "Lakeview")
-# One client for every sender thread: building an httpx client per request costs tens of
-# milliseconds of CPU (its TLS context), which capped the senders, not the replicas.
-HTTP = httpx.Client(timeout=10, limits=httpx.Limits(max_connections=64,
-                                                    max_keepalive_connections=64))
 
 
-def free_port() -> int:
-    """A loopback port nobody listens on."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+@functools.cache
+def http() -> httpx.Client:
+    """One client for every sender thread: building an httpx client per request costs tens
+    of milliseconds of CPU (its TLS context), which capped the senders, not the replicas.
+    Built on first use, not at import, so collecting the tests does not pay for it."""
+    return httpx.Client(timeout=10, limits=httpx.Limits(max_connections=64,
+                                                        max_keepalive_connections=64))
 
 
 def team_config(folder: Path, *, oscs: int = 0, **policies: str) -> Path:
@@ -85,23 +82,21 @@ class Replica:
 
     def start(self) -> None:
         """Start the process (logs go to a file next to the database)."""
-        log = open(self.folder / f"{self.name}.log", "ab")  # noqa: SIM115
-        self.process = subprocess.Popen(
-            [*OSCBOT, "run"],
-            env=self.env, cwd=self.folder, stdout=log, stderr=subprocess.STDOUT)
+        with self.log_path.open("ab") as log:  # the child keeps its own copy of the file
+            self.process = subprocess.Popen(
+                [*OSCBOT, "run"],
+                env=self.env, cwd=self.folder, stdout=log, stderr=subprocess.STDOUT)
 
-    def wait_ready(self, timeout: float = 60) -> None:
-        """Until /readyz says ready."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            assert self.process is not None and self.process.poll() is None, self.log()
-            try:
-                if httpx.get(f"{self.base}/readyz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        raise AssertionError(f"{self.name} never became ready\n{self.log()}")
+    @property
+    def log_path(self) -> Path:
+        """Where its output goes (every start appends)."""
+        return self.folder / f"{self.name}.log"
+
+    def wait_ready(self, seconds: float = READY_SECONDS) -> None:
+        """Until /readyz answers 200; fails loudly (exit code, log tail) if it never does."""
+        assert self.process is not None, f"{self.name} was never started"
+        wait_until_ready(self.name, self.base, self.process, log=self.log_path,
+                         seconds=seconds)
 
     def kill(self) -> None:
         """SIGKILL: no chance to clean up."""
@@ -119,8 +114,7 @@ class Replica:
 
     def log(self) -> str:
         """The end of its log."""
-        path = self.folder / f"{self.name}.log"
-        return path.read_text(errors="replace")[-3000:] if path.exists() else ""
+        return log_tail(self.log_path)
 
 
 @contextmanager
@@ -156,7 +150,7 @@ def _post_until_accepted(nodes: list[Replica], n: int, path: str, body: bytes) -
         node = nodes[(n + attempt) % len(nodes)]
         attempt += 1
         try:
-            answer = HTTP.post(f"{node.base}{path}", content=body, headers=headers)
+            answer = http().post(f"{node.base}{path}", content=body, headers=headers)
         except httpx.HTTPError as exc:
             last = f"{node.name}: {type(exc).__name__} {exc}"
             time.sleep(0.1)

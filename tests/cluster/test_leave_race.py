@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import httpx
+import pytest
 from sqlalchemy import text
 
 from bot.context import AppContext
@@ -30,6 +31,8 @@ from tests.conftest import make_config
 from tests.fakes.slack_api import TOKEN, FakeSlack
 from tests.handlers.slack.test_app import Server
 from tests.storage.conftest import _truncate, migrated_postgres, postgres_url
+
+pytestmark = pytest.mark.slow
 
 __all__ = ["migrated_postgres", "postgres_url"]
 

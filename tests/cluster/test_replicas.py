@@ -28,6 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import psycopg
+import pytest
 
 from handlers.http.server import SHUTDOWN_GRACE
 from tests.cluster.harness import (
@@ -40,6 +41,8 @@ from tests.cluster.harness import (
     team_config,
 )
 from tests.fakes.slack_api import FakeSlack
+
+pytestmark = pytest.mark.slow
 
 LEADS = 2000
 UNCONTACTED_EVERY = 8
@@ -200,7 +203,8 @@ def test_2000_leads_once_under_sigkill_rolling_sigterm_dropped_connections_429s_
                                       "WHERE job = 'sweep_leads'").fetchone()
                 left = db.execute("SELECT key, status, attempts, last_error FROM outbox "
                                   "WHERE status <> 'sent' LIMIT 5").fetchall()
-                queued = dict(db.execute("SELECT key, id FROM outbox").fetchall())
+                queued: dict[str, int] = dict(
+                    db.execute("SELECT key, id FROM outbox").fetchall())
     assert dropped > 0
     assert len(leads) == LEADS and len(uncontacted) == LEADS // UNCONTACTED_EVERY
     assert stored == (LEADS, LEADS)

@@ -8,8 +8,12 @@ import os
 import subprocess
 from pathlib import Path
 
-from tests.cluster.harness import Replica, free_port, team_config
-from tests.processes import OSCBOT
+import pytest
+
+from tests.cluster.harness import Replica, team_config
+from tests.processes import OSCBOT, free_port
+
+pytestmark = pytest.mark.slow
 
 
 def sqlite_env(tmp_path: Path) -> dict[str, str]:

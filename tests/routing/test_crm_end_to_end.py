@@ -12,6 +12,8 @@ import pytest
 from tests.handlers.console.test_shell import EXAMPLE, oscbot
 from tests.routing.fake_hubspot import FakeHubSpot
 
+pytestmark = pytest.mark.slow
+
 TOKEN = "pat-e2e"
 MARIA, JORDAN = "maria@riverside-homes.example", "jordan@riverside-homes.example"
 

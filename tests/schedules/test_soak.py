@@ -30,6 +30,8 @@ from tests.conftest import TEAM, make_config
 from tests.fakes.slack_api import TOKEN, FakeSlack
 from tests.handlers.slack.test_app import Server
 
+pytestmark = pytest.mark.slow
+
 SECRET = "soak-secret"
 T0 = datetime(2026, 11, 30, 14, tzinfo=UTC)
 LEADS = 1_000

@@ -11,6 +11,8 @@ import textwrap
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from bot.fakes.chat import RecordingChat
 from bot.fakes.clock import FixedClock
 from bot.model import AbsenceKind, CoverageStatus
@@ -21,6 +23,8 @@ from storage.engine import engine_from_url
 from storage.migrate import upgrade
 from storage.repositories import sql_repositories
 from tests.conftest import make_config
+
+pytestmark = pytest.mark.slow
 
 START = datetime(2026, 12, 1, 6, tzinfo=UTC)
 MARIA = "maria@rh.example"

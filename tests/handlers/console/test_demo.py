@@ -12,6 +12,8 @@ from rich.console import Console
 from handlers.console.demo import play
 from tests.processes import OSCBOT
 
+pytestmark = pytest.mark.slow
+
 
 def test_demo_plays_the_whole_story(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # A temp folder of its own: other demos running on the machine must not count.

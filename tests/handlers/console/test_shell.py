@@ -6,9 +6,13 @@ import os
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from bot.config.examples import EXAMPLE_CONFIG
 from tests.processes import OSCBOT
 from tests.storage.test_migrations import HEAD
+
+pytestmark = pytest.mark.slow
 
 EXAMPLE = EXAMPLE_CONFIG
 

@@ -22,6 +22,8 @@ from tests.fakes.slack_api import TOKEN, FakeSlack
 from tests.handlers.http.test_server import EXAMPLE
 from tests.processes import free_port, oscbot_run
 
+pytestmark = pytest.mark.slow
+
 LEAD_SECRET = "lead-secret-8c1f0e"
 SLACK_SECRET = "slack-signing-secret-51d2"
 EVERY_FIELD = {"source": "zillow-feed", "external_id": "crm-lead-777123",

@@ -19,6 +19,8 @@ from tests.fakes.slack_api import TOKEN, FakeSlack
 from tests.handlers.slack.test_app import SECRET, command
 from tests.processes import free_port, oscbot_run
 
+pytestmark = pytest.mark.slow
+
 EXAMPLE = EXAMPLE_CONFIG
 
 

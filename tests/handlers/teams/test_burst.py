@@ -8,6 +8,8 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+
 from bot.delivery.deliverer import OutboxDelivery
 from bot.delivery.notify import Notifier
 from bot.messages import Message, Section
@@ -20,6 +22,8 @@ from storage.engine import engine_from_url
 from storage.migrate import upgrade
 from storage.repositories import sql_repositories
 from tests.fakes.bot_connector import BOT_ID, TEAM_ID, TENANT, FakeBotConnector, card_text
+
+pytestmark = pytest.mark.slow
 
 SCALED_TEAMS_LIMITS = ((7, 0.05), (60, 1.0))
 

@@ -23,6 +23,8 @@ from tests.fakes.bot_connector import TEAM_ID, TENANT, FakeBotConnector, card_te
 from tests.handlers.teams.test_end_to_end import teams_config, wait_for
 from tests.processes import free_port, oscbot_run
 
+pytestmark = pytest.mark.slow
+
 BURST = 200
 
 

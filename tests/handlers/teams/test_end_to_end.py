@@ -27,6 +27,8 @@ from tests.fakes.bot_connector import (
 )
 from tests.processes import free_port, oscbot_run
 
+pytestmark = pytest.mark.slow
+
 EXAMPLES = Path(__file__).resolve().parents[3] / "bot" / "config" / "examples"
 PEOPLE = {"maria": "Maria Lopez", "alex": "Alex Chen", "jordan": "Jordan Kim",
           "sam": "Sam Patel", "priya": "Priya Shah", "dana": "Dana Brooks"}
