@@ -9,14 +9,16 @@ import random
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import httpx
+import uvicorn
 
 # The `oscbot` command, run as a child process from this checkout.
 OSCBOT = (sys.executable, "-c", "from handlers.cli.app import main; main()")
@@ -125,3 +127,44 @@ def oscbot_run(env: Mapping[str, str], cwd: Path, *, sink: IO[bytes] | None = No
             if sink is None:
                 log.seek(0)
                 running.output = log.read().decode(errors="replace")
+
+
+class ServedApp:
+    """An ASGI app served by uvicorn in a thread on a free loopback port, for tests that
+    drive it over real HTTP; `start` waits until it listens, or fails saying why."""
+
+    def __init__(self, app: Any, *, port: int | None = None, name: str = "test server",
+                 seconds: float = READY_SECONDS) -> None:
+        self.port = port or free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self._name = name
+        self._seconds = seconds
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port,
+                                                    log_level="warning", lifespan="off"))
+        self._thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def start(self) -> str:
+        """Serve, and return the base URL once the server listens."""
+        self._thread.start()
+        began = time.monotonic()
+        while not self.server.started:
+            waited = time.monotonic() - began
+            if not self._thread.is_alive():
+                raise AssertionError(f"the {self._name} on port {self.port} stopped after "
+                                     f"{waited:.1f} s before it listened (is the port taken?)")
+            if waited > self._seconds:
+                raise AssertionError(f"the {self._name} on port {self.port} did not listen "
+                                     f"within {self._seconds:g} s")
+            time.sleep(0.01)
+        return self.base
+
+    def stop(self) -> None:
+        """Ask the server to exit and wait a moment for it."""
+        self.server.should_exit = True
+        self._thread.join(5)
+
+    def __enter__(self) -> str:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -5,8 +5,6 @@ lifecycle notifications the way Graph does."""
 from __future__ import annotations
 
 import dataclasses
-import socket
-import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -14,7 +12,6 @@ from urllib.parse import unquote
 
 import httpx
 import pytest
-import uvicorn
 
 from bot.context import AppContext
 from bot.fakes.chat import RecordingChat
@@ -27,15 +24,10 @@ from handlers.wiring import build_context
 from schedules.jobs import job
 from tests.conftest import make_config
 from tests.fakes.graph import FakeGraph, graph_client
+from tests.processes import ServedApp, free_port
 
 MARIA, ALEX = "maria@rh.example", "alex@rh.example"
 NOW = datetime(2026, 11, 30, 14, tzinfo=UTC)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def eventually(check: Callable[[], bool], timeout: float = 10.0) -> None:
@@ -62,17 +54,8 @@ def world() -> Iterator[tuple[AppContext, FakeGraph, FixedClock]]:
         ctx = build_context(config=config, repos=in_memory_repositories(), clock=clock,
                             chat=RecordingChat(), sources=sources,
                             public_url=f"http://127.0.0.1:{port}")
-        server = uvicorn.Server(uvicorn.Config(create_app(ctx, lead_secret=None),
-                                               host="127.0.0.1", port=port,
-                                               log_level="warning", lifespan="off"))
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        eventually(lambda: server.started)
-        try:
+        with ServedApp(create_app(ctx, lead_secret=None), port=port, name="oscbot app"):
             yield ctx, graph, clock
-        finally:
-            server.should_exit = True
-            thread.join(timeout=10)
 
 
 def subscription(ctx: AppContext, osc: str) -> Subscription:

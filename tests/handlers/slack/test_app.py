@@ -5,8 +5,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -15,7 +13,6 @@ from urllib.parse import urlencode
 
 import httpx
 import pytest
-import uvicorn
 
 from bot.config.model import AppConfig
 from bot.context import AppContext
@@ -28,6 +25,7 @@ from handlers.slack.app import build_slack_app
 from handlers.slack.chat import SlackChat
 from handlers.wiring import build_context
 from tests.fakes.slack_api import TOKEN, FakeSlack
+from tests.processes import ServedApp
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 T0 = datetime(2026, 11, 30, 14, tzinfo=UTC)
@@ -35,27 +33,8 @@ USERS = {"UMARIA": "maria@rh.example", "UJORDAN": "jordan@rh.example",
          "USAM": "sam@rh.example", "UDANA": "dana@rh.example", "UOUT": "stranger@else.example"}
 
 
-class Server:
-    """uvicorn serving the app in a thread on a free loopback port."""
-
-    def __init__(self, app: Any) -> None:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port,
-                                                    log_level="warning", lifespan="off"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> str:
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started and time.monotonic() < deadline:
-            time.sleep(0.01)
-        return f"http://127.0.0.1:{self.port}"
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(5)
+class Server(ServedApp):
+    """The app served over loopback HTTP; `with Server(app) as base` gives its URL."""
 
 
 @pytest.fixture

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler
@@ -14,7 +12,6 @@ from typing import Any
 
 import jwt
 import pytest
-import uvicorn
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import FastAPI
 from microsoft_teams.api.auth.cloud_environment import PUBLIC, with_overrides
@@ -31,7 +28,7 @@ from handlers.teams.platform import mount_teams
 from handlers.wiring import build_context
 from tests.fakes.bot_connector import BOT_ID, TENANT, FakeBotConnector, post_activity
 from tests.fakes.server import LoopbackServer, send_json
-from tests.processes import free_port
+from tests.processes import ServedApp
 
 APP_ID = "11111111-2222-3333-4444-555555555555"
 ISSUER = "https://api.botframework.com"
@@ -77,20 +74,10 @@ def served(config: AppConfig, clock: FixedClock) -> Iterator[dict[str, Any]]:
         cloud = with_overrides(PUBLIC, openid_metadata_url=(
             f"{openid.base}/v1/.well-known/openidconfiguration"))
         bot = mount_teams(ctx, api, settings, cloud=cloud)
-        port = free_port()
-        server = uvicorn.Server(uvicorn.Config(api, host="127.0.0.1", port=port,
-                                               log_level="warning", lifespan="off"))
         asyncio.run(bot.start())
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        while not server.started:
-            time.sleep(0.02)
-        try:
-            yield {"endpoint": f"http://127.0.0.1:{port}/api/messages", "key": key,
+        with ServedApp(api, name="oscbot app") as base:
+            yield {"endpoint": f"{base}/api/messages", "key": key,
                    "teams": teams, "refs": refs, "repos": repos}
-        finally:
-            server.should_exit = True
-            thread.join(5)
 
 
 def test_unauthenticated_wrong_audience_and_other_tenant_are_refused(

@@ -5,8 +5,6 @@ presses land on different replicas logs the contact once."""
 from __future__ import annotations
 
 import asyncio
-import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -39,7 +37,7 @@ from tests.fakes.bot_connector import (
     card_text,
     post_activity,
 )
-from tests.processes import free_port
+from tests.processes import ServedApp
 
 
 def replica(config: AppConfig, clock: FixedClock, database: str,
@@ -56,13 +54,8 @@ def replica(config: AppConfig, clock: FixedClock, database: str,
     api: FastAPI = create_app(ctx, lead_secret=None)
     bot = mount_teams(ctx, api, settings)
     asyncio.run(bot.start())
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(api, host="127.0.0.1", port=port,
-                                           log_level="warning", lifespan="off"))
-    threading.Thread(target=server.run, daemon=True).start()
-    while not server.started:
-        time.sleep(0.02)
-    return f"http://127.0.0.1:{port}/api/messages", ctx, server
+    served = ServedApp(api, name="replica")
+    return f"{served.start()}/api/messages", ctx, served.server
 
 
 @pytest.fixture
