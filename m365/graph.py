@@ -6,6 +6,11 @@ across all of them: Exchange allows four concurrent requests per app and mailbox
 and answers the fifth with 429. Throttled answers wait for `Retry-After`; 5xx and
 network failures back off with full jitter; anything else becomes a `GraphError`
 carrying Graph's error code, for the adapters to put in their own words.
+
+A request that changes something and is not idempotent (a POST that creates a rule or a
+subscription) is never sent twice blindly: when its answer is lost (a timeout, a dropped
+connection, a 5xx) Graph may have done it, so the error says `maybe_applied` and the
+caller looks before it tries again.
 """
 
 from __future__ import annotations
@@ -24,11 +29,15 @@ from urllib.parse import urlsplit
 import httpx
 
 from bot.config.settings import Settings
+from bot.config.urls import graph_cloud
 
 GRAPH_DEFAULT = "https://graph.microsoft.com/v1.0"
 LOGIN_DEFAULT = "https://login.microsoftonline.com"
 TOKEN_SUFFIX = "/oauth2/v2.0/token"
 PER_MAILBOX = 4
+# Failures that prove the request never reached Graph, so even a POST may be sent again.
+NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+SAFE_METHODS = frozenset({"GET", "PUT", "PATCH", "DELETE"})
 # Graph answers syncStateNotFound (or 410 Gone) when a delta token can no longer be used.
 RESYNC_CODES = {"syncstatenotfound", "syncstateinvalid", "resyncrequired"}
 
@@ -37,12 +46,14 @@ class GraphError(Exception):
     """Graph (or its token endpoint) refused or failed a request."""
 
     def __init__(self, status: int, code: str, message: str, *, retry_after: float = 0.0,
-                 transient: bool = False) -> None:
+                 transient: bool = False, maybe_applied: bool = False) -> None:
         self.status = status
         self.code = code
         self.message = message
         self.retry_after = retry_after
         self.transient = transient
+        # The answer was lost after the request was sent: Graph may have done it.
+        self.maybe_applied = maybe_applied
         super().__init__(f"HTTP {status} {code}: {message}".strip())
 
     @property
@@ -74,8 +85,10 @@ class GraphConfig:
 
     @property
     def token_endpoint(self) -> str:
-        """GRAPH_TOKEN_URL, or the tenant's v2.0 token endpoint."""
-        return self.token_url or f"{LOGIN_DEFAULT}/{self.tenant_id}{TOKEN_SUFFIX}"
+        """GRAPH_TOKEN_URL, or the tenant's v2.0 token endpoint in GRAPH_BASE_URL's cloud."""
+        cloud = graph_cloud(self.base_url)
+        login = cloud[1] if cloud else LOGIN_DEFAULT
+        return self.token_url or f"{login}/{self.tenant_id}{TOKEN_SUFFIX}"
 
     @property
     def authority(self) -> str:
@@ -188,33 +201,45 @@ class GraphClient:
         return token_roles(self.tokens.token())
 
     def get(self, path: str, *, mailbox: str, params: Mapping[str, str] | None = None,
-            prefer: tuple[str, ...] = ()) -> dict[str, Any]:
+            prefer: tuple[str, ...] = (), headers: Mapping[str, str] | None = None
+            ) -> dict[str, Any]:
         """GET one resource or page."""
-        return self.request("GET", path, mailbox=mailbox, params=params, prefer=prefer) or {}
+        return self.request("GET", path, mailbox=mailbox, params=params, prefer=prefer,
+                            headers=headers) or {}
 
     def pages(self, path: str, *, mailbox: str, params: Mapping[str, str] | None = None,
-              prefer: tuple[str, ...] = ()) -> Iterator[dict[str, Any]]:
+              prefer: tuple[str, ...] = (), headers: Mapping[str, str] | None = None
+              ) -> Iterator[dict[str, Any]]:
         """Every page of a collection, following `@odata.nextLink` to the last page."""
-        page = self.get(path, mailbox=mailbox, params=params, prefer=prefer)
+        page = self.get(path, mailbox=mailbox, params=params, prefer=prefer, headers=headers)
         yield page
         while page.get("@odata.nextLink"):
-            page = self.get(str(page["@odata.nextLink"]), mailbox=mailbox, prefer=prefer)
+            page = self.get(str(page["@odata.nextLink"]), mailbox=mailbox, prefer=prefer,
+                            headers=headers)
             yield page
 
     def request(self, method: str, path: str, *, mailbox: str,
                 params: Mapping[str, str] | None = None, body: Any = None,
-                prefer: tuple[str, ...] = ()) -> dict[str, Any] | None:
-        """One request with retries; the JSON answer (None for 204). GraphError otherwise."""
+                prefer: tuple[str, ...] = (), headers: Mapping[str, str] | None = None,
+                idempotent: bool | None = None) -> dict[str, Any] | None:
+        """One request with retries; the JSON answer (None for 204). GraphError otherwise.
+
+        `idempotent` (default: GET, PUT, PATCH and DELETE are) says whether sending the
+        request twice is harmless; one that is not is retried only when Graph surely did
+        not act on it (throttled, or never reached), else it fails with `maybe_applied`.
+        """
         url = self._url(path)
+        safe = method.upper() in SAFE_METHODS if idempotent is None else idempotent
         with self._gate(mailbox):
             for attempt in range(self._max_tries):
                 try:
                     response = self._send(method, url, params=params, body=body,
-                                           prefer=prefer)
+                                          prefer=prefer, headers=headers)
                 except GraphError as exc:
                     error = exc
                 except httpx.HTTPError as exc:
-                    error = GraphError(0, "network", type(exc).__name__, transient=True)
+                    error = GraphError(0, "network", type(exc).__name__, transient=True,
+                                       maybe_applied=not isinstance(exc, NOT_SENT))
                 else:
                     if response.status_code < 300:
                         return response.json() if response.content else None
@@ -223,17 +248,19 @@ class GraphClient:
                     raise error
                 if error.retry_after > self._max_wait:
                     raise error
+                if error.maybe_applied and not safe:
+                    raise error  # the caller looks before it tries again
                 # Retry-After is Graph's instruction; otherwise full jitter spreads retries.
                 self._sleep(error.retry_after or random.uniform(0, min(30.0, 2.0 ** attempt)))
         raise GraphError(0, "gaveUp", url, transient=True)
 
     def _send(self, method: str, url: str, *, params: Mapping[str, str] | None, body: Any,
-              prefer: tuple[str, ...]) -> httpx.Response:
-        headers = {"Authorization": f"Bearer {self.tokens.token()}",
-                   "Accept": "application/json"}
+              prefer: tuple[str, ...], headers: Mapping[str, str] | None) -> httpx.Response:
+        sent = {**(headers or {}), "Authorization": f"Bearer {self.tokens.token()}",
+                "Accept": "application/json"}
         if prefer:
-            headers["Prefer"] = ", ".join(prefer)
-        return self._http.request(method, url, params=params, json=body, headers=headers)
+            sent["Prefer"] = ", ".join(prefer)
+        return self._http.request(method, url, params=params, json=body, headers=sent)
 
     def _url(self, path: str) -> str:
         if "://" not in path:
@@ -271,8 +298,10 @@ def _error_of(response: httpx.Response) -> GraphError:
     transient = status == 429 or status >= 500
     if status == 429 and not retry_after:
         retry_after = 1.0
+    # A 5xx may come after Graph acted (a gateway timed out waiting); a 429 never does.
     return GraphError(status, code, message.splitlines()[0] if message else "",
-                      retry_after=retry_after, transient=transient)
+                      retry_after=retry_after, transient=transient,
+                      maybe_applied=status >= 500)
 
 
 def graph_client_from_env(env: Mapping[str, str]) -> GraphClient | None:

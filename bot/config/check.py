@@ -7,7 +7,7 @@ from pathlib import Path
 
 from bot.config.loader import ConfigDocument, Loc, read_document, validate
 from bot.config.model import AppConfig
-from bot.config.urls import is_loopback
+from bot.config.urls import graph_cloud, is_loopback, login_cloud
 from bot.errors import ConfigError, ConfigProblem
 
 GRAPH_CREDENTIALS = ("GRAPH_CLIENT_ID", "GRAPH_CLIENT_SECRET", "GRAPH_TENANT_ID")
@@ -76,9 +76,11 @@ def credential_problems(config: AppConfig, *, env: Mapping[str, str],
 
 
 def graph_problems(config: AppConfig, *, env: Mapping[str, str]) -> list[ConfigProblem]:
-    """Microsoft Graph settings: credentials for Outlook calendars, and URL shapes."""
-    def problem(field: str, message: str) -> ConfigProblem:
-        return ConfigProblem(file="environment", line=None, field=field, message=message)
+    """Microsoft Graph settings: credentials for Outlook calendars, URL shapes, and a token
+    endpoint in the same cloud as Graph."""
+    def problem(field: str, message: str, severity: str = "error") -> ConfigProblem:
+        return ConfigProblem(file="environment", line=None, field=field, message=message,
+                             severity=severity)
 
     problems = []
     outlook = [p.name for p in config.people if p.calendar and p.calendar.outlook]
@@ -93,7 +95,30 @@ def graph_problems(config: AppConfig, *, env: Mapping[str, str]) -> list[ConfigP
     for name in ("GRAPH_TOKEN_URL", "GRAPH_BASE_URL"):
         if env.get(name) and not env[name].startswith("https://"):
             problems.append(problem(name, "must be an https:// URL"))
-    return problems
+    return problems + cloud_problems(env, problem)
+
+
+def cloud_problems(env: Mapping[str, str], problem: Callable[..., ConfigProblem]
+                   ) -> list[ConfigProblem]:
+    """GRAPH_BASE_URL and GRAPH_TOKEN_URL in different Microsoft clouds (tokens of one are
+    refused by the other), or a Graph host whose token endpoint oscbot cannot tell."""
+    base = env.get("GRAPH_BASE_URL", "")
+    token_url = env.get("GRAPH_TOKEN_URL", "")
+    if not base:
+        return []
+    cloud = graph_cloud(base)
+    if cloud is None and not token_url:
+        return [problem("GRAPH_TOKEN_URL", "GRAPH_BASE_URL is not one of Microsoft's Graph "
+                        "hosts, so tokens would come from the global "
+                        "https://login.microsoftonline.com; set GRAPH_TOKEN_URL to the token "
+                        "endpoint that Graph accepts", "warning")]
+    token_cloud = login_cloud(token_url) if token_url else None
+    if cloud is not None and token_cloud is not None and cloud[0] not in token_cloud:
+        return [problem("GRAPH_TOKEN_URL", f"GRAPH_TOKEN_URL is a token endpoint of "
+                        f"{token_cloud} but GRAPH_BASE_URL is Microsoft Graph for {cloud[0]}: "
+                        "tokens of one cloud are refused by the other; remove GRAPH_TOKEN_URL "
+                        f"(oscbot then uses {cloud[1]}) or make both the same cloud")]
+    return []
 
 
 def teams_problems(env: Mapping[str, str]) -> list[ConfigProblem]:

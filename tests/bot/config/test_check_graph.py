@@ -42,3 +42,31 @@ def test_missing_graph_settings_are_named(tmp_path: Path) -> None:
                                         "GRAPH_BASE_URL": "http://graph.example/v1.0"})
     assert "/oauth2/v2.0/token" in urls["GRAPH_TOKEN_URL"]
     assert urls["GRAPH_BASE_URL"] == "must be an https:// URL"
+
+
+def warnings_of(tmp_path: Path, text: str, env: dict[str, str]) -> dict[str, str]:
+    found = check_config(write(tmp_path, text), env={"SLACK_BOT_TOKEN": "x",
+                                                     "SLACK_SIGNING_SECRET": "y",
+                                                     "LEAD_WEBHOOK_SECRET": "z", **env})
+    return {p.field: p.message for p in found if not p.is_error}
+
+
+def test_graph_and_its_token_endpoint_must_be_in_the_same_cloud(tmp_path: Path) -> None:
+    us = {**GRAPH, "GRAPH_BASE_URL": "https://graph.microsoft.us/v1.0"}
+    # A national cloud alone is enough: tokens then come from that cloud's login host.
+    assert problems(tmp_path, OUTLOOK, us) == {}
+    assert "GRAPH_TOKEN_URL" not in warnings_of(tmp_path, OUTLOOK, us)
+    mixed = problems(tmp_path, OUTLOOK, {
+        **us, "GRAPH_TOKEN_URL": "https://login.microsoftonline.com/t/oauth2/v2.0/token"})
+    assert "Microsoft Graph for US Government L4 (GCC High)" in mixed["GRAPH_TOKEN_URL"]
+    assert "refused by the other" in mixed["GRAPH_TOKEN_URL"]
+    china = problems(tmp_path, OUTLOOK, {
+        **GRAPH, "GRAPH_BASE_URL": "https://microsoftgraph.chinacloudapi.cn/v1.0",
+        "GRAPH_TOKEN_URL": "https://login.microsoftonline.us/t/oauth2/v2.0/token"})
+    assert "China operated by 21Vianet" in china["GRAPH_TOKEN_URL"]
+    dod = {**GRAPH, "GRAPH_BASE_URL": "https://dod-graph.microsoft.us/v1.0",
+           "GRAPH_TOKEN_URL": "https://login.microsoftonline.us/t/oauth2/v2.0/token"}
+    assert problems(tmp_path, OUTLOOK, dod) == {}
+    # A host oscbot does not know (a proxy): it cannot tell where tokens come from.
+    proxy = {**GRAPH, "GRAPH_BASE_URL": "https://graph-proxy.builder.example/v1.0"}
+    assert "GRAPH_TOKEN_URL" in warnings_of(tmp_path, OUTLOOK, proxy)["GRAPH_TOKEN_URL"]
