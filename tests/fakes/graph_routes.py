@@ -1,5 +1,6 @@
-"""The fake Graph's endpoints: calendarView delta, automatic replies, inbox rules,
-users, group members ($ref) and subscriptions."""
+"""The fake Graph's endpoints: users and domains, calendarView delta, automatic replies,
+inbox rules, groups and their members ($ref), and subscriptions; each call checks the
+application permission its page in the Graph reference lists."""
 
 from __future__ import annotations
 
@@ -10,15 +11,21 @@ from urllib.parse import urlencode, urlparse
 
 from tests.fakes.graph_model import (
     CALENDAR,
+    DOMAIN_READ,
     GROUP_READ,
     GROUP_WRITE,
     MAX_SUBSCRIPTION,
+    NOT_ON_DELTA,
     SETTINGS_READ,
     SETTINGS_WRITE,
     USER_READ,
+    Group,
     decode,
     encode,
     error,
+    matches,
+    needs_advanced,
+    parse_filter,
     prefer_values,
     window_of,
 )
@@ -28,50 +35,58 @@ if TYPE_CHECKING:
 
 Answer = tuple[int, Any, dict[str, str]]
 DENIED = ("ErrorAccessDenied", "Access is denied. Check credentials and try again.")
+DIRECTORY_DENIED = ("Authorization_RequestDenied",
+                    "Insufficient privileges to complete the operation.")
 
 
 def route(fake: FakeGraph, method: str, parts: list[str], query: dict[str, list[str]],
           body: Any, headers: dict[str, str], token: str) -> Answer:
     """Dispatch one authenticated Graph request (`parts`: the path after /v1.0/)."""
 
-    def denied() -> Answer:
-        return 403, error(*DENIED), {}
+    def allowed(needed: frozenset[str], mailbox: str | None = None) -> bool:
+        return fake._allowed(token, needed, mailbox)
 
+    if parts[0] == "users" and len(parts) == 1 and method == "GET":
+        if not allowed(USER_READ):
+            return 403, error(*DIRECTORY_DENIED), {}
+        return _users(fake, query, headers)
     if parts[0] == "users" and len(parts) == 2 and method == "GET":
-        if not fake._allowed(token, USER_READ, None):
-            return denied()
-        if parts[1].lower() not in fake.users:
+        if not allowed(USER_READ):
+            return 403, error(*DIRECTORY_DENIED), {}
+        # GET /users/{id | userPrincipalName}: a mail address or alias is not a key.
+        user = fake.find_user(parts[1])
+        if user is None:
             return _missing(f"Resource '{parts[1]}' does not exist or one of its queried "
                             "reference-property objects are not present.",
                             "Request_ResourceNotFound")
-        return 200, {"id": fake.users[parts[1].lower()], "mail": parts[1].lower()}, {}
+        return 200, user.json(_select(query)), {}
     if parts[0] == "users" and len(parts) >= 2:
-        address = parts[1].lower()
-        mailbox = fake.mailboxes.get(address)
-        if mailbox is None:
+        address = fake.mailbox_for(parts[1])
+        if address is None:
             return _missing(f"The requested user '{parts[1]}' is invalid.", "ErrorInvalidUser")
         rest = parts[2:]
         if rest == ["calendarView", "delta"] and method == "GET":
-            if not fake._allowed(token, CALENDAR, address):
-                return denied()
+            if not allowed(CALENDAR, address):
+                return 403, error(*DENIED), {}
             return _delta(fake, address, query, headers)
         if rest == ["mailboxSettings", "automaticRepliesSetting"] and method == "GET":
-            if not fake._allowed(token, SETTINGS_READ, address):
-                return denied()
-            return 200, dict(mailbox.auto_replies), {}
+            if not allowed(SETTINGS_READ, address):
+                return 403, error(*DENIED), {}
+            return 200, dict(fake.mailboxes[address].auto_replies), {}
         if rest[:3] == ["mailFolders", "inbox", "messageRules"]:
-            needed = SETTINGS_READ if method == "GET" else SETTINGS_WRITE
-            if not fake._allowed(token, needed, address):
-                return denied()
+            if not allowed(SETTINGS_READ if method == "GET" else SETTINGS_WRITE, address):
+                return 403, error(*DENIED), {}
             return _rules(fake, address, method, rest[3:], body)
     if parts[0] == "groups":
-        needed = GROUP_READ if method == "GET" else GROUP_WRITE
-        if not fake._allowed(token, needed, None):
-            return 403, error("Authorization_RequestDenied",
-                              "Insufficient privileges to complete the operation."), {}
-        return _groups(fake, method, parts[1:], query, body)
+        if not allowed(GROUP_READ if method == "GET" else GROUP_WRITE):
+            return 403, error(*DIRECTORY_DENIED), {}
+        return _groups(fake, method, parts[1:], query, body, headers, token)
+    if parts == ["domains"] and method == "GET":
+        if not allowed(DOMAIN_READ):
+            return 403, error(*DIRECTORY_DENIED), {}
+        return 200, {"value": fake.domain_list()}, {}
     if parts[0] == "subscriptions":
-        return _subscriptions(fake, method, parts[1:], body, token)
+        return _subscriptions(fake, method, parts[1:], query, body, token)
     return _missing("Resource not found for the segment.", "BadRequest")
 
 
@@ -83,14 +98,52 @@ def _bad(message: str, code: str = "BadRequest") -> Answer:
     return 400, error(code, message), {}
 
 
+def _select(query: dict[str, list[str]]) -> set[str] | None:
+    chosen = query.get("$select", [""])[0]
+    return {s.strip() for s in chosen.split(",") if s.strip()} or None
+
+
+def _advanced(query: dict[str, list[str]], headers: dict[str, str]) -> bool:
+    """ConsistencyLevel: eventual and $count=true, the advanced query parameters."""
+    return (headers.get("consistencylevel", "").lower() == "eventual"
+            and query.get("$count", [""])[0].lower() == "true")
+
+
+def _filtered(query: dict[str, list[str]], headers: dict[str, str]
+              ) -> list[tuple[str, str]] | Answer:
+    text = query.get("$filter", [""])[0]
+    if needs_advanced(text) and not _advanced(query, headers):
+        return _bad("Unsupported or invalid query filter clause specified for this "
+                    "resource.", "Request_UnsupportedQuery")
+    clauses = parse_filter(text)
+    if clauses is None:
+        return _bad(f"Invalid filter clause: {text}", "Request_UnsupportedQuery")
+    return clauses
+
+
+def _users(fake: FakeGraph, query: dict[str, list[str]], headers: dict[str, str]) -> Answer:
+    clauses = _filtered(query, headers)
+    if isinstance(clauses, tuple):
+        return clauses
+    found = [u.json(_select(query)) for u in fake.directory.values()
+             if matches(clauses, mail=u.mail, upn=u.upn, proxies=u.proxy_addresses())]
+    answer: dict[str, Any] = {"value": found}
+    if _advanced(query, headers):
+        answer["@odata.count"] = len(found)  # without the header $count is ignored
+    return 200, answer, {}
+
+
 def _delta(fake: FakeGraph, address: str, query: dict[str, list[str]],
            headers: dict[str, str]) -> Answer:
-
+    refused = [name for name in NOT_ON_DELTA if name in query]
+    if refused:
+        return _bad(f"The query parameter '{refused[0]}' is not supported with change "
+                    "tracking over the 'CalendarView' resource.", "ErrorInvalidUrlQuery")
     mailbox = fake.mailboxes[address]
     prefer = prefer_values(headers.get("prefer", ""))
     size = int(prefer.get("odata.maxpagesize", fake.page_size))
     utc = prefer.get("outlook.timezone") == "UTC"
-    token = (query.get("$deltatoken") or query.get("$skiptoken") or [None])[0]
+    token = next(iter(query.get("$deltatoken") or query.get("$skiptoken") or []), None)
     if token is None:
         window = window_of(query)
         if window is None:
@@ -128,10 +181,13 @@ def _rules(fake: FakeGraph, address: str, method: str, rest: list[str], body: An
         if not rest and method == "GET":
             return 200, {"value": [dict(r) for r in mailbox.rules]}, {}
         if not rest and method == "POST":
+            # Create rule: displayName, sequence and actions are required.
             if not isinstance(body, dict) or not body.get("displayName"):
                 return _bad("displayName is required.", "ErrorInvalidRequest")
             if "sequence" not in body:
                 return _bad("sequence is required.", "ErrorInvalidRequest")
+            if not isinstance(body.get("actions"), dict) or not body["actions"]:
+                return _bad("actions is required.", "ErrorInvalidRequest")
             created = mailbox.rule(body, f"AQAAA{secrets.token_hex(4)}=")
             mailbox.rules.append(created)
             return 201, dict(created), {}
@@ -149,59 +205,106 @@ def _rules(fake: FakeGraph, address: str, method: str, rest: list[str], body: An
 
 
 def _groups(fake: FakeGraph, method: str, rest: list[str], query: dict[str, list[str]],
-            body: Any) -> Answer:
+            body: Any, headers: dict[str, str], token: str) -> Answer:
+    select = _select(query)
     if not rest:
-        wanted = query.get("$filter", [""])[0]  # mail eq 'leads@...'
-        address = wanted.partition("'")[2].rstrip("'").lower()
-        return 200, {"value": [_group_json(g) for g in fake.groups.values()
-                               if g.mail == address]}, {}
+        if select and "autoSubscribeNewMembers" in select:
+            # Group resource: "Supported only on the Get group API (GET /groups/{ID})".
+            return _bad("autoSubscribeNewMembers can be selected only when getting one "
+                        "group.", "Request_BadRequest")
+        clauses = _filtered(query, headers)
+        if isinstance(clauses, tuple):
+            return clauses
+        return 200, {"value": [g.json(select) for g in fake.groups.values() if matches(
+            clauses, mail=g.mail, upn=None, proxies=g.proxy_addresses())]}, {}
     group = fake.groups.get(rest[0])
     if group is None:
         return _missing(f"Resource '{rest[0]}' does not exist or one of its queried reference-"
                         "property objects are not present.", "Request_ResourceNotFound")
     if len(rest) == 1 and method == "GET":
-        return 200, _group_json(group), {}
-    read_only = group.mail_enabled and "Unified" not in group.group_types
-    by_id = {user_id: address for address, user_id in fake.users.items()}
+        if (select and "autoSubscribeNewMembers" in select
+                and not fake.app_reads_group_subscription):
+            return 403, error("ErrorGroupsAccessDenied",
+                              "User does not have permissions to execute this action."), {}
+        return 200, group.json(select), {}
     if rest[1:] == ["members"] and method == "GET":
-        offset = int(query.get("$skiptoken", ["0"])[0])
-        page = group.members[offset:offset + fake.page_size]
-        answer: dict[str, Any] = {"value": [
-            {"@odata.type": "#microsoft.graph.user", "id": m, "mail": by_id.get(m),
-             "userPrincipalName": by_id.get(m)} for m in page]}
-        if offset + fake.page_size < len(group.members):
-            answer["@odata.nextLink"] = (f"{fake.base_url}/groups/{group.id}/members?"
-                                         f"$skiptoken={offset + fake.page_size}")
-        return 200, answer, {}
-    if read_only and method in ("POST", "DELETE"):
-        return _bad("Cannot Update a mail-enabled security groups and or distribution list.",
-                    "Request_BadRequest")
+        return _members(fake, group, query, token)
+    if method in ("POST", "DELETE"):
+        refused = _unchangeable(group)
+        if refused is not None:
+            return refused
     if rest[1:] == ["members", "$ref"] and method == "POST":
         reference = str((body or {}).get("@odata.id", ""))
         member = urlparse(reference).path.rsplit("/", 1)[-1]
-        if member not in by_id:
+        if member not in fake.directory:
             return _missing("Resource does not exist.", "Request_ResourceNotFound")
         if member in group.members:
             return _bad("One or more added object references already exist for the following "
                         "modified properties: 'members'.", "Request_BadRequest")
         group.members.append(member)
+        group.changes.append((fake.now(), "add", member))
         return 204, None, {}
     if len(rest) == 4 and rest[1] == "members" and rest[3] == "$ref" and method == "DELETE":
         if rest[2] not in group.members:
             return _missing("Resource does not exist.", "Request_ResourceNotFound")
         group.members.remove(rest[2])
+        group.changes.append((fake.now(), "remove", rest[2]))
         return 204, None, {}
     return _bad("Unsupported group request.")
 
 
-def _group_json(group: Any) -> dict[str, Any]:
-    return {"id": group.id, "mail": group.mail, "displayName": group.mail.split("@")[0],
-            "groupTypes": list(group.group_types), "mailEnabled": group.mail_enabled,
-            "securityEnabled": group.security_enabled}
+def _unchangeable(group: Group) -> Answer | None:
+    """Groups whose members Graph cannot change, answered as Graph answers."""
+    if group.read_only:
+        return _bad("Cannot Update a mail-enabled security groups and or distribution list.",
+                    "Request_BadRequest")
+    if group.on_premises_sync:
+        return _bad("Unable to update the specified properties for on-premises mastered "
+                    "Directory Sync objects or objects currently undergoing migration.",
+                    "Request_BadRequest")
+    if group.dynamic:
+        # Microsoft's troubleshooting article for Authorization_RequestDenied when adding a
+        # member: Graph cannot manage the membership of a dynamic group.
+        return 403, error(*DIRECTORY_DENIED), {}
+    return None
 
 
-def _subscriptions(fake: FakeGraph, method: str, rest: list[str], body: Any,
-                   token: str) -> Answer:
+def _members(fake: FakeGraph, group: Group, query: dict[str, list[str]], token: str
+             ) -> Answer:
+    select = _select(query)
+    # Limited information for inaccessible member objects: without a permission to read
+    # users, members come back with their type and id only (group-list-members).
+    readable = fake._allowed(token, USER_READ, None)
+    visible = group.visible(fake.now(), fake.replication_delay)
+    offset = int(query.get("$skiptoken", ["0"])[0])
+    page = visible[offset:offset + fake.page_size]
+    value = []
+    for member in page:
+        user = fake.directory.get(member)
+        if user is not None and readable:
+            value.append(user.json(select))
+        else:
+            value.append({"@odata.type": "#microsoft.graph.user", "id": member,
+                          **{k: None for k in (select or set()) if k != "id"}})
+    answer: dict[str, Any] = {"value": value}
+    if offset + fake.page_size < len(visible):
+        answer["@odata.nextLink"] = (f"{fake.base_url}/groups/{group.id}/members?"
+                                     f"{urlencode({'$skiptoken': offset + fake.page_size})}")
+    return 200, answer, {}
+
+
+def _public(sub: dict[str, Any], *, listed: bool = False) -> dict[str, Any]:
+    shown = {k: v for k, v in sub.items() if not k.startswith("_")}
+    if listed:
+        shown["clientState"] = None  # "not returned for security purposes"
+    return shown
+
+
+def _subscriptions(fake: FakeGraph, method: str, rest: list[str],
+                   query: dict[str, list[str]], body: Any, token: str) -> Answer:
+
+    def events_allowed(sub: dict[str, Any]) -> bool:
+        return fake._allowed(token, CALENDAR, sub.get("_mailbox"))
 
     if not rest and method == "POST":
         body = body if isinstance(body, dict) else {}
@@ -209,8 +312,8 @@ def _subscriptions(fake: FakeGraph, method: str, rest: list[str], body: Any,
         pieces = resource.strip("/").split("/")
         if len(pieces) != 3 or pieces[0].lower() != "users" or pieces[2].lower() != "events":
             return _bad(f"Unsupported resource '{resource}'.", "InvalidRequest")
-        address = pieces[1].lower()
-        if address not in fake.mailboxes:
+        address = fake.mailbox_for(pieces[1])
+        if address is None:
             return _missing(f"The requested user '{pieces[1]}' is invalid.", "ErrorInvalidUser")
         if not fake._allowed(token, CALENDAR, address):
             return 403, {"error": {"code": "ExtensionError",
@@ -223,23 +326,38 @@ def _subscriptions(fake: FakeGraph, method: str, rest: list[str], body: Any,
             if url and not fake._handshake(url):
                 return _bad("Subscription validation request failed. Notification endpoint "
                             "must respond with 200 OK to validation request.", "InvalidRequest")
-        created = dict(body, id=f"sub-{secrets.token_hex(6)}", _user=fake.users[address],
+        user = fake.find_user(address, smtp=True)
+        created = dict(body, id=f"sub-{secrets.token_hex(6)}", _mailbox=address,
+                       _user=user.id if user else address,
                        applicationId="0a1b2c3d-oscbot", creatorId="sp-oscbot")
         fake.subscriptions[created["id"]] = created
-        return 201, {k: v for k, v in created.items() if not k.startswith("_")}, {}
+        return 201, _public(created), {}
+    if not rest and method == "GET":
+        # List subscriptions: an app sees the subscriptions it created, for any user, when
+        # it holds the permission that created them; clientState is never returned.
+        mine = [s for s in fake.subscriptions.values() if events_allowed(s)]
+        offset = int(query.get("$skiptoken", ["0"])[0])
+        answer: dict[str, Any] = {"value": [_public(s, listed=True) for s in
+                                            mine[offset:offset + fake.page_size]]}
+        if offset + fake.page_size < len(mine):
+            answer["@odata.nextLink"] = (f"{fake.base_url}/subscriptions?"
+                                         f"{urlencode({'$skiptoken': offset + fake.page_size})}")
+        return 200, answer, {}
     sub = fake.subscriptions.get(rest[0]) if rest else None
     if sub is None:
         return _missing(f"The object '{rest[0] if rest else ''}' doesn't exist.")
+    if not events_allowed(sub):
+        return 403, error(*DENIED), {}
     if method == "PATCH":
         expiry = str((body or {}).get("expirationDateTime", ""))
         if problem := _expiry_problem(fake, expiry, MAX_SUBSCRIPTION):
             return _bad(problem, "InvalidRequest")
         sub["expirationDateTime"] = expiry
-        return 200, {k: v for k, v in sub.items() if not k.startswith("_")}, {}
+        return 200, _public(sub), {}
     if method == "DELETE":
         fake.subscriptions.pop(rest[0])
         return 204, None, {}
-    return 200, {k: v for k, v in sub.items() if not k.startswith("_")}, {}
+    return 200, _public(sub), {}
 
 
 def _subscription_problem(fake: FakeGraph, body: dict[str, Any]) -> str:
