@@ -14,19 +14,45 @@ SCOPE_NAME = "oscbot sales team"
 
 @dataclass(frozen=True)
 class Need:
-    """What one feature needs from the tenant."""
+    """What one feature needs from the tenant: the least application permission, the
+    broader ones that include it, and the Exchange role that can scope it to mailboxes."""
 
     permission: str
     exchange_role: str | None  # Exchange RBAC for Applications can scope it to mailboxes
+    broader: tuple[str, ...] = ()
+    # Why Graph may still refuse when the permission is granted.
+    refused_anyway: str = ""
+    # Permissions with a similar name that do not cover it (admins grant them by mistake).
+    not_enough: tuple[str, ...] = ()
 
 
+# The least privileged application permission of each call, from its page in the Graph
+# reference (learn.microsoft.com/graph/api/…, "Permissions"). User.ReadBasic.All is not
+# enough for GET /users/{id}: that page lists User.Read.All as the least application one.
 NEEDS: dict[str, Need] = {
-    "calendar": Need("Calendars.Read", "Application Calendars.Read"),
-    "automatic replies": Need("MailboxSettings.Read", "Application MailboxSettings.Read"),
+    "calendar": Need("Calendars.Read", "Application Calendars.Read",
+                     ("Calendars.ReadWrite",)),
+    "automatic replies": Need("MailboxSettings.Read", "Application MailboxSettings.Read",
+                              ("MailboxSettings.ReadWrite",)),
     "inbox rules": Need("MailboxSettings.ReadWrite", "Application MailboxSettings.ReadWrite"),
-    "group members": Need("GroupMember.ReadWrite.All", None),
-    "users": Need("User.ReadBasic.All", None),
+    "group members": Need(
+        "GroupMember.ReadWrite.All", None, ("Group.ReadWrite.All", "Directory.ReadWrite.All"),
+        refused_anyway="the group may be role-assignable (that also needs "
+                       "RoleManagement.ReadWrite.Directory) or a kind Graph cannot change "
+                       "(dynamic membership, synced from on-premises Active Directory, "
+                       "mail-enabled security group, distribution list)"),
+    "users": Need("User.Read.All", None,
+                  ("User.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"),
+                  not_enough=("User.ReadBasic.All",)),
+    "domains": Need("Domain.Read.All", None,
+                    ("Domain.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All")),
 }
+
+
+def holds(roles: set[str], what: str) -> bool:
+    """True when the token's roles include the permission `what` needs, or a broader one."""
+    need = NEEDS[what]
+    return bool(roles & {need.permission, *need.broader})
 
 
 def admin_step(what: str, *, app_id: str = "<app id>", mailbox: str = "") -> str:
@@ -54,14 +80,18 @@ def explain(exc: GraphError, *, what: str, mailbox: str = "", app_id: str = "<ap
                 "check GRAPH_CLIENT_ID, GRAPH_TENANT_ID and GRAPH_CLIENT_SECRET (client "
                 "secrets expire: add a new one under Certificates & secrets)")
     if exc.status == 403 and need is not None:
-        if roles is not None and need.permission in roles and need.exchange_role:
+        if roles is not None and holds(roles, what) and need.refused_anyway:
+            return (f"Graph refused although the app holds {need.permission} (HTTP 403 "
+                    f"{exc.code}): {need.refused_anyway}")
+        if roles is not None and holds(roles, what) and need.exchange_role:
             step = admin_step(what, app_id=app_id, mailbox=mailbox)
             return (f"{need.permission} is granted but Exchange refused "
                     f"{mailbox or 'the mailbox'} (HTTP 403 {exc.code}): an application access "
                     f"policy or RBAC management scope leaves it out. {step}")
         role = f" (or Exchange role \"{need.exchange_role}\")" if need.exchange_role else ""
         return (f"the app lacks the {need.permission} application permission{role} "
-                f"(HTTP 403 {exc.code}). {admin_step(what, app_id=app_id, mailbox=mailbox)}")
+                f"(HTTP 403 {exc.code}){_not_enough(need, roles)}. "
+                f"{admin_step(what, app_id=app_id, mailbox=mailbox)}")
     if exc.status == 404:
         thing = f"mailbox {mailbox}" if mailbox else "object"
         return (f"Graph has no such {thing} (HTTP 404 {exc.code}); check the address in "
@@ -86,9 +116,17 @@ def routing_error(exc: GraphError, *, what: str, doing: str, manual_step: str,
 def write_problem(roles: set[str], *, what: str, app_id: str, mailbox: str = "") -> str | None:
     """Why the token does not prove the app may make the change `what` needs, or None."""
     need = NEEDS[what]
-    if need.permission in roles or (what == "group members" and "Group.ReadWrite.All" in roles):
+    if holds(roles, what):
         return None
     granted_elsewhere = (" (if you granted it with Exchange RBAC for Applications, confirm "
                          "with Test-ServicePrincipalAuthorization)" if need.exchange_role else "")
-    return (f"the app's token does not carry {need.permission}{granted_elsewhere}. "
-            f"{admin_step(what, app_id=app_id, mailbox=mailbox)}")
+    return (f"the app's token does not carry {need.permission}{granted_elsewhere}"
+            f"{_not_enough(need, roles)}. {admin_step(what, app_id=app_id, mailbox=mailbox)}")
+
+
+def _not_enough(need: Need, roles: set[str] | None) -> str:
+    held = sorted((roles or set()) & set(need.not_enough))
+    if not held:
+        return ""
+    return (f"; {', '.join(held)}, which it holds, does not cover this call without a "
+            "signed-in user")

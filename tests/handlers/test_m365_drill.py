@@ -34,7 +34,8 @@ def graph(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGraph
         fake.mailbox("maria@builder.example")
         fake.user("jordan@builder.example")
         fake.groups["g1"] = Group("g1", "leads-maria@builder.example",
-                                  [fake.users["maria@builder.example"]])
+                                  [fake.user("maria@builder.example")], auto_subscribe=True)
+        fake.app_reads_group_subscription = True
         for key, value in {**fake.env(), "SSL_CERT_FILE": fake.ca_file,
                            "REQUESTS_CA_BUNDLE": fake.ca_file,
                            "DATABASE_URL": f"sqlite:///{tmp_path / 'o.db'}"}.items():
@@ -68,3 +69,26 @@ def test_drill_names_missing_permissions_with_the_admin_step(graph: FakeGraph,
     assert "Application Calendars.Read" in output and "Grant admin consent" in output
     assert "does not carry MailboxSettings.ReadWrite" in output
     assert graph.writes() == []
+
+
+def test_drill_says_what_graph_cannot_do_and_stays_ready(graph: FakeGraph,
+                                                         tmp_path: Path) -> None:
+    # A dynamic group: the switch will be a manual step, which a drill reports but which
+    # does not make the handoff fail.
+    group = graph.groups["g1"]
+    group.group_types = ("Unified", "DynamicMembership")
+    group.membership_rule = 'user.department -eq "Online Sales"'
+    code, output = drill(tmp_path, "m365_group")
+    assert code == 0, output
+    assert "email (m365_group): manual step: the group is a dynamic group" in output
+    assert graph.writes() == []
+
+
+def test_drill_names_user_read_all_when_the_old_setup_is_granted(graph: FakeGraph,
+                                                                  tmp_path: Path) -> None:
+    graph.roles = {"Calendars.Read", "MailboxSettings.Read", "GroupMember.ReadWrite.All",
+                   "User.ReadBasic.All"}
+    code, output = drill(tmp_path, "m365_group")
+    assert code == 1 and "NOT READY" in output
+    assert "lacks the User.Read.All application permission" in output
+    assert "User.ReadBasic.All, which it holds, does not cover" in output
