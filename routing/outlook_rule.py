@@ -7,6 +7,15 @@ the rule the switch created; a rule changed by hand meanwhile (another recipient
 other senders, switched off) reads back differently, so the engine reports it as a
 conflict instead of deleting someone's edit. Needs MailboxSettings.ReadWrite on the
 OSC's mailbox (scoped with Exchange RBAC for Applications, or tenant-wide).
+
+Exchange's outbound spam policy drops automatic forwards to recipients outside the
+organisation by default, so a backup outside it gets no rule but a manual step. Outside
+means: not in one of the tenant's verified email domains (`GET /domains`, Domain.Read.All)
+— a dealer group's second brand on its own domain is inside. Without that permission only
+the OSC's own domain counts as inside, and the drill says which permission would help.
+
+Creating a rule is not idempotent: when the answer to the POST is lost, the rules are
+read again before anything is sent twice.
 """
 
 from __future__ import annotations
@@ -19,7 +28,7 @@ from urllib.parse import quote
 from bot.config.model import PersonConfig
 from bot.errors import RoutingError
 from bot.model import CoverageMode, RoutingState
-from m365.access import routing_error, write_problem
+from m365.access import explain, routing_error, write_problem
 from m365.graph import GraphClient, GraphError
 
 if TYPE_CHECKING:
@@ -27,6 +36,10 @@ if TYPE_CHECKING:
 
 MARKER = "oscbot:"
 WHAT = "inbox rules"
+
+
+class _AnswerLost(Exception):
+    """Graph may have carried out a change whose answer never came."""
 
 
 class OutlookRuleRouting:
@@ -62,12 +75,11 @@ class OutlookRuleRouting:
                mode: CoverageMode) -> RoutingState:
         """Create the forwarding rule once; a rule already forwarding to the backup is kept."""
         step = self._step(osc, backup)
-        if backup.email.split("@")[-1] != osc.email.split("@")[-1]:
+        outside = self._outside(osc, backup)
+        if outside:
             # Exchange's outbound spam policy drops automatic forwards out of the
             # organisation by default: lead mail would vanish without an error.
-            raise RoutingError(f"{backup.name} is outside {osc.name}'s email domain; "
-                               "Exchange blocks automatic forwarding out of the organisation "
-                               "unless an admin allows it", manual_step=step)
+            raise RoutingError(outside, manual_step=step)
         current = self.read(osc=osc)
         if current.target == backup.email:
             return current
@@ -81,7 +93,16 @@ class OutlookRuleRouting:
                 "actions": {"forwardTo": [{"emailAddress": {"name": backup.name,
                                                             "address": backup.email}}],
                             "stopProcessingRules": False}}
-        self._call("POST", osc, body=body, doing="creating the lead rule", step=step)
+        try:
+            self._call("POST", osc, body=body, doing="creating the lead rule", step=step)
+        except _AnswerLost:
+            # Exchange may have created it: look before creating a second one.
+            after = self.read(osc=osc)
+            if after.target != backup.email:
+                raise RoutingError("Microsoft Graph: the answer to creating the lead rule was "
+                                   "lost and the rule is not there; it is tried again",
+                                   transient=True, manual_step=step) from None
+            return after
         return self.read(osc=osc)
 
     def restore(self, *, osc: PersonConfig, snapshot: RoutingState) -> RoutingState:
@@ -95,12 +116,13 @@ class OutlookRuleRouting:
         return self.read(osc=osc)
 
     def check(self, *, osc: PersonConfig, backup: PersonConfig) -> list[str]:
-        """Read-only: the rules can be read, and the token proves the app may write them."""
+        """Read-only: the rules can be read, the token proves the app may write them, and the
+        backup is inside the organisation (else the brief asks for the rule by hand)."""
         problems = []
-        if backup.email.split("@")[-1] != osc.email.split("@")[-1]:
-            problems.append(f"{backup.name} is outside {osc.name}'s domain: Exchange's "
-                            "outbound spam policy blocks automatic forwarding out of the "
-                            "organisation unless an admin allows it")
+        outside = self._outside(osc, backup)
+        if outside:
+            problems.append(f"manual step: {outside}; the brief will ask for the rule by "
+                            f"hand: {self._step(osc, backup)}")
         try:
             self.read(osc=osc)
             roles = self._client.roles()
@@ -108,9 +130,41 @@ class OutlookRuleRouting:
             return [*problems, str(exc)]
         except GraphError as exc:
             return [*problems, str(exc)]
-        missing = write_problem(roles, what=WHAT, app_id=self._client.config.client_id,
-                                mailbox=osc.email)
+        app_id = self._client.config.client_id
+        missing = write_problem(roles, what=WHAT, app_id=app_id, mailbox=osc.email)
+        domains = write_problem(roles, what="domains", app_id=app_id)
+        if domains and outside:
+            problems.append(f"oscbot could not read the tenant's domains: {domains}")
         return problems + ([missing] if missing else [])
+
+    def _outside(self, osc: PersonConfig, backup: PersonConfig) -> str:
+        """Why a forward to the backup would leave the organisation, or "" when it stays in."""
+        domain = backup.email.rsplit("@", 1)[-1].lower()
+        if domain == osc.email.rsplit("@", 1)[-1].lower():
+            return ""
+        try:
+            accepted = self._domains(osc)
+        except GraphError as exc:
+            reason = explain(exc, what="domains", app_id=self._client.config.client_id)
+            return (f"{backup.name}'s address is not in {osc.name}'s email domain, and oscbot "
+                    f"cannot tell whether {domain} is one of your domains ({reason}); Exchange "
+                    "blocks automatic forwarding out of the organisation unless an admin "
+                    "allows it")
+        if domain in accepted:
+            return ""
+        return (f"{backup.name} is outside the organisation ({domain} is not one of the "
+                "tenant's verified email domains); Exchange blocks automatic forwarding out "
+                "of the organisation unless an admin allows it")
+
+    def _domains(self, osc: PersonConfig) -> set[str]:
+        """The tenant's verified domains that take email (Microsoft 365's accepted domains)."""
+        found: set[str] = set()
+        for page in self._client.pages("domains", mailbox=osc.email):
+            for domain in page.get("value", []):
+                services = {str(s).lower() for s in domain.get("supportedServices") or ()}
+                if domain.get("isVerified") and "email" in services:
+                    found.add(str(domain["id"]).lower())
+        return found
 
     def _ours(self, rule: Mapping[str, Any]) -> bool:
         if str(rule.get("displayName", "")).startswith(MARKER):
@@ -153,6 +207,8 @@ class OutlookRuleRouting:
         except GraphError as exc:
             if method == "DELETE" and exc.status == 404:
                 return  # already gone: the goal of a delete
+            if exc.maybe_applied and method == "POST":
+                raise _AnswerLost() from None
             raise self._error(exc, osc, doing=doing, step=step) from None
 
     def _error(self, exc: GraphError, osc: PersonConfig, *, doing: str, step: str

@@ -1,6 +1,7 @@
 """The Outlook inbox-rule email switch through the real engine, msal and httpx, against a
-local fake of Graph: exact switch and restore, a kill between apply and record, and a
-rule edited by hand reported as a conflict."""
+local fake of Graph: exact switch and restore, a kill between apply and record, a rule
+edited by hand reported as a conflict, the tenant's own domains as inside the
+organisation, and a lost answer that never makes a second rule."""
 
 from __future__ import annotations
 
@@ -111,10 +112,69 @@ def test_refusals_name_the_permission_and_the_drill_check(graph: FakeGraph) -> N
         routing.switch(osc=OSC, backup=BACKUP, mode=CoverageMode.SHORT_TERM)
     assert limited.value.transient and limited.value.retry_after == 120
     outsider = BACKUP.model_copy(update={"email": "jordan@gmail.example"})
-    with pytest.raises(RoutingError, match="outside Maria's email domain") as refused:
+    with pytest.raises(RoutingError, match="outside the organisation") as refused:
         routing.switch(osc=OSC, backup=outsider, mode=CoverageMode.SHORT_TERM)
     assert "forward to jordan@gmail.example" in refused.value.manual_step
-    assert "outside Maria's domain" in routing.check(osc=OSC, backup=outsider)[0]
+    assert "gmail.example is not one of the tenant's verified email domains" in str(
+        refused.value)
+    assert routing.check(osc=OSC, backup=outsider)[0].startswith("manual step: ")
     with pytest.raises(RoutingError, match="lead_senders"):
         OutlookRuleRouting(client=graph_client(graph), lead_senders=[" "])
     assert START.year == 2026
+
+
+# --- #23 item 27: the tenant's accepted domains are inside the organisation -----------
+
+def test_a_backup_on_another_of_the_tenants_domains_gets_the_rule(graph: FakeGraph) -> None:
+    # A dealer group: Maria sells for one brand, Jordan for its sister store; one tenant.
+    sister = BACKUP.model_copy(update={"email": "jordan@riverside-motors.example"})
+    graph.user(sister.email)
+    repos = in_memory_repositories()
+    engine = engine_for(rule_routing(graph), repos)
+    [switched] = engine.switch_all(coverage=active_coverage(repos), osc=OSC, backup=sister,
+                                   actor="t", reason="away")
+    assert switched.status is SwitchStatus.APPLIED, switched.last_error
+    assert (switched.after or {})["target"] == sister.email
+    assert [r.path for r in graph.api("GET")].count("/v1.0/domains") == 1
+    assert rule_routing(graph).check(osc=OSC, backup=sister) == []
+
+
+def test_unverified_or_non_email_domains_stay_outside(graph: FakeGraph) -> None:
+    graph.domains += [
+        {"id": "pending.example", "isVerified": False, "supportedServices": ["Email"]},
+        {"id": "intranet.example", "isVerified": True, "supportedServices": ["Intune"]}]
+    for address in ("jo@pending.example", "jo@intranet.example"):
+        backup = BACKUP.model_copy(update={"email": address})
+        with pytest.raises(RoutingError, match="outside the organisation"):
+            rule_routing(graph).switch(osc=OSC, backup=backup, mode=CoverageMode.SHORT_TERM)
+    assert graph.writes() == []
+
+
+def test_without_domain_read_all_another_domain_is_a_manual_step_that_names_it(
+        graph: FakeGraph) -> None:
+    graph.roles.discard("Domain.Read.All")
+    sister = BACKUP.model_copy(update={"email": "jordan@riverside-motors.example"})
+    graph.user(sister.email)
+    routing = rule_routing(graph)
+    with pytest.raises(RoutingError) as manual:
+        routing.switch(osc=OSC, backup=sister, mode=CoverageMode.SHORT_TERM)
+    assert "Domain.Read.All" in str(manual.value)
+    assert "forward to jordan@riverside-motors.example" in manual.value.manual_step
+    checks = routing.check(osc=OSC, backup=sister)
+    assert checks[0].startswith("manual step: ")
+    assert "does not carry Domain.Read.All" in checks[1]
+    assert graph.writes() == []
+
+
+# --- #23 item 24 (a POST is not sent twice blindly), for inbox rules ------------------
+
+def test_a_lost_answer_to_creating_the_rule_never_makes_a_second_rule(
+        graph: FakeGraph) -> None:
+    graph.lose_answer("POST", "/messageRules")
+    repos = in_memory_repositories()
+    engine = engine_for(rule_routing(graph), repos)
+    [switched] = engine.switch_all(coverage=active_coverage(repos), osc=OSC, backup=BACKUP,
+                                   actor="t", reason="away")
+    assert switched.status is SwitchStatus.APPLIED
+    assert [r.method for r in graph.writes()] == ["POST"]
+    assert len(graph.mailbox(OSC.email).rules) == 2  # Maria's own rule and ours, once
