@@ -2,10 +2,21 @@
 renewed before they expire, and the notifications that sync one mailbox.
 
 A subscription is kept in the OSC's calendar cursor (`graph_sub_*` keys) so it
-survives restarts. Its `clientState` is a secret only Graph and oscbot know: a
-notification whose subscription or clientState is unknown is refused and does nothing.
+survives restarts. Its `clientState` is a secret only Graph and oscbot know.
+
+Graph posts notifications of several subscriptions in one batch, wants a 2xx within 3
+seconds, and resends a batch that did not get one for up to 4 hours
+(learn.microsoft.com/graph/change-notifications-delivery-webhooks). So a batch is read
+item by item: genuine items (a subscription oscbot holds, with its clientState) are acted
+on; an item of a subscription oscbot no longer holds (a person removed from the team, a
+duplicate) is ignored and that subscription deleted; an item with a wrong clientState is
+a forgery and ignored. The batch is refused only when nothing in it came from Graph.
 Lifecycle notifications keep the flow alive: `reauthorizationRequired` renews the
 subscription, `missed` runs a delta sync, `subscriptionRemoved` creates a new one.
+
+Creating a subscription is not idempotent: when the answer to `POST /subscriptions` is
+lost (a timeout), oscbot lists the app's subscriptions and adopts the one it asked for
+before asking again, so Graph does not notify twice.
 """
 
 from __future__ import annotations
@@ -14,9 +25,10 @@ import hmac
 import json
 import logging
 import secrets
-from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from urllib.parse import quote
 
 from bot.calendar.sync import CalendarSyncService
@@ -25,7 +37,7 @@ from bot.ports.calendars import CalendarSource
 from bot.ports.clock import Clock
 from calendars.outlook import OutlookCalendarSource
 from m365.access import explain
-from m365.graph import GraphError
+from m365.graph import GraphClient, GraphError
 
 log = logging.getLogger(__name__)
 # Outlook event subscriptions live at most 10,080 minutes; ask for a little less.
@@ -34,6 +46,12 @@ RENEW_MARGIN = timedelta(hours=12)
 NOTIFICATIONS_PATH = "/calendar/outlook/notifications"
 LIFECYCLE_PATH = "/calendar/outlook/lifecycle"
 LIFECYCLE_EVENTS = {"reauthorizationRequired", "missed", "subscriptionRemoved"}
+# A subscription whose expiry is this close to a full lifetime away was created or renewed
+# moments ago, maybe by another replica that has not stored it yet: never pruned.
+FRESH = timedelta(minutes=15)
+# Unknown subscriptions in notifications prune at most this often (the endpoint is public).
+PRUNE_ON_NOTICE = timedelta(minutes=10)
+PRUNE_ON_RENEWAL = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -67,32 +85,52 @@ class Notice:
     event: str  # "change" or a lifecycle event
 
 
-def verified_notices(body: bytes, subscriptions: Mapping[str, Subscription]
-                     ) -> list[Notice] | None:
-    """The notices in a notification POST, or None when any of them is not genuine.
+@dataclass(frozen=True)
+class Batch:
+    """One notification POST read item by item."""
+
+    notices: list[Notice] = field(default_factory=list)
+    # Subscriptions Graph notified that oscbot does not hold (to delete).
+    unknown: tuple[str, ...] = ()
+    # Items naming a subscription oscbot holds with another clientState: not from Graph.
+    forged: int = 0
+
+    @property
+    def accepted(self) -> bool:
+        """Answer 2xx unless nothing in the batch came from Graph."""
+        return bool(self.notices or self.unknown) or not self.forged
+
+
+def read_batch(body: bytes, subscriptions: Mapping[str, Subscription]) -> Batch | None:
+    """The items of a notification POST, sorted into genuine, unknown and forged; None
+    when the body is not a notification collection at all.
 
     Genuine means: a subscription oscbot holds, with its clientState (compared in
-    constant time). A batch with one forged item is refused whole.
+    constant time).
     """
     try:
         items = json.loads(body)["value"]
     except (ValueError, KeyError, TypeError):
         return None
-    if not isinstance(items, list) or not items:
+    if not isinstance(items, list) or not items or not all(isinstance(i, dict) for i in items):
         return None
-    notices = []
+    notices, unknown, forged = [], [], 0
     for item in items:
-        if not isinstance(item, dict):
-            return None
-        sub = subscriptions.get(str(item.get("subscriptionId", "")))
+        sub_id = str(item.get("subscriptionId", ""))
+        sub = subscriptions.get(sub_id)
+        if sub is None:
+            if sub_id and sub_id not in unknown:
+                unknown.append(sub_id)
+            continue
         state = str(item.get("clientState", ""))
-        if sub is None or not hmac.compare_digest(state.encode(), sub.client_state.encode()):
-            return None
+        if not hmac.compare_digest(state.encode(), sub.client_state.encode()):
+            forged += 1
+            continue
         event = str(item.get("lifecycleEvent") or "change")
         if event != "change" and event not in LIFECYCLE_EVENTS:
             continue  # a lifecycle event this version does not know: nothing to do
         notices.append(Notice(sub.osc_email, event))
-    return notices
+    return Batch(notices, tuple(unknown), forged)
 
 
 class OutlookSubscriptions:
@@ -103,6 +141,7 @@ class OutlookSubscriptions:
         self.sync = calendars
         self.clock = clock
         self.base = public_url.rstrip("/")
+        self._pruned_at: datetime | None = None
 
     def sources(self) -> dict[str, OutlookCalendarSource]:
         """The OSCs whose calendar is in Outlook."""
@@ -124,8 +163,11 @@ class OutlookSubscriptions:
         return sorted(self.sources())
 
     def ensure(self, osc_email: str) -> tuple[int, list[str]]:
-        """Create or renew one OSC's subscription where due: (changed, problems)."""
-        return self.ensure_all({osc_email})
+        """Create or renew one OSC's subscription where due: (changed, problems); at most
+        hourly, also delete the subscriptions no calendar holds any more."""
+        found = self.ensure_all({osc_email})
+        self.prune_if_due(PRUNE_ON_RENEWAL)
+        return found
 
     def ensure_all(self, oscs: Collection[str] | None = None) -> tuple[int, list[str]]:
         """Create missing subscriptions and renew those close to expiry, for every Outlook
@@ -155,13 +197,21 @@ class OutlookSubscriptions:
         source = self.sources()[osc]
         state = secrets.token_urlsafe(32)
         expires = self.clock.now() + LIFETIME
-        try:
-            answer = source.client.request("POST", "subscriptions", mailbox=source.mailbox, body={
-                "changeType": "created,updated,deleted",
+        body = {"changeType": "created,updated,deleted",
                 "notificationUrl": self.base + NOTIFICATIONS_PATH,
                 "lifecycleNotificationUrl": self.base + LIFECYCLE_PATH,
                 "resource": f"/users/{source.mailbox}/events",
-                "expirationDateTime": _iso(expires), "clientState": state}) or {}
+                "expirationDateTime": _iso(expires), "clientState": state}
+        try:
+            try:
+                answer = source.client.request("POST", "subscriptions", mailbox=source.mailbox,
+                                               body=body) or {}
+            except GraphError as exc:
+                if not exc.maybe_applied:
+                    raise
+                # Graph may have created it: adopt it rather than subscribe twice.
+                answer = _created(source.client, body, expires) or source.client.request(
+                    "POST", "subscriptions", mailbox=source.mailbox, body=body) or {}
         except GraphError as exc:
             raise self._error(exc, source, "subscribe to") from None
         sub = Subscription(osc, str(answer["id"]), state, _expiry(answer, expires))
@@ -187,8 +237,47 @@ class OutlookSubscriptions:
         self.sync.remember(osc, sub.to_cursor())
         return sub
 
-    def handle(self, notices: list[Notice]) -> None:
-        """Act on verified notices: each mailbox synced once, subscriptions kept alive."""
+    def prune(self) -> int:
+        """Delete the app's subscriptions at oscbot's notification URL that no calendar on
+        the team holds (a person removed from the team, a duplicate); how many went."""
+        sources = self.sources()
+        if not sources:
+            return 0
+        client = next(iter(sources.values())).client
+        held = set(self.held())
+        now = self.clock.now()
+        self._pruned_at = now
+        url = self.base + NOTIFICATIONS_PATH
+        stale = [str(sub["id"]) for sub in _listed(client)
+                 if sub.get("notificationUrl") == url and str(sub.get("id")) not in held
+                 and str(sub.get("resource", "")).lower().endswith("/events")
+                 and _expiry(sub, now) - now < LIFETIME - FRESH]
+        for sub_id in stale:
+            try:
+                client.request("DELETE", f"subscriptions/{quote(sub_id)}", mailbox="")
+            except GraphError as exc:
+                if exc.status != 404:
+                    raise
+        return len(stale)
+
+    def prune_if_due(self, every: timedelta) -> int:
+        """`prune` unless it ran less than `every` ago; failures are logged, never raised."""
+        now = self.clock.now()
+        if self._pruned_at is not None and now - self._pruned_at < every:
+            return 0
+        try:
+            return self.prune()
+        except GraphError as exc:
+            self._pruned_at = now
+            log.warning("stale Outlook subscriptions could not be deleted (HTTP %s %s); "
+                        "they expire within 7 days", exc.status, exc.code)
+            return 0
+
+    def handle(self, notices: Sequence[Notice], *, unknown: Sequence[str] = ()) -> None:
+        """Act on verified notices: each mailbox synced once, subscriptions kept alive;
+        subscriptions Graph notified that oscbot does not hold are deleted."""
+        if unknown:
+            self.prune_if_due(PRUNE_ON_NOTICE)
         synced: set[str] = set()
         for notice in notices:
             osc = notice.osc_email
@@ -214,6 +303,24 @@ class OutlookSubscriptions:
         reason = explain(exc, what="calendar", mailbox=source.mailbox,
                          app_id=source.client.config.client_id)
         return CalendarError(f"cannot {doing} {source.mailbox}'s calendar changes: {reason}")
+
+
+def _listed(client: GraphClient) -> list[dict[str, Any]]:
+    """Every subscription the app created (List subscriptions, every page)."""
+    return [sub for page in client.pages("subscriptions", mailbox="")
+            for sub in page.get("value", [])]
+
+
+def _created(client: GraphClient, body: Mapping[str, str], expires: datetime
+             ) -> dict[str, Any] | None:
+    """The subscription a POST whose answer was lost created, if Graph created it: the same
+    resource, notification URL and expiry (Graph does not list clientState)."""
+    for sub in _listed(client):
+        if (str(sub.get("resource", "")).lower() == body["resource"].lower()
+                and sub.get("notificationUrl") == body["notificationUrl"]
+                and abs(_expiry(sub, expires + LIFETIME) - expires) < timedelta(seconds=1)):
+            return sub
+    return None
 
 
 def _iso(moment: datetime) -> str:

@@ -2,12 +2,17 @@
 change and lifecycle notifications for Outlook calendars.
 
 Graph first proves an endpoint with `?validationToken=…`, which must come back as
-text/plain within 10 seconds. Real notifications are answered 202 at once (Graph wants
-an answer within 3 seconds) and acted on afterwards; a notification with an unknown
-subscription or clientState is refused with 403 and nothing is done.
+text/plain within 10 seconds. Notifications come in batches of several subscriptions and
+are answered 202 at once (Graph resends a batch not answered 2xx within 3 seconds, for
+hours) and acted on afterwards: genuine items sync their mailbox, items of subscriptions
+oscbot no longer holds get those subscriptions deleted. Only a batch in which nothing came
+from Graph (every item's clientState wrong) is refused with 403; a body that is not a
+notification collection gets 400.
 """
 
 from __future__ import annotations
+
+import logging
 
 from fastapi import APIRouter, BackgroundTasks, Request, Response
 from fastapi.responses import PlainTextResponse
@@ -17,8 +22,10 @@ from calendars.outlook_push import (
     LIFECYCLE_PATH,
     NOTIFICATIONS_PATH,
     OutlookSubscriptions,
-    verified_notices,
+    read_batch,
 )
+
+log = logging.getLogger(__name__)
 
 MAX_BODY = 1_000_000
 MAX_TOKEN = 1024
@@ -39,10 +46,15 @@ def outlook_push_router(ctx: AppContext) -> APIRouter:
         body = await request.body()
         if len(body) > MAX_BODY:
             return Response(status_code=413)
-        notices = verified_notices(body, subscriptions.held())
-        if notices is None:
+        batch = read_batch(body, subscriptions.held())
+        if batch is None:
+            return Response(status_code=400)
+        if batch.forged:
+            log.warning("ignored %d Outlook notification item(s) with a wrong clientState",
+                        batch.forged)
+        if not batch.accepted:
             return Response(status_code=403)
-        background.add_task(subscriptions.handle, notices)
+        background.add_task(subscriptions.handle, batch.notices, unknown=batch.unknown)
         return Response(status_code=202)
 
     router.add_api_route(NOTIFICATIONS_PATH, notified, methods=["POST"])
