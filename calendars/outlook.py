@@ -80,7 +80,7 @@ def to_event(item: dict[str, Any], zone: ZoneInfo) -> CalendarEvent | None:
 
 def auto_reply_event(setting: dict[str, Any], zone: ZoneInfo) -> CalendarEvent | None:
     """A scheduled automatic reply as an out-of-office event; None unless scheduled."""
-    if setting.get("status") != "scheduled":
+    if not _scheduled(setting):
         return None
     try:
         start = _moment(setting["scheduledStartDateTime"], zone).astimezone(UTC)
@@ -151,7 +151,7 @@ class OutlookCalendarSource:
                       "outlook_fresh_at": _iso(fresh_at) if fresh_at else "",
                       "outlook_auto_reply": auto, "outlook_auto_reply_at": _iso(auto_at)}
         # Occurrences held, so a calendar that suddenly reads empty is noticed as suspect.
-        count = len(events) + int(json.loads(auto or "{}").get("status") == "scheduled")
+        count = len(events) + int(_scheduled(json.loads(auto or "{}")))
         if not changed:
             return CalendarRead(absences=(), unchanged=True, cursor=new_cursor,
                                 event_count=count)
@@ -212,6 +212,12 @@ class OutlookCalendarSource:
                                   mailbox=self.mailbox)
         return {k: setting.get(k) for k in ("status", "scheduledStartDateTime",
                                             "scheduledEndDateTime")}
+
+
+def _scheduled(setting: dict[str, Any]) -> bool:
+    # Enum values are camelCase in Graph's JSON ("scheduled"), but Exchange writes the
+    # same setting as "Scheduled" (Set-MailboxAutoReplyConfiguration): compare ignoring case.
+    return str(setting.get("status") or "").lower() == "scheduled"
 
 
 def _zone_warnings(events: Iterable[dict[str, Any]], zone: ZoneInfo) -> Iterator[SkippedEvent]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -258,3 +259,45 @@ def test_unknown_time_zone_is_a_warning_and_counts_are_reported(graph: FakeGraph
         ("AAMkAD-odd", "unknown time zone 'Mars Standard Time'; read in America/Chicago")]
     assert first.event_count == 2
     assert first.absences[0].start.isoformat() == "2026-12-07T14:00:00+00:00"
+
+
+# --- #23 item 28 ------------------------------------------------------------------------
+
+def test_a_scheduled_automatic_reply_counts_whatever_the_case_of_its_status(
+        graph: FakeGraph) -> None:
+    # Exchange writes the status as "Scheduled" (Set-MailboxAutoReplyConfiguration).
+    box = graph.mailbox(MARIA)
+    box.auto_replies = dict(recorded("scheduled_auto_reply.json"), status="Scheduled")
+    first = read(source(graph), {}, now=datetime(2027, 1, 2, tzinfo=UTC))
+    [absence] = first.absences
+    assert absence.uids == ("automatic-replies",) and first.event_count == 1
+
+
+def test_two_replicas_over_the_mailbox_limit_wait_out_the_429s() -> None:
+    # Each replica keeps to four requests per mailbox; two replicas can send eight, and
+    # Exchange answers the excess 429 with Retry-After, which both wait out.
+    with FakeGraph(page_size=50, delay=0.05) as graph:
+        graph.mailbox(MARIA).put(recorded("all_day_oof.json"))
+        slept: list[float] = []
+
+        def wait(seconds: float) -> None:
+            slept.append(seconds)
+            time.sleep(seconds)
+
+        replicas = [graph_client(graph, sleep=wait) for _ in range(2)]
+        errors: list[Exception] = []
+
+        def one(client: Any) -> None:
+            try:
+                source(graph, client=client).read(start=NOW, end=NOW + timedelta(days=30),
+                                                  cursor={})
+            except Exception as exc:  # collected and asserted below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=one, args=(replicas[n % 2],)) for n in range(10)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert errors == []
+        assert graph.throttled > 0 and slept and all(s == 1.0 for s in slept)
