@@ -80,14 +80,20 @@ def explain(exc: GraphError, *, what: str, mailbox: str = "", app_id: str = "<ap
                 "check GRAPH_CLIENT_ID, GRAPH_TENANT_ID and GRAPH_CLIENT_SECRET (client "
                 "secrets expire: add a new one under Certificates & secrets)")
     if exc.status == 403 and need is not None:
-        if roles is not None and holds(roles, what) and need.refused_anyway:
-            return (f"Graph refused although the app holds {need.permission} (HTTP 403 "
+        held = ", ".join(sorted((roles or set()) & {need.permission, *need.broader}))
+        if held and need.refused_anyway:
+            return (f"Graph refused although the app holds {held} (HTTP 403 "
                     f"{exc.code}): {need.refused_anyway}")
         if roles is not None and holds(roles, what) and need.exchange_role:
             step = admin_step(what, app_id=app_id, mailbox=mailbox)
             return (f"{need.permission} is granted but Exchange refused "
                     f"{mailbox or 'the mailbox'} (HTTP 403 {exc.code}): an application access "
                     f"policy or RBAC management scope leaves it out. {step}")
+        if held:
+            # Never tell an admin to grant what the token shows they granted.
+            return (f"Graph refused although the app's token carries {held} "
+                    f"(HTTP 403 {exc.code}); a consent granted minutes ago may not apply yet, "
+                    "else check Conditional Access for workload identities in Entra")
         role = f" (or Exchange role \"{need.exchange_role}\")" if need.exchange_role else ""
         return (f"the app lacks the {need.permission} application permission{role} "
                 f"(HTTP 403 {exc.code}){_not_enough(need, roles)}. "

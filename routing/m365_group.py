@@ -54,6 +54,8 @@ MEMBER_FIELDS = "id,mail,userPrincipalName"
 EVENTUAL = {"ConsistencyLevel": "eventual"}
 SETTLE = timedelta(seconds=30)
 FIRST_WAIT = 1.0
+# Reads within one settle window at most, whatever the clock does (1 + 2 + 4 + … seconds).
+MAX_READS = 8
 
 
 @dataclass(frozen=True)
@@ -266,12 +268,14 @@ class M365GroupRouting:
         `absent` are gone, as directory replicas catch up with a write."""
         started = self._now()
         wait = FIRST_WAIT
+        attempt = 0
         while True:
+            attempt += 1
             members = self._members(group, osc)
             if present <= members.keys() and not absent & members.keys():
                 return members
             left = self._settle.total_seconds() - (self._now() - started)
-            if left <= 0:
+            if left <= 0 or attempt == MAX_READS:
                 raise RoutingError(
                     f"Microsoft 365 accepted the change to {_name(group)} but does not show "
                     f"it yet after {self._settle.total_seconds():g} s (directory "
