@@ -8,6 +8,7 @@ and to answer with headers of its own (a vendor's rate-limit headers, a Host che
 
 from __future__ import annotations
 
+import contextlib
 import json
 import ssl
 import threading
@@ -124,6 +125,11 @@ class FakeVendor(LoopbackServer):
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _any
 
             def _send(self, reply: Reply) -> None:
+                # The client may have given up waiting, as a client of a real service may.
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                    self._write(reply)
+
+            def _write(self, reply: Reply) -> None:
                 if isinstance(reply.body, Raw):
                     self.send_response(reply.status)
                     self.send_header("Content-Type", reply.body.content_type)
