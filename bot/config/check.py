@@ -77,10 +77,53 @@ def credential_problems(config: AppConfig, *, env: Mapping[str, str],
                                      "of the group that receives their lead email")
                          for index, osc in enumerate(config.people)
                          if osc in config.oscs and "m365_group" not in osc.routing_ids]
+        if adapter == "twilio":
+            problems += twilio_problems(env, settings=settings, doc=doc, at=at)
         if adapter == "callrail" and "account_id" not in settings:
             problems.append(doc.problem((*at, "account_id"), "CallRail needs the account id "
                                         "(settings: {account_id: ACC...})"))
-    return problems + graph_problems(config, env=env)
+    return problems + graph_problems(config, env=env) + google_push_problems(config, env=env)
+
+
+TWILIO_VOICE_PATH = "/voice/twilio"
+
+
+def twilio_problems(env: Mapping[str, str], *, settings: Mapping[str, str],
+                    doc: ConfigDocument, at: Loc) -> list[ConfigProblem]:
+    """Twilio's voice webhook lives at OSCBOT_PUBLIC_URL/voice/twilio, and that one URL is
+    what Twilio signs: a different `webhook_url` would pass the drill while every call
+    got 403."""
+    public = env.get("OSCBOT_PUBLIC_URL", "").rstrip("/")
+    if not public:
+        return [ConfigProblem(file="environment", line=None, field="OSCBOT_PUBLIC_URL",
+                              message="Twilio calls oscbot's voice webhook at "
+                              f"OSCBOT_PUBLIC_URL{TWILIO_VOICE_PATH}: set the public "
+                              "https:// URL of oscbot")]
+    expected = public + TWILIO_VOICE_PATH
+    given = settings.get("webhook_url", "")
+    if given and given.rstrip("/") != expected:
+        return [doc.problem((*at, "webhook_url"), f"Twilio signs the URL it calls and oscbot "
+                            f"checks that signature against {expected}; remove webhook_url "
+                            "(the URL is OSCBOT_PUBLIC_URL + /voice/twilio) or fix "
+                            "OSCBOT_PUBLIC_URL")]
+    if given:
+        return [doc.problem((*at, "webhook_url"), "no longer needed: the voice webhook is "
+                            "OSCBOT_PUBLIC_URL + /voice/twilio", severity="warning")]
+    return []
+
+
+def google_push_problems(config: AppConfig, *, env: Mapping[str, str]) -> list[ConfigProblem]:
+    """Google pushes calendar changes only to an HTTPS address: an http:// public URL
+    would have every watch refused (calendars are then only polled)."""
+    public = env.get("OSCBOT_PUBLIC_URL", "")
+    google = [p.name for p in config.people if p.calendar and p.calendar.google]
+    if not google or not public or public.startswith("https://"):
+        return []
+    return [ConfigProblem(file="environment", line=None, field="OSCBOT_PUBLIC_URL",
+                          message=f"Google Calendar push ({', '.join(google)}) needs an "
+                          "https:// address with a valid certificate; Google refuses "
+                          f"{public.split('://')[0]}:// (until it is https, the calendars "
+                          "are only polled)")]
 
 
 def graph_problems(config: AppConfig, *, env: Mapping[str, str]) -> list[ConfigProblem]:

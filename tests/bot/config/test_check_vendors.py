@@ -62,3 +62,42 @@ def test_the_password_and_pasted_token_ways_are_warned_about(tmp_path: Path) -> 
     assert errors == {} and "cannot be renewed" in warnings["SALESFORCE_ACCESS_TOKEN"]
     # with the connected app set up as well, it is used and nothing is warned about
     assert problems(tmp_path, SALESFORCE, {**password, **token, **APP}) == ({}, {})
+
+
+TWILIO = GOOD.replace("    backups: [jordan@t.example]\n",
+                      "    backups: [jordan@t.example]\n    routing_ids: {twilio_number: "
+                      "'+15125559000'}\n") + "routing:\n  calls: {adapter: twilio}\n"
+TWILIO_ENV = {"TWILIO_ACCOUNT_SID": "AC1", "TWILIO_AUTH_TOKEN": "t",
+              "OSCBOT_PUBLIC_URL": "https://oscbot.t.example"}
+
+
+def test_twilios_webhook_is_one_url_under_the_public_url(tmp_path: Path) -> None:
+    assert problems(tmp_path, TWILIO, TWILIO_ENV) == ({}, {})
+    errors, _ = problems(tmp_path, TWILIO, {k: v for k, v in TWILIO_ENV.items()
+                                            if k != "OSCBOT_PUBLIC_URL"})
+    assert "OSCBOT_PUBLIC_URL/voice/twilio" in errors["OSCBOT_PUBLIC_URL"]
+    other = TWILIO.replace("calls: {adapter: twilio}", "calls: {adapter: twilio, settings: "
+                           "{webhook_url: 'https://proxy.t.example/voice/twilio'}}")
+    errors, _ = problems(tmp_path, other, TWILIO_ENV)
+    assert "against https://oscbot.t.example/voice/twilio; remove webhook_url" in errors[
+        "routing.calls.settings.webhook_url"]
+    same = other.replace("https://proxy.t.example", "https://oscbot.t.example")
+    errors, warnings = problems(tmp_path, same, TWILIO_ENV)
+    assert errors == {} and "no longer needed" in warnings["routing.calls.settings.webhook_url"]
+
+
+GOOGLE = GOOD.replace("calendar: {ics: https://calendar.example/maria.ics}",
+                      "calendar: {google: maria@t.example}")
+
+
+def test_google_calendar_push_needs_an_https_public_url(tmp_path: Path) -> None:
+    google = {"GOOGLE_APPLICATION_CREDENTIALS": str(tmp_path / "key.json")}
+    assert problems(tmp_path, GOOGLE, {**google, "OSCBOT_PUBLIC_URL": "https://o.t.example"}
+                    )[0] == {}
+    assert problems(tmp_path, GOOGLE, google)[0] == {}  # no push: calendars are polled
+    errors, _ = problems(tmp_path, GOOGLE, {**google, "OSCBOT_PUBLIC_URL": "http://o.t.example"})
+    assert errors["OSCBOT_PUBLIC_URL"] == (
+        "Google Calendar push (Maria) needs an https:// address with a valid certificate; "
+        "Google refuses http:// (until it is https, the calendars are only polled)")
+    # an ICS-only team may run behind plain http
+    assert problems(tmp_path, GOOD, {"OSCBOT_PUBLIC_URL": "http://o.t.example"})[0] == {}
