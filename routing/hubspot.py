@@ -149,10 +149,11 @@ class HubSpotCrm:
         return self._users.user_id(person)
 
     def _owner_by_email(self, person: PersonConfig) -> str | None:
-        page = self._call(lambda: self._client.crm.owners.owners_api.get_page(
-            email=person.email, archived=False, _request_timeout=TIMEOUT),
-            what=f"looking up {person.name}'s owner id")
-        return str(page.results[0].id) if page.results else None
+        page = self._json(partial(self._client.crm.owners.owners_api.get_page,
+                                  email=person.email, archived=False),
+                          what=f"looking up {person.name}'s owner id")
+        results = page.get("results") or []
+        return str(results[0]["id"]) if results else None
 
     def new_leads(self, *, owner_id: str, since: datetime) -> list[CrmRecord]:
         """Records of the lead object owned by `owner_id`, created since `since`."""
@@ -281,7 +282,8 @@ class HubSpotCrm:
 
     def _json(self, request: Callable[..., Any], *, what: str) -> dict[str, Any]:
         """The JSON answer of an SDK call, read as is: the SDK's models would parse every
-        date of ten thousand records for the two properties oscbot reads."""
+        date of ten thousand records for the two properties oscbot reads (and the SDK
+        logs every answer it parses, people's addresses included, at DEBUG)."""
         response = self._call(partial(request, _preload_content=False,
                                       _request_timeout=TIMEOUT), what=what)
         try:
