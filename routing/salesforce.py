@@ -112,7 +112,7 @@ class SalesforceAuth:
                                      domain=self.domain, session=session)
         elif self.flow is Flow.JWT_BEARER:
             # The assertion's audience is login or test; it may be posted to the My Domain
-            # (https://help.salesforce.com/s/articleView?id=xcloud.remoteaccess_oauth_jwt_flow.htm).
+            # (https://help.salesforce.com/s/articleView?id=sf.remoteaccess_oauth_jwt_flow.htm&type=5).
             audience = "test" if self.domain == "test" or ".sandbox." in f".{self.domain}." \
                 else "login"
             answer = SalesforceLogin(
