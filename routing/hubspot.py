@@ -17,6 +17,7 @@ cap reaches, and searches are paced below the per-second limit.
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
@@ -108,17 +109,20 @@ class SearchPacer:
         self._clock = clock
         self._sleep = sleep
         self._recent: deque[float] = deque()
+        # Jobs may search from several threads through one client: one window for all.
+        self._lock = threading.Lock()
 
     def wait(self) -> None:
         """Block until one more search fits in the window, and count it."""
-        now = self._clock()
-        while self._recent and now - self._recent[0] >= 1.0:
-            self._recent.popleft()
-        if len(self._recent) >= self._per_second:
-            self._sleep(1.0 - (now - self._recent[0]))
+        with self._lock:
             now = self._clock()
-            self._recent.popleft()
-        self._recent.append(now)
+            while self._recent and now - self._recent[0] >= 1.0:
+                self._recent.popleft()
+            if len(self._recent) >= self._per_second:
+                self._sleep(1.0 - (now - self._recent[0]))
+                now = self._clock()
+                self._recent.popleft()
+            self._recent.append(now)
 
 
 class HubSpotCrm:

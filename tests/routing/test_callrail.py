@@ -22,8 +22,8 @@ from bot.model import (
 )
 from bot.ports.routing import SwitchStatus
 from bot.routing.engine import RoutingEngine
-from routing.callrail import WRITABLE_BASIC, CallRailRouting
-from tests.routing.fake_callrail import FakeCallRail
+from routing.callrail import CallRailRouting
+from tests.routing.fake_callrail import WRITABLE_BASIC, FakeCallRail
 
 KEY = "cr-test-key"
 OSC = PersonConfig(email="maria@rh.example", name="Maria", role="osc", phone="+15125550101",

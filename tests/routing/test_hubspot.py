@@ -8,10 +8,12 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
+import bot.ports.routing as ports
+import routing.hubspot as hubspot_routing
 from bot.config.model import PersonConfig
 from bot.errors import RoutingError
-from bot.ports.routing import BatchCrmClient, CrmRecord, MoveStatus, RecordKind, SwitchStatus
-from routing.hubspot import HubSpotCrm, rate_limit_wait
+from bot.ports.routing import CrmRecord, MoveStatus, RecordKind, SwitchStatus
+from routing.hubspot import HubSpotCrm
 from tests.routing.crm_harness import crm_harness
 from tests.routing.fake_hubspot import ALL_SCOPES, FakeHubSpot
 from tests.routing.fake_vendor import VirtualClock
@@ -168,6 +170,7 @@ def test_a_daily_limit_fails_the_attempt_as_transient_with_hubspots_wait(
 
 
 def test_rate_limit_waits_come_from_hubspots_headers_and_policies() -> None:
+    rate_limit_wait = hubspot_routing.rate_limit_wait
     assert rate_limit_wait({"X-HubSpot-RateLimit-Interval-Milliseconds": "10000"},
                            {"policyName": "TEN_SECONDLY_ROLLING"}) == 10.0
     assert rate_limit_wait({}, {"policyName": "SECONDLY"}) == 1.0
@@ -177,7 +180,7 @@ def test_rate_limit_waits_come_from_hubspots_headers_and_policies() -> None:
 
 def test_moves_go_in_batches_of_at_most_100(hubspot: FakeHubSpot, clock: VirtualClock) -> None:
     crm = client(hubspot, clock)
-    assert isinstance(crm, BatchCrmClient)
+    assert isinstance(crm, ports.BatchCrmClient)
     for n in range(250):
         hubspot.put("tasks", str(100_000 + n), hubspot_owner_id="101",
                     hs_task_status="WAITING", hs_timestamp=ms(START))

@@ -14,20 +14,12 @@ import trustme
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+import routing.salesforce as sf
 from bot.config.model import PersonConfig
 from bot.errors import RoutingError
 from bot.fakes.clock import FixedClock
 from bot.fakes.repositories import in_memory_repositories
 from bot.ports.routing import CrmRecord, MoveStatus, RecordKind, SwitchStatus
-from routing.salesforce import (
-    API_VERSION,
-    Flow,
-    SalesforceAuth,
-    SalesforceCrm,
-    auth_from_env,
-    build,
-    salesforce_domain,
-)
 from routing.setup import RoutingSetup
 from tests.routing.crm_harness import crm_harness
 from tests.routing.fake_salesforce import (
@@ -46,8 +38,11 @@ START = datetime(2026, 12, 1, 14, tzinfo=UTC)
 END = START + timedelta(days=42)
 OSC = PersonConfig(email="maria@rh.example", name="Maria", role="osc")
 BACKUP = PersonConfig(email="o'neil@rh.example", name="Sam O'Neil", role="backup")
-CLIENT_CREDENTIALS = SalesforceAuth(Flow.CLIENT_CREDENTIALS, client_id=CLIENT_ID,
-                                    client_secret=CLIENT_SECRET, domain="acme.my")
+
+
+def client_credentials() -> sf.SalesforceAuth:
+    return sf.SalesforceAuth(sf.Flow.CLIENT_CREDENTIALS, client_id=CLIENT_ID,
+                             client_secret=CLIENT_SECRET, domain="acme.my")
 
 
 @pytest.fixture(scope="module")
@@ -82,8 +77,9 @@ def salesforce(ca: trustme.CA, clock: VirtualClock) -> Iterator[FakeSalesforce]:
 
 
 def client(fake: FakeSalesforce, ca: trustme.CA, tmp_path: Path,
-           auth: SalesforceAuth = CLIENT_CREDENTIALS) -> SalesforceCrm:
-    return SalesforceCrm(auth=auth, session=mapped_session(fake, ca, tmp_path))
+           auth: sf.SalesforceAuth | None = None) -> sf.SalesforceCrm:
+    return sf.SalesforceCrm(auth=auth or client_credentials(),
+                            session=mapped_session(fake, ca, tmp_path))
 
 
 def test_long_leave_reassigns_with_auto_assign_off_and_puts_back(
@@ -158,7 +154,7 @@ def test_a_jwt_bearer_sign_in_signed_with_the_apps_key(
                                            serialization.NoEncryption()))
     salesforce.app_keys[CLIENT_ID] = key.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
-    auth = SalesforceAuth(Flow.JWT_BEARER, client_id=CLIENT_ID, key_file=str(key_file),
+    auth = sf.SalesforceAuth(sf.Flow.JWT_BEARER, client_id=CLIENT_ID, key_file=str(key_file),
                           username=INTEGRATION_USER, domain="acme.my")
     crm = client(salesforce, ca, tmp_path, auth)
     assert crm.user_id(OSC) == "005A"
@@ -169,7 +165,7 @@ def test_a_jwt_bearer_sign_in_signed_with_the_apps_key(
     assert first.headers["host"] == MY_DOMAIN
     assert first.form()["grant_type"] == "urn:ietf:params:oauth:grant-type:jwt-bearer"
 
-    stranger = SalesforceAuth(Flow.JWT_BEARER, client_id=CLIENT_ID, key_file=str(key_file),
+    stranger = sf.SalesforceAuth(sf.Flow.JWT_BEARER, client_id=CLIENT_ID, key_file=str(key_file),
                               username="someone@else.example", domain="acme.my")
     with (pytest.raises(RoutingError, match="pre-authorize the integration user"),
           pytest.warns(UserWarning, match="self-authorize")):  # simple-salesforce's own hint
@@ -185,18 +181,18 @@ def test_a_jwt_bearer_sign_in_signed_with_the_apps_key(
 ])
 def test_sign_in_refusals_say_what_to_fix(salesforce: FakeSalesforce, ca: trustme.CA,
                                           tmp_path: Path, change: str, words: str) -> None:
-    auth = CLIENT_CREDENTIALS
+    auth = client_credentials()
     if change == "secret":
-        auth = SalesforceAuth(Flow.CLIENT_CREDENTIALS, client_id=CLIENT_ID,
+        auth = sf.SalesforceAuth(sf.Flow.CLIENT_CREDENTIALS, client_id=CLIENT_ID,
                               client_secret="wrong", domain="acme.my")
     if change == "run_as":
         salesforce.run_as = None
     if change == "domain":
         # simple-salesforce itself refuses the flow at login/test; an org's other host
         # reaches the token endpoint, which serves the flow only at the My Domain.
-        auth = SalesforceAuth(Flow.CLIENT_CREDENTIALS, client_id=CLIENT_ID,
+        auth = sf.SalesforceAuth(sf.Flow.CLIENT_CREDENTIALS, client_id=CLIENT_ID,
                               client_secret=CLIENT_SECRET, domain="acme.lightning.force")
-        crm = SalesforceCrm(auth=auth, session=mapped_session(
+        crm = sf.SalesforceCrm(auth=auth, session=mapped_session(
             salesforce, ca, tmp_path, hosts=("acme.lightning.force.salesforce.com",)))
     else:
         crm = client(salesforce, ca, tmp_path, auth)
@@ -212,8 +208,8 @@ def test_sign_in_refusals_say_what_to_fix(salesforce: FakeSalesforce, ca: trustm
 def test_a_pasted_access_token_cannot_be_renewed_and_says_so(
         salesforce: FakeSalesforce, ca: trustme.CA, tmp_path: Path,
         clock: VirtualClock) -> None:
-    auth = SalesforceAuth(Flow.ACCESS_TOKEN, access_token=TOKEN, instance_url=salesforce.url)
-    crm = SalesforceCrm(auth=auth, session=trusting_session(ca, tmp_path))
+    auth = sf.SalesforceAuth(sf.Flow.ACCESS_TOKEN, access_token=TOKEN, instance_url=salesforce.url)
+    crm = sf.SalesforceCrm(auth=auth, session=trusting_session(ca, tmp_path))
     assert crm.user_id(OSC) == "005A"
     clock.now += 3 * 3600
     with pytest.raises(RoutingError) as ended:
@@ -227,11 +223,11 @@ def test_a_pasted_access_token_cannot_be_renewed_and_says_so(
 def test_the_deprecated_password_sign_in_uses_soap_below_api_65(
         salesforce: FakeSalesforce, ca: trustme.CA, tmp_path: Path) -> None:
     salesforce.passwords[INTEGRATION_USER] = "hunter2" + "SECTOKEN"
-    auth = SalesforceAuth(Flow.PASSWORD, username=INTEGRATION_USER, password="hunter2",
+    auth = sf.SalesforceAuth(sf.Flow.PASSWORD, username=INTEGRATION_USER, password="hunter2",
                           security_token="SECTOKEN")
     assert client(salesforce, ca, tmp_path, auth).user_id(OSC) == "005A"
     [login] = [r for r in salesforce.requests if r.path.startswith("/services/Soap/u/")]
-    assert login.path == f"/services/Soap/u/{API_VERSION}" and float(API_VERSION) < 65.0
+    assert login.path == f"/services/Soap/u/{sf.API_VERSION}" and float(sf.API_VERSION) < 65.0
     assert login.headers["host"] == "login.salesforce.com"
     refused = requests.post(f"{salesforce.url}/services/Soap/u/65.0", data=login.raw,
                             verify=str(tmp_path / "fake-ca.pem"))
@@ -254,27 +250,27 @@ def test_the_environment_chooses_the_connected_app_first() -> None:
             "SALESFORCE_DOMAIN": "https://acme.my.salesforce.com/",
             "SALESFORCE_USERNAME": "u", "SALESFORCE_PASSWORD": "p",
             "SALESFORCE_ACCESS_TOKEN": "t"}
-    auth = auth_from_env(both)
-    assert auth is not None and auth.flow is Flow.CLIENT_CREDENTIALS and auth.domain == "acme.my"
+    auth = sf.auth_from_env(both)
+    assert auth is not None and auth.flow is sf.Flow.CLIENT_CREDENTIALS and auth.domain == "acme.my"
     jwt_env = {"SALESFORCE_CLIENT_ID": CLIENT_ID, "SALESFORCE_JWT_KEY_FILE": "/k.pem",
                "SALESFORCE_USERNAME": INTEGRATION_USER}
-    assert auth_from_env(jwt_env) == SalesforceAuth(
-        Flow.JWT_BEARER, client_id=CLIENT_ID, key_file="/k.pem", username=INTEGRATION_USER)
-    password = auth_from_env({"SALESFORCE_USERNAME": "u", "SALESFORCE_PASSWORD": "p",
+    assert sf.auth_from_env(jwt_env) == sf.SalesforceAuth(
+        sf.Flow.JWT_BEARER, client_id=CLIENT_ID, key_file="/k.pem", username=INTEGRATION_USER)
+    password = sf.auth_from_env({"SALESFORCE_USERNAME": "u", "SALESFORCE_PASSWORD": "p",
                               "SALESFORCE_SECURITY_TOKEN": "s"})
-    assert password is not None and password.flow is Flow.PASSWORD
-    token = auth_from_env({"SALESFORCE_ACCESS_TOKEN": "t", "SALESFORCE_INSTANCE_URL": "https://x"})
+    assert password is not None and password.flow is sf.Flow.PASSWORD
+    token = sf.auth_from_env({"SALESFORCE_ACCESS_TOKEN": "t", "SALESFORCE_INSTANCE_URL": "https://x"})
     assert token is not None and not token.renewable
-    assert auth_from_env({}) is None
-    assert salesforce_domain("acme--uat.sandbox.my.salesforce.com") == "acme--uat.sandbox.my"
-    assert salesforce_domain("test") == "test"
+    assert sf.auth_from_env({}) is None
+    assert sf.salesforce_domain("acme--uat.sandbox.my.salesforce.com") == "acme--uat.sandbox.my"
+    assert sf.salesforce_domain("test") == "test"
     with pytest.raises(ValueError, match="My Domain"):
-        salesforce_domain("https://acme.example.com")
+        sf.salesforce_domain("https://acme.example.com")
     repos = in_memory_repositories()
     setup = RoutingSetup(channel="leads", settings={}, env=both, routes=repos.routes,
                          moves=repos.moves, clock=FixedClock(START), graph=lambda: None)
-    assert build(setup) is not None
-    assert build(RoutingSetup(channel="leads", settings={}, env={}, routes=repos.routes,
+    assert sf.build(setup) is not None
+    assert sf.build(RoutingSetup(channel="leads", settings={}, env={}, routes=repos.routes,
                               moves=repos.moves, clock=FixedClock(START),
                               graph=lambda: None)) is None
 
