@@ -15,6 +15,9 @@ back. The rules (from how online sales teams run a backup plan):
   and converted leads stay with whoever finished them; a record somebody changed by
   hand meanwhile is reported and left alone.
 
+A CRM with batch endpoints (HubSpot's take 100 records a call) is read and written a
+batch at a time; every record is still recorded on its own.
+
 `switch` checks both people exist in the CRM and points oscbot's own lead route at
 the backup; `hand_over` (run right after the switch and then every few minutes by a
 job) moves the records the rules name; `restore` moves each recorded record back
