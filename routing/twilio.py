@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
 VOICE_PATH = "/voice/twilio"
 VOICEMAIL_PATH = "/voice/twilio/voicemail"
+DIALLED_PATH = "/voice/twilio/dialled"
 TIMEOUT = 15.0
 
 
@@ -47,16 +48,31 @@ def voicemail_url(public_url: str) -> str:
     return public_url.rstrip("/") + VOICEMAIL_PATH
 
 
-def voice_response(*, dial: str | None, fallback: str | None,
-                   voicemail: str | None = None) -> str:
-    """TwiML that rings the responsible person (or the fallback line), else takes a
-    message whose recording goes to `voicemail` (the action that ends the call: without
-    one Twilio requests this same webhook again and the caller hears the prompt again)."""
+def dialled_url(public_url: str) -> str:
+    """Where Twilio posts how a dialled call ended."""
+    return public_url.rstrip("/") + DIALLED_PATH
+
+
+def voice_response(*, dial: str | None, fallback: str | None, voicemail: str | None = None,
+                   dialled: str | None = None) -> str:
+    """TwiML that rings the responsible person (or the fallback line), telling `dialled`
+    how that ended; with nobody to ring, it takes a message (see `take_message`)."""
     response = VoiceResponse()
     number = dial or fallback
-    if number:
+    if not number:
+        return take_message(voicemail)
+    if dialled:
+        response.dial(number, timeout=25, action=dialled, method="POST")
+    else:
         response.dial(number, timeout=25)
-        return str(response)
+    return str(response)
+
+
+def take_message(voicemail: str | None) -> str:
+    """TwiML that records a message whose recording goes to `voicemail`: the action that
+    ends the call (without one Twilio requests the same webhook again and the caller
+    hears the prompt again)."""
+    response = VoiceResponse()
     response.say("Sorry, nobody can take your call right now. Please leave a message "
                  "after the tone.")
     if voicemail:
@@ -66,6 +82,16 @@ def voice_response(*, dial: str | None, fallback: str | None,
     # Reached only when nothing was recorded (Twilio then skips the action).
     response.hangup()
     return str(response)
+
+
+def after_dial(status: str, *, voicemail: str | None) -> str:
+    """TwiML once the dialled person's line is done: end a call that was answered, else
+    take a message rather than drop a caller nobody answered."""
+    if status in ("completed", "answered"):
+        response = VoiceResponse()
+        response.hangup()
+        return str(response)
+    return take_message(voicemail)
 
 
 def voicemail_taken() -> str:

@@ -1,6 +1,7 @@
-"""`POST /voice/twilio`: Twilio asks whom to ring for a call to an OSC's number; and
-`POST /voice/twilio/voicemail`: a message left when nobody could be rung, which the
-managers hear about in the team channel."""
+"""`POST /voice/twilio`: Twilio asks whom to ring for a call to an OSC's number;
+`POST /voice/twilio/dialled`: how the ringing ended (nobody answered: take a message);
+`POST /voice/twilio/voicemail`: a message left, which the managers hear about in the
+team channel."""
 
 from __future__ import annotations
 
@@ -10,8 +11,11 @@ from starlette.concurrency import run_in_threadpool
 from bot.context import AppContext
 from bot.messages import Header, Message, Section, mention, outside
 from routing.twilio import (
+    DIALLED_PATH,
     VOICE_PATH,
     VOICEMAIL_PATH,
+    after_dial,
+    dialled_url,
     valid_signature,
     voice_response,
     voicemail_taken,
@@ -69,8 +73,17 @@ def voice_router(ctx: AppContext, *, auth_token: str, public_url: str) -> APIRou
             dial = person.phone if person else None
         fallback = osc.phone if osc is not None else None
         return Response(voice_response(dial=dial, fallback=fallback,
-                                       voicemail=voicemail_url(public_url)),
+                                       voicemail=voicemail_url(public_url),
+                                       dialled=dialled_url(public_url)),
                         media_type=XML)
+
+    @router.post(DIALLED_PATH)
+    async def dialled(request: Request) -> Response:
+        form = await signed_form(request, dialled_url(public_url))
+        if form is None:
+            return Response(status_code=403)
+        return Response(after_dial(form.get("DialCallStatus", ""),
+                                   voicemail=voicemail_url(public_url)), media_type=XML)
 
     @router.post(VOICEMAIL_PATH)
     async def voicemail(request: Request) -> Response:

@@ -64,15 +64,31 @@ def test_webhook_dials_the_backup_during_coverage_and_checks_signatures() -> Non
     client = TestClient(create_app(ctx, lead_secret=None, twilio_token=TOKEN))
     form = {"CallSid": "CA1", "From": "+15125550100", "To": NUMBER}
 
-    assert "<Dial timeout=\"25\">+15125550101</Dial>" in signed(client, WEBHOOK, form).text
+    dial = f'<Dial action="{WEBHOOK}/dialled" method="POST" timeout="25">'
+    assert f"{dial}+15125550101</Dial>" in signed(client, WEBHOOK, form).text
     ctx.coverage.declare(osc_email="maria@rh.example", start=T0, end=T0 + timedelta(days=2),
                          kind=AbsenceKind.SICK, actor="maria@rh.example", emergency=True)
-    assert "<Dial timeout=\"25\">+15125550142</Dial>" in signed(client, WEBHOOK, form).text
+    assert f"{dial}+15125550142</Dial>" in signed(client, WEBHOOK, form).text
     forged = client.post("/voice/twilio", data=form, headers={"X-Twilio-Signature": "nope"})
     assert forged.status_code == 403
     elsewhere = RequestValidator(TOKEN).compute_signature("https://other.example/voice", form)
     assert client.post("/voice/twilio", data=form,
                        headers={"X-Twilio-Signature": elsewhere}).status_code == 403
+
+
+def test_a_call_nobody_answers_goes_to_voicemail_and_an_answered_one_ends() -> None:
+    config = make_config(routing={"calls": {"adapter": "twilio"}})
+    ctx = build_context(config=config, repos=in_memory_repositories(), clock=FixedClock(T0),
+                        chat=RecordingChat(), sources={}, public_url=PUBLIC)
+    client = TestClient(create_app(ctx, lead_secret=None, twilio_token=TOKEN))
+    call = {"CallSid": "CA5", "From": "+15125550100", "To": NUMBER}
+    for status in ("no-answer", "busy", "failed"):
+        missed = signed(client, f"{WEBHOOK}/dialled", {**call, "DialCallStatus": status}).text
+        assert f'<Record action="{WEBHOOK}/voicemail"' in missed, status
+    answered = signed(client, f"{WEBHOOK}/dialled", {**call, "DialCallStatus": "completed"})
+    assert "<Hangup />" in answered.text and "<Record" not in answered.text
+    assert client.post("/voice/twilio/dialled", data=call,
+                       headers={"X-Twilio-Signature": "nope"}).status_code == 403
 
 
 def test_a_voicemail_ends_the_call_and_tells_the_managers_once() -> None:
