@@ -2,12 +2,16 @@
 notifications that trigger an incremental sync of one OSC's calendar.
 
 Channels are kept in the OSC's calendar cursor (`watch_*` keys) so they survive
-restarts; a channel is renewed `margin` before it expires.
+restarts; a channel is renewed `margin` before it expires. Google delivers notifications
+only to an HTTPS address with a valid certificate
+(https://developers.google.com/calendar/api/guides/push): an http:// public URL is
+refused here, before Google is asked, and calendars are polled meanwhile.
 """
 
 from __future__ import annotations
 
 import hmac
+import json
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -58,7 +62,9 @@ def channels_to_renew(channels: list[WatchChannel], *, now: datetime,
 
 def open_channel(service: Any, *, osc_email: str, calendar_id: str, address: str,
                  ttl: timedelta = timedelta(days=7)) -> WatchChannel:
-    """Ask Google to POST changes of this calendar to `address` (HTTPS in production)."""
+    """Ask Google to POST changes of this calendar to `address` (an https:// URL)."""
+    if not address.startswith("https://"):
+        raise CalendarError(not_https(address))
     channel_id, token = secrets.token_hex(16), secrets.token_urlsafe(24)
     body = {"id": channel_id, "type": "web_hook", "address": address, "token": token,
             "params": {"ttl": str(int(ttl.total_seconds()))}}
@@ -66,9 +72,25 @@ def open_channel(service: Any, *, osc_email: str, calendar_id: str, address: str
         answer = service.events().watch(calendarId=calendar_id, body=body).execute(
             num_retries=0)
     except HttpError as exc:
-        raise CalendarError(f"cannot watch {calendar_id}: HTTP {exc.resp.status}") from None
+        raise CalendarError(f"cannot watch {calendar_id}: HTTP {exc.resp.status}"
+                            f"{_reason(exc)}") from None
     expires = datetime.fromtimestamp(int(answer["expiration"]) / 1000, tz=UTC)
     return WatchChannel(osc_email, answer["id"], answer["resourceId"], token, expires)
+
+
+def not_https(address: str) -> str:
+    """Why Google will not push to `address`, in words an admin can act on."""
+    return (f"Google sends calendar push notifications only to HTTPS addresses, not "
+            f"{address}: set OSCBOT_PUBLIC_URL to an https:// URL (calendars are polled "
+            "until then)")
+
+
+def _reason(exc: HttpError) -> str:
+    try:
+        errors = json.loads(exc.content.decode("utf-8"))["error"].get("errors", [])
+        return f" ({errors[0]['reason']})" if errors and errors[0].get("reason") else ""
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return ""
 
 
 def close_channel(service: Any, channel: WatchChannel) -> None:

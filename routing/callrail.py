@@ -3,7 +3,9 @@
 CallRail's tracker update replaces the whole `call_flow`, so the snapshot keeps the
 whole call flow of every tracker and restore puts it back as it was. Only basic
 call flows (ring one number) are switched: menus, schedules and round-robins
-cannot be restored exactly and are refused with the manual step instead.
+cannot be restored exactly and are refused with the manual step instead. A tracker
+read back carries more than an update takes, so only the call-flow keys CallRail
+documents as writable are ever sent (https://apidocs.callrail.com/#trackers).
 Trackers come from `routing_ids.callrail_tracker_ids` (comma separated).
 """
 
@@ -23,6 +25,15 @@ if TYPE_CHECKING:
     from routing.setup import RoutingSetup
 
 API = "https://api.callrail.com/v3"
+# What an update of a basic call flow takes; everything else in a flow read back is not ours
+# to send.
+WRITABLE_BASIC = ("type", "destination_number", "recording_enabled", "greeting_text",
+                  "greeting_recording_url")
+
+
+def writable(flow: dict[str, object]) -> dict[str, object]:
+    """The part of a basic call flow that an update takes."""
+    return {key: flow[key] for key in WRITABLE_BASIC if key in flow}
 
 
 class CallRailRouting:
@@ -61,7 +72,8 @@ class CallRailRouting:
                     "oscbot cannot restore exactly; switch it by hand",
                     manual_step=self._step(osc, backup))
             if flow.get("destination_number") != backup.phone:
-                self._put(tracker, {**flow, "destination_number": backup.phone}, osc, backup)
+                self._put(tracker, {**writable(flow), "destination_number": backup.phone},
+                          osc, backup)
         return RoutingState("calls", backup.phone)
 
     def restore(self, *, osc: PersonConfig, snapshot: RoutingState) -> RoutingState:
@@ -69,8 +81,8 @@ class CallRailRouting:
         flows: dict[str, dict[str, object]] = json.loads(snapshot.details["call_flows"])
         for tracker, flow in flows.items():
             current = self._tracker(tracker, osc)["call_flow"]
-            if current != flow:
-                self._put(tracker, flow, osc, osc)
+            if writable(current) != writable(flow):
+                self._put(tracker, writable(flow), osc, osc)
         return self.read(osc=osc)
 
     def check(self, *, osc: PersonConfig, backup: PersonConfig) -> list[str]:

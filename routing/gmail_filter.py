@@ -1,10 +1,15 @@
 """Email by Gmail filter: mail from the lead senders (the website form, Zillow, ...) in
-the OSC's mailbox is forwarded to an in-domain backup while they cover.
+the OSC's mailbox is forwarded to the backup while they cover.
 
 Never a whole-inbox forward and never an autoresponder: only messages from the
 configured lead senders (`settings.lead_senders`, comma separated) match. Restore
 deletes exactly the filter the switch created and nothing else. Acts as the OSC
 through domain-wide delegation (scopes gmail.settings.basic and .sharing).
+
+Gmail forwards at once to an address in the OSC's domain, a subdomain of it or a domain
+alias of the Workspace account; any other address must first confirm a message Gmail
+sends it (https://developers.google.com/gmail/api/guides/forwarding_settings). Gmail
+says which by the forwarding address's status, so oscbot asks it rather than guessing.
 """
 
 from __future__ import annotations
@@ -24,6 +29,13 @@ from routing.setup import RoutingSetup, google_delegated
 
 SCOPES = ("https://www.googleapis.com/auth/gmail.settings.basic",
           "https://www.googleapis.com/auth/gmail.settings.sharing")
+
+
+def same_organisation(osc_email: str, backup_email: str) -> bool:
+    """True when Gmail forwards without asking: the same domain or a subdomain of it
+    (domain aliases too, which only Gmail's answer reveals)."""
+    osc, backup = (e.rsplit("@", 1)[-1].lower() for e in (osc_email, backup_email))
+    return backup == osc or backup.endswith(f".{osc}")
 
 
 class GmailFilterRouting:
@@ -52,11 +64,7 @@ class GmailFilterRouting:
 
     def switch(self, *, osc: PersonConfig, backup: PersonConfig,
                mode: CoverageMode) -> RoutingState:
-        """Create the forwarding filter (once) for an in-domain backup."""
-        if backup.email.split("@")[-1] != osc.email.split("@")[-1]:
-            raise RoutingError(f"{backup.name} is outside {osc.name}'s email domain; Gmail "
-                               "forwarding to other domains needs their confirmation",
-                               manual_step=self._step(osc, backup))
+        """Create the forwarding filter (once), when Gmail accepts the backup's address."""
         if self.read(osc=osc).target == backup.email:
             return self.read(osc=osc)
         settings = self._settings(osc)
@@ -65,14 +73,20 @@ class GmailFilterRouting:
                           what="listing forwarding addresses", step=step)
         addresses = {a["forwardingEmail"].lower(): a.get("verificationStatus")
                      for a in known.get("forwardingAddresses", [])}
-        if backup.email not in addresses:
+        wanted = backup.email.lower()
+        if wanted not in addresses:
             added = self._run(settings.forwardingAddresses().create(
                 userId="me", body={"forwardingEmail": backup.email}),
                 what=f"adding {backup.email} as a forwarding address", step=step)
-            addresses[backup.email] = added.get("verificationStatus")
-        if addresses[backup.email] != "accepted":
-            raise RoutingError(f"Gmail has not accepted {backup.email} as a forwarding "
-                               "address yet", transient=True, manual_step=step)
+            addresses[wanted] = added.get("verificationStatus")
+        if addresses[wanted] != "accepted":
+            # Outside the OSC's domains Gmail mailed the backup a link to confirm; the
+            # engine tries again, and the brief says what to do meanwhile.
+            raise RoutingError(
+                f"Gmail has not accepted {backup.email} as a forwarding address yet: "
+                f"{backup.name} must confirm the message Gmail sent them", transient=True,
+                manual_step=f"Ask {backup.name} to click the link in Gmail's forwarding "
+                            f"confirmation, or: {step}")
         self._run(settings.filters().create(userId="me", body={
             "criteria": {"from": self._query}, "action": {"forward": backup.email}}),
             what="creating the lead filter", step=step)
@@ -84,22 +98,33 @@ class GmailFilterRouting:
         before = set(json.loads(snapshot.details.get("filter_ids", "[]")))
         for found in self._filters(settings, osc):
             if found["id"] not in before and found.get("criteria", {}).get("from") == self._query:
+                # 404: deleted by hand since it was listed.
                 self._run(settings.filters().delete(userId="me", id=found["id"]),
-                          what="deleting the lead filter",
+                          what="deleting the lead filter", done_if=404,
                           step=f"In {osc.name}'s Gmail settings, delete the filter forwarding "
                                f"mail from {self._query}")
         return self.read(osc=osc)
 
     def check(self, *, osc: PersonConfig, backup: PersonConfig) -> list[str]:
-        """Read-only: the mailbox settings can be read and the backup is in-domain."""
-        problems = []
-        if backup.email.split("@")[-1] != osc.email.split("@")[-1]:
-            problems.append(f"{backup.name} is outside {osc.name}'s email domain")
+        """Read-only: the mailbox settings can be read, and whether Gmail will need the
+        backup to confirm forwarding."""
         try:
             self.read(osc=osc)
+            if same_organisation(osc.email, backup.email):
+                return []
+            settings = self._settings(osc)
+            known = self._run(settings.forwardingAddresses().list(userId="me"),
+                              what="listing forwarding addresses",
+                              step=self._step(osc, backup))
         except RoutingError as exc:
-            problems.append(str(exc))
-        return problems
+            return [str(exc)]
+        accepted = {a["forwardingEmail"].lower() for a in known.get("forwardingAddresses", [])
+                    if a.get("verificationStatus") == "accepted"}
+        if backup.email.lower() in accepted:
+            return []
+        return [f"{backup.email} is outside {osc.email.split('@')[-1]}: unless its domain is "
+                "an alias in your Google Workspace account, Gmail will ask "
+                f"{backup.name} to confirm forwarding before the switch can be made"]
 
     def _settings(self, osc: PersonConfig) -> Any:
         options = {"api_endpoint": self._endpoint} if self._endpoint else None
@@ -114,11 +139,14 @@ class GmailFilterRouting:
         return filters
 
     @staticmethod
-    def _run(request: Any, *, what: str, step: str) -> dict[str, Any]:
+    def _run(request: Any, *, what: str, step: str, done_if: int | None = None
+             ) -> dict[str, Any]:
         try:
             result: dict[str, Any] = request.execute(num_retries=0) or {}
             return result
         except HttpError as exc:
+            if int(exc.resp.status) == done_if:
+                return {}
             raise error_for(int(exc.resp.status), vendor="Gmail", what=what, manual_step=step,
                             retry_after=str(exc.resp.get("retry-after", ""))) from None
         except GoogleAuthError:

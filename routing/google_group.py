@@ -3,8 +3,10 @@
 Lead emails reach whoever is in the group (`routing_ids.google_group`), so the
 backup answers responsive leads directly: no autoresponder, no whole-inbox forward.
 The OSC stays a member (their mailbox keeps the history). The snapshot is the exact
-member list; restore removes whoever the switch added and re-adds anyone missing.
-Uses the Admin SDK Directory API as a delegated admin (`settings.admin_email`).
+member list with each member's role; restore removes whoever is not in it and re-adds
+anyone missing in the role they had. Members without an address (the whole
+organisation, `type: CUSTOMER`) are left as they are. Uses the Admin SDK Directory API
+as a delegated admin (`settings.admin_email`).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from routing.http_errors import error_for, network
 from routing.setup import RoutingSetup, google_delegated
 
 SCOPE = "https://www.googleapis.com/auth/admin.directory.group.member"
+PAGE = 200  # members.list's largest page
 
 
 class GoogleGroupRouting:
@@ -37,36 +40,43 @@ class GoogleGroupRouting:
                               client_options=options).members()
 
     def read(self, *, osc: PersonConfig) -> RoutingState:
-        """The group's members now."""
+        """The group's members now, with their roles."""
         group = self._group(osc)
-        emails = sorted(m["email"].lower() for m in self._list(group, osc))
-        return RoutingState("email", ",".join(emails), {"group": group,
-                                                         "members": json.dumps(emails)})
+        roles = self._roles(group, osc)
+        emails = sorted(roles)
+        return RoutingState("email", ",".join(emails), {
+            "group": group, "members": json.dumps(emails),
+            "roles": json.dumps(roles, sort_keys=True)})
 
     def switch(self, *, osc: PersonConfig, backup: PersonConfig,
                mode: CoverageMode) -> RoutingState:
         """Add the backup to the group (idempotent)."""
         group = self._group(osc)
         current = self.read(osc=osc)
-        if backup.email not in json.loads(current.details["members"]):
+        if backup.email.lower() not in json.loads(current.details["members"]):
+            # 409: already a member, under an alias of that address or added meanwhile.
             self._run(self._members.insert(groupKey=group, body={
                 "email": backup.email, "role": "MEMBER", "delivery_settings": "ALL_MAIL"}),
-                what=f"adding {backup.name} to {group}", step=self._step(group, backup))
+                what=f"adding {backup.name} to {group}", step=self._step(group, backup),
+                done_if=409)
         return self.read(osc=osc)
 
     def restore(self, *, osc: PersonConfig, snapshot: RoutingState) -> RoutingState:
         """Make the membership exactly the snapshot's."""
         group = snapshot.details["group"]
         wanted = set(json.loads(snapshot.details["members"]))
-        now = {m["email"].lower() for m in self._list(group, osc)}
+        # Snapshots from before roles were kept re-add everyone as a member.
+        roles: dict[str, str] = json.loads(snapshot.details.get("roles", "{}"))
+        now = set(self._roles(group, osc))
         step = f"In Google Admin, set {group}'s members back to: {', '.join(sorted(wanted))}"
         for extra in sorted(now - wanted):
+            # 404: gone already (removed by hand, or by a run that died before noting it).
             self._run(self._members.delete(groupKey=group, memberKey=extra),
-                      what=f"removing {extra} from {group}", step=step)
+                      what=f"removing {extra} from {group}", step=step, done_if=404)
         for missing in sorted(wanted - now):
-            self._run(self._members.insert(groupKey=group, body={"email": missing,
-                                                                 "role": "MEMBER"}),
-                      what=f"re-adding {missing} to {group}", step=step)
+            self._run(self._members.insert(groupKey=group, body={
+                "email": missing, "role": roles.get(missing, "MEMBER")}),
+                what=f"re-adding {missing} to {group}", step=step, done_if=409)
         return self.read(osc=osc)
 
     def check(self, *, osc: PersonConfig, backup: PersonConfig) -> list[str]:
@@ -83,24 +93,32 @@ class GoogleGroupRouting:
             raise RoutingError(f"no google_group for {osc.name} in app.yaml")
         return group
 
-    def _list(self, group: str, osc: PersonConfig) -> list[dict[str, str]]:
-        members: list[dict[str, str]] = []
+    def _roles(self, group: str, osc: PersonConfig) -> dict[str, str]:
+        """Each member's role by address, every page; members without an address (the
+        whole organisation) are not ours to change and are left out."""
+        roles: dict[str, str] = {}
         page: str | None = None
         while True:
-            answer = self._run(self._members.list(groupKey=group, pageToken=page),
+            answer = self._run(self._members.list(groupKey=group, pageToken=page,
+                                                  maxResults=PAGE),
                                what=f"reading {group}",
                                step=f"Check the Google Group {group} of {osc.name}")
-            members.extend(answer.get("members", []))
+            for member in answer.get("members", []):
+                if member.get("email"):
+                    roles[str(member["email"]).lower()] = str(member.get("role", "MEMBER"))
             page = answer.get("nextPageToken")
             if not page:
-                return members
+                return roles
 
     @staticmethod
-    def _run(request: Any, *, what: str, step: str) -> dict[str, Any]:
+    def _run(request: Any, *, what: str, step: str, done_if: int | None = None
+             ) -> dict[str, Any]:
         try:
             result: dict[str, Any] = request.execute(num_retries=0) or {}
             return result
         except HttpError as exc:
+            if int(exc.resp.status) == done_if:
+                return {}
             raise error_for(int(exc.resp.status), vendor="Google Admin", what=what,
                             manual_step=step,
                             retry_after=str(exc.resp.get("retry-after", ""))) from None

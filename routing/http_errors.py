@@ -7,7 +7,7 @@ from typing import TypeVar
 
 import httpx
 
-from bot.errors import RoutingError
+from bot.errors import RoutingError, retry_after_seconds
 
 T = TypeVar("T")
 
@@ -17,7 +17,7 @@ def error_for(status: int, *, vendor: str, what: str, manual_step: str,
     """The RoutingError for a vendor's HTTP status."""
     if status == 429:
         return RoutingError(f"{vendor} rate limit while {what}", transient=True,
-                            retry_after=float(retry_after) if retry_after.isdigit() else 0.0,
+                            retry_after=retry_after_seconds(retry_after) or 0.0,
                             manual_step=manual_step)
     if status >= 500:
         return RoutingError(f"{vendor} answered HTTP {status} while {what}", transient=True,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -14,7 +16,11 @@ GRAPH_CREDENTIALS = ("GRAPH_CLIENT_ID", "GRAPH_CLIENT_SECRET", "GRAPH_TENANT_ID"
 GRAPH_TOKEN_TAIL = "/oauth2/v2.0/token"
 ADAPTER_CREDENTIALS: dict[str, tuple[tuple[str, ...], ...]] = {
     "hubspot": (("HUBSPOT_ACCESS_TOKEN",),),
-    "salesforce": (("SALESFORCE_USERNAME", "SALESFORCE_PASSWORD", "SALESFORCE_SECURITY_TOKEN"),
+    # A connected app first (client credentials, then JWT bearer); the last two are
+    # deprecated and warned about by salesforce_problems.
+    "salesforce": (("SALESFORCE_CLIENT_ID", "SALESFORCE_CLIENT_SECRET", "SALESFORCE_DOMAIN"),
+                   ("SALESFORCE_CLIENT_ID", "SALESFORCE_JWT_KEY_FILE", "SALESFORCE_USERNAME"),
+                   ("SALESFORCE_USERNAME", "SALESFORCE_PASSWORD", "SALESFORCE_SECURITY_TOKEN"),
                    ("SALESFORCE_ACCESS_TOKEN", "SALESFORCE_INSTANCE_URL")),
     "lasso": (("LASSO_API_KEY",),),
     "google_group": (("GOOGLE_APPLICATION_CREDENTIALS",),),
@@ -63,16 +69,61 @@ def credential_problems(config: AppConfig, *, env: Mapping[str, str],
                                         "notifications come from, comma separated"))
         if adapter in ("hubspot", "salesforce", "lasso"):
             problems += crm_problems(config, adapter=adapter, settings=settings, doc=doc, at=at)
+        if adapter == "salesforce":
+            problems += salesforce_problems(env)
         if adapter == "m365_group":
             problems += [doc.problem(("people", index, "routing_ids"),
                                      f"{osc.name} needs m365_group: the object id or address "
                                      "of the group that receives their lead email")
                          for index, osc in enumerate(config.people)
                          if osc in config.oscs and "m365_group" not in osc.routing_ids]
+        if adapter == "twilio":
+            problems += twilio_problems(env, settings=settings, doc=doc, at=at)
         if adapter == "callrail" and "account_id" not in settings:
             problems.append(doc.problem((*at, "account_id"), "CallRail needs the account id "
                                         "(settings: {account_id: ACC...})"))
-    return problems + graph_problems(config, env=env)
+    return problems + graph_problems(config, env=env) + google_push_problems(config, env=env)
+
+
+TWILIO_VOICE_PATH = "/voice/twilio"
+
+
+def twilio_problems(env: Mapping[str, str], *, settings: Mapping[str, str],
+                    doc: ConfigDocument, at: Loc) -> list[ConfigProblem]:
+    """Twilio's voice webhook lives at OSCBOT_PUBLIC_URL/voice/twilio, and that one URL is
+    what Twilio signs: a different `webhook_url` would pass the drill while every call
+    got 403."""
+    public = env.get("OSCBOT_PUBLIC_URL", "").rstrip("/")
+    if not public:
+        return [ConfigProblem(file="environment", line=None, field="OSCBOT_PUBLIC_URL",
+                              message="Twilio calls oscbot's voice webhook at "
+                              f"OSCBOT_PUBLIC_URL{TWILIO_VOICE_PATH}: set the public "
+                              "https:// URL of oscbot")]
+    expected = public + TWILIO_VOICE_PATH
+    given = settings.get("webhook_url", "")
+    if given and given.rstrip("/") != expected:
+        return [doc.problem((*at, "webhook_url"), f"Twilio signs the URL it calls and oscbot "
+                            f"checks that signature against {expected}; remove webhook_url "
+                            "(the URL is OSCBOT_PUBLIC_URL + /voice/twilio) or fix "
+                            "OSCBOT_PUBLIC_URL")]
+    if given:
+        return [doc.problem((*at, "webhook_url"), "no longer needed: the voice webhook is "
+                            "OSCBOT_PUBLIC_URL + /voice/twilio", severity="warning")]
+    return []
+
+
+def google_push_problems(config: AppConfig, *, env: Mapping[str, str]) -> list[ConfigProblem]:
+    """Google pushes calendar changes only to an HTTPS address: an http:// public URL
+    would have every watch refused (calendars are then only polled)."""
+    public = env.get("OSCBOT_PUBLIC_URL", "")
+    google = [p.name for p in config.people if p.calendar and p.calendar.google]
+    if not google or not public or public.startswith("https://"):
+        return []
+    return [ConfigProblem(file="environment", line=None, field="OSCBOT_PUBLIC_URL",
+                          message=f"Google Calendar push ({', '.join(google)}) needs an "
+                          "https:// address with a valid certificate; Google refuses "
+                          f"{public.split('://')[0]}:// (until it is https, the calendars "
+                          "are only polled)")]
 
 
 def graph_problems(config: AppConfig, *, env: Mapping[str, str]) -> list[ConfigProblem]:
@@ -143,6 +194,57 @@ def teams_problems(env: Mapping[str, str]) -> list[ConfigProblem]:
                         + " not set (from the Entra app registration of the bot; see the "
                         "README's Teams setup)")]
     return []
+
+
+SALESFORCE_HOST = re.compile(r"^(https://)?[a-z0-9-]+(\.[a-z0-9-]+)*\.salesforce\.com/?$")
+SALESFORCE_APP = ("set up a connected app (or external client app) for oscbot: "
+                  "SALESFORCE_CLIENT_ID, SALESFORCE_CLIENT_SECRET and SALESFORCE_DOMAIN "
+                  "(client credentials), see docs/configuration.md")
+
+
+def salesforce_problems(env: Mapping[str, str]) -> list[ConfigProblem]:
+    """How oscbot signs in to Salesforce: the connected app's settings, and a warning for
+    the ways that stop working (SOAP login(), a pasted token)."""
+    def problem(field: str, message: str, severity: str = "error") -> ConfigProblem:
+        return ConfigProblem(file="environment", line=None, field=field, message=message,
+                             severity=severity)
+
+    problems = []
+    domain = env.get("SALESFORCE_DOMAIN", "")
+    if domain and domain.lower() not in ("login", "test") and not SALESFORCE_HOST.match(
+            domain.lower()):
+        problems.append(problem("SALESFORCE_DOMAIN", f"{domain!r} is not a Salesforce login "
+                                "host; give your My Domain, like acme.my.salesforce.com "
+                                "(Setup → My Domain), or login / test"))
+    app = env.get("SALESFORCE_CLIENT_ID")
+    if app and env.get("SALESFORCE_CLIENT_SECRET"):
+        if domain.lower() in ("", "login", "test"):
+            problems.append(problem("SALESFORCE_DOMAIN", "the client credentials flow is "
+                                    "served only at your org's My Domain: set "
+                                    "SALESFORCE_DOMAIN=acme.my.salesforce.com"))
+        return problems
+    if app and env.get("SALESFORCE_JWT_KEY_FILE"):
+        key = env["SALESFORCE_JWT_KEY_FILE"]
+        if not os.access(key, os.R_OK):
+            problems.append(problem("SALESFORCE_JWT_KEY_FILE", f"cannot read {key}: the "
+                                    "private key whose certificate is uploaded to the app"))
+        if not env.get("SALESFORCE_USERNAME"):
+            problems.append(problem("SALESFORCE_USERNAME", "the JWT bearer flow signs in as "
+                                    "the integration user: give their username"))
+        return problems
+    if app:
+        problems.append(problem("SALESFORCE_CLIENT_ID", "set SALESFORCE_CLIENT_SECRET (client "
+                                "credentials) or SALESFORCE_JWT_KEY_FILE (JWT bearer) with it"))
+    elif env.get("SALESFORCE_PASSWORD"):
+        problems.append(problem("SALESFORCE_PASSWORD", "deprecated: a username and password "
+                                "sign in with SOAP login(), which Salesforce refuses from API "
+                                f"65.0 and retires in Summer '27; {SALESFORCE_APP}", "warning"))
+    elif env.get("SALESFORCE_ACCESS_TOKEN"):
+        problems.append(problem("SALESFORCE_ACCESS_TOKEN", "cannot be renewed: Salesforce "
+                                "refuses it once its session ends (after two idle hours by "
+                                f"default), in the middle of a leave; {SALESFORCE_APP}",
+                                "warning"))
+    return problems
 
 
 def crm_problems(config: AppConfig, *, adapter: str, settings: Mapping[str, str],

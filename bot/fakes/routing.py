@@ -5,7 +5,7 @@ users, leads and tasks, and the record of CRM moves.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -143,6 +143,41 @@ class InMemoryCrm:
     @staticmethod
     def _record(item: FakeCrmItem) -> CrmRecord:
         return CrmRecord(item.kind, item.id, item.owner, item.open)
+
+
+class InMemoryBatchCrm(InMemoryCrm):
+    """InMemoryCrm that also reads and writes `batch_size` records per call, as HubSpot's
+    batch endpoints do; `batches` records the size of every batch call."""
+
+    def __init__(self, users: dict[str, str], *, batch_size: int = 2) -> None:
+        super().__init__(users)
+        self.batch_size = batch_size
+        self.batches: list[tuple[str, int]] = []
+
+    def fetch_many(self, kind: RecordKind, ids: Sequence[str]) -> dict[str, CrmRecord]:
+        """The records that still exist, by id."""
+        self._batch("read", len(ids))
+        return {i: self._record(self.items[(kind, i)]) for i in ids if (kind, i) in self.items}
+
+    def set_owners(self, kind: RecordKind, owners: Mapping[str, str]) -> dict[str, CrmRecord]:
+        """Write every owner of records that still exist; the records written."""
+        self._batch("update", len(owners))
+        written = {}
+        for record_id, owner in owners.items():
+            item = self.items.get((kind, record_id))
+            if item is None:
+                continue
+            item.owner = owner
+            self.writes.append((record_id, owner))
+            written[record_id] = self._record(item)
+        return written
+
+    def _batch(self, what: str, size: int) -> None:
+        if size > self.batch_size:
+            raise RoutingError(f"{self.name} refused a batch of {size} (at most "
+                               f"{self.batch_size})")
+        self._maybe_fail()
+        self.batches.append((what, size))
 
 
 class InMemoryRecordMoves:

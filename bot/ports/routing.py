@@ -5,7 +5,7 @@ of every record it moved; and the records these ports carry.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -182,6 +182,23 @@ class CrmClient(Protocol):
 
     def set_owner(self, record: CrmRecord, *, owner: str) -> CrmRecord:
         """Write an owner value (from `handed_owner` or one read before); returns the record."""
+        ...
+
+
+@runtime_checkable
+class BatchCrmClient(Protocol):
+    """A CrmClient that also reads and writes many records per call (HubSpot's batch
+    endpoints); the hand-over then moves records `batch_size` at a time."""
+
+    batch_size: int
+
+    def fetch_many(self, kind: RecordKind, ids: Sequence[str]) -> dict[str, CrmRecord]:
+        """The records that still exist, by id; deleted ones are absent."""
+        ...
+
+    def set_owners(self, kind: RecordKind, owners: Mapping[str, str]) -> dict[str, CrmRecord]:
+        """Write each record's owner (id to owner value); the records written, by id (ones
+        the CRM no longer has are absent)."""
         ...
 
 

@@ -15,6 +15,9 @@ back. The rules (from how online sales teams run a backup plan):
   and converted leads stay with whoever finished them; a record somebody changed by
   hand meanwhile is reported and left alone.
 
+A CRM with batch endpoints (HubSpot's take 100 records a call) is read and written a
+batch at a time; every record is still recorded on its own.
+
 `switch` checks both people exist in the CRM and points oscbot's own lead route at
 the backup; `hand_over` (run right after the switch and then every few minutes by a
 job) moves the records the rules name; `restore` moves each recorded record back
@@ -26,12 +29,15 @@ run without moving anything twice.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator, Sequence
+from itertools import groupby
 
 from bot.config.model import PersonConfig
 from bot.errors import RoutingError
 from bot.model import Coverage, CoverageMode, RoutingState
 from bot.ports.clock import Clock
 from bot.ports.routing import (
+    BatchCrmClient,
     CrmClient,
     CrmRecord,
     MoveStatus,
@@ -95,36 +101,91 @@ class CrmRouting:
         if coverage.mode is CoverageMode.LONG_TERM:
             records += self._crm.new_leads(owner_id=osc_id, since=coverage.start)
         moved = 0
-        for record in records:
-            move, created = self._moves.add(RecordMove(
-                id=None, coverage_id=coverage.id, osc_email=osc.email, crm=self.name,
-                kind=record.kind, record_id=record.id, before=record.owner,
-                after=self._crm.handed_owner(record, from_id=osc_id, to_id=backup_id),
-                status=MoveStatus.PENDING, at=self._clock.now()))
-            if not created and move.status is not MoveStatus.PENDING:
-                # Moved once already and back with the OSC: somebody decided that by hand.
-                continue
-            self._crm.set_owner(record, owner=move.after)
-            self._moves.save(dataclasses.replace(move, status=MoveStatus.MOVED,
-                                                 at=self._clock.now()))
-            moved += 1
+        for chunk in self._chunks(records):
+            todo: list[tuple[RecordMove, CrmRecord]] = []
+            for record in chunk:
+                move, created = self._moves.add(RecordMove(
+                    id=None, coverage_id=coverage.id, osc_email=osc.email, crm=self.name,
+                    kind=record.kind, record_id=record.id, before=record.owner,
+                    after=self._crm.handed_owner(record, from_id=osc_id, to_id=backup_id),
+                    status=MoveStatus.PENDING, at=self._clock.now()))
+                if not created and move.status is not MoveStatus.PENDING:
+                    # Moved once already and back with the OSC: somebody decided that by hand.
+                    continue
+                todo.append((move, record))
+            written = self._write(todo[0][1].kind, {m.record_id: (r, m.after) for m, r in todo}
+                                  ) if todo else set()
+            for move, _ in todo:
+                # A record deleted before it could be written stays pending; on return it
+                # is found gone.
+                if move.record_id in written:
+                    self._moves.save(dataclasses.replace(move, status=MoveStatus.MOVED,
+                                                         at=self._clock.now()))
+                    moved += 1
         return moved
+
+    def _chunks(self, records: Sequence[CrmRecord]) -> Iterator[list[CrmRecord]]:
+        # One record at a time unless the CRM writes many per call; a chunk holds one kind.
+        size = self._crm.batch_size if isinstance(self._crm, BatchCrmClient) else 1
+        for _, same in groupby(records, key=lambda r: r.kind):
+            group = list(same)
+            for start in range(0, len(group), size):
+                yield group[start:start + size]
+
+    def _read(self, kind: RecordKind, ids: Sequence[str]) -> dict[str, CrmRecord]:
+        if isinstance(self._crm, BatchCrmClient):
+            return self._crm.fetch_many(kind, ids)
+        found = {record_id: self._crm.fetch(kind, record_id) for record_id in ids}
+        return {record_id: record for record_id, record in found.items() if record is not None}
+
+    def _write(self, kind: RecordKind, owners: dict[str, tuple[CrmRecord, str]]) -> set[str]:
+        """Write owners; the ids written (a record the CRM no longer has is left out)."""
+        if isinstance(self._crm, BatchCrmClient):
+            return set(self._crm.set_owners(kind, {i: owner for i, (_, owner) in owners.items()}))
+        written = set()
+        for record_id, (record, owner) in owners.items():
+            try:
+                self._crm.set_owner(record, owner=owner)
+            except RoutingError as exc:
+                if not exc.not_found:
+                    raise
+                continue
+            written.add(record_id)
+        return written
 
     def _settle_pending(self, coverage_id: int) -> None:
         # A run that died between writing a record and noting it leaves it pending.
-        for move in self._moves.list(coverage_id=coverage_id, crm=self.name,
-                                     statuses=(MoveStatus.PENDING,)):
-            current = self._crm.fetch(move.kind, move.record_id)
-            if current is not None and current.owner == move.after:
-                self._moves.save(dataclasses.replace(move, status=MoveStatus.MOVED))
+        pending = self._moves.list(coverage_id=coverage_id, crm=self.name,
+                                   statuses=(MoveStatus.PENDING,))
+        for chunk in self._move_chunks(pending):
+            current = self._read(chunk[0].kind, [m.record_id for m in chunk])
+            for move in chunk:
+                found = current.get(move.record_id)
+                if found is not None and found.owner == move.after:
+                    self._moves.save(dataclasses.replace(move, status=MoveStatus.MOVED))
+
+    def _move_chunks(self, moves: Sequence[RecordMove]) -> Iterator[list[RecordMove]]:
+        # Oldest first, as listed; a chunk holds one kind.
+        if not isinstance(self._crm, BatchCrmClient):
+            yield from ([move] for move in moves)
+            return
+        size = self._crm.batch_size
+        by_kind: dict[RecordKind, list[RecordMove]] = {}
+        for move in moves:
+            by_kind.setdefault(move.kind, []).append(move)
+        for group in by_kind.values():
+            for start in range(0, len(group), size):
+                yield group[start:start + size]
 
     def restore(self, *, osc: PersonConfig, snapshot: RoutingState) -> RoutingState:
         """Move every recorded record back, then route new leads to the OSC again.
 
         Records changed by hand are left alone and named in `details["conflict"]`.
         """
-        changed = [self._hand_back(move) for move in self._moves.list(
-            osc_email=osc.email, crm=self.name, statuses=OUTSTANDING)]
+        changed: list[RecordMove] = []
+        for chunk in self._move_chunks(self._moves.list(
+                osc_email=osc.email, crm=self.name, statuses=OUTSTANDING)):
+            changed += self._hand_back(chunk)
         target = None if snapshot.target == osc.email else snapshot.target
         self._routes.set(osc_email=osc.email, channel=self._channel, target=target)
         state = self.read(osc=osc)
@@ -155,13 +216,22 @@ class CrmRouting:
             "manual step: " + step.format(osc=osc.name, backup=backup.name)
             for step in self._crm.manual_steps]
 
-    def _hand_back(self, move: RecordMove) -> RecordMove:
-        current = self._crm.fetch(move.kind, move.record_id)
-        status, note = self._verdict(move, current)
-        if status is MoveStatus.RETURNED and current is not None and current.owner != move.before:
-            self._crm.set_owner(current, owner=move.before)
-        return self._moves.save(dataclasses.replace(move, status=status, note=note,
-                                                    at=self._clock.now()))
+    def _hand_back(self, moves: list[RecordMove]) -> list[RecordMove]:
+        kind = moves[0].kind
+        current = self._read(kind, [m.record_id for m in moves])
+        verdicts = {m.record_id: self._verdict(m, current.get(m.record_id)) for m in moves}
+        back = {m.record_id: (current[m.record_id], m.before) for m in moves
+                if verdicts[m.record_id][0] is MoveStatus.RETURNED
+                and current[m.record_id].owner != m.before}
+        written = self._write(kind, back) if back else set()
+        done = []
+        for move in moves:
+            status, note = verdicts[move.record_id]
+            if move.record_id in back and move.record_id not in written:
+                status, note = MoveStatus.GONE, "deleted in the CRM"
+            done.append(self._moves.save(dataclasses.replace(
+                move, status=status, note=note, at=self._clock.now())))
+        return done
 
     def _verdict(self, move: RecordMove, current: CrmRecord | None) -> tuple[MoveStatus, str]:
         if current is None:

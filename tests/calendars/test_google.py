@@ -210,3 +210,47 @@ def test_refused_credentials_are_one_clear_calendar_error(google: FakeGoogle) ->
     google.put(MARIA, ooo("o1", "2026-12-03T08:00:00-06:00", "2026-12-04T17:00:00-06:00"))
     with pytest.raises(CalendarError, match="service account was refused"):
         calendar.read(start=START, end=END, cursor={})
+
+
+def test_push_needs_https_and_is_refused_before_google_is_asked(
+        google: FakeGoogle, key_info: dict[str, str]) -> None:
+    from bot.fakes.chat import RecordingChat
+    from bot.fakes.clock import FixedClock
+    from bot.fakes.repositories import in_memory_repositories
+    from handlers.wiring import build_context
+    from tests.conftest import make_config
+
+    config = make_config(people=[
+        {"email": MARIA, "name": "Maria", "role": "osc", "backups": ["jo@builder.example"],
+         "calendar": {"google": MARIA}},
+        {"email": "jo@builder.example", "name": "Jo", "role": "backup", "trained": True,
+         "shadowed": True}], team={"name": "B", "channel": "#s", "managers": []})
+    ctx = build_context(config=config, repos=in_memory_repositories(),
+                        clock=FixedClock(datetime(2026, 11, 24, tzinfo=UTC)),
+                        chat=RecordingChat(), sources={MARIA: source(google, key_info)},
+                        public_url="http://oscbot.builder.example")
+    with pytest.raises(CalendarError, match="only to HTTPS addresses, not http://oscbot"):
+        ctx.push["google"].ensure(MARIA)
+    assert not [r for r in google.requests if r.path.endswith("/watch")]
+    with pytest.raises(CalendarError, match="set OSCBOT_PUBLIC_URL to an https:// URL"):
+        open_channel(source(google, key_info).service, osc_email=MARIA, calendar_id=MARIA,
+                     address="http://oscbot.builder.example/calendar/google/notifications")
+
+
+def test_the_fake_refuses_what_google_refuses(google: FakeGoogle) -> None:
+    import httpx
+
+    google.put(MARIA, ooo("o1", "2026-12-03T08:00:00-06:00", "2026-12-04T17:00:00-06:00"))
+    auth = {"Authorization": "Bearer ya29.fake-token"}
+    events = f"{google.url}calendars/{MARIA}/events"
+    assert httpx.get(events, params={"maxResults": 2501}, headers=auth).status_code == 400
+    assert httpx.get(events, params={"maxResults": 2500}, headers=auth).status_code == 200
+    for extra in ({"timeMin": "2026-11-01T00:00:00Z"}, {"showDeleted": "false"}, {"q": "x"}):
+        refused = httpx.get(events, params={"syncToken": "0", **extra}, headers=auth)
+        assert refused.status_code == 400, extra
+    assert httpx.get(events, params={"syncToken": "0", "singleEvents": "true"},
+                     headers=auth).status_code == 200
+    watch = httpx.post(f"{events}/watch", headers=auth, json={
+        "id": "c1", "type": "web_hook", "address": "http://oscbot.builder.example/x"})
+    assert watch.status_code == 400
+    assert watch.json()["error"]["errors"][0]["reason"] == "push.webhookUrlNotHttps"

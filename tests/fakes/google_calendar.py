@@ -1,5 +1,15 @@
-"""A local fake of the Google Calendar API (events.list with paging and sync tokens)
-and of Google's OAuth token endpoint, over real HTTP, recording every request.
+"""A local fake of the Google Calendar API (events.list with paging and sync tokens, push
+channels) and of Google's OAuth token endpoint, over real HTTP, recording every request.
+
+Strict where Google is (the Calendar API discovery document google-api-python-client
+ships, https://developers.google.com/calendar/api/guides/sync and
+https://developers.google.com/calendar/api/guides/push):
+
+- `maxResults` above 2500 is refused;
+- beside `syncToken`, the parameters Google forbids (iCalUID, orderBy,
+  privateExtendedProperty, q, sharedExtendedProperty, timeMin, timeMax, updatedMin) and
+  `showDeleted=false` are refused;
+- a watch channel's address must be HTTPS.
 """
 
 from __future__ import annotations
@@ -14,6 +24,9 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
 from tests.fakes.server import LoopbackServer, send_json
+
+NOT_WITH_SYNC_TOKEN = ("iCalUID", "orderBy", "privateExtendedProperty", "q",
+                       "sharedExtendedProperty", "timeMin", "timeMax", "updatedMin")
 
 
 @dataclass
@@ -91,8 +104,17 @@ class FakeGoogle(LoopbackServer):
         state = self.calendars.get(calendar_id)
         if state is None:
             return 404, _error(404, "notFound", "Not Found")
+        if int(query.get("maxResults", ["250"])[0]) > 2500:
+            return 400, _error(400, "invalid", "Invalid value for: maxResults: the page size "
+                               "can never be larger than 2500 events")
         token = query.get("syncToken", [None])[0]
         if token is not None:
+            forbidden = [p for p in NOT_WITH_SYNC_TOKEN if p in query]
+            if query.get("showDeleted") == ["false"]:
+                forbidden.append("showDeleted=false")
+            if forbidden:
+                return 400, _error(400, "invalid", f"{', '.join(forbidden)} cannot be used "
+                                   "with syncToken")
             if token in self.expired_tokens:
                 return 410, _error(410, "fullSyncRequired", "Sync token is no longer valid.")
             items = state.changes[int(token):]
@@ -132,6 +154,11 @@ class FakeGoogle(LoopbackServer):
                     return
                 if recorded.path.endswith("/events/watch"):
                     body = json.loads(recorded.body)
+                    if not str(body.get("address", "")).startswith("https://"):
+                        self._answer(400, _error(400, "push.webhookUrlNotHttps",
+                                                 "WebHook callback must be HTTPS: "
+                                                 f"{body.get('address')}"))
+                        return
                     fake.channels[body["id"]] = body
                     self._answer(200, {"kind": "api#channel", "id": body["id"],
                                        "resourceId": "res-" + body["id"][:8],

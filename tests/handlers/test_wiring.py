@@ -51,8 +51,8 @@ def test_adapters_follow_app_yaml_and_the_environment(tmp_path: Path) -> None:
 def test_crm_lead_adapters_are_chosen_when_their_credentials_are_set() -> None:
     cases = {
         "hubspot": {"HUBSPOT_ACCESS_TOKEN": "pat"},
-        "salesforce": {"SALESFORCE_ACCESS_TOKEN": "t",
-                       "SALESFORCE_INSTANCE_URL": "https://rh.my.salesforce.com"},
+        "salesforce": {"SALESFORCE_CLIENT_ID": "3MVG9", "SALESFORCE_CLIENT_SECRET": "s",
+                       "SALESFORCE_DOMAIN": "rh.my.salesforce.com"},
         "lasso": {"LASSO_API_KEY": "k"},
     }
     for adapter, env in cases.items():

@@ -5,8 +5,8 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Any
 
+import httpx
 import pytest
 
 from bot.config.model import PersonConfig
@@ -23,7 +23,7 @@ from bot.model import (
 from bot.ports.routing import SwitchStatus
 from bot.routing.engine import RoutingEngine
 from routing.callrail import CallRailRouting
-from tests.routing.fake_vendor import FakeVendor
+from tests.routing.fake_callrail import WRITABLE_BASIC, FakeCallRail
 
 KEY = "cr-test-key"
 OSC = PersonConfig(email="maria@rh.example", name="Maria", role="osc", phone="+15125550101",
@@ -35,36 +35,18 @@ BASIC = {"type": "basic", "recording_enabled": True, "destination_number": "+151
 
 
 @pytest.fixture
-def trackers() -> dict[str, dict[str, Any]]:
-    return {t: {"id": t, "name": f"Website {t}", "type": "source", "status": "active",
-                "tracking_numbers": ["+15125559000"], "call_flow": copy.deepcopy(BASIC)}
-            for t in ("TRK1", "TRK2")}
-
-
-@pytest.fixture
-def callrail(trackers: dict[str, dict[str, Any]]) -> Iterator[FakeVendor]:
-    def route(method: str, path: str, query: dict[str, list[str]], body: Any
-              ) -> tuple[int, Any]:
-        parts = path.split("/")  # /v3/a/ACC1/trackers/TRK1.json
-        if len(parts) != 6 or parts[3] != "ACC1" or parts[4] != "trackers":
-            return 404, {"error": "Not found"}
-        tracker = trackers.get(parts[5].removesuffix(".json"))
-        if tracker is None:
-            return 404, {"error": "Not found"}
-        if method == "PUT":
-            tracker["call_flow"] = body["call_flow"]  # CallRail replaces the whole flow
-        return 200, tracker
-
-    with FakeVendor(route, auth=f'Token token="{KEY}"') as fake:
+def callrail() -> Iterator[FakeCallRail]:
+    with FakeCallRail(api_key=KEY, account_id="ACC1") as fake:
+        for tracker in ("TRK1", "TRK2"):
+            fake.add_tracker(tracker, copy.deepcopy(BASIC))
         yield fake
 
 
-def adapter(callrail: FakeVendor, key: str = KEY) -> CallRailRouting:
+def adapter(callrail: FakeCallRail, key: str = KEY) -> CallRailRouting:
     return CallRailRouting(api_key=key, account_id="ACC1", base_url=f"{callrail.url}/v3")
 
 
-def test_switch_and_restore_through_the_engine(callrail: FakeVendor,
-                                               trackers: dict[str, dict[str, Any]]) -> None:
+def test_switch_and_restore_through_the_engine(callrail: FakeCallRail) -> None:
     repos = in_memory_repositories()
     engine = RoutingEngine(adapters={"calls": adapter(callrail)}, switches=repos.switches,
                            audit=repos.audit, clock=FixedClock(datetime(2026, 12, 1, tzinfo=UTC)))
@@ -75,8 +57,8 @@ def test_switch_and_restore_through_the_engine(callrail: FakeVendor,
     [switched] = engine.switch_all(coverage=coverage, osc=OSC, backup=BACKUP, actor="t",
                                    reason="r")
     assert switched.status is SwitchStatus.APPLIED
-    assert all(t["call_flow"] == {**BASIC, "destination_number": "+15125550142"}
-               for t in trackers.values())
+    assert all(callrail.flow(t) == {**BASIC, "destination_number": "+15125550142"}
+               for t in callrail.trackers)
     puts = [r for r in callrail.writes() if r.method == "PUT"]
     assert [r.path for r in puts] == ["/v3/a/ACC1/trackers/TRK1.json",
                                       "/v3/a/ACC1/trackers/TRK2.json"]
@@ -86,11 +68,12 @@ def test_switch_and_restore_through_the_engine(callrail: FakeVendor,
     assert again == [switched] and len(callrail.writes()) == 2
     [reverted] = engine.revert_all(coverage=coverage, osc=OSC, actor="t", reason="back")
     assert reverted.status is SwitchStatus.REVERTED
-    assert all(t["call_flow"] == BASIC for t in trackers.values())
+    assert all(callrail.flow(t) == BASIC for t in callrail.trackers)
+    assert all(set(r.body["call_flow"]) <= set(WRITABLE_BASIC) for r in callrail.writes())
 
 
 def test_revert_after_someone_changed_a_tracker_reports_a_conflict(
-        callrail: FakeVendor, trackers: dict[str, dict[str, Any]]) -> None:
+        callrail: FakeCallRail) -> None:
     repos = in_memory_repositories()
     engine = RoutingEngine(adapters={"calls": adapter(callrail)}, switches=repos.switches,
                            audit=repos.audit, clock=FixedClock(datetime(2026, 12, 1, tzinfo=UTC)))
@@ -99,22 +82,35 @@ def test_revert_after_someone_changed_a_tracker_reports_a_conflict(
         AbsenceKind.VACATION, CoverageMode.SHORT_TERM, CoverageOrigin.MANUAL,
         CoverageStatus.ACTIVE, BACKUP.email))
     engine.switch_all(coverage=coverage, osc=OSC, backup=BACKUP, actor="t", reason="r")
-    trackers["TRK1"]["call_flow"]["destination_number"] = "+15125550199"  # changed by hand
+    callrail.trackers["TRK1"]["call_flow"]["destination_number"] = "+15125550199"  # by hand
     [result] = engine.revert_all(coverage=coverage, osc=OSC, actor="t", reason="back")
     assert result.status is SwitchStatus.CONFLICT and "left as is" in result.last_error
-    assert trackers["TRK1"]["call_flow"]["destination_number"] == "+15125550199"
+    assert callrail.flow("TRK1")["destination_number"] == "+15125550199"
 
 
-def test_advanced_call_flows_are_refused_with_the_manual_step(
-        callrail: FakeVendor, trackers: dict[str, dict[str, Any]]) -> None:
-    trackers["TRK2"]["call_flow"] = {"type": "menu", "options": []}
+def test_advanced_call_flows_are_refused_with_the_manual_step(callrail: FakeCallRail) -> None:
+    callrail.trackers["TRK2"]["call_flow"] = {"type": "menu", "options": []}
     with pytest.raises(RoutingError, match="'menu' call flow") as refused:
         adapter(callrail).switch(osc=OSC, backup=BACKUP, mode=CoverageMode.SHORT_TERM)
     assert "set their destination to Jordan (+15125550142)" in refused.value.manual_step
     assert "TRK2 has a 'menu' call flow" in adapter(callrail).check(osc=OSC, backup=BACKUP)[0]
 
 
-def test_vendor_errors(callrail: FakeVendor) -> None:
+def test_only_writable_call_flow_keys_are_sent_back(callrail: FakeCallRail) -> None:
+    calls = adapter(callrail)
+    before = calls.read(osc=OSC)
+    assert "CF0001" in before.details["call_flows"]  # the snapshot keeps the flow as read
+    calls.switch(osc=OSC, backup=BACKUP, mode=CoverageMode.SHORT_TERM)
+    calls.restore(osc=OSC, snapshot=before)
+    assert [r.body for r in callrail.writes()][-1] == {"call_flow": BASIC}
+    assert callrail.flow("TRK1") == callrail.flow("TRK2") == BASIC
+    refused = httpx.put(f"{callrail.url}/v3/a/ACC1/trackers/TRK1.json",
+                        json={"call_flow": callrail.trackers["TRK1"]["call_flow"]},
+                        headers={"Authorization": f'Token token="{KEY}"'})
+    assert refused.status_code == 400 and "id" in refused.json()["error"]
+
+
+def test_vendor_errors(callrail: FakeCallRail) -> None:
     calls = adapter(callrail)
     callrail.fail_next(429, {"Retry-After": "30"})
     with pytest.raises(RoutingError) as limited:

@@ -26,9 +26,9 @@ def ms(moment: datetime) -> str:
 def hubspot() -> Iterator[FakeHubSpot]:
     now = datetime.now(UTC)
     with FakeHubSpot(token=TOKEN, owners={MARIA: "101", JORDAN: "202"}) as fake:
-        fake.put("tasks", "t-call", hubspot_owner_id="101", hs_task_status="NOT_STARTED",
+        fake.put("tasks", "9001", hubspot_owner_id="101", hs_task_status="NOT_STARTED",
                  hs_timestamp=ms(now + timedelta(days=2)))
-        fake.put("contacts", "c-known", hubspot_owner_id="101",
+        fake.put("contacts", "5001", hubspot_owner_id="101",
                  createdate=ms(now - timedelta(days=20)))
         yield fake
 
@@ -63,11 +63,11 @@ def test_a_long_leave_in_the_shell_moves_hubspot_tasks_and_back(
     away = oscbot("shell", cwd=tmp_path, env=env,
                   stdin="/going-on-leave now 30d leave\n/quit\n")
     assert away.returncode == 0, away.stderr
-    assert hubspot.owner_of("tasks", "t-call") == "202"
-    assert hubspot.owner_of("contacts", "c-known") == "101"
+    assert hubspot.owner_of("tasks", "9001") == "202"
+    assert hubspot.owner_of("contacts", "5001") == "101"
     assert "1 task moved to Jordan Kim" in away.stdout
 
     back = oscbot("shell", cwd=tmp_path, env=env, stdin="/im-back\n/quit\n")
     assert back.returncode == 0, back.stderr
-    assert hubspot.owner_of("tasks", "t-call") == "101"
+    assert hubspot.owner_of("tasks", "9001") == "101"
     assert "1 task back with Maria Lopez" in back.stdout

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterator
-from typing import Any
 
+import httpx
 import pytest
 from google.oauth2.credentials import Credentials
 
@@ -13,57 +12,31 @@ from bot.config.model import PersonConfig
 from bot.errors import RoutingError
 from bot.model import CoverageMode
 from routing.gmail_filter import GmailFilterRouting
-from tests.routing.fake_vendor import FakeVendor
+from tests.routing.fake_gmail import FakeGmail
 
 OSC = PersonConfig(email="maria@builder.example", name="Maria", role="osc")
 BACKUP = PersonConfig(email="jordan@builder.example", name="Jordan", role="backup")
 SENDERS = ["leads@builder.example", "noreply@zillow.example"]
+TOKEN = "ya29.maria"
 
 
 @pytest.fixture
-def mailbox() -> dict[str, Any]:
-    return {"filters": [{"id": "F-own", "criteria": {"from": "newsletter@hoa.example"},
-                         "action": {"addLabelIds": ["Label_1"]}}],
-            "forwarding": [], "auto_accept": True}
-
-
-@pytest.fixture
-def gmail(mailbox: dict[str, Any]) -> Iterator[FakeVendor]:
-    ids = itertools.count(1)
-
-    def route(method: str, path: str, query: dict[str, list[str]], body: Any
-              ) -> tuple[int, Any]:
-        base = "/gmail/v1/users/me/settings/"
-        if path == base + "filters" and method == "GET":
-            return 200, {"filter": mailbox["filters"]} if mailbox["filters"] else {}
-        if path == base + "filters" and method == "POST":
-            created = {"id": f"F{next(ids)}", **body}
-            mailbox["filters"].append(created)
-            return 200, created
-        if path.startswith(base + "filters/") and method == "DELETE":
-            mailbox["filters"] = [f for f in mailbox["filters"]
-                                  if f["id"] != path.rsplit("/", 1)[1]]
-            return 204, None
-        if path == base + "forwardingAddresses" and method == "GET":
-            return 200, {"forwardingAddresses": mailbox["forwarding"]}
-        if path == base + "forwardingAddresses" and method == "POST":
-            status = "accepted" if mailbox["auto_accept"] else "pending"
-            entry = {"forwardingEmail": body["forwardingEmail"], "verificationStatus": status}
-            mailbox["forwarding"].append(entry)
-            return 200, entry
-        return 404, {"error": {"code": 404, "message": "Not Found"}}
-
-    with FakeVendor(route, auth="Bearer ya29.maria") as fake:
+def gmail() -> Iterator[FakeGmail]:
+    with FakeGmail(token=TOKEN, mailbox=OSC.email,
+                   domain_aliases=("builderhomes.example",)) as fake:
+        fake.filters.append({"id": "F-own", "criteria": {"from": "newsletter@hoa.example"},
+                             "action": {"addLabelIds": ["Label_1"]}})
         yield fake
 
 
-def routing(gmail: FakeVendor, token: str = "ya29.maria") -> GmailFilterRouting:
-    return GmailFilterRouting(credentials_for=lambda email: Credentials(token=token),
-                              lead_senders=SENDERS, api_endpoint=f"{gmail.url}/")
+def routing(gmail: FakeGmail, token: str = TOKEN) -> GmailFilterRouting:
+    return GmailFilterRouting(
+        credentials_for=lambda email: Credentials(token=token),  # type: ignore[no-untyped-call]
+        lead_senders=SENDERS, api_endpoint=f"{gmail.url}/")
 
 
 def test_filter_forwards_only_lead_senders_and_restore_removes_only_it(
-        gmail: FakeVendor, mailbox: dict[str, Any]) -> None:
+        gmail: FakeGmail) -> None:
     email = routing(gmail)
     before = email.read(osc=OSC)
     assert before.target == OSC.email
@@ -74,19 +47,55 @@ def test_filter_forwards_only_lead_senders_and_restore_removes_only_it(
     assert created == [{"criteria": {"from": "leads@builder.example OR noreply@zillow.example"},
                         "action": {"forward": "jordan@builder.example"}}]
     assert email.restore(osc=OSC, snapshot=before).target == OSC.email
-    assert [f["id"] for f in mailbox["filters"]] == ["F-own"]
+    assert [f["id"] for f in gmail.filters] == ["F-own"]
 
 
-def test_refusals_and_errors(gmail: FakeVendor, mailbox: dict[str, Any]) -> None:
-    email = routing(gmail)
+@pytest.mark.parametrize("address", ["jordan@sales.builder.example",
+                                     "jordan@builderhomes.example"])
+def test_subdomains_and_domain_aliases_forward_at_once(gmail: FakeGmail, address: str) -> None:
+    backup = BACKUP.model_copy(update={"email": address})
+    assert routing(gmail).check(osc=OSC, backup=backup) == (
+        [] if "sales." in address else [f"{address} is outside builder.example: unless its "
+                                         "domain is an alias in your Google Workspace account, "
+                                         "Gmail will ask Jordan to confirm forwarding before "
+                                         "the switch can be made"])
+    state = routing(gmail).switch(osc=OSC, backup=backup, mode=CoverageMode.SHORT_TERM)
+    assert state.target == address
+    assert gmail.forwarding[address] == "accepted"
+    assert routing(gmail).check(osc=OSC, backup=backup) == []
+
+
+def test_another_domain_waits_for_the_backups_confirmation(gmail: FakeGmail) -> None:
     outsider = BACKUP.model_copy(update={"email": "jordan@gmail.example"})
-    with pytest.raises(RoutingError, match="outside Maria's email domain") as refused:
+    email = routing(gmail)
+    with pytest.raises(RoutingError, match="Jordan must confirm") as pending:
         email.switch(osc=OSC, backup=outsider, mode=CoverageMode.SHORT_TERM)
-    assert "forward to jordan@gmail.example" in refused.value.manual_step
-    mailbox["auto_accept"] = False
-    with pytest.raises(RoutingError, match="not accepted") as pending:
-        email.switch(osc=OSC, backup=BACKUP, mode=CoverageMode.SHORT_TERM)
     assert pending.value.transient
+    assert "click the link in Gmail's forwarding confirmation" in pending.value.manual_step
+    assert "forward to jordan@gmail.example" in pending.value.manual_step
+    assert gmail.forwarding == {"jordan@gmail.example": "pending"}
+    assert [f["id"] for f in gmail.filters] == ["F-own"]  # no filter to a pending address
+    gmail.confirm("jordan@gmail.example")
+    assert email.switch(osc=OSC, backup=outsider,
+                        mode=CoverageMode.SHORT_TERM).target == "jordan@gmail.example"
+
+
+def test_the_fake_refuses_filters_to_addresses_gmail_has_not_accepted(gmail: FakeGmail) -> None:
+    url = f"{gmail.url}/gmail/v1/users/me/settings/filters"
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    body = {"criteria": {"from": "leads@builder.example"},
+            "action": {"forward": "jordan@gmail.example"}}
+    unknown = httpx.post(url, json=body, headers=auth)
+    assert unknown.status_code == 400
+    assert unknown.json()["error"]["message"] == "Unrecognized forwarding address"
+    gmail.forwarding["jordan@gmail.example"] = "pending"
+    pending = httpx.post(url, json=body, headers=auth)
+    assert pending.status_code == 400
+    assert pending.json()["error"]["errors"][0]["reason"] == "failedPrecondition"
+
+
+def test_refusals_and_errors(gmail: FakeGmail) -> None:
+    email = routing(gmail)
     gmail.fail_next(429, {"Retry-After": "5"})
     with pytest.raises(RoutingError) as limited:
         email.read(osc=OSC)

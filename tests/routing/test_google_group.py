@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
-from urllib.parse import unquote
 
 import pytest
 from google.oauth2.credentials import Credentials
@@ -13,52 +11,30 @@ from bot.config.model import PersonConfig
 from bot.errors import RoutingError
 from bot.model import CoverageMode
 from routing.google_group import GoogleGroupRouting
-from tests.routing.fake_vendor import FakeVendor
+from tests.routing.fake_google_admin import FakeGoogleAdmin
+from tests.routing.fake_vendor import Reply, Request
 
 GROUP = "leads-maria@builder.example"
+TOKEN = "ya29.admin-token"
 OSC = PersonConfig(email="maria@builder.example", name="Maria", role="osc",
                    routing_ids={"google_group": GROUP})
 BACKUP = PersonConfig(email="jordan@builder.example", name="Jordan", role="backup")
 
 
 @pytest.fixture
-def members() -> dict[str, list[str]]:
-    return {GROUP: ["maria@builder.example", "dana@builder.example"]}
-
-
-@pytest.fixture
-def admin(members: dict[str, list[str]]) -> Iterator[FakeVendor]:
-    def route(method: str, path: str, query: dict[str, list[str]], body: Any
-              ) -> tuple[int, Any]:
-        parts = [unquote(p) for p in path.split("/")]  # /admin/directory/v1/groups/G/members
-        if len(parts) < 7 or parts[6] != "members" or parts[5] not in members:
-            return 404, {"error": {"code": 404, "message": "Resource Not Found: groupKey"}}
-        group = members[parts[5]]
-        if method == "GET":
-            return 200, {"kind": "admin#directory#members",
-                         "members": [{"kind": "admin#directory#member", "email": e,
-                                      "role": "MEMBER", "type": "USER"} for e in group]}
-        if method == "POST":
-            if body["email"] in group:
-                return 409, {"error": {"code": 409, "message": "Member already exists."}}
-            group.append(body["email"])
-            return 200, {"kind": "admin#directory#member", **body}
-        if method == "DELETE":
-            group.remove(parts[7])
-            return 204, None
-        return 405, None
-
-    with FakeVendor(route, auth="Bearer ya29.admin-token") as fake:
+def admin() -> Iterator[FakeGoogleAdmin]:
+    with FakeGoogleAdmin(token=TOKEN) as fake:
+        fake.add(GROUP, "maria@builder.example", "OWNER")
+        fake.add(GROUP, "dana@builder.example", "MANAGER")
         yield fake
 
 
-def email(admin: FakeVendor, token: str = "ya29.admin-token") -> GoogleGroupRouting:
-    return GoogleGroupRouting(credentials=Credentials(token=token),
+def email(admin: FakeGoogleAdmin, token: str = TOKEN) -> GoogleGroupRouting:
+    return GoogleGroupRouting(credentials=Credentials(token=token),  # type: ignore[no-untyped-call]
                               api_endpoint=f"{admin.url}/")
 
 
-def test_backup_joins_and_leaves_the_group(admin: FakeVendor,
-                                           members: dict[str, list[str]]) -> None:
+def test_backup_joins_and_leaves_the_group(admin: FakeGoogleAdmin) -> None:
     routing = email(admin)
     before = routing.read(osc=OSC)
     after = routing.switch(osc=OSC, backup=BACKUP, mode=CoverageMode.SHORT_TERM)
@@ -70,11 +46,82 @@ def test_backup_joins_and_leaves_the_group(admin: FakeVendor,
     assert posts[0].body == {"email": "jordan@builder.example", "role": "MEMBER",
                              "delivery_settings": "ALL_MAIL"}
     routing.restore(osc=OSC, snapshot=before)
-    assert members[GROUP] == ["maria@builder.example", "dana@builder.example"]
+    assert admin.roles(GROUP) == {"maria@builder.example": "OWNER",
+                                  "dana@builder.example": "MANAGER"}
     assert routing.read(osc=OSC) == before
 
 
-def test_errors_and_check(admin: FakeVendor) -> None:
+def test_every_page_of_a_large_group_is_read(admin: FakeGoogleAdmin) -> None:
+    for n in range(450):
+        admin.add(GROUP, f"agent{n}@builder.example")
+    state = email(admin).read(osc=OSC)
+    assert len(state.target.split(",")) == 452
+    lists = [r for r in admin.requests if r.method == "GET"]
+    assert [r.query.get("pageToken") for r in lists] == [None, ["200"], ["400"]]
+    assert all(r.query["maxResults"] == ["200"] for r in lists)
+
+
+def test_a_whole_organisation_member_is_left_alone(admin: FakeGoogleAdmin) -> None:
+    admin.add_customer(GROUP)  # "everyone at builder.example": no email
+    routing = email(admin)
+    assert routing.check(osc=OSC, backup=BACKUP) == []
+    before = routing.read(osc=OSC)
+    assert before.target == "dana@builder.example,maria@builder.example"
+    routing.switch(osc=OSC, backup=BACKUP, mode=CoverageMode.SHORT_TERM)
+    routing.restore(osc=OSC, snapshot=before)
+    assert admin.roles(GROUP) == {"maria@builder.example": "OWNER",
+                                  "dana@builder.example": "MANAGER", "C01abcde": "MEMBER"}
+
+
+def test_already_a_member_under_an_alias_is_a_switch_done(admin: FakeGoogleAdmin) -> None:
+    admin.add(GROUP, "jordan.kim@builder.example")
+    admin.aliases["jordan@builder.example"] = "jordan.kim@builder.example"
+    email(admin).switch(osc=OSC, backup=BACKUP, mode=CoverageMode.SHORT_TERM)
+    assert len(admin.roles(GROUP)) == 3  # nobody added twice
+
+
+def test_restore_puts_owners_and_managers_back_in_their_role(admin: FakeGoogleAdmin) -> None:
+    routing = email(admin)
+    before = routing.read(osc=OSC)
+    routing.switch(osc=OSC, backup=BACKUP, mode=CoverageMode.SHORT_TERM)
+    admin.groups[GROUP] = [m for m in admin.groups[GROUP]
+                           if m["email"] != "dana@builder.example"]  # removed by mistake
+    routing.restore(osc=OSC, snapshot=before)
+    assert admin.roles(GROUP) == {"maria@builder.example": "OWNER",
+                                  "dana@builder.example": "MANAGER"}
+
+
+class RacingAdmin(FakeGoogleAdmin):
+    """Somebody removes the backup by hand between oscbot's read and its delete."""
+
+    def answer(self, request: Request) -> Reply:
+        if request.method == "DELETE":
+            self.groups[GROUP] = [m for m in self.groups[GROUP]
+                                  if m["email"] != BACKUP.email]
+        return super().answer(request)
+
+
+def test_removing_someone_already_gone_is_a_restore_done() -> None:
+    with RacingAdmin(token=TOKEN) as admin:
+        admin.add(GROUP, OSC.email, "OWNER")
+        routing = email(admin)
+        before = routing.read(osc=OSC)
+        routing.switch(osc=OSC, backup=BACKUP, mode=CoverageMode.SHORT_TERM)
+        assert routing.restore(osc=OSC, snapshot=before).target == OSC.email
+        assert [r.method for r in admin.writes()] == ["POST", "DELETE"]
+
+
+def test_a_snapshot_without_roles_restores_members_as_members(admin: FakeGoogleAdmin) -> None:
+    routing = email(admin)
+    before = routing.read(osc=OSC)
+    old = type(before)(before.channel, before.target, {
+        "group": GROUP, "members": before.details["members"]})  # journaled before roles
+    admin.groups[GROUP] = admin.groups[GROUP][:1]
+    routing.restore(osc=OSC, snapshot=old)
+    assert admin.roles(GROUP)["dana@builder.example"] == "MEMBER"
+
+
+def test_errors_and_check(admin: FakeGoogleAdmin) -> None:
     routing = email(admin)
     admin.fail_next(429, {"Retry-After": "12"})
     with pytest.raises(RoutingError) as limited:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -10,11 +11,18 @@ from bot.config.model import PersonConfig
 from bot.coverage.briefs import switch_line
 from bot.errors import RoutingError
 from bot.fakes.clock import FixedClock
-from bot.fakes.routing import FakeCrmItem, InMemoryCrm, InMemoryRecordMoves
+from bot.fakes.routing import FakeCrmItem, InMemoryBatchCrm, InMemoryCrm, InMemoryRecordMoves
 from bot.messages import plain
 from bot.model import Coverage, CoverageMode
 from bot.ports.repositories import Repositories
-from bot.ports.routing import MoveStatus, RecordKind, RecordMove, RoutingSwitch, SwitchStatus
+from bot.ports.routing import (
+    CrmRecord,
+    MoveStatus,
+    RecordKind,
+    RecordMove,
+    RoutingSwitch,
+    SwitchStatus,
+)
 from bot.routing.engine import RoutingEngine
 from tests.conftest import make_config
 from tests.routing.crm_harness import crm_harness
@@ -193,3 +201,50 @@ def test_the_brief_names_what_the_crm_leaves_to_people() -> None:
         attempts=0, last_error="", updated_at=START, actor="s", reason="leave")
     assert plain(switch_line(switch, config=make_config())) == (
         "✅ Leads → Jordan (lasso) — also by hand: move the Lasso tasks")
+
+
+def test_a_crm_with_batch_endpoints_moves_and_returns_records_a_batch_at_a_time() -> None:
+    crm = InMemoryBatchCrm(USERS, batch_size=2)
+    for n in range(5):
+        crm.add(item(RecordKind.TASK, f"T{n}", due=START + timedelta(days=1)))
+    crm.add(item(RecordKind.LEAD, "L-new", created=START + timedelta(hours=2)))
+    repos, engine, coverage, _ = setup(crm, CoverageMode.LONG_TERM)
+
+    engine.switch_all(coverage=coverage, osc=OSC, backup=BACKUP, actor="s", reason="leave")
+    assert set(owners(crm).values()) == {"u-jordan"}
+    assert crm.batches == [("update", 2), ("update", 2), ("update", 1), ("update", 1)]
+
+    crm.items[(RecordKind.TASK, "T4")].open = False  # finished while covering: stays
+    del crm.items[(RecordKind.TASK, "T3")]  # deleted in the CRM
+    crm.batches.clear()
+    engine.revert_all(coverage=coverage, osc=OSC, actor="s", reason="back")
+    assert owners(crm) == {"T0": "u-maria", "T1": "u-maria", "T2": "u-maria",
+                           "T4": "u-jordan", "L-new": "u-maria"}
+    assert [b for b in crm.batches if b[0] == "read"] == [("read", 2), ("read", 2), ("read", 1),
+                                                          ("read", 1)]
+    assert {m.record_id: m.status for m in repos.moves.list()} == {
+        "T0": MoveStatus.RETURNED, "T1": MoveStatus.RETURNED, "T2": MoveStatus.RETURNED,
+        "T3": MoveStatus.GONE, "T4": MoveStatus.FINISHED, "L-new": MoveStatus.RETURNED}
+
+
+class VanishingCrm(InMemoryBatchCrm):
+    """Somebody deletes T-gone in the CRM between the search and the write."""
+
+    def set_owners(self, kind: RecordKind, owners: Mapping[str, str]) -> dict[str, CrmRecord]:
+        self.items.pop((RecordKind.TASK, "T-gone"), None)
+        return super().set_owners(kind, owners)
+
+
+def test_a_record_deleted_before_its_write_stays_pending_and_is_found_gone() -> None:
+    crm = VanishingCrm(USERS, batch_size=10)
+    crm.add(item(RecordKind.TASK, "T-gone", due=START + timedelta(days=1)))
+    crm.add(item(RecordKind.TASK, "T-kept", due=START + timedelta(days=1)))
+    repos, engine, coverage, _ = setup(crm, CoverageMode.SHORT_TERM)
+    [journal] = engine.switch_all(coverage=coverage, osc=OSC, backup=BACKUP, actor="s",
+                                  reason="leave")
+    assert journal.status is SwitchStatus.APPLIED
+    assert {m.record_id: m.status for m in repos.moves.list()} == {
+        "T-gone": MoveStatus.PENDING, "T-kept": MoveStatus.MOVED}
+    engine.revert_all(coverage=coverage, osc=OSC, actor="s", reason="back")
+    assert {m.record_id: m.status for m in repos.moves.list()} == {
+        "T-gone": MoveStatus.GONE, "T-kept": MoveStatus.RETURNED}
